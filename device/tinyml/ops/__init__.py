@@ -1,0 +1,68 @@
+"""Op registry: op name -> the ops/ module implementing it, imported on first use.
+
+Each op module exposes OPS = {'NAME': prepare}; see docs/ARCHITECTURE.md.
+"""
+from ..errors import UnsupportedOpError
+
+MODULE_OF = {}
+
+_FAMILIES = (
+    ('conv', 'CONV_2D'),
+    ('depthwise', 'DEPTHWISE_CONV_2D'),
+    ('fully_connected', 'FULLY_CONNECTED'),
+    ('pool', 'AVERAGE_POOL_2D MAX_POOL_2D'),
+    ('softmax', 'SOFTMAX LOG_SOFTMAX'),
+    ('elementwise', 'ADD SUB MUL DIV MAXIMUM MINIMUM SQUARED_DIFFERENCE'),
+    ('activations', 'RELU RELU6 RELU_N1_TO_1 LEAKY_RELU PRELU HARD_SWISH LOGISTIC TANH'),
+    ('reduce', 'MEAN SUM REDUCE_MAX'),
+    ('resize', 'RESIZE_NEAREST_NEIGHBOR RESIZE_BILINEAR'),
+    ('reshape', 'RESHAPE SQUEEZE EXPAND_DIMS SHAPE'),
+    ('quantize', 'QUANTIZE DEQUANTIZE CAST'),
+    ('tensor_ops', 'CONCATENATION PACK UNPACK STRIDED_SLICE TRANSPOSE PAD PADV2 GATHER '
+                   'SPLIT SPLIT_V'),
+    ('lstm', 'UNIDIRECTIONAL_SEQUENCE_LSTM'),
+    ('svdf', 'SVDF'),
+)
+for _module, _names in _FAMILIES:
+    for _name in _names.split():
+        MODULE_OF[_name] = _module
+
+CUSTOM_PREFIXES = (('Signal', 'signal'),)
+
+_loaded = {}
+
+
+def module_for(name):
+    """Name of the ops/ module for op `name`, or None."""
+    module = MODULE_OF.get(name)
+    if module is None:
+        for prefix, mod in CUSTOM_PREFIXES:
+            if name.startswith(prefix):
+                return mod
+    return module
+
+
+def _import(module):
+    if module not in _loaded:
+        pkg = __import__('tinyml.ops.' + module)
+        _loaded[module] = getattr(pkg.ops, module)
+    return _loaded[module]
+
+
+def not_supported(op, why):
+    return UnsupportedOpError('op %s (node %d) is not supported: %s' % (op.name, op.index, why))
+
+
+def prepare_fn(op):
+    """The prepare function for op (a graph.Op); UnsupportedOpError if there is none."""
+    module = module_for(op.name)
+    if module is None:
+        raise not_supported(op, 'no implementation registered')
+    try:
+        mod = _import(module)
+    except ImportError as e:
+        raise not_supported(op, 'module tinyml.ops.%s unavailable (%s)' % (module, e))
+    prepare = getattr(mod, 'OPS', {}).get(op.name)
+    if prepare is None:
+        raise not_supported(op, 'tinyml.ops.%s does not implement it' % module)
+    return prepare
