@@ -5,8 +5,8 @@ ops, the planner and the model only read them (prepare may fill in shapes).
 """
 
 ITEMSIZE = {
-    'int8': 1, 'uint8': 1, 'bool': 1, 'int16': 2, 'float16': 2,
-    'int32': 4, 'float32': 4, 'int64': 8,
+    'int8': 1, 'uint8': 1, 'bool': 1, 'int16': 2, 'uint16': 2, 'float16': 2,
+    'int32': 4, 'uint32': 4, 'float32': 4, 'int64': 8, 'uint64': 8, 'float64': 8,
 }
 
 
