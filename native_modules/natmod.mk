@@ -1,0 +1,21 @@
+# One architecture's native module; called by Makefile with ARCH=<arch>.
+MOD = tinyml_kernels
+OUT = build/$(ARCH)/$(MOD).mpy
+BUILD = build/$(ARCH)/obj
+SRC = src/binding.c src/fully_connected.c
+HEADERS = $(wildcard src/*.h)
+
+include $(MPY_DIR)/py/dynruntime.mk
+
+# dynruntime.mk asks for -Os; kernels want speed. No libc/libgcc is linked, so gcc must not
+# turn loops into memset/memcpy calls.
+CFLAGS := $(filter-out -Os,$(CFLAGS)) -O2 -fno-tree-loop-distribute-patterns -ffreestanding
+MPY_LD = sh tools/quiet.sh $(PYTHON) $(MPY_DIR)/tools/mpy_ld.py
+ECHO = @:
+
+.DEFAULT_GOAL := $(OUT)
+
+$(SRC_O): $(HEADERS) natmod.mk
+
+$(OUT): $(BUILD)/$(MOD).native.mpy
+	@cp $< $@

@@ -1,0 +1,55 @@
+/* TFLite Micro's integer requantization, bit-exact (gemmlowp double rounding). Plain C99. */
+#ifndef TK_REQUANT_H
+#define TK_REQUANT_H
+#include <stdint.h>
+
+/* 32x32 -> 64 signed multiply. Cortex-M0 has no SMULL and no libgcc is linked here, so
+   build it from 16-bit halves there. */
+static inline int64_t tk_mul64(int32_t a, int32_t b) {
+#if defined(__ARM_ARCH_6M__)
+    int32_t ah = a >> 16, bh = b >> 16;
+    uint32_t al = (uint32_t)a & 0xFFFF, bl = (uint32_t)b & 0xFFFF;
+    uint64_t hi = (uint64_t)(int64_t)(ah * bh) << 32;
+    uint64_t mid = (uint64_t)((int64_t)(ah * (int32_t)bl) + (int64_t)((int32_t)al * bh)) << 16;
+    return (int64_t)(hi + mid + (uint64_t)(al * bl));
+#else
+    return (int64_t)a * b;
+#endif
+}
+
+/* SaturatingRoundingDoublingHighMul */
+static inline int32_t tk_srdhm(int32_t a, int32_t b) {
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    int64_t ab = tk_mul64(a, b);
+    int64_t nudged = ab + (ab >= 0 ? (1 << 30) : (1 - (1 << 30)));
+    /* division by 2**31 truncating toward zero, as the C++ reference does */
+    if (nudged < 0) {
+        return (int32_t)-((-nudged) >> 31);
+    }
+    return (int32_t)(nudged >> 31);
+}
+
+/* RoundingDivideByPOT, exponent in [0, 31] */
+static inline int32_t tk_rdbpot(int32_t x, int exponent) {
+    int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0);
+    return (x >> exponent) + (remainder > threshold);
+}
+
+/* MultiplyByQuantizedMultiplier(int32 x, multiplier, shift), shift in [-31, 31].
+   x << left_shift wraps like the int32 arithmetic of the reference build. */
+static inline int32_t tk_requantize(int32_t x, int32_t multiplier, int32_t shift) {
+    if (shift > 0) {
+        return tk_srdhm((int32_t)((uint32_t)x << shift), multiplier);
+    }
+    return tk_rdbpot(tk_srdhm(x, multiplier), -shift);
+}
+
+static inline int32_t tk_clamp(int32_t v, int32_t lo, int32_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+#endif
