@@ -1,0 +1,106 @@
+"""Per-frame DSP loops, plain Python (the reference; kernels/viper_dsp.py mirrors it).
+
+All functions work in place on preallocated arrays and allocate nothing but floats.
+"""
+import math
+
+
+def load_frame_scaled(re, im, samples, start, frame_len, win, scale, n_half):
+    """Window samples[start:start+frame_len] * win * scale into the packed real-FFT input:
+    even samples -> re, odd samples -> im, zero-padded to n_half complex points."""
+    for i in range(n_half):
+        a = 2 * i
+        b = a + 1
+        re[i] = samples[start + a] * win[a] * scale if a < frame_len else 0.0
+        im[i] = samples[start + b] * win[b] * scale if b < frame_len else 0.0
+
+
+def fft_inplace(re, im, n, cos_t, sin_t, bitrev):
+    """Radix-2 decimation-in-time FFT of n complex points, in place; twiddles e^{-2 pi i k/n}."""
+    for i in range(n):
+        j = bitrev[i]
+        if j > i:
+            t = re[i]
+            re[i] = re[j]
+            re[j] = t
+            t = im[i]
+            im[i] = im[j]
+            im[j] = t
+    size = 2
+    while size <= n:
+        half = size >> 1
+        step = n // size
+        for start in range(0, n, size):
+            k = 0
+            for j in range(start, start + half):
+                wr = cos_t[k]
+                wi = sin_t[k]
+                m = j + half
+                xr = re[m]
+                xi = im[m]
+                tr = wr * xr + wi * xi
+                ti = wr * xi - wi * xr
+                re[m] = re[j] - tr
+                im[m] = im[j] - ti
+                re[j] += tr
+                im[j] += ti
+                k += step
+        size <<= 1
+
+
+def rfft_split(re, im, out_re, out_im, n_half, cos_f, sin_f):
+    """Turn the n/2-point FFT of the packed real signal into bins 0..n/2 of its n-point FFT."""
+    out_re[0] = re[0] + im[0]
+    out_im[0] = 0.0
+    out_re[n_half] = re[0] - im[0]
+    out_im[n_half] = 0.0
+    for k in range(1, n_half):
+        ar = re[k]
+        ai = im[k]
+        br = re[n_half - k]
+        bi = -im[n_half - k]
+        er = 0.5 * (ar + br)          # even part
+        ei = 0.5 * (ai + bi)
+        dr = 0.5 * (ar - br)          # odd part * i
+        di = 0.5 * (ai - bi)
+        wr = cos_f[k]
+        wi = sin_f[k]
+        # odd = -i * d ; X = e + w * odd, w = cos - i sin
+        orr = di
+        oi = -dr
+        out_re[k] = er + wr * orr + wi * oi
+        out_im[k] = ei + wr * oi - wi * orr
+
+
+def magnitude(out, re, im, first, count):
+    for k in range(first, first + count):
+        out[k] = math.sqrt(re[k] * re[k] + im[k] * im[k])
+
+
+def power(out, re, im, first, count):
+    for k in range(first, first + count):
+        out[k] = re[k] * re[k] + im[k] * im[k]
+
+
+def mel_apply(out, spec, starts, lengths, offsets, weights, num_mel):
+    for m in range(num_mel):
+        s = starts[m]
+        o = offsets[m]
+        acc = 0.0
+        for j in range(lengths[m]):
+            acc += spec[s + j] * weights[o + j]
+        out[m] = acc
+
+
+def log_offset(buf, count, offset):
+    for i in range(count):
+        buf[i] = math.log(buf[i] + offset)
+
+
+def matvec(out, out_offset, mat, vec, rows, cols):
+    for r in range(rows):
+        base = r * cols
+        acc = 0.0
+        for c in range(cols):
+            acc += mat[base + c] * vec[c]
+        out[out_offset + r] = acc
