@@ -22,10 +22,10 @@ def window(kind, length, periodic=True):
     else:
         raise ValueError('unknown window %r' % (kind,))
     w = array('f', bytes(4 * length))
-    denom = length if periodic else length - 1
-    if denom == 0:
+    if length == 1:          # tf.signal: a one-sample window is [1.0]
         w[0] = 1.0
         return w
+    denom = length if periodic else length - 1
     for n in range(length):
         w[n] = a - b * math.cos(2.0 * math.pi * n / denom)
     return w
