@@ -1,0 +1,230 @@
+"""Reader of the compact board format (.tmdl) written by `tinyml convert`.
+
+Layout (little-endian; every offset is from the start of the file):
+
+    header   'TMDL' u16 version, u16 flags, u32 total size, u32 crc32 of bytes [16:],
+             u32 n_tensors, u32 n_ops, u32 meta size (the records below), u32 arena bytes
+    tensors  n_tensors x: str name, u8 dtype, u8 flags (1 variable, 2 data, 4 per-channel),
+             u8 ndim, i32 shape[ndim], u8 qdim, quant, [u32 data offset, u32 data size]
+             quant: per-tensor f32 scale, i32 zero point; per-channel u16 n, f32[n], i32[n]
+    ops      n_ops x: str name, u8 version, u8 n_in, i32[n_in], u8 n_out, i32[n_out],
+             u8 n_options, n x (str key, value), u32 custom offset, u32 custom size
+             value: u8 tag then 'i' i32 | 'f' f32 | 'b' u8 | 's' str | 'v' u16 n, i32[n]
+    io       u16 n_in, i32[n_in], u16 n_out, i32[n_out]
+    plan     u32 n, n x i32 arena offset per tensor (-1: not in the arena);
+             u32 n_ops, n_ops x (i32 scratch offset, u32 scratch bytes)
+    data     constant tensor bytes and custom options, each 16-byte aligned
+    str = u16 length + utf-8 bytes. The plan is the planner's output for this model.
+
+read(buf) -> (graph.Graph, Plan); weights stay memoryview slices of buf. Any inconsistency
+raises ModelError naming the record and offset.
+"""
+import struct
+from .errors import ModelError
+from .graph import Tensor, Op, Graph
+
+MAGIC = b'TMDL'
+VERSION = 1
+HEADER = '<4sHHIIIIII'
+HEADER_SIZE = 32
+DTYPES = ('int8', 'uint8', 'int16', 'int32', 'int64', 'float32', 'float16', 'bool')
+ALIGN = 16
+NO_CUSTOM = 0xFFFFFFFF
+VARIABLE, HAS_DATA, PER_CHANNEL = 1, 2, 4
+
+
+def is_compact(buf):
+    return len(buf) >= 4 and bytes(buf[:4]) == MAGIC
+
+
+class Plan:
+    """The stored memory plan: arena size, arena offset per tensor, scratch per op."""
+
+    def __init__(self, arena_bytes, offsets, scratch):
+        self.arena_bytes = arena_bytes
+        self.offsets = offsets      # list: tensor index -> arena offset or -1
+        self.scratch = scratch      # list: op index -> (offset, nbytes)
+
+
+class Cursor:
+    """Bounds-checked sequential reads from a memoryview."""
+
+    def __init__(self, buf, pos, end):
+        self.buf = buf
+        self.pos = pos
+        self.end = end
+        self.what = 'header'
+
+    def fail(self, msg):
+        raise ModelError('compact %s: %s at offset %d' % (self.what, msg, self.pos))
+
+    def take(self, fmt, size):
+        if self.pos + size > self.end:
+            self.fail('truncated')
+        v = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += size
+        return v
+
+    def u8(self):
+        return self.take('<B', 1)[0]
+
+    def u16(self):
+        return self.take('<H', 2)[0]
+
+    def u32(self):
+        return self.take('<I', 4)[0]
+
+    def i32(self):
+        return self.take('<i', 4)[0]
+
+    def f32(self):
+        return self.take('<f', 4)[0]
+
+    def i32s(self, n):
+        return self.take('<%di' % n, 4 * n) if n else ()
+
+    def f32s(self, n):
+        return self.take('<%df' % n, 4 * n) if n else ()
+
+    def str(self):
+        n = self.u16()
+        if self.pos + n > self.end:
+            self.fail('truncated string')
+        try:
+            s = str(bytes(self.buf[self.pos:self.pos + n]), 'utf-8')
+        except UnicodeError:
+            self.fail('string is not utf-8')
+        self.pos += n
+        return s
+
+
+def _crc32(data):
+    try:
+        import binascii
+        return binascii.crc32(data) & 0xFFFFFFFF
+    except (ImportError, AttributeError):
+        return None
+
+
+def read_header(mv):
+    if len(mv) < HEADER_SIZE or not is_compact(mv):
+        raise ModelError('compact header: not a .tmdl file (magic %r)' % bytes(mv[:4]))
+    magic, version, flags, total, crc, nt, nops, meta, arena = struct.unpack_from(HEADER, mv, 0)
+    if version != VERSION:
+        raise ModelError('compact header: version %d, this tinyml reads %d' % (version, VERSION))
+    if total != len(mv):
+        raise ModelError('compact header: file is %d bytes, header says %d (truncated?)'
+                         % (len(mv), total))
+    if HEADER_SIZE + meta > total:
+        raise ModelError('compact header: metadata size %d out of bounds' % meta)
+    actual = _crc32(mv[16:])
+    if actual is not None and actual != crc:
+        raise ModelError('compact header: checksum mismatch (corrupt file)')
+    return nt, nops, HEADER_SIZE + meta, arena
+
+
+def read(buf):
+    """Parse a .tmdl held in buf -> (Graph, Plan)."""
+    mv = memoryview(buf)
+    nt, nops, meta_end, arena = read_header(mv)
+    c = Cursor(mv, HEADER_SIZE, meta_end)
+    tensors = [_tensor(c, i, mv) for i in range(nt)]
+    ops = [_op(c, i, nt, mv) for i in range(nops)]
+    c.what = 'io'
+    inputs = _indices(c, c.u16(), nt)
+    outputs = _indices(c, c.u16(), nt)
+    plan = _plan(c, nt, nops, arena)
+    if c.pos != meta_end:
+        c.fail('%d bytes left over in the metadata' % (meta_end - c.pos))
+    return Graph(tensors, ops, inputs, outputs, mv), plan
+
+
+def _indices(c, n, nt, optional=False):
+    idx = c.i32s(n)
+    low = -1 if optional else 0
+    for i in idx:
+        if i < low or i >= nt:
+            c.fail('tensor index %d out of range (%d tensors)' % (i, nt))
+    return idx
+
+
+def _data(c, mv, size_needed=None):
+    offset, size = c.u32(), c.u32()
+    if offset == NO_CUSTOM:
+        return None
+    if c.end > offset or offset + size > len(mv):
+        c.fail('data [%d, +%d) outside the data section' % (offset, size))
+    if size_needed is not None and size != size_needed:
+        c.fail('data holds %d bytes, shape needs %d' % (size, size_needed))
+    return mv[offset:offset + size]
+
+
+def _quant(c, per_channel):
+    if not per_channel:
+        return c.f32(), c.i32()
+    n = c.u16()
+    return tuple(c.f32s(n)), tuple(c.i32s(n))
+
+
+def _tensor(c, index, mv):
+    c.what = 'tensor %d' % index
+    name = c.str()
+    code, flags, ndim = c.u8(), c.u8(), c.u8()
+    if code >= len(DTYPES):
+        c.fail('dtype code %d' % code)
+    shape = c.i32s(ndim)
+    for d in shape:
+        if d < 0:
+            c.fail('negative dimension %d' % d)
+    qdim = c.u8()
+    scale, zp = _quant(c, flags & PER_CHANNEL)
+    t = Tensor(index, name, shape, DTYPES[code], scale, zp, qdim, None, bool(flags & VARIABLE))
+    if flags & HAS_DATA:
+        t.data = _data(c, mv, t.nbytes)
+    return t
+
+
+def _value(c):
+    tag = c.u8()
+    if tag == 0x69:    # 'i'
+        return c.i32()
+    if tag == 0x66:    # 'f'
+        return c.f32()
+    if tag == 0x62:    # 'b'
+        return bool(c.u8())
+    if tag == 0x73:    # 's'
+        return c.str()
+    if tag == 0x76:    # 'v'
+        return tuple(c.i32s(c.u16()))
+    c.fail('option value tag %d' % tag)
+
+
+def _op(c, index, nt, mv):
+    c.what = 'op %d' % index
+    name = c.str()
+    version = c.u8()
+    inputs = _indices(c, c.u8(), nt, True)
+    outputs = _indices(c, c.u8(), nt)
+    options = {}
+    for _ in range(c.u8()):
+        key = c.str()
+        options[key] = _value(c)
+    custom = _data(c, mv)
+    return Op(index, name, inputs, outputs, options, custom, version)
+
+
+def _plan(c, nt, nops, arena):
+    c.what = 'plan'
+    if c.u32() != nt:
+        c.fail('plan covers a different number of tensors')
+    offsets = list(c.i32s(nt))
+    if c.u32() != nops:
+        c.fail('plan covers a different number of ops')
+    scratch = []
+    for _ in range(nops):
+        scratch.append((c.i32(), c.u32()))
+    for off in offsets:
+        if off < -1 or off > arena:
+            c.fail('arena offset %d outside the %d-byte arena' % (off, arena))
+    return Plan(arena, offsets, scratch)
+

