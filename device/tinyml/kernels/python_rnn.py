@@ -1,0 +1,303 @@
+"""Recurrent-op kernels (UNIDIRECTIONAL_SEQUENCE_LSTM, SVDF), pure-Python reference.
+
+Same calling convention as kernels/python.py: kernel(out, a, b, p), p an array('i')
+whose layout is documented per kernel. Offsets in p are element indices; prepare sets
+the static fields once, run() updates the *_START fields per time step (no allocation).
+Accumulators wrap to int32 before requantization, as the C code's int32 sums do
+(scrambled-weight models do overflow). All arithmetic follows TFLite Micro's integer
+reference kernels bit for bit:
+lstm_eval.cc / lstm_eval_common.cc (int8 activations, int8 weights, int16 cell state)
+and svdf_common.cc (int8 input, int8 or int16 time weights and state).
+"""
+from array import array
+from ..quant import multiply_by_quantized_multiplier as _mbqm, wrap32 as _wrap32
+
+# sigmoid(i/24) in unsigned Q0.16, the table TFLM's int16 logistic/tanh interpolate in.
+SIGMOID_TABLE = array('H', (
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149,
+    40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369,
+    47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169,
+    53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
+    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370,
+    60565, 60753, 60935, 61110, 61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302,
+    62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186, 63279, 63368, 63454, 63536,
+    63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
+    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786,
+    64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079,
+    65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
+    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
+    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433,
+    65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474,
+    65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498,
+    65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
+    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522,
+    65523, 65523, 65524, 65524, 65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528,
+    65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531,
+    65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
+    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
+    65534, 65534, 65534, 65535,
+))
+
+
+def _sat16(v):
+    return 32767 if v > 32767 else (-32768 if v < -32768 else v)
+
+
+def sigmoid16(x):
+    """TFLM reference_integer_ops::Logistic for one int16 in Q3.12 -> Q0.15."""
+    x *= 3
+    ax = -x if x < 0 else x
+    uh = ax >> 9
+    if uh >= 255:
+        r = 0x7FFF << 10
+    else:
+        ua = SIGMOID_TABLE[uh]
+        r = (ua << 9) + (ax & 0x1FF) * (SIGMOID_TABLE[uh + 1] - ua)
+    r = (r + 512) if x >= 0 else ((1 << 25) - r + 511)
+    r >>= 10
+    return r - 65536 if r > 32767 else r
+
+
+def tanh16(x, mult, shift):
+    """TFLM reference_integer_ops::Tanh for one int16 (mult/shift already resolved)."""
+    x = (x * mult + ((1 << (shift - 1)) if shift > 0 else 0)) >> shift
+    ax = -x if x < 0 else x
+    uh = ax >> 8
+    if uh >= 255:
+        r = 0xFFFF << 8
+    else:
+        ua = SIGMOID_TABLE[uh]
+        r = (ua << 8) + (ax & 0xFF) * (SIGMOID_TABLE[uh + 1] - ua)
+    if x >= 0:
+        r = r - (1 << 23) + 128
+    else:
+        r = -r + (1 << 23) + 127
+    return r >> 8
+
+
+# ---- lstm_gate_fc ---------------------------------------------------------------
+# One fully connected half of an LSTM gate: int8 x (n_in per batch row) times int8
+# weights [n_out, n_in] -> int16 gate pre-activation, TFLM FullyConnected<int8, int8,
+# int16, int32> with output scale 2^-12 and no activation clamp beyond int16.
+# p layout:
+FC_BATCHES = 0   # rows of x processed (batch size of this step)
+FC_OUT = 1       # n_out (cell units)
+FC_IN = 2        # n_in (accumulation depth)
+FC_X_START = 3   # element offset of the first x row (updated per time step)
+FC_OUT_START = 4 # element offset in out of the first result
+FC_MULT = 5      # requantization multiplier (int32)
+FC_SHIFT = 6     # requantization shift (TFLM convention, <0 = right)
+FC_MODE = 7      # 0 write; 1 add to out with int16 saturation; 2 add then sigmoid;
+                 # 3 add then tanh (gate input is Q3.12)
+FC_BIAS = 8      # n_out int32 biases with the input zero point folded in:
+                 # bias[j] - x_zp * sum_i w[j, i]
+MODE_WRITE = 0
+MODE_ADD = 1
+MODE_SIGMOID = 2
+MODE_TANH = 3
+
+
+def lstm_gate_fc(out, x, w, p):
+    n_out = p[FC_OUT]
+    n_in = p[FC_IN]
+    mult = p[FC_MULT]
+    shift = p[FC_SHIFT]
+    mode = p[FC_MODE]
+    xs = p[FC_X_START]
+    o = p[FC_OUT_START]
+    for _ in range(p[FC_BATCHES]):
+        wi = 0
+        for j in range(n_out):
+            acc = p[FC_BIAS + j]
+            xi = xs
+            for _k in range(n_in):
+                acc += w[wi] * x[xi]
+                wi += 1
+                xi += 1
+            v = _sat16(_mbqm(_wrap32(acc), mult, shift))
+            if mode:
+                v = _sat16(v + out[o])
+                if mode == MODE_SIGMOID:
+                    v = sigmoid16(v)
+                elif mode == MODE_TANH:
+                    v = tanh16(v, 3, 0)
+            out[o] = v
+            o += 1
+        xs += n_in
+
+
+# ---- lstm_cell_update ------------------------------------------------------------
+# cell = clip(sat16(mul(forget, cell) + mul(input, cell_gate))), each mul being TFLM
+# MulElementwise<int16, int16> (offsets 0, int16 clamp). gates holds the activated
+# forget / input / cell-gate values (int16 Q0.15) at the offsets below.
+# p layout:
+CU_COUNT = 0     # elements (batch rows this step * n_cell)
+CU_CELL = 1      # offset of the first cell-state element
+CU_F = 2         # offset of the forget gate in gates
+CU_I = 3         # offset of the input gate in gates
+CU_G = 4         # offset of the cell gate in gates
+CU_FC_MULT = 5   # forget x cell -> cell multiplier / shift
+CU_FC_SHIFT = 6
+CU_IG_MULT = 7   # input x cell gate -> cell multiplier / shift
+CU_IG_SHIFT = 8
+CU_CLIP_ON = 9   # 1 when the model's cell_clip > 0
+CU_CLIP = 10     # quantized cell clip (int16)
+
+
+def lstm_cell_update(cell, gates, unused, p):
+    c = p[CU_CELL]
+    f = p[CU_F]
+    i = p[CU_I]
+    g = p[CU_G]
+    m1 = p[CU_FC_MULT]
+    s1 = p[CU_FC_SHIFT]
+    m2 = p[CU_IG_MULT]
+    s2 = p[CU_IG_SHIFT]
+    clip_on = p[CU_CLIP_ON]
+    hi = p[CU_CLIP]
+    lo = -hi
+    for k in range(p[CU_COUNT]):
+        v = _sat16(_mbqm(gates[f + k] * cell[c + k], m1, s1))
+        v = _sat16(v + _sat16(_mbqm(gates[i + k] * gates[g + k], m2, s2)))
+        if clip_on:
+            v = hi if v > hi else (lo if v < lo else v)
+        cell[c + k] = v
+
+
+# ---- lstm_hidden_update ----------------------------------------------------------
+# hidden = clamp(zp + mul(tanh(cell), output_gate)): TFLM Tanh(cell_state_scale_power)
+# then MulElementwise<int16, int8 or int16>.
+# p layout:
+HU_COUNT = 0     # elements (batch rows this step * n_cell)
+HU_HIDDEN = 1    # offset of the first hidden-state element
+HU_CELL = 2      # offset of the first cell-state element
+HU_O = 3         # offset of the output gate in gates
+HU_TANH_MULT = 4 # tanh input multiplier / right shift, TFLM's power-of-two case
+HU_TANH_SHIFT = 5  # already folded (multiplier 3 << s, shift 0)
+HU_MULT = 6      # tanh x output gate -> hidden multiplier / shift
+HU_SHIFT = 7
+HU_ZP = 8        # hidden-state zero point
+HU_MIN = 9       # hidden-state dtype range
+HU_MAX = 10
+
+
+def lstm_hidden_update(hidden, cell, gates, p):
+    h = p[HU_HIDDEN]
+    c = p[HU_CELL]
+    o = p[HU_O]
+    tm = p[HU_TANH_MULT]
+    ts = p[HU_TANH_SHIFT]
+    m = p[HU_MULT]
+    s = p[HU_SHIFT]
+    zp = p[HU_ZP]
+    lo = p[HU_MIN]
+    hi = p[HU_MAX]
+    for k in range(p[HU_COUNT]):
+        v = zp + _mbqm(tanh16(cell[c + k], tm, ts) * gates[o + k], m, s)
+        hidden[h + k] = hi if v > hi else (lo if v < lo else v)
+
+
+# ---- rnn_copy --------------------------------------------------------------------
+# out[out_start + k] = a[a_start + k] for k < count (hidden state -> output sequence).
+CP_COUNT = 0
+CP_A_START = 1
+CP_OUT_START = 2
+
+
+def rnn_copy(out, a, unused, p):
+    o = p[CP_OUT_START]
+    i = p[CP_A_START]
+    for k in range(p[CP_COUNT]):
+        out[o + k] = a[i + k]
+
+
+# ---- svdf_feature ----------------------------------------------------------------
+# SVDF step 1 (svdf_common.cc EvalIntegerSvdfReference): shift the activation state
+# [batch, n_filter, n_memory] left by one element, then write each filter's feature
+# dot product into the newest slot: state[b, f, n_memory - 1] =
+#   wrap(state_zp + clamp_T(mbqm(sum_i wf[f, i] * (x[b, i] - x_zp), mult, shift))).
+# p layout:
+SF_BATCHES = 0
+SF_IN = 1        # n_input
+SF_FILTERS = 2   # n_filter
+SF_MEMORY = 3    # n_memory
+SF_MULT = 4      # effective_scale_1 multiplier / shift
+SF_SHIFT = 5
+SF_STATE_ZP = 6
+SF_STATE_MIN = 7  # state dtype range (-128..127 or -32768..32767)
+SF_STATE_MAX = 8
+SF_BIAS = 9      # n_filter ints: -x_zp * sum_i wf[f, i] (input zero point folded in)
+
+
+def svdf_feature(state, x, wf, p):
+    n_in = p[SF_IN]
+    n_filter = p[SF_FILTERS]
+    n_mem = p[SF_MEMORY]
+    mult = p[SF_MULT]
+    shift = p[SF_SHIFT]
+    zp = p[SF_STATE_ZP]
+    lo = p[SF_STATE_MIN]
+    hi = p[SF_STATE_MAX]
+    span = hi - lo + 1
+    total = p[SF_BATCHES] * n_filter * n_mem
+    for k in range(total - 1):
+        state[k] = state[k + 1]
+    si = n_mem - 1
+    xs = 0
+    for _ in range(p[SF_BATCHES]):
+        wi = 0
+        for f in range(n_filter):
+            acc = p[SF_BIAS + f]
+            xi = xs
+            for _k in range(n_in):
+                acc += wf[wi] * x[xi]
+                wi += 1
+                xi += 1
+            v = _mbqm(_wrap32(acc), mult, shift)
+            v = zp + (hi if v > hi else (lo if v < lo else v))
+            if v > hi:
+                v -= span
+            elif v < lo:
+                v += span
+            state[si] = v
+            si += n_mem
+        xs += n_in
+
+
+# ---- svdf_time -------------------------------------------------------------------
+# SVDF step 2: per unit u, acc = bias[u] + sum over its rank filters f of
+# sum_j wt[f, j] * (state[b, f, j] - state_zp); out = clamp8(mbqm(acc) + out_zp).
+# p layout:
+ST_BATCHES = 0
+ST_FILTERS = 1
+ST_MEMORY = 2
+ST_RANK = 3
+ST_STATE_ZP = 4
+ST_MULT = 5      # effective_scale_2 multiplier / shift
+ST_SHIFT = 6
+ST_OUT_ZP = 7
+ST_BIAS = 8      # n_filter // rank int32 biases
+
+
+def svdf_time(out, state, wt, p):
+    n_filter = p[ST_FILTERS]
+    n_mem = p[ST_MEMORY]
+    rank = p[ST_RANK]
+    zp = p[ST_STATE_ZP]
+    mult = p[ST_MULT]
+    shift = p[ST_SHIFT]
+    out_zp = p[ST_OUT_ZP]
+    n_unit = n_filter // rank
+    si = 0
+    o = 0
+    for _ in range(p[ST_BATCHES]):
+        wi = 0
+        for u in range(n_unit):
+            acc = p[ST_BIAS + u]
+            for _r in range(rank * n_mem):
+                acc += wt[wi] * (state[si] - zp)
+                wi += 1
+                si += 1
+            v = _mbqm(_wrap32(acc), mult, shift) + out_zp
+            out[o] = 127 if v > 127 else (-128 if v < -128 else v)
+            o += 1

@@ -1,0 +1,411 @@
+"""UNIDIRECTIONAL_SEQUENCE_LSTM, TFLite Micro's integer path (int8 activations and
+weights, int32 biases, int16 cell state), bit-exact with lstm_eval.h.
+
+Each gate is act(sat16(FC(x) + FC(h))) with both FCs requantized to Q3.12; forget,
+input and output gates use sigmoid, the cell gate the model's activation (tanh or
+sigmoid). The hidden and cell states are variable tensors kept across invokes.
+"""
+from array import array
+from .. import quant
+from ..errors import ModelError, UnsupportedOpError
+from ..kernels import python_rnn as K
+
+N_INPUTS = 24
+REQUIRED = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15, 18, 19)
+VARIANTS = ((9, 12, 'peephole weights'), (16, 18, 'projection'),
+            (20, 24, 'layer normalization'))
+GATES = ('input', 'forget', 'cell', 'output')   # weight order in the op's inputs
+GATE_INPUT_W = (1, 2, 3, 4)
+GATE_RECURRENT_W = (5, 6, 7, 8)
+GATE_BIAS = (12, 13, 14, 15)
+HIDDEN, CELL = 18, 19
+# where each gate's activated output lives in the gates scratch (units of batch * n_cell)
+SLOT = {'forget': 0, 'input': 1, 'cell': 2, 'output': 3}
+
+Q3_12 = quant.dbl(0.000244140625)    # 2^-12: gate pre-activation scale
+Q0_15 = quant.dbl(0.000030517578125)  # 2^-15: gate output scale
+
+
+def _bitlen(n):
+    k = 0
+    while n >> k:
+        k += 1
+    return k
+
+
+def float32_round(d):
+    """Round an emulated double (quant.py (m, e)) to float32 precision, nearest-even.
+
+    Used to reproduce C++ float expressions such as `a * b` of two float scales
+    (normal range only: model scales are never subnormal)."""
+    m, e = d
+    a = -m if m < 0 else m
+    s = _bitlen(a) - 24
+    if s > 0:
+        low = a & ((1 << s) - 1)
+        a >>= s
+        e += s
+        half = 1 << (s - 1)
+        if low > half or (low == half and (a & 1)):
+            a += 1
+            if a >> 24:
+                a >>= 1
+                e += 1
+    return (-a if m < 0 else a, e)
+
+
+def f32_mul(x, y):
+    """float32(x * y) for float32 x, y, as an exact double."""
+    return float32_round(quant.dmul(quant.dbl(x), quant.dbl(y)))
+
+
+def f32_div_d(a, b):
+    """float32(a / b) for emulated doubles a, b holding float32 values."""
+    return float32_round(quant.ddiv(a, b))
+
+
+def double_to_int_trunc(d):
+    m, e = d
+    if e >= 0:
+        return m << e
+    return m >> -e if m >= 0 else -((-m) >> -e)
+
+
+def checked_log2(x):
+    """TFLM CheckedLog2's result: round(log2(x)) for a positive float32 x."""
+    u = quant.dbl(x)
+    m, e = u
+    n = _bitlen(m)
+    # x = (m / 2^(n-1)) * 2^(e + n - 1), mantissa in [1, 2): round up past sqrt(2)
+    return e + n - 1 + (1 if m * m >= 2 << (2 * (n - 1)) else 0)
+
+
+def kernel(m, name):
+    """The backend's version of kernel `name`, else the python_rnn reference."""
+    table = getattr(m, 'kernels', None)
+    fn = getattr(table, name, None)
+    if fn is None and isinstance(table, dict):
+        fn = table.get(name)
+    return fn if fn is not None else getattr(K, name)
+
+
+def int16_buffer(m, scratch, count):
+    """An int16 view of the scratch bytes (typed-view helper of the model), else an
+    array('h') of its own."""
+    if scratch is not None:
+        typed = getattr(m, 'typed_view', None)
+        if typed is not None:
+            return typed(scratch, 'int16', count)
+    return array('h', bytes(2 * count))
+
+
+def fail(op, why):
+    return ModelError('op %s (node %d): %s' % (op.name, op.index, why))
+
+
+def unsupported(op, why):
+    return UnsupportedOpError('op %s (node %d) is not supported: %s' % (op.name, op.index, why))
+
+
+def per_tensor(op, t):
+    s = t.scale
+    if isinstance(s, (tuple, list)):
+        if len(s) != 1:
+            raise unsupported(op, 'per-channel quantized weights in tensor %r '
+                              '(TFLM uses per-tensor LSTM multipliers)' % t.name)
+        s = s[0]
+    z = t.zero_point
+    if isinstance(z, (tuple, list)):
+        z = z[0] if z else 0
+    return s, z
+
+
+def _check_inputs(op, tensors):
+    ins = op.inputs
+    if len(ins) != N_INPUTS or len(op.outputs) != 1:
+        raise fail(op, 'needs %d inputs and 1 output, has %d and %d'
+                   % (N_INPUTS, len(ins), len(op.outputs)))
+    for k in REQUIRED:
+        if ins[k] < 0:
+            raise unsupported(op, 'input %d is omitted (CIFG or incomplete LSTM)' % k)
+    for lo, hi, what in VARIANTS:
+        for k in range(lo, hi):
+            if ins[k] >= 0:
+                raise unsupported(op, '%s (input %d)' % (what, k))
+    for k in (HIDDEN, CELL):
+        if not tensors[ins[k]].is_variable:
+            raise fail(op, 'state input %d is not a variable tensor' % k)
+
+
+def _check_types(op, tensors):
+    ins = op.inputs
+    x = tensors[ins[0]]
+    out = tensors[op.outputs[0]]
+    if x.dtype == 'float32':
+        raise unsupported(op, 'float32 LSTM (only the int8 integer path is implemented)')
+    if x.dtype != 'int8':
+        raise unsupported(op, '%s activations (only int8 is implemented)' % x.dtype)
+    want = {0: 'int8', HIDDEN: 'int8', CELL: 'int16'}
+    for k in GATE_INPUT_W + GATE_RECURRENT_W:
+        want[k] = 'int8'
+    for k in GATE_BIAS:
+        want[k] = 'int32'
+    for k in sorted(want):
+        t = tensors[ins[k]]
+        if t.dtype != want[k]:
+            raise unsupported(op, 'input %d (%r) is %s, expected %s'
+                              % (k, t.name, t.dtype, want[k]))
+    if out.dtype != 'int8':
+        raise fail(op, 'output is %s, input is int8' % out.dtype)
+
+
+def _sizes(op, tensors, time_major):
+    ins = op.inputs
+    x = tensors[ins[0]]
+    h = tensors[ins[HIDDEN]]
+    if len(x.shape) != 3:
+        raise fail(op, 'input must be 3-D, got %r' % (x.shape,))
+    if len(h.shape) != 2:
+        raise fail(op, 'hidden state must be 2-D, got %r' % (h.shape,))
+    batch, steps = (x.shape[1], x.shape[0]) if time_major else x.shape[:2]
+    n_in = x.shape[2]
+    n_cell = h.shape[1]
+    for k in GATE_INPUT_W + GATE_RECURRENT_W:
+        w = tensors[ins[k]]
+        cols = n_in if k in GATE_INPUT_W else n_cell
+        if tuple(w.shape) != (n_cell, cols):
+            raise fail(op, 'weights %d have shape %r, expected %r'
+                       % (k, w.shape, (n_cell, cols)))
+    for k in GATE_BIAS:
+        if tuple(tensors[ins[k]].shape) != (n_cell,):
+            raise fail(op, 'bias %d has shape %r, expected (%d,)'
+                       % (k, tensors[ins[k]].shape, n_cell))
+    for k in (HIDDEN, CELL):
+        if tensors[ins[k]].size != batch * n_cell:
+            raise fail(op, 'state %d has %d elements, expected %d'
+                       % (k, tensors[ins[k]].size, batch * n_cell))
+    out = tensors[op.outputs[0]]
+    if len(out.shape) != 3 or tuple(out.shape[:2]) != tuple(x.shape[:2]) \
+            or out.shape[2] != n_cell:
+        raise fail(op, 'output shape %r does not match input %r and %d cells'
+                   % (out.shape, x.shape, n_cell))
+    return batch, steps, n_in, n_cell
+
+
+def _row_sums(w, rows, cols):
+    sums = []
+    i = 0
+    for _ in range(rows):
+        s = 0
+        for _k in range(cols):
+            s += w[i]
+            i += 1
+        sums.append(s)
+    return sums
+
+
+def _fc_params(batches, n_out, n_in, out_start, mult_shift, mode, bias, x_zp, w):
+    """array('i') for K.lstm_gate_fc; folds -x_zp * sum(w row) into the bias."""
+    sums = _row_sums(w, n_out, n_in)
+    p = array('i', [0] * (K.FC_BIAS + n_out))
+    p[K.FC_BATCHES] = batches
+    p[K.FC_OUT] = n_out
+    p[K.FC_IN] = n_in
+    p[K.FC_OUT_START] = out_start
+    p[K.FC_MULT], p[K.FC_SHIFT] = mult_shift
+    p[K.FC_MODE] = mode
+    for j in range(n_out):
+        p[K.FC_BIAS + j] = quant.wrap32((bias[j] if bias is not None else 0) - x_zp * sums[j])
+    return p
+
+
+def _fc_multiplier(in_scale, w_scale):
+    # GetQuantizedConvolutionMultipler: double(float(in * w)) / double(2^-12)
+    return quant.quantize_multiplier(quant.ddiv(f32_mul(in_scale, w_scale), Q3_12))
+
+
+def _mul_multiplier(s1, s2, s_out):
+    # CreateInterGateMulParams: double(s1) * double(s2) / double(s_out)
+    return quant.quantize_multiplier(quant.ddiv(quant.dmul(s1, s2), s_out))
+
+
+def _cell_clip(op, cell_clip, cell_scale):
+    if not cell_clip > 0:
+        return 0, 0
+    d = quant.ddiv(quant.dbl(cell_clip), quant.dbl(cell_scale))
+    if quant.dcmp(d, (32767, 0)) > 0:
+        return 1, 32767
+    return 1, double_to_int_trunc(d)
+
+
+def _tanh_params(cell_scale):
+    # lstm_internal::Tanh with cell_state_scale_power, TFLM's power-of-two handling
+    shift = 15 + checked_log2(cell_scale) - 3
+    if shift >= 0:
+        return 3 << shift, 0
+    return 3, -shift
+
+
+def _gate_modes(op):
+    act = op.options.get('fused_activation_function', 'NONE')
+    if act == 'TANH':
+        cell_mode = K.MODE_TANH
+    elif act == 'SIGMOID':
+        cell_mode = K.MODE_SIGMOID
+    else:
+        raise unsupported(op, 'cell gate activation %s (TFLM supports TANH, SIGMOID)' % act)
+    return {'input': K.MODE_SIGMOID, 'forget': K.MODE_SIGMOID,
+            'cell': cell_mode, 'output': K.MODE_SIGMOID}
+
+
+def prepare(m, op):
+    tensors = m.tensors
+    _check_inputs(op, tensors)
+    _check_types(op, tensors)
+    opts = op.options
+    if opts.get('diagonal_recurrent_tensors'):
+        raise unsupported(op, 'diagonal recurrent weights')
+    time_major = bool(opts.get('time_major', False))
+    modes = _gate_modes(op)
+    batch, steps, n_in, n_cell = _sizes(op, tensors, time_major)
+    ins = op.inputs
+    x_t = tensors[ins[0]]
+    h_t = tensors[ins[HIDDEN]]
+    c_t = tensors[ins[CELL]]
+    x_scale, x_zp = per_tensor(op, x_t)
+    h_scale, h_zp = per_tensor(op, h_t)
+    c_scale, _ = per_tensor(op, c_t)
+    if not (x_scale > 0 and h_scale > 0 and c_scale > 0):
+        raise fail(op, 'input, hidden and cell state need positive scales')
+    rows = batch if time_major else 1     # batch rows per LSTM step
+    span = rows * n_cell
+
+    fc_in, fc_rec = [], []
+    for g, name in enumerate(GATES):
+        w_in = tensors[ins[GATE_INPUT_W[g]]]
+        w_rec = tensors[ins[GATE_RECURRENT_W[g]]]
+        start = SLOT[name] * span
+        bias = m.view(ins[GATE_BIAS[g]])
+        fc_in.append((name, ins[GATE_INPUT_W[g]], _fc_params(
+            rows, n_cell, n_in, start,
+            _fc_multiplier(x_scale, per_tensor(op, w_in)[0]),
+            K.MODE_WRITE, bias, x_zp, m.view(ins[GATE_INPUT_W[g]]))))
+        fc_rec.append((name, ins[GATE_RECURRENT_W[g]], _fc_params(
+            rows, n_cell, n_cell, start,
+            _fc_multiplier(h_scale, per_tensor(op, w_rec)[0]),
+            modes[name], None, h_zp, m.view(ins[GATE_RECURRENT_W[g]]))))
+
+    c_d = quant.dbl(c_scale)
+    cu = array('i', [0] * 11)
+    cu[K.CU_COUNT] = span
+    cu[K.CU_F] = SLOT['forget'] * span
+    cu[K.CU_I] = SLOT['input'] * span
+    cu[K.CU_G] = SLOT['cell'] * span
+    cu[K.CU_FC_MULT], cu[K.CU_FC_SHIFT] = _mul_multiplier(Q0_15, c_d, c_d)
+    cu[K.CU_IG_MULT], cu[K.CU_IG_SHIFT] = _mul_multiplier(Q0_15, Q0_15, c_d)
+    cu[K.CU_CLIP_ON], cu[K.CU_CLIP] = _cell_clip(op, opts.get('cell_clip', 0.0), c_scale)
+
+    hu = array('i', [0] * 11)
+    hu[K.HU_COUNT] = span
+    hu[K.HU_O] = SLOT['output'] * span
+    hu[K.HU_TANH_MULT], hu[K.HU_TANH_SHIFT] = _tanh_params(c_scale)
+    hu[K.HU_MULT], hu[K.HU_SHIFT] = _mul_multiplier(Q0_15, Q0_15, quant.dbl(h_scale))
+    hu[K.HU_ZP] = h_zp
+    hu[K.HU_MIN], hu[K.HU_MAX] = -128, 127
+
+    cp = array('i', [span, 0, 0])
+    plan = Plan(m, op, batch, steps, n_in, n_cell, time_major, h_zp,
+                fc_in, fc_rec, cu, hu, cp)
+    # TFLM's four int16 scratch buffers, merged: one per gate output
+    return 4 * span * 2, plan.bind
+
+
+class Plan:
+    """Everything run() needs, bound once; run() only rewrites offsets in p arrays."""
+
+    def __init__(self, m, op, batch, steps, n_in, n_cell, time_major, h_zp,
+                 fc_in, fc_rec, cu, hu, cp):
+        self.m = m
+        self.op = op
+        self.batch = batch
+        self.steps = steps
+        self.n_in = n_in
+        self.n_cell = n_cell
+        self.time_major = time_major
+        self.rows = batch if time_major else 1
+        self.h_zp = h_zp
+        self.fc_in = fc_in
+        self.fc_rec = fc_rec
+        self.cu = cu
+        self.hu = hu
+        self.cp = cp
+        # int8 variables restart from their zero point (TFLM ResetTensorData); a
+        # persistent flag, zeroed by reset(), says whether that fill is still due
+        self.fresh = m.persistent(1) if h_zp else None
+
+    def bind(self, scratch):
+        m = self.m
+        ins = self.op.inputs
+        self.gates = int16_buffer(m, scratch, 4 * self.cu[K.CU_COUNT])
+        self.x = m.view(ins[0])
+        self.hidden = m.view(ins[HIDDEN])
+        self.cell = m.view(ins[CELL])
+        self.out = m.view(self.op.outputs[0])
+        self.in_fcs = tuple((m.view(w), p) for _, w, p in self.fc_in)
+        self.rec_fcs = tuple((m.view(w), p) for _, w, p in self.fc_rec)
+        self.fc = kernel(m, 'lstm_gate_fc')
+        self.cell_update = kernel(m, 'lstm_cell_update')
+        self.hidden_update = kernel(m, 'lstm_hidden_update')
+        self.copy = kernel(m, 'rnn_copy')
+        return self.run
+
+    def run(self):
+        if self.fresh is not None and not self.fresh[0]:
+            hidden = self.hidden
+            for k in range(len(hidden)):
+                hidden[k] = self.h_zp
+            self.fresh[0] = 1
+        span = self.cu[K.CU_COUNT]
+        if self.time_major:
+            for t in range(self.steps):
+                self.step(t * self.rows * self.n_in, 0, t * span)
+        else:
+            n = self.n_cell
+            for b in range(self.batch):
+                for t in range(self.steps):
+                    i = b * self.steps + t
+                    self.step(i * self.n_in, b * n, i * n)
+
+    def step(self, x_start, state_start, out_start):
+        gates = self.gates
+        fc = self.fc
+        in_fcs = self.in_fcs
+        rec_fcs = self.rec_fcs
+        # forget, input and cell gates, then the cell update, then the output gate
+        for g in (1, 0, 2):
+            w, p = in_fcs[g]
+            p[K.FC_X_START] = x_start
+            fc(gates, self.x, w, p)
+            w, p = rec_fcs[g]
+            p[K.FC_X_START] = state_start
+            fc(gates, self.hidden, w, p)
+        cu = self.cu
+        cu[K.CU_CELL] = state_start
+        self.cell_update(self.cell, gates, None, cu)
+        w, p = in_fcs[3]
+        p[K.FC_X_START] = x_start
+        fc(gates, self.x, w, p)
+        w, p = rec_fcs[3]
+        p[K.FC_X_START] = state_start
+        fc(gates, self.hidden, w, p)
+        hu = self.hu
+        hu[K.HU_HIDDEN] = state_start
+        hu[K.HU_CELL] = state_start
+        self.hidden_update(self.hidden, self.cell, gates, hu)
+        cp = self.cp
+        cp[K.CP_A_START] = state_start
+        cp[K.CP_OUT_START] = out_start
+        self.copy(self.out, self.hidden, None, cp)
+
+
+OPS = {'UNIDIRECTIONAL_SEQUENCE_LSTM': prepare}

@@ -1,0 +1,200 @@
+"""SVDF, TFLite Micro's integer path (svdf_common.cc): int8 input and feature weights,
+int8 or int16 time weights and activation state, int32 bias, int8 output.
+
+Like TFLM's integer kernel, the fused activation is not applied (only the int8 clamp).
+The activation state [batch, n_filter * n_memory] is a variable tensor kept across
+invokes; each invoke shifts it by one slot and appends the new feature activations.
+"""
+from array import array
+from .. import quant
+from ..errors import ModelError, UnsupportedOpError
+from ..kernels import python_rnn as K
+from .lstm import f32_mul, f32_div_d, kernel
+
+INPUT, W_FEATURE, W_TIME, BIAS, STATE = 0, 1, 2, 3, 4
+STATE_RANGE = {'int8': (-128, 127), 'int16': (-32768, 32767)}
+
+
+def fail(op, why):
+    return ModelError('op %s (node %d): %s' % (op.name, op.index, why))
+
+
+def unsupported(op, why):
+    return UnsupportedOpError('op %s (node %d) is not supported: %s' % (op.name, op.index, why))
+
+
+def _scalar(op, t, what):
+    s, z = t.scale, t.zero_point
+    if isinstance(s, (tuple, list)):
+        if len(s) != 1:
+            raise unsupported(op, 'per-channel quantized %s %r' % (what, t.name))
+        s = s[0]
+    if isinstance(z, (tuple, list)):
+        z = z[0] if z else 0
+    return s, z
+
+
+def _tensors(op, tensors):
+    ins = op.inputs
+    if len(ins) != 5 or len(op.outputs) != 1:
+        raise fail(op, 'needs 5 inputs and 1 output, has %d and %d'
+                   % (len(ins), len(op.outputs)))
+    for k in (INPUT, W_FEATURE, W_TIME, STATE):
+        if ins[k] < 0:
+            raise fail(op, 'required input %d is omitted' % k)
+    if ins[BIAS] < 0:
+        raise unsupported(op, 'SVDF without bias (TFLM cannot run it either)')
+    t = [tensors[i] for i in ins]
+    if not t[STATE].is_variable:
+        raise fail(op, 'activation state (input 4) is not a variable tensor')
+    return t, tensors[op.outputs[0]]
+
+
+def _check_types(op, t, out):
+    x = t[INPUT]
+    if x.dtype == 'float32':
+        raise unsupported(op, 'float32 SVDF (only the integer path is implemented)')
+    if x.dtype != 'int8':
+        raise fail(op, 'input must be int8 or float32, got %s' % x.dtype)
+    if t[W_FEATURE].dtype != 'int8':
+        raise fail(op, 'feature weights must be int8, got %s' % t[W_FEATURE].dtype)
+    if t[W_TIME].dtype not in STATE_RANGE:
+        raise fail(op, 'time weights must be int8 or int16, got %s' % t[W_TIME].dtype)
+    if t[STATE].dtype != t[W_TIME].dtype:
+        # TFLM's kernel reads both through the time-weight type
+        raise unsupported(op, 'state %s with time weights %s'
+                          % (t[STATE].dtype, t[W_TIME].dtype))
+    if t[BIAS].dtype != 'int32':
+        raise fail(op, 'bias must be int32, got %s' % t[BIAS].dtype)
+    if out.dtype != 'int8':
+        raise fail(op, 'output must be int8, got %s' % out.dtype)
+
+
+def _sizes(op, t, out):
+    rank = op.options.get('rank', 0)
+    x, wf, wt = t[INPUT], t[W_FEATURE], t[W_TIME]
+    if len(x.shape) != 2 or len(wf.shape) != 2 or len(wt.shape) != 2:
+        raise fail(op, 'input, feature and time weights must be 2-D')
+    batch, n_input = x.shape
+    n_filter = wf.shape[0]
+    if rank <= 0 or n_filter % rank:
+        raise fail(op, 'rank %d does not divide %d filters' % (rank, n_filter))
+    n_unit = n_filter // rank
+    n_memory = wt.shape[1]
+    if wf.shape[1] != n_input:
+        raise fail(op, 'feature weights %r do not match input %r' % (wf.shape, x.shape))
+    if wt.shape[0] != n_filter:
+        raise fail(op, 'time weights %r do not match %d filters' % (wt.shape, n_filter))
+    if tuple(t[BIAS].shape) != (n_unit,):
+        raise fail(op, 'bias shape %r, expected (%d,)' % (t[BIAS].shape, n_unit))
+    if tuple(t[STATE].shape) != (batch, n_memory * n_filter):
+        raise fail(op, 'state shape %r, expected %r'
+                   % (t[STATE].shape, (batch, n_memory * n_filter)))
+    if tuple(out.shape) != (batch, n_unit):
+        raise fail(op, 'output shape %r, expected %r' % (out.shape, (batch, n_unit)))
+    return rank, batch, n_input, n_filter, n_memory
+
+
+def _multipliers(op, t, out):
+    s_x, _ = _scalar(op, t[INPUT], 'input')
+    s_wf, _ = _scalar(op, t[W_FEATURE], 'feature weights')
+    s_wt, _ = _scalar(op, t[W_TIME], 'time weights')
+    s_state, _ = _scalar(op, t[STATE], 'state')
+    s_out, _ = _scalar(op, out, 'output')
+    if not (s_state > 0 and s_out > 0):
+        raise fail(op, 'state and output need positive scales')
+    # PrepareSvdf computes both effective scales in float32, then widens to double
+    e1 = f32_div_d(f32_mul(s_x, s_wf), quant.dbl(s_state))
+    e2 = f32_div_d(f32_mul(s_state, s_wt), quant.dbl(s_out))
+    return quant.quantize_multiplier(e1), quant.quantize_multiplier(e2)
+
+
+def _feature_params(batch, n_input, n_filter, n_memory, ms1, x_zp, state_t, wf):
+    _, s_zp = state_t.scale, state_t.zero_point
+    if isinstance(s_zp, (tuple, list)):
+        s_zp = s_zp[0] if s_zp else 0
+    lo, hi = STATE_RANGE[state_t.dtype]
+    p = array('i', [0] * (K.SF_BIAS + n_filter))
+    p[K.SF_BATCHES] = batch
+    p[K.SF_IN] = n_input
+    p[K.SF_FILTERS] = n_filter
+    p[K.SF_MEMORY] = n_memory
+    p[K.SF_MULT], p[K.SF_SHIFT] = ms1
+    p[K.SF_STATE_ZP] = s_zp
+    p[K.SF_STATE_MIN] = lo
+    p[K.SF_STATE_MAX] = hi
+    i = 0
+    for f in range(n_filter):
+        s = 0
+        for _ in range(n_input):
+            s += wf[i]
+            i += 1
+        p[K.SF_BIAS + f] = quant.wrap32(-x_zp * s)
+    return p, s_zp
+
+
+def _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp, bias):
+    n_unit = n_filter // rank
+    p = array('i', [0] * (K.ST_BIAS + n_unit))
+    p[K.ST_BATCHES] = batch
+    p[K.ST_FILTERS] = n_filter
+    p[K.ST_MEMORY] = n_memory
+    p[K.ST_RANK] = rank
+    p[K.ST_STATE_ZP] = s_zp
+    p[K.ST_MULT], p[K.ST_SHIFT] = ms2
+    p[K.ST_OUT_ZP] = out_zp
+    for u in range(n_unit):
+        p[K.ST_BIAS + u] = bias[u]
+    return p
+
+
+def prepare(m, op):
+    t, out = _tensors(op, m.tensors)
+    _check_types(op, t, out)
+    rank, batch, n_input, n_filter, n_memory = _sizes(op, t, out)
+    ms1, ms2 = _multipliers(op, t, out)
+    ins = op.inputs
+    x_zp = _scalar(op, t[INPUT], 'input')[1]
+    out_zp = _scalar(op, out, 'output')[1]
+    pf, s_zp = _feature_params(batch, n_input, n_filter, n_memory, ms1, x_zp,
+                               t[STATE], m.view(ins[W_FEATURE]))
+    pt = _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp,
+                      m.view(ins[BIAS]))
+    plan = Plan(m, op, pf, pt, s_zp)
+    return 0, plan.bind
+
+
+class Plan:
+    def __init__(self, m, op, pf, pt, s_zp):
+        self.m = m
+        self.op = op
+        self.pf = pf
+        self.pt = pt
+        self.s_zp = s_zp
+        # int8 state restarts from its zero point (TFLM ResetTensorData); this
+        # persistent flag, zeroed by reset(), says the fill is still due
+        self.fresh = m.persistent(1) if s_zp else None
+
+    def bind(self, scratch):
+        m = self.m
+        ins = self.op.inputs
+        self.x = m.view(ins[INPUT])
+        self.wf = m.view(ins[W_FEATURE])
+        self.wt = m.view(ins[W_TIME])
+        self.state = m.view(ins[STATE])
+        self.out = m.view(self.op.outputs[0])
+        self.feature = kernel(m, 'svdf_feature')
+        self.time = kernel(m, 'svdf_time')
+        return self.run
+
+    def run(self):
+        if self.fresh is not None and not self.fresh[0]:
+            state = self.state
+            for k in range(len(state)):
+                state[k] = self.s_zp
+            self.fresh[0] = 1
+        self.feature(self.state, self.x, self.wf, self.pf)
+        self.time(self.out, self.state, self.wt, self.pt)
+
+
+OPS = {'SVDF': prepare}
