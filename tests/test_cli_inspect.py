@@ -1,0 +1,139 @@
+"""tinyml inspect: MACs by hand, arena == the device's, fit verdicts, PNG plot, errors."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, corpus_models, model_zoo
+from tflite_builder import ModelBuilder
+from tinyml import reader
+from tinyml_host import macs, plot, term
+
+
+def cli(*args, check=True):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / 'host'), str(ROOT / 'device')]))
+    proc = subprocess.run([sys.executable, '-m', 'tinyml_host.cli'] + [str(a) for a in args],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError('tinyml %s exited %d\n%s\n%s'
+                             % (' '.join(map(str, args)), proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+def conv_dw_fc_model():
+    """input 1x8x8x3 -> CONV 3x3x3->4 stride 1 SAME -> DW 3x3 stride 2 VALID -> FC 5."""
+    b = ModelBuilder()
+    q = dict(scale=0.5, zero_point=0)
+    x = b.tensor('int8', (1, 8, 8, 3), **q)
+    wc = b.const('int8', (4, 3, 3, 3), np.ones((4, 3, 3, 3)), scale=(0.1,) * 4,
+                 zero_point=(0,) * 4, qdim=0)
+    bc = b.const('int32', (4,), [0] * 4, scale=(0.05,) * 4, zero_point=(0,) * 4)
+    c = b.tensor('int8', (1, 8, 8, 4), **q)
+    wd = b.const('int8', (1, 3, 3, 4), np.ones((1, 3, 3, 4)), scale=(0.1,) * 4,
+                 zero_point=(0,) * 4, qdim=3)
+    bd = b.const('int32', (4,), [0] * 4, scale=(0.05,) * 4, zero_point=(0,) * 4)
+    d = b.tensor('int8', (1, 3, 3, 4), **q)
+    shape = b.const('int32', (2,), [1, 36])
+    r = b.tensor('int8', (1, 36), **q)
+    wf = b.const('int8', (5, 36), np.ones((5, 36)), scale=0.1, zero_point=0)
+    bf = b.const('int32', (5,), [0] * 5, scale=0.05, zero_point=0)
+    y = b.tensor('int8', (1, 5), **q)
+    b.op('CONV_2D', [x, wc, bc], [c], padding='SAME', stride_w=1, stride_h=1)
+    b.op('DEPTHWISE_CONV_2D', [c, wd, bd], [d], padding='VALID', stride_w=2, stride_h=2,
+         depth_multiplier=1)
+    b.op('RESHAPE', [d, shape], [r], new_shape=[1, 36])
+    b.op('FULLY_CONNECTED', [r, wf, bf], [y])
+    return b.build(inputs=[x], outputs=[y])
+
+
+HAND_MACS = [8 * 8 * 4 * (3 * 3 * 3), 3 * 3 * 4 * (3 * 3), 0, 5 * 36]
+HAND_WEIGHTS = [4 * 27 + 16, 36 + 16, 8, 180 + 20]
+
+
+def test_macs_match_hand_computation():
+    graph = reader.read(conv_dw_fc_model())
+    assert [macs.op_macs(graph, op) for op in graph.ops] == HAND_MACS
+
+
+def lstm_model(batch=1, steps=5, n_in=3, cells=4):
+    b = ModelBuilder()
+    x = b.tensor('int8', (batch, steps, n_in), scale=0.1, zero_point=0)
+    ins = [x]
+    for _ in range(4):
+        ins.append(b.const('int8', (cells, n_in), np.ones((cells, n_in)), scale=0.1, zero_point=0))
+    for _ in range(4):
+        ins.append(b.const('int8', (cells, cells), np.ones((cells, cells)), scale=0.1,
+                           zero_point=0))
+    ins += [-1, -1, -1]
+    for _ in range(4):
+        ins.append(b.const('int32', (cells,), [0] * cells))
+    ins += [-1, -1]
+    ins.append(b.tensor('int8', (batch, cells), variable=True, scale=0.1, zero_point=0))
+    ins.append(b.tensor('int16', (batch, cells), variable=True, scale=0.1, zero_point=0))
+    y = b.tensor('int8', (batch, steps, cells), scale=0.1, zero_point=0)
+    b.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], fused_activation_function='TANH')
+    return b.build(inputs=[x], outputs=[y])
+
+
+def test_lstm_macs_are_gate_matrices_times_steps():
+    graph = reader.read(lstm_model(batch=2, steps=5, n_in=3, cells=4))
+    assert macs.op_macs(graph, graph.ops[0]) == 2 * 5 * (4 * 4 * 3 + 4 * 4 * 4)
+
+
+def test_table_right_aligns_numbers():
+    text = term.table(['name', 'bytes'], [['a', '1,024'], ['longer', '7']])
+    lines = text.splitlines()
+    assert lines[0].split() == ['name', 'bytes']
+    assert lines[2].endswith('1,024') and lines[3].endswith('    7')
+    assert lines[2].startswith('a ')
+
+
+def test_sizes_are_readable():
+    assert term.fmt_bytes(812) == '812 B'
+    assert term.fmt_bytes(23 * 1024 + 400) == '23.4 KiB'
+    assert term.fmt_bytes(3 << 20) == '3.0 MiB'
+    assert term.fmt_int(1234567) == '1,234,567'
+
+
+def test_png_writer_makes_a_valid_png_of_the_right_size(tmp_path):
+    zlib = pytest.importorskip('zlib')
+    canvas = plot.arena_plot([(0, 1, 0, 100), (1, 3, 100, 50), (2, 3, 0, 100)], 4, 150,
+                             width=320, height=200)
+    path = tmp_path / 'a.png'
+    canvas.save(path)
+    data = path.read_bytes()
+    assert plot.png_size(data) == (320, 200)
+    # decode IDAT: 200 rows of filter byte + 320 RGB pixels, boxes painted
+    idat = data[data.index(b'IDAT') + 4:data.index(b'IEND') - 8]
+    raw = zlib.decompress(idat)
+    assert len(raw) == 200 * (1 + 320 * 3)
+    pixels = np.frombuffer(raw, np.uint8).reshape(200, 1 + 960)[:, 1:].reshape(200, 320, 3)
+    colored = np.any(pixels != 255, axis=2) & np.any(pixels != 0, axis=2)
+    assert colored.sum() > 1000
+
+
+def test_fill_rect_clips_and_colors_exact_pixels():
+    c = plot.Canvas(10, 6)
+    c.fill_rect(-5, 2, 3, 100, (1, 2, 3))
+    assert bytes(c.rows[1][:3]) == b'\xff\xff\xff'
+    assert bytes(c.rows[5][6:9]) == b'\x01\x02\x03'
+    assert bytes(c.rows[5][9:12]) == b'\xff\xff\xff'
+
+
+def test_inspect_missing_file_is_a_one_line_error(tmp_path):
+    proc = cli('inspect', tmp_path / 'nope.tflite', check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == 'tinyml: error: no such file: %s' % (tmp_path / 'nope.tflite')
+
+
+def test_inspect_corrupt_model_is_a_one_line_error(tmp_path):
+    data = bytearray(conv_dw_fc_model())
+    bad = tmp_path / 'bad.tflite'
+    bad.write_bytes(bytes(data[:len(data) // 3]))
+    proc = cli('inspect', bad, check=False)
+    assert proc.returncode == 2
+    assert 'Traceback' not in proc.stderr
+    assert proc.stderr.startswith('tinyml: error: ') and len(proc.stderr.splitlines()) == 1
