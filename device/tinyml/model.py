@@ -1,0 +1,289 @@
+"""load() and Model: read -> graph -> prepare every op -> plan -> one arena -> bind -> invoke.
+
+The stages are separate so another reader (e.g. a compact format) can feed the same graph:
+`Model(graph)` takes any graph.Graph.
+"""
+import math
+from . import compat, planner, reader
+from .errors import ModelError
+from .graph import ITEMSIZE
+from .ops import prepare_fn
+
+MAX_ARENA = 1 << 31
+
+# (test(buffer) -> bool, read(buffer) -> Graph); a second format appends itself here.
+READERS = [(reader.is_tflite, reader.read)]
+
+_INT_RANGES = {'int8': (-128, 127), 'uint8': (0, 255), 'int16': (-32768, 32767),
+               'int32': (-2147483648, 2147483647)}
+
+
+def source_buffer(src):
+    """The model bytes: src itself if it is a buffer, else the file at path src.
+
+    A file that supports the buffer protocol (e.g. on a ROMFS) is used in place."""
+    if not isinstance(src, str):
+        return src
+    f = open(src, 'rb')
+    try:
+        return memoryview(f)   # stays valid while referenced; the file stays open
+    except TypeError:
+        pass
+    try:
+        return f.read()
+    finally:
+        f.close()
+
+
+def read_graph(buf):
+    for test, read in READERS:
+        if test(buf):
+            return read(buf)
+    head = bytes(memoryview(buf)[:8])
+    raise ModelError('Model: unknown format (first bytes %r); expected a TFLite flatbuffer' % head)
+
+
+def load(src, kernels=None):
+    return Model(read_graph(source_buffer(src)), kernels)
+
+
+def _kernel_table():
+    try:
+        from . import kernels
+    except ImportError:
+        return None
+    return getattr(kernels, 'table', None)
+
+
+def _round_half_away(v):
+    return int(math.floor(v + 0.5)) if v >= 0 else -int(math.floor(0.5 - v))
+
+
+class Tensor:
+    """A model input or output: metadata plus .data, a typed view into the arena."""
+
+    def __init__(self, model, index):
+        t = model.tensors[index]
+        self.index = index
+        self.name = t.name
+        self.shape = t.shape
+        self.dtype = t.dtype
+        self.scale = t.scale
+        self.zero_point = t.zero_point
+        self.nbytes = t.nbytes
+        self.data = model.view(index)
+        self.raw = model.raw(index)
+
+    def __repr__(self):
+        return '<Tensor %r %s %r scale=%r zp=%r>' % (self.name, self.dtype, self.shape,
+                                                    self.scale, self.zero_point)
+
+
+class Model:
+    def __init__(self, graph, kernels=None):
+        self.graph = graph
+        self.tensors = graph.tensors
+        self.kernels = kernels if kernels is not None else _kernel_table()
+        self._aliases = {}
+        self._persistent = []
+        self._offsets = None
+        self._arena = None
+        _validate(graph)
+        steps = [self._prepare(op) for op in graph.ops]
+        self._plan(steps)
+        self._runs = tuple(self._bind(steps))
+        self.inputs = [Tensor(self, i) for i in graph.inputs]
+        self.outputs = [Tensor(self, i) for i in graph.outputs]
+        self._variables = [self.raw(t.index) for t in graph.tensors if t.is_variable]
+
+    # -- interface for ops (prepare / bind) --------------------------------------------------
+    def view(self, i):
+        """Typed view of tensor i (constants: into the source buffer; others: into the arena)."""
+        t = self.tensors[i]
+        if t.data is not None:
+            return compat.typed_view(t.data, 0, t.size, t.dtype)
+        return compat.typed_view(self._arena, self._offset(i), t.size, t.dtype, True)
+
+    def raw(self, i):
+        """Byte memoryview of tensor i."""
+        t = self.tensors[i]
+        if t.data is not None:
+            return t.data
+        return compat.byte_view(self._arena, self._offset(i), t.nbytes, True)
+
+    def alias(self, out_index, in_index):
+        """Let tensor out_index share in_index's storage (reshape-likes)."""
+        out_t = self.tensors[out_index]
+        in_t = self.tensors[in_index]
+        if out_t.nbytes != in_t.nbytes:
+            raise ModelError('alias: tensor %d (%d bytes) cannot share tensor %d (%d bytes)'
+                             % (out_index, out_t.nbytes, in_index, in_t.nbytes))
+        if in_t.data is not None:
+            out_t.data = in_t.data
+        else:
+            self._aliases[out_index] = in_index
+
+    def persistent(self, nbytes):
+        buf = bytearray(nbytes)
+        self._persistent.append(buf)
+        return buf
+
+    def _offset(self, i):
+        if self._offsets is None:
+            raise ModelError('tensor %d has no arena storage before planning' % i)
+        while i in self._aliases:
+            i = self._aliases[i]
+        return self._offsets[i]
+
+    # -- building ----------------------------------------------------------------------------
+    def _prepare(self, op):
+        prepare = prepare_fn(op)
+        result = prepare(self, op)
+        if result is None:
+            return op, 0, None
+        scratch, bind = result
+        return op, scratch or 0, bind
+
+    def _plan(self, steps):
+        scratch = {}
+        for op, nbytes, bind in steps:
+            if nbytes:
+                scratch[op.index] = nbytes
+        size, buffers = planner.plan(self.graph, self._aliases, scratch)
+        if size > MAX_ARENA:
+            raise ModelError('Model: arena of %d bytes is too large' % size)
+        self.arena_bytes = size
+        self._buffers = buffers
+        self._offsets = {}
+        for key in buffers:
+            if key[0] == 't':
+                self._offsets[key[1]] = buffers[key].offset
+        for t in self.tensors:
+            if t.data is None and t.index not in self._offsets and t.index not in self._aliases:
+                self._offsets[t.index] = 0   # never touched by any op: any place will do
+        try:
+            self._arena = compat.new_arena(size)
+        except MemoryError:
+            raise MemoryError('arena of %d bytes does not fit in memory' % size)
+
+    def _bind(self, steps):
+        runs = []
+        for op, nbytes, bind in steps:
+            if bind is None:
+                continue
+            scratch = None
+            if nbytes:
+                scratch = compat.byte_view(self._arena, self._buffers[('s', op.index)].offset,
+                                           nbytes, True)
+            run = bind(scratch)
+            if run is not None:
+                runs.append(run)
+        return runs
+
+    # -- public API ----------------------------------------------------------------------------
+    def set_input(self, i, buf):
+        t = self.inputs[i]
+        n = compat.buffer_nbytes(buf)
+        if n != t.nbytes:
+            raise ValueError('input %d (%r) takes %d bytes, got %d' % (i, t.name, t.nbytes, n))
+        t.raw[:] = compat.as_bytes(buf, n)
+
+    def invoke(self):
+        for run in self._runs:
+            run()
+
+    def get_output(self, i):
+        return self.outputs[i].data
+
+    def reset(self):
+        for raw in self._variables:
+            _zero(raw)
+        for buf in self._persistent:
+            _zero(buf)
+
+    def predict(self, x):
+        """Float input(s) -> quantize -> invoke -> dequantized output(s) as lists of floats.
+
+        Single-input models take one sequence; several inputs take a sequence of sequences.
+        Returns output 0's values, or a list per output when there are several."""
+        xs = [x] if len(self.inputs) == 1 else x
+        if len(xs) != len(self.inputs):
+            raise ValueError('model has %d inputs, got %d' % (len(self.inputs), len(xs)))
+        for t, values in zip(self.inputs, xs):
+            _quantize_into(t, values)
+        self.invoke()
+        outs = [_dequantize(t) for t in self.outputs]
+        return outs[0] if len(outs) == 1 else outs
+
+
+def _zero(buf):
+    n = len(buf)
+    zeros = bytes(min(n, 256))
+    for start in range(0, n, 256):
+        end = min(start + 256, n)
+        buf[start:end] = zeros[:end - start]
+
+
+def _quantize_into(t, values):
+    count = 1
+    for d in t.shape:
+        count *= d
+    if len(values) != count:
+        raise ValueError('input %r takes %d values, got %d' % (t.name, count, len(values)))
+    data = t.data
+    if t.dtype in ('float32', 'float64'):
+        for k in range(count):
+            data[k] = values[k]
+        return
+    if t.dtype not in _INT_RANGES:
+        raise ValueError('predict: cannot quantize into %s input %r' % (t.dtype, t.name))
+    lo, hi = _INT_RANGES[t.dtype]
+    scale = t.scale if t.scale else 1.0
+    zp = t.zero_point
+    for k in range(count):
+        q = _round_half_away(values[k] / scale) + zp
+        data[k] = lo if q < lo else (hi if q > hi else q)
+
+
+def _dequantize(t):
+    count = 1
+    for d in t.shape:
+        count *= d
+    data = t.data
+    if t.dtype in ('float32', 'float64') or not t.scale:
+        return [float(data[k]) for k in range(count)]
+    scale = t.scale
+    zp = t.zero_point
+    return [(data[k] - zp) * scale for k in range(count)]
+
+
+def _validate(graph):
+    """Structural checks the ops rely on: outputs are arena tensors written once, in order."""
+    nt = len(graph.tensors)
+    ready = set(graph.inputs)
+    for t in graph.inputs:
+        if graph.tensors[t].data is not None:
+            raise ModelError('Model: graph input %d is a constant tensor' % t)
+    for t in graph.tensors:
+        if t.is_variable or t.data is not None:
+            ready.add(t.index)
+    written = set()
+    for op in graph.ops:
+        for t in op.inputs:
+            if t >= 0 and t not in ready:
+                raise ModelError('op %s (node %d) reads tensor %d before any op writes it'
+                                 % (op.name, op.index, t))
+        for t in op.outputs:
+            if graph.tensors[t].data is not None:
+                raise ModelError('op %s (node %d) writes constant tensor %d'
+                                 % (op.name, op.index, t))
+            if t in written or t in graph.inputs:
+                raise ModelError('op %s (node %d) writes tensor %d that is already written'
+                                 % (op.name, op.index, t))
+            written.add(t)
+            ready.add(t)
+    for t in graph.outputs:
+        if t not in ready:
+            raise ModelError('Model: graph output %d is never written' % t)
+    if nt and max(graph.tensors[i].nbytes for i in range(nt)) > MAX_ARENA:
+        raise ModelError('Model: a tensor exceeds %d bytes' % MAX_ARENA)
