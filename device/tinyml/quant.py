@@ -226,3 +226,80 @@ def multiply_by_quantized_multiplier_64(x, multiplier, shift):
     reduced = (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
     total_shift = 15 - shift
     return wrap32((x * reduced + (1 << (total_shift - 1))) >> total_shift)
+
+
+# ---------------------------------------------------------------- float32 helpers (prepare)
+
+def f32(x):
+    """x rounded to float32 (a correctly rounded float32 op when x is a double result)."""
+    return struct.unpack('<f', struct.pack('<f', x))[0]
+
+
+def tflite_round(x):
+    """TfLiteRound / std::round: nearest integer, halves away from zero."""
+    q = int(x)
+    frac = x - q
+    if frac >= 0.5:
+        q += 1
+    elif frac <= -0.5:
+        q -= 1
+    return q
+
+
+def quantize_real(value, scale, zero_point):
+    """TFLM's Quantize() used for activation ranges: zp + round(float32(value / scale))."""
+    return zero_point + tflite_round(f32(f32(value) / f32(scale)))
+
+
+QRANGE = {'int8': (-128, 127), 'uint8': (0, 255), 'int16': (-32768, 32767)}
+FLOAT_MAX = 3.4028234663852886e38
+
+
+def activation_range_quantized(act, scale, zero_point, dtype):
+    """TFLM CalculateActivationRangeQuantized -> (act_min, act_max); ValueError for an
+    activation it does not fuse (TANH, SIGN_BIT, ...)."""
+    qmin, qmax = QRANGE[dtype]
+    if act == 'NONE':
+        return qmin, qmax
+    if act == 'RELU':
+        return max(qmin, quantize_real(0.0, scale, zero_point)), qmax
+    if act == 'RELU6':
+        return (max(qmin, quantize_real(0.0, scale, zero_point)),
+                min(qmax, quantize_real(6.0, scale, zero_point)))
+    if act == 'RELU_N1_TO_1':
+        return (max(qmin, quantize_real(-1.0, scale, zero_point)),
+                min(qmax, quantize_real(1.0, scale, zero_point)))
+    raise ValueError('fused activation %s not supported' % act)
+
+
+def activation_range_float(act):
+    if act == 'NONE':
+        return -FLOAT_MAX, FLOAT_MAX
+    if act == 'RELU':
+        return 0.0, FLOAT_MAX
+    if act == 'RELU6':
+        return 0.0, 6.0
+    if act == 'RELU_N1_TO_1':
+        return -1.0, 1.0
+    raise ValueError('fused activation %s not supported' % act)
+
+
+def per_channel_multipliers(input_scale, filter_scales, output_scale, n):
+    """TFLM PopulateConvolutionQuantizationParams: for each of n channels,
+    QuantizeMultiplier((double)in * (double)filter[c] / (double)out).
+    filter_scales: a float or a tuple (length 1 broadcasts). -> (mults, shifts) lists."""
+    if not isinstance(filter_scales, (tuple, list)):
+        filter_scales = (filter_scales,)
+    din = dbl(input_scale)
+    dout = dbl(output_scale)
+    mults, shifts = [], []
+    cache = {}
+    for c in range(n):
+        fs = filter_scales[c] if len(filter_scales) > 1 else filter_scales[0]
+        r = cache.get(fs)
+        if r is None:
+            r = quantize_multiplier(ddiv(dmul(din, dbl(fs)), dout))
+            cache[fs] = r
+        mults.append(r[0])
+        shifts.append(r[1])
+    return mults, shifts

@@ -1,0 +1,46 @@
+"""DEPTHWISE_CONV_2D (int8 per-channel, float32); filter [1, k_h, k_w, in_c * multiplier]."""
+from .conv import (fail, unsupported, tensor, option, conv_geometry, build_params,
+                   const_data, bias_values, float_activation, float_block,
+                   quantized_activation, channel_multipliers, zero_point, kernel, binder)
+
+
+def prepare_depthwise(m, op):
+    if len(op.inputs) < 2 or not op.outputs:
+        raise fail(op, 'needs input, filter (and bias) and one output')
+    in_t = tensor(m, op, op.inputs[0], 'input')
+    w_t = tensor(m, op, op.inputs[1], 'filter')
+    out_t = tensor(m, op, op.outputs[0], 'output')
+    if len(w_t.shape) != 4 or w_t.shape[0] != 1:
+        raise fail(op, 'filter must be [1, k_h, k_w, channels]')
+    _, k_h, k_w, out_c = w_t.shape
+    dil_h = option(op, 'dilation_h_factor', 1)
+    dil_w = option(op, 'dilation_w_factor', 1)
+    geo = conv_geometry(op, in_t, w_t, out_t, k_h, k_w, dil_h, dil_w)
+    in_c = geo[3]
+    if in_c == 0 or out_c % in_c:
+        raise fail(op, 'filter channels %d not a multiple of input depth %d' % (out_c, in_c))
+    dm = out_c // in_c
+    declared = op.options.get('depth_multiplier', dm)
+    if declared and declared != dm:
+        raise fail(op, 'depth_multiplier %d but filter implies %d' % (declared, dm))
+    if out_t.shape[3] != out_c:
+        raise fail(op, 'output depth %d != filter channels %d' % (out_t.shape[3], out_c))
+    weights = const_data(op, w_t, 'filter')
+    dt = (in_t.dtype, w_t.dtype, out_t.dtype)
+    if dt == ('float32', 'float32', 'float32'):
+        params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, 0, 0, (0, 0), dm)
+        block = float_block(float_activation(op), bias_values(m, op, out_c, 'float32'),
+                            weights)
+        return 0, binder(m, kernel(m, 'depthwise_f32', op), op.outputs[0], op.inputs[0],
+                         block, params)
+    if dt == ('int8', 'int8', 'int8'):
+        mults, shifts = channel_multipliers(op, in_t, w_t, out_t, out_c, 3)
+        params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, -zero_point(in_t),
+                              zero_point(out_t), quantized_activation(op, out_t), dm,
+                              bias_values(m, op, out_c), mults, shifts)
+        return 0, binder(m, kernel(m, 'depthwise_s8', op), op.outputs[0], op.inputs[0],
+                         weights, params)
+    raise unsupported(op, 'dtype combination input %s, filter %s, output %s' % dt)
+
+
+OPS = {'DEPTHWISE_CONV_2D': prepare_depthwise}
