@@ -88,13 +88,14 @@ class Model:
         self._persistent = []
         self._offsets = None
         self._arena = None
+        self._state = None
+        self._state_offsets = {}
         _validate(graph)
         steps = [self._prepare(op) for op in graph.ops]
         self._plan(steps)
         self._runs = tuple(self._bind(steps))
         self.inputs = [Tensor(self, i) for i in graph.inputs]
         self.outputs = [Tensor(self, i) for i in graph.outputs]
-        self._variables = [self.raw(t.index) for t in graph.tensors if t.is_variable]
 
     # -- interface for ops (prepare / bind) --------------------------------------------------
     def view(self, i):
@@ -102,14 +103,16 @@ class Model:
         t = self.tensors[i]
         if t.data is not None:
             return compat.typed_view(t.data, 0, t.size, t.dtype)
-        return compat.typed_view(self._arena, self._offset(i), t.size, t.dtype, True)
+        buf, offset = self._storage(i)
+        return compat.typed_view(buf, offset, t.size, t.dtype, True)
 
     def raw(self, i):
         """Byte memoryview of tensor i."""
         t = self.tensors[i]
         if t.data is not None:
             return t.data
-        return compat.byte_view(self._arena, self._offset(i), t.nbytes, True)
+        buf, offset = self._storage(i)
+        return compat.byte_view(buf, offset, t.nbytes, True)
 
     def alias(self, out_index, in_index):
         """Let tensor out_index share in_index's storage (reshape-likes)."""
@@ -128,12 +131,15 @@ class Model:
         self._persistent.append(buf)
         return buf
 
-    def _offset(self, i):
+    def _storage(self, i):
+        """(buffer, byte offset) holding arena or variable tensor i."""
         if self._offsets is None:
-            raise ModelError('tensor %d has no arena storage before planning' % i)
+            raise ModelError('tensor %d has no storage before planning' % i)
         while i in self._aliases:
             i = self._aliases[i]
-        return self._offsets[i]
+        if i in self._state_offsets:
+            return self._state, self._state_offsets[i]
+        return self._arena, self._offsets[i]
 
     # -- building ----------------------------------------------------------------------------
     def _prepare(self, op):
@@ -159,12 +165,20 @@ class Model:
             if key[0] == 't':
                 self._offsets[key[1]] = buffers[key].offset
         for t in self.tensors:
-            if t.data is None and t.index not in self._offsets and t.index not in self._aliases:
+            if t.data is None and t.index not in self._offsets and t.index not in self._aliases \
+                    and not t.is_variable:
                 self._offsets[t.index] = 0   # never touched by any op: any place will do
+        state = 0
+        for t in self.tensors:
+            if t.is_variable and t.data is None and t.index not in self._aliases:
+                self._state_offsets[t.index] = state
+                state += (t.nbytes + planner.ALIGN - 1) // planner.ALIGN * planner.ALIGN
+        self.state_bytes = state
         try:
             self._arena = compat.new_arena(size)
+            self._state = compat.new_arena(state)
         except MemoryError:
-            raise MemoryError('arena of %d bytes does not fit in memory' % size)
+            raise MemoryError('arena of %d + %d bytes does not fit in memory' % (size, state))
 
     def _bind(self, steps):
         runs = []
@@ -196,8 +210,7 @@ class Model:
         return self.outputs[i].data
 
     def reset(self):
-        for raw in self._variables:
-            _zero(raw)
+        _zero(self._state)
         for buf in self._persistent:
             _zero(buf)
 

@@ -2,8 +2,9 @@
 
 A buffer is anything needing arena memory: a tensor (or a group of tensors aliased to one
 storage, e.g. RESHAPE input and output) or an op's scratch. Times are op indices:
-graph inputs live from time 0, graph outputs and variable tensors to the last op, a
-scratch buffer only during its op. Placement is greedy by size (largest first, each at the
+graph inputs live from time 0, graph outputs to the last op, a scratch buffer only during
+its op. Variable (state) tensors are not planned: like TFLM, the model keeps them in
+persistent memory outside this arena. Placement is greedy by size (largest first, each at the
 lowest aligned offset clear of every placed buffer whose lifetime intersects), like TFLM's
 GreedyMemoryPlanner.
 """
@@ -38,7 +39,7 @@ def lifetimes(graph, aliases=None, sizes=None):
     """Buffers for graph's arena tensors: {root tensor index: Buffer}.
 
     aliases: {tensor: tensor it shares storage with}; sizes: {tensor: nbytes} overriding
-    tensor.nbytes. Constant tensors (data not None) need no arena.
+    tensor.nbytes. Constant and variable tensors get no buffer.
     """
     aliases = aliases or {}
     n = len(graph.ops)
@@ -47,7 +48,8 @@ def lifetimes(graph, aliases=None, sizes=None):
 
     def touch(t, time):
         r = _root(aliases, t)
-        if graph.tensors[r].data is not None:
+        t = graph.tensors[r]
+        if t.data is not None or t.is_variable:
             return
         span = spans.get(r)
         if span is None:
@@ -68,10 +70,6 @@ def lifetimes(graph, aliases=None, sizes=None):
             touch(t, k)
     for t in graph.outputs:
         touch(t, last_time)
-    for t in graph.tensors:
-        if t.is_variable:
-            touch(t.index, 0)
-            touch(t.index, last_time)
     buffers = {}
     for r, (first, last) in spans.items():
         nbytes = _group_size(graph, aliases, r, sizes)
