@@ -1,0 +1,796 @@
+"""Elementwise, activation, reduce and resize kernels (python reference backend).
+
+Every kernel is kernel(out, a, b, p) like the rest of kernels/python.py. `out`, `a`, `b` are
+typed views of the tensors (int8 'b', int16 'h', int32 'i', float32 'f'); `p` is an array('i')
+laid out as documented at each kernel. Quantized offsets follow TFLM: in_offset = -zero_point,
+out_offset = +zero_point; "mbqm" is TFLM's double-rounding MultiplyByQuantizedMultiplier.
+
+Binary kernels share a broadcast header (prepare collapses the shapes to 5 dims):
+
+    p[0:5]   out dims d0..d4 (d4 innermost; output is dense row-major)
+    p[5:10]  element strides of a for each out dim (0 where a broadcasts)
+    p[10:15] element strides of b for each out dim (0 where b broadcasts)
+    p[15:]   the kernel's own parameters (offsets below are relative to 15)
+
+The gemmlowp fixed-point helpers at the bottom (logistic, tanh, reciprocal) are exact int32
+ports used by prepare to build lookup tables and by the int8 DIV kernel.
+"""
+from array import array
+
+from ..quant import (srdhm as _srdhm, rounding_divide_by_pot as _rdbp,
+                     multiply_by_quantized_multiplier as _mbqm, wrap32 as _wrap32)
+
+__all__ = ('add_int8', 'add_int16', 'mul_int8', 'mul_int16', 'div_int8', 'sqdiff_int8',
+           'sqdiff_int16', 'prelu_q', 'minmax', 'binary_int32', 'binary_float', 'lut_int8',
+           'logistic_int16', 'tanh_int16', 'requant_int16', 'unary_float', 'reduce_int',
+           'reduce_max', 'reduce_float', 'resize_nearest', 'resize_bilinear_int8',
+           'resize_bilinear_float')
+
+BCAST_DIMS = 5
+HDR = 15
+INT32_MIN = -2147483648
+INT32_MAX = 2147483647
+
+# binary_float / binary_int32 operation codes (p[15])
+OP_ADD = 0
+OP_SUB = 1
+OP_MUL = 2
+OP_DIV = 3
+OP_MAX = 4
+OP_MIN = 5
+OP_SQDIFF = 6
+OP_PRELU = 7
+
+# unary_float operation codes (p[1])
+UF_RELU = 0
+UF_RELU6 = 1
+UF_RELU_N1_TO_1 = 2
+UF_LOGISTIC = 3
+UF_TANH = 4
+UF_HARD_SWISH = 5
+UF_LEAKY_RELU = 6
+
+# reduce_float operation codes (p[2])
+RF_SUM = 0
+RF_MEAN = 1
+RF_MAX = 2
+
+# minmax dtype codes (p[16])
+DT_INT8 = 0
+DT_INT16 = 1
+DT_INT32 = 2
+DT_FLOAT32 = 3
+
+
+def _broadcast(row, out, a, b, p, q):
+    """Call row(out, o, a, ia, sa, b, ib, sb, n, q) once per innermost run of the output."""
+    d0, d1, d2, d3, n = p[0], p[1], p[2], p[3], p[4]
+    a0, a1, a2, a3, sa = p[5], p[6], p[7], p[8], p[9]
+    b0, b1, b2, b3, sb = p[10], p[11], p[12], p[13], p[14]
+    o = 0
+    for i0 in range(d0):
+        for i1 in range(d1):
+            for i2 in range(d2):
+                ia = i0 * a0 + i1 * a1 + i2 * a2
+                ib = i0 * b0 + i1 * b1 + i2 * b2
+                for _ in range(d3):
+                    row(out, o, a, ia, sa, b, ib, sb, n, q)
+                    o += n
+                    ia += a3
+                    ib += b3
+
+
+# ---------------------------------------------------------------- ADD / SUB int8
+def _add8_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    p, out_off, mult, rshift, lo, hi = q
+    mask = (1 << rshift) - 1
+    half = mask >> 1
+    for _ in range(n):
+        raw = p[20 + (a[ia] & 255)] + p[276 + (b[ib] & 255)]
+        ab = raw * mult
+        if ab >= 0:
+            x = (ab + 0x40000000) >> 31
+        else:
+            x = -((0x3FFFFFFF - ab) >> 31)
+        if rshift:
+            x = (x >> rshift) + ((x & mask) > half + (x < 0))
+        x += out_off
+        out[o] = lo if x < lo else (hi if x > hi else x)
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def add_int8(out, a, b, p):
+    """int8 ADD/SUB (TFLM left_shift=20 path), with broadcasting.
+
+    p[15] out_offset, p[16] out_multiplier, p[17] out_shift (<= 0),
+    p[18] act_min, p[19] act_max,
+    p[20:276]  table of a: scaled input 1 for raw byte value v (index v & 255), i.e.
+               mbqm_smaller_than_one((v - zp1) << 20, m1, s1)
+    p[276:532] table of b, the same for input 2, negated for SUB.
+    out = clamp(mbqm(table_a[a] + table_b[b], out_multiplier, out_shift) + out_offset)
+    """
+    _broadcast(_add8_row, out, a, b, p, (p, p[15], p[16], -p[17], p[18], p[19]))
+
+
+# ---------------------------------------------------------------- ADD / SUB int16
+def _add16_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    ls, o1, m1, s1, o2, m2, s2, oo, mo, so, lo, hi, sign = q
+    for _ in range(n):
+        x1 = _rdbp(_srdhm((a[ia] + o1) << ls, m1), -s1)
+        x2 = _rdbp(_srdhm((b[ib] + o2) << ls, m2), -s2)
+        x = _rdbp(_srdhm(_wrap32(x1 + sign * x2), mo), -so) + oo
+        out[o] = lo if x < lo else (hi if x > hi else x)
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def add_int16(out, a, b, p):
+    """int16 ADD/SUB (TFLM general-scale path, left_shift=15), with broadcasting.
+
+    p[15] left_shift, p[16] in1_offset, p[17] in1_multiplier, p[18] in1_shift (<= 0),
+    p[19] in2_offset, p[20] in2_multiplier, p[21] in2_shift, p[22] out_offset,
+    p[23] out_multiplier, p[24] out_shift, p[25] act_min, p[26] act_max,
+    p[27] sign: +1 ADD, -1 SUB (raw = scaled1 + sign * scaled2)
+    """
+    _broadcast(_add16_row, out, a, b, p, tuple(p[15:28]))
+
+
+# ---------------------------------------------------------------- MUL int8 / int16
+def _mulq_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    o1, o2, oo, mo, so, lo, hi = q
+    for _ in range(n):
+        x = _mbqm(_wrap32((a[ia] + o1) * (b[ib] + o2)), mo, so) + oo
+        out[o] = lo if x < lo else (hi if x > hi else x)
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def mul_int8(out, a, b, p):
+    """Quantized MUL, with broadcasting (int16 uses the same layout, offsets 0).
+
+    p[15] in1_offset, p[16] in2_offset, p[17] out_offset, p[18] out_multiplier,
+    p[19] out_shift, p[20] act_min, p[21] act_max.
+    out = clamp(mbqm((a + in1_offset) * (b + in2_offset), m, shift) + out_offset)
+    """
+    _broadcast(_mulq_row, out, a, b, p, tuple(p[15:22]))
+
+
+mul_int16 = mul_int8
+
+
+# ---------------------------------------------------------------- DIV int8
+def _div8_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    o1, o2, oo, mo, so, lo, hi = q
+    for _ in range(n):
+        v1 = a[ia] + o1
+        v2 = b[ib] + o2
+        if v2 < 0:
+            v1 = -v1
+            v2 = -v2
+        inv, bits_over_unit = reciprocal(v2)
+        headroom = leading_sign_bits(v1)
+        quot = _srdhm(_wrap32(v1 << headroom), inv)
+        total = so - bits_over_unit - headroom
+        x = _rdbp(_srdhm(quot, mo), -total) + oo
+        out[o] = lo if x < lo else (hi if x > hi else x)
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def div_int8(out, a, b, p):
+    """int8 DIV (TFLM reciprocal path), with broadcasting.
+
+    p[15] in1_offset, p[16] in2_offset, p[17] out_offset, p[18] out_multiplier,
+    p[19] out_shift, p[20] act_min, p[21] act_max. A zero divisor is undefined (as in TFLM).
+    """
+    _broadcast(_div8_row, out, a, b, p, tuple(p[15:22]))
+
+
+# ---------------------------------------------------------------- SQUARED_DIFFERENCE int8/16
+def _sqdiff_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    ls, o1, m1, s1, o2, m2, s2, oo, mo, so, lo, hi = q
+    for _ in range(n):
+        x1 = _rdbp(_srdhm((a[ia] + o1) << ls, m1), -s1)
+        x2 = _rdbp(_srdhm((b[ib] + o2) << ls, m2), -s2)
+        d = x1 - x2
+        x = _mbqm(_wrap32(d * d), mo, so) + oo
+        out[o] = lo if x < lo else (hi if x > hi else x)
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def sqdiff_int8(out, a, b, p):
+    """Quantized SQUARED_DIFFERENCE (int16 shares it; left_shift 7 for int8, 0 for int16).
+
+    p[15] left_shift, p[16] in1_offset, p[17] in1_multiplier, p[18] in1_shift (<= 0),
+    p[19] in2_offset, p[20] in2_multiplier, p[21] in2_shift, p[22] out_offset,
+    p[23] out_multiplier, p[24] out_shift (QuantizeMultiplier, any sign),
+    p[25] act_min, p[26] act_max.
+    """
+    _broadcast(_sqdiff_row, out, a, b, p, tuple(p[15:27]))
+
+
+sqdiff_int16 = sqdiff_int8
+
+
+# ---------------------------------------------------------------- PRELU int8/int16
+def _prelu_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    io, ao, oo, m1, s1, m2, s2, lo, hi = q
+    for _ in range(n):
+        x = a[ia] + io
+        if x >= 0:
+            x = _mbqm(x, m1, s1)
+        else:
+            x = _mbqm(x * (b[ib] + ao), m2, s2)
+        x += oo
+        out[o] = lo if x < lo else (hi if x > hi else x)
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def prelu_q(out, a, b, p):
+    """Quantized PRELU: a int8/int16 input, b int8 alpha, with broadcasting.
+
+    p[15] input_offset, p[16] alpha_offset, p[17] output_offset, p[18] multiplier_1,
+    p[19] shift_1, p[20] multiplier_2, p[21] shift_2, p[22] qmin, p[23] qmax (output dtype).
+    """
+    _broadcast(_prelu_row, out, a, b, p, tuple(p[15:24]))
+
+
+# ---------------------------------------------------------------- MAXIMUM / MINIMUM
+def _max_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    for _ in range(n):
+        x = a[ia]
+        y = b[ib]
+        out[o] = x if x > y else y
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def _min_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    for _ in range(n):
+        x = a[ia]
+        y = b[ib]
+        out[o] = x if x < y else y
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def minmax(out, a, b, p):
+    """MAXIMUM / MINIMUM on raw values (TFLM does not requantize), with broadcasting.
+
+    p[15] 1 for MAXIMUM, 0 for MINIMUM; p[16] dtype code (DT_INT8, DT_INT16, DT_INT32,
+    DT_FLOAT32). MAXIMUM picks a when a > b else b; MINIMUM a when a < b else b.
+    """
+    _broadcast(_max_row if p[15] else _min_row, out, a, b, p, None)
+
+
+# ---------------------------------------------------------------- int32 arithmetic
+def _int32_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    op, lo, hi = q
+    for _ in range(n):
+        x = a[ia]
+        y = b[ib]
+        if op == OP_ADD:
+            r = x + y
+        elif op == OP_SUB:
+            r = x - y
+        elif op == OP_MUL:
+            r = x * y
+        elif op == OP_DIV:
+            r = abs(x) // abs(y)
+            if (x < 0) != (y < 0):
+                r = -r
+        elif op == OP_MAX:
+            r = x if x > y else y
+        elif op == OP_MIN:
+            r = x if x < y else y
+        else:
+            r = x - y
+            r = _wrap32(r) * _wrap32(r)
+        r = _wrap32(r)
+        out[o] = lo if r < lo else (hi if r > hi else r)
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def binary_int32(out, a, b, p):
+    """int32 ADD/SUB/MUL/DIV/MAXIMUM/MINIMUM/SQUARED_DIFFERENCE, with broadcasting.
+
+    p[15] op code (OP_*), p[16] act_min, p[17] act_max. Results wrap to int32 like the C
+    code; DIV truncates toward zero (a zero divisor raises ZeroDivisionError).
+    """
+    _broadcast(_int32_row, out, a, b, p, (p[15], p[16], p[17]))
+
+
+# ---------------------------------------------------------------- float32 arithmetic
+def _float_row(out, o, a, ia, sa, b, ib, sb, n, q):
+    op, act = q
+    for _ in range(n):
+        x = a[ia]
+        y = b[ib]
+        if op == OP_ADD:
+            r = x + y
+        elif op == OP_SUB:
+            r = x - y
+        elif op == OP_MUL:
+            r = x * y
+        elif op == OP_DIV:
+            r = _fdiv(x, y)
+        elif op == OP_MAX:
+            r = x if x > y else y
+        elif op == OP_MIN:
+            r = x if x < y else y
+        elif op == OP_SQDIFF:
+            out[o] = x - y          # round the difference to float32 first, like the C code
+            r = out[o] * out[o]
+        else:
+            r = x if x >= 0.0 else x * y
+        out[o] = _fact(r, act)
+        o += 1
+        ia += sa
+        ib += sb
+
+
+def _fdiv(x, y):
+    if y != 0.0:
+        return x / y
+    if x != x or x == 0.0:
+        return NAN
+    neg = (x < 0) != (str(y)[0] == '-')
+    return -INF if neg else INF
+
+
+INF = float('inf')
+NAN = float('nan')
+
+
+def _fact(r, act):
+    """Fused activation for float ops: 0 none, 1 RELU, 2 RELU_N1_TO_1, 3 RELU6."""
+    if act == 0:
+        return r
+    if act == 1:
+        return r if r > 0.0 else 0.0
+    if act == 2:
+        return -1.0 if r < -1.0 else (1.0 if r > 1.0 else r)
+    return 0.0 if r < 0.0 else (6.0 if r > 6.0 else r)
+
+
+def binary_float(out, a, b, p):
+    """float32 ADD/SUB/MUL/DIV/MAXIMUM/MINIMUM/SQUARED_DIFFERENCE/PRELU, with broadcasting.
+
+    p[15] op code (OP_*), p[16] fused activation (0 none, 1 RELU, 2 RELU_N1_TO_1, 3 RELU6).
+    Each result is rounded to float32 by the store (exact IEEE results for + - * /).
+    """
+    _broadcast(_float_row, out, a, b, p, (p[15], p[16]))
+
+
+# ---------------------------------------------------------------- unary int8 lookup table
+def lut_int8(out, a, b, p):
+    """out[i] = table[a[i] & 255] for int8 -> int8 activations built at prepare time
+    (LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, RELU_N1_TO_1).
+
+    p[0] element count n, p[1:257] the int8 output for each raw input byte value.
+    """
+    for i in range(p[0]):
+        out[i] = p[1 + (a[i] & 255)]
+
+
+# ---------------------------------------------------------------- int16 activations
+# TFLM's sigmoid_table_uint16 (tensorflow/lite/kernels/internal/common.h): 65536 *
+# sigmoid(k / 24) for k = 0..255, as TFLM rounds it; both int16 LOGISTIC and TANH use it.
+SIGMOID_TABLE = array('H', (
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498,
+    40149, 40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255,
+    46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865,
+    52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174,
+    56503, 56823, 57133, 57433, 57724, 58007, 58280, 58544, 58800, 59048, 59288,
+    59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110, 61279, 61441,
+    61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886,
+    62990, 63090, 63186, 63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835,
+    63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308, 64357, 64405, 64450,
+    64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845,
+    64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097,
+    65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
+    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360,
+    65367, 65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425,
+    65429, 65433, 65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465,
+    65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
+    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508,
+    65509, 65510, 65511, 65512, 65513, 65514, 65515, 65516, 65517, 65517, 65518,
+    65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524, 65525,
+    65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529,
+    65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531, 65531, 65531, 65531,
+    65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533, 65533, 65533,
+    65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
+    65534, 65534, 65535))
+
+
+def logistic_int16(out, a, b, p):
+    """int16 LOGISTIC (TFLM table interpolation; output scale 2**-15, zero points 0).
+
+    p[0] n, p[1] input_multiplier (already resolved: never 0), p[2] input_left_shift (>= 0).
+    """
+    mult, shift = p[1], p[2]
+    rnd = (1 << (shift - 1)) if shift > 0 else 0
+    table = SIGMOID_TABLE
+    for i in range(p[0]):
+        x = (a[i] * mult + rnd) >> shift
+        ax = -x if x < 0 else x
+        uh = ax >> 9
+        if uh >= 255:
+            r = 0x7FFF << 10
+        else:
+            ua = table[uh]
+            r = (ua << 9) + (ax & 0x1FF) * (table[uh + 1] - ua)
+        if x >= 0:
+            r += 1 << 9
+        else:
+            r = (1 << 25) - r + (1 << 9) - 1
+        out[i] = r >> 10
+
+
+def tanh_int16(out, a, b, p):
+    """int16 TANH (TFLM table interpolation; output scale 2**-15, zero points 0).
+
+    p[0] n, p[1] input_multiplier (never 0), p[2] input_left_shift (>= 0).
+    """
+    mult, shift = p[1], p[2]
+    rnd = (1 << (shift - 1)) if shift > 0 else 0
+    table = SIGMOID_TABLE
+    for i in range(p[0]):
+        x = (a[i] * mult + rnd) >> shift
+        ax = -x if x < 0 else x
+        uh = ax >> 8
+        if uh >= 255:
+            r = 0xFFFF << 8
+        else:
+            ua = table[uh]
+            r = (ua << 8) + (ax & 0xFF) * (table[uh + 1] - ua)
+        if x >= 0:
+            r = r - (1 << 23) + (1 << 7)
+        else:
+            r = -r + (1 << 23) + (1 << 7) - 1
+        out[i] = r >> 8
+
+
+def requant_int16(out, a, b, p):
+    """int16 RELU / RELU_N1_TO_1 / LEAKY_RELU / RELU6 (one kernel, per-sign multipliers).
+
+    p[0] n, p[1] input zero point, p[2] output zero point,
+    p[3] multiplier for x >= 0, p[4] shift for x >= 0,
+    p[5] |multiplier| for x < 0, p[6] shift for x < 0, p[7] 1 to negate the x < 0 result,
+    p[8] clamp min, p[9] clamp max, p[10] mode: 1 requantize (formula below), 0 clamp only.
+    x = a - in_zp; y = out_zp + (x >= 0 ? mbqm(x, m_pos, s_pos) : +-mbqm(x, m_neg, s_neg))
+    """
+    izp, ozp, mp, sp, mn, sn, neg, lo, hi, mode = p[1], p[2], p[3], p[4], p[5], p[6], p[7], \
+        p[8], p[9], p[10]
+    for i in range(p[0]):
+        x = a[i]
+        if mode:
+            x -= izp
+            if x >= 0:
+                x = ozp + _mbqm(x, mp, sp)
+            else:
+                y = _mbqm(x, mn, sn)
+                x = ozp + (-y if neg else y)
+        out[i] = lo if x < lo else (hi if x > hi else x)
+
+
+# ---------------------------------------------------------------- float unary
+def unary_float(out, a, b, p):
+    """float32 RELU, RELU6, RELU_N1_TO_1, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU.
+
+    p[0] n, p[1] op code (UF_*), p[2] LEAKY_RELU alpha as float32 bits (else 0).
+    LOGISTIC/TANH use math.exp/tanh: TFLM uses expf/tanhf, the last bit may differ.
+    """
+    import math
+    op = p[1]
+    alpha = _bits_float(p[2])
+    for i in range(p[0]):
+        x = a[i]
+        if op == UF_RELU:
+            out[i] = x if x > 0.0 else 0.0
+        elif op == UF_RELU6:
+            out[i] = 6.0 if x > 6.0 else (0.0 if x < 0.0 else x)
+        elif op == UF_RELU_N1_TO_1:
+            out[i] = 1.0 if x > 1.0 else (-1.0 if x < -1.0 else x)
+        elif op == UF_LOGISTIC:
+            if x > 16.619047164916992:
+                out[i] = 1.0
+            elif x < -9.0:
+                out[i] = math.exp(x)
+            else:
+                out[i] = 1.0 / (1.0 + math.exp(-x))
+        elif op == UF_TANH:
+            out[i] = math.tanh(x)
+        elif op == UF_HARD_SWISH:
+            out[i] = x + 3.0
+            r = out[i]
+            out[i] = x * (6.0 if r > 6.0 else (0.0 if r < 0.0 else r))
+            out[i] = out[i] / 6.0
+        else:
+            out[i] = x if x > 0.0 else x * alpha
+
+
+def _bits_float(u):
+    import struct
+    return struct.unpack('<f', struct.pack('<i', u))[0]
+
+
+# ---------------------------------------------------------------- reductions
+def reduce_int(out, a, b, p):
+    """Quantized MEAN / SUM (int8 or int16), TFLM QuantizedMeanOrSum.
+
+    p[0] n_out, p[1] n_red (input elements per output), p[2] input zero point,
+    p[3] output zero point, p[4] multiplier, p[5] shift (MEAN: already divided by n_red
+    as TFLM does at eval), p[6] qmin, p[7] qmax,
+    p[8:8+n_out] input offset of each output's first element,
+    p[8+n_out:8+n_out+n_red] offsets of the reduced elements relative to that.
+    out[o] = clamp(mbqm(sum - in_zp * n_red, mult, shift) + out_zp)
+    """
+    n_out, n_red, izp, ozp, mult, shift, lo, hi = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+    red = 8 + n_out
+    bias = izp * n_red
+    for o in range(n_out):
+        base = p[8 + o]
+        s = 0
+        for r in range(red, red + n_red):
+            s += a[base + p[r]]
+        x = _mbqm(_wrap32(s - bias), mult, shift) + ozp
+        out[o] = lo if x < lo else (hi if x > hi else x)
+
+
+def reduce_max(out, a, b, p):
+    """REDUCE_MAX on raw values (int8, int16, int32 or float32).
+
+    p[0] n_out, p[1] n_red, p[2] unused, then offsets laid out as in reduce_int but starting
+    at p[3]: p[3:3+n_out] output bases, then n_red reduced offsets.
+    """
+    n_out, n_red = p[0], p[1]
+    red = 3 + n_out
+    for o in range(n_out):
+        base = p[3 + o]
+        m = a[base + p[red]]
+        for r in range(red + 1, red + n_red):
+            x = a[base + p[r]]
+            if x > m:
+                m = x
+        out[o] = m
+
+
+def reduce_float(out, a, b, p):
+    """float32 SUM / MEAN / REDUCE_MAX in TFLM's summation order (float32 accumulator).
+
+    p[0] n_out, p[1] n_red, p[2] op code (RF_*), then offsets as in reduce_max (from p[3]).
+    """
+    n_out, n_red, op = p[0], p[1], p[2]
+    if op == RF_MAX:
+        reduce_max(out, a, b, p)
+        return
+    red = 3 + n_out
+    for o in range(n_out):
+        base = p[3 + o]
+        out[o] = 0.0
+        for r in range(red, red + n_red):
+            out[o] = out[o] + a[base + p[r]]     # the float32 store rounds every partial sum
+        if op == RF_MEAN:
+            out[o] = out[o] / n_red
+
+
+# ---------------------------------------------------------------- resize
+def resize_nearest(out, a, b, p):
+    """RESIZE_NEAREST_NEIGHBOR: copies depth-long runs; works for any element type.
+
+    p[0] batches, p[1] out_h, p[2] out_w, p[3] depth, p[4] input batch stride (elements),
+    p[5:5+out_h] input row offset (in_y * in_w * depth) per output row,
+    p[5+out_h:5+out_h+out_w] input column offset (in_x * depth) per output column.
+    """
+    nb, oh, ow, depth, bstride = p[0], p[1], p[2], p[3], p[4]
+    xs = 5 + oh
+    o = 0
+    for bi in range(nb):
+        base = bi * bstride
+        for y in range(oh):
+            row = base + p[5 + y]
+            for x in range(ow):
+                i = row + p[xs + x]
+                out[o:o + depth] = a[i:i + depth]
+                o += depth
+
+
+def resize_bilinear_int8(out, a, b, p):
+    """RESIZE_BILINEAR int8, TFLM ResizeBilinearInteger (10-bit fixed point, double rounding).
+
+    p[0] batches, p[1] out_h, p[2] out_w, p[3] depth, p[4] in_h, p[5] in_w,
+    then per output row y three ints (y0, y1, input_y scaled by 1024),
+    then per output column x three ints (x0, x1, input_x scaled by 1024).
+    """
+    nb, oh, ow, depth, ih, iw = p[0], p[1], p[2], p[3], p[4], p[5]
+    xs = 6 + 3 * oh
+    row_stride = iw * depth
+    o = 0
+    for bi in range(nb):
+        base = bi * ih * row_stride
+        for y in range(oh):
+            y0, y1, iy = p[6 + 3 * y], p[7 + 3 * y], p[8 + 3 * y]
+            dy = iy - (y0 << 10)
+            r0 = base + y0 * row_stride
+            r1 = base + y1 * row_stride
+            for x in range(ow):
+                x0, x1, ix = p[xs + 3 * x], p[xs + 3 * x + 1], p[xs + 3 * x + 2]
+                dx = ix - (x0 << 10)
+                w00 = (1024 - dy) * (1024 - dx)
+                w10 = dy * (1024 - dx)
+                w01 = (1024 - dy) * dx
+                w11 = dy * dx
+                i00 = r0 + x0 * depth
+                i10 = r1 + x0 * depth
+                i01 = r0 + x1 * depth
+                i11 = r1 + x1 * depth
+                for c in range(depth):
+                    v = a[i00 + c] * w00 + a[i10 + c] * w10 + a[i01 + c] * w01 + a[i11 + c] * w11
+                    if v > 0:
+                        v = (v + (1 << 19)) >> 20
+                    else:
+                        v = -((-v + (1 << 19)) >> 20)
+                    out[o] = v
+                    o += 1
+
+
+def resize_bilinear_float(out, a, b, p):
+    """RESIZE_BILINEAR float32 (TFLM ResizeBilinear; computed in Python floats, the last bit
+    may differ from TFLM's float32 evaluation order).
+
+    Layout as resize_bilinear_int8, but the third int of each row/column triple is the
+    float32 bits of the source coordinate input_y / input_x.
+    """
+    nb, oh, ow, depth, ih, iw = p[0], p[1], p[2], p[3], p[4], p[5]
+    xs = 6 + 3 * oh
+    row_stride = iw * depth
+    o = 0
+    for bi in range(nb):
+        base = bi * ih * row_stride
+        for y in range(oh):
+            y0, y1 = p[6 + 3 * y], p[7 + 3 * y]
+            fy = _bits_float(p[8 + 3 * y]) - y0
+            r0 = base + y0 * row_stride
+            r1 = base + y1 * row_stride
+            for x in range(ow):
+                x0, x1 = p[xs + 3 * x], p[xs + 3 * x + 1]
+                fx = _bits_float(p[xs + 3 * x + 2]) - x0
+                i00 = r0 + x0 * depth
+                i10 = r1 + x0 * depth
+                i01 = r0 + x1 * depth
+                i11 = r1 + x1 * depth
+                for c in range(depth):
+                    out[o] = (a[i00 + c] * (1 - fy) * (1 - fx) + a[i10 + c] * fy * (1 - fx) +
+                              a[i01 + c] * (1 - fy) * fx + a[i11 + c] * fy * fx)
+                    o += 1
+
+
+# ---------------------------------------------------------------- gemmlowp fixed point (int32)
+def sat_mul_pot(x, exponent):
+    """gemmlowp SaturatingRoundingMultiplyByPOT<exponent> on an int32."""
+    if exponent > 0:
+        thr = (1 << (31 - exponent)) - 1
+        if x > thr:
+            return INT32_MAX
+        if x < -thr:
+            return INT32_MIN
+        return x << exponent
+    if exponent < 0:
+        return _rdbp(x, -exponent)
+    return x
+
+
+def rounding_half_sum(a, b):
+    s = a + b
+    if s >= 0:
+        return (s + 1) >> 1
+    return -((1 - s) >> 1)
+
+
+def _exp_quarter(a):
+    """exp(x) for x in [-1/4, 0), F0 in and out."""
+    x = a + (1 << 28)
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    t = _rdbp(_srdhm(_rdbp(x4, 2) + x3, 715827883) + x2, 1)
+    return 1895147668 + _srdhm(1895147668, x + t)
+
+
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
+               (2, 39332535), (3, 720401), (4, 242))
+
+
+def exp_on_negative_values(a, integer_bits):
+    """gemmlowp exp_on_negative_values: a raw F<integer_bits> <= 0 -> raw F0."""
+    frac = 31 - integer_bits
+    quarter = 1 << (frac - 2)
+    a_mod = (a & (quarter - 1)) - quarter
+    result = _exp_quarter(sat_mul_pot(a_mod, integer_bits))
+    remainder = _wrap32(a_mod - a)
+    for exponent, mult in _EXP_BARREL:
+        if integer_bits > exponent and remainder & (1 << (frac + exponent)):
+            result = _srdhm(result, mult)
+    if integer_bits > 5 and a < -(1 << (36 - integer_bits)):
+        result = 0
+    if a == 0:
+        result = INT32_MAX
+    return result
+
+
+def _newton_over_one_plus(a):
+    """Shared Newton-Raphson core of gemmlowp's x-in-[0,1] reciprocals; returns (F2 x)."""
+    half_den = rounding_half_sum(a, INT32_MAX)
+    x = 1515870810 + _srdhm(half_den, -1010580540)
+    for _ in range(3):
+        one_minus = (1 << 29) - _srdhm(half_den, x)
+        x = x + sat_mul_pot(_srdhm(x, one_minus), 2)
+    return x
+
+
+def one_over_one_plus_x(a):
+    """gemmlowp one_over_one_plus_x_for_x_in_0_1 (raw F0 -> raw F0)."""
+    return sat_mul_pot(_newton_over_one_plus(a), 1)
+
+
+def one_minus_x_over_one_plus_x(a):
+    """gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1 (raw F0 -> raw F0)."""
+    return sat_mul_pot(_newton_over_one_plus(a) - (1 << 29), 2)
+
+
+def fixed_logistic(a, integer_bits):
+    """gemmlowp logistic: raw F<integer_bits> -> raw F0."""
+    if a == 0:
+        return 1 << 30
+    if a > 0:
+        return one_over_one_plus_x(exp_on_negative_values(-a, integer_bits))
+    return INT32_MAX - one_over_one_plus_x(exp_on_negative_values(_wrap32(a), integer_bits))
+
+
+def fixed_tanh(a, integer_bits):
+    """gemmlowp tanh: raw F<integer_bits> -> raw F0."""
+    if a == 0:
+        return 0
+    n = a if a < 0 else -a
+    t = one_minus_x_over_one_plus_x(exp_on_negative_values(n, integer_bits + 1))
+    return -t if a < 0 else t
+
+
+def leading_zeros32(x):
+    """CountLeadingZeros of x as uint32."""
+    x &= 0xFFFFFFFF
+    if x == 0:
+        return 32
+    n = 0
+    while not x & 0x80000000:
+        x <<= 1
+        n += 1
+    return n
+
+
+def leading_sign_bits(x):
+    """CountLeadingSignBits of an int32 (31 for 0)."""
+    if x >= 0:
+        return leading_zeros32(x) - 1
+    return leading_zeros32(~x) - 1
+
+
+def reciprocal(x):
+    """TFLM GetReciprocal(x, 31): (raw F0 multiplier, num_bits_over_unit)."""
+    headroom_plus_one = leading_zeros32(x)
+    shifted = _wrap32(((x << headroom_plus_one) & 0xFFFFFFFF) - 0x80000000)
+    return one_over_one_plus_x(shifted), 31 - headroom_plus_one
