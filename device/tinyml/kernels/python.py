@@ -112,6 +112,28 @@ def _fill_patch(patch, patch_v, a, p, base_b, oy, ox):
             d += in_c
 
 
+def _fill_patch_items(patch, a, p, base_b, oy, ox):
+    """_fill_patch for views without slicing (uctypes float views on MicroPython)."""
+    in_h, in_w, in_c = p[1], p[2], p[3]
+    k_h, k_w = p[7], p[8]
+    iy0 = oy * p[9] - p[13]
+    ix0 = ox * p[10] - p[14]
+    zp = -p[15]
+    d = 0
+    for ky in range(k_h):
+        iy = iy0 + ky * p[11]
+        for kx in range(k_w):
+            ix = ix0 + kx * p[12]
+            if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
+                for i in range(d, d + in_c):
+                    patch[i] = zp
+            else:
+                s = base_b + (iy * in_w + ix) * in_c - d
+                for i in range(d, d + in_c):
+                    patch[i] = a[s + i]
+            d += in_c
+
+
 def conv_s8(out, a, b, p):
     """CONV_2D int8 x int8 -> int8, NHWC input, OHWI filter (b), per-channel requant.
     Parameter block: CONV_HEADER layout above."""
@@ -448,13 +470,13 @@ def conv_f32(out, a, b, p):
     K = p[7] * p[8] * in_c
     act_min, act_max = b[0], b[1]
     w_base = 2 + out_c
-    patch, patch_v, _ = _buf('patchf', 'f', K)
+    patch = _buf('patchf', 'f', K)[0]
     o = 0
     for bt in range(batches):
         base_b = bt * in_h * in_w * in_c
         for oy in range(out_h):
             for ox in range(out_w):
-                _fill_patch(patch, patch_v, a, p, base_b, oy, ox)
+                _fill_patch_items(patch, a, p, base_b, oy, ox)
                 w0 = w_base
                 for oc in range(out_c):
                     acc = 0.0
@@ -475,14 +497,14 @@ def depthwise_f32(out, a, b, p):
     dm = p[19]
     act_min, act_max = b[0], b[1]
     w_base = 2 + out_c
-    patch, patch_v, _ = _buf('patchf', 'f', taps * in_c)
+    patch = _buf('patchf', 'f', taps * in_c)[0]
     pend = taps * in_c
     o = 0
     for bt in range(batches):
         base_b = bt * in_h * in_w * in_c
         for oy in range(out_h):
             for ox in range(out_w):
-                _fill_patch(patch, patch_v, a, p, base_b, oy, ox)
+                _fill_patch_items(patch, a, p, base_b, oy, ox)
                 for oc in range(out_c):
                     acc = 0.0
                     j = w_base + oc
