@@ -66,7 +66,8 @@ def _match_score(p, info):
     """Sum of the lengths of the profile's machine substrings, or -1 if one is missing."""
     if (p["firmware"] == "circuitpython") != (info.get("implementation") == "circuitpython"):
         return -1
-    if p.get("platform") and p["platform"].lower() != info.get("platform", "").lower():
+    platform = info.get("platform") or ""
+    if p.get("platform") and platform and p["platform"].lower() != platform.lower():
         return -1
     machine = info.get("machine", "").lower()
     subs = p.get("machine_match", [])

@@ -1,0 +1,128 @@
+"""tinyml-flash: put an app, a model and the tinyml package onto a board.
+
+    tinyml-flash [--board NAME|auto] [--port PORT] [--transport mpremote|ampy|drive]
+                 [--drive PATH] [--romfs] [--main] [--no-convert] [--force]
+                 APP.py MODEL.tflite [FILES...]
+
+Steps: connect (or open the drive) and identify the board; build what it needs (deploy.stage);
+check the fit against the profile and what the board reports (deploy.check_fit); write the
+ROMFS image (--romfs) and copy the files atomically, skipping those already there
+(transport_sync.sync). Errors the user can fix print one line and exit 1.
+"""
+import argparse
+import sys
+
+from . import boards, deploy
+from .transport import BoardError, open_board
+from .transport_drive import Drive
+from .transport_links import LinkError
+from .transport_romfs import RomfsError, build_image, deploy_rom, rom_partition_size
+from .transport_sync import SyncError, sync
+
+USER_ERRORS = (LinkError, BoardError, SyncError, RomfsError, deploy.FitError,
+               boards.BoardNotFound)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="tinyml-flash",
+                                description="Copy an app, a model and tinyml onto a board.")
+    p.add_argument("app", metavar="APP.py")
+    p.add_argument("model", metavar="MODEL.tflite")
+    p.add_argument("files", metavar="FILES", nargs="*", help="labels and other extra files")
+    p.add_argument("--board", default="auto", help="board profile name, or auto (default)")
+    p.add_argument("--port", help="serial port or socket://host:port (default: the only USB one)")
+    p.add_argument("--transport", choices=("mpremote", "ampy", "drive"),
+                   help="default: drive with --drive, else mpremote")
+    p.add_argument("--drive", metavar="PATH", help="the board's mounted drive (CIRCUITPY)")
+    p.add_argument("--romfs", action="store_true",
+                   help="put package and model in the board's ROMFS partition (mounted at /rom)")
+    p.add_argument("--main", action="store_true",
+                   help="install the app as main.py (code.py on CircuitPython) so it runs at boot")
+    p.add_argument("--no-convert", action="store_true",
+                   help="copy the .tflite as is instead of the converted .tmdl")
+    p.add_argument("--force", action="store_true", help="copy even if the RAM check fails")
+    return p
+
+
+def default_port():
+    from serial.tools import list_ports
+    usb = [p.device for p in list_ports.comports() if getattr(p, "vid", None)]
+    if len(usb) != 1:
+        raise LinkError("board not found: %s USB serial ports; give --port"
+                        % ("no" if not usb else "several (%s)" % ", ".join(usb)))
+    return usb[0]
+
+
+def connect(args):
+    transport = args.transport or ("drive" if args.drive else "mpremote")
+    if transport == "drive":
+        if not args.drive:
+            raise LinkError("--transport drive needs --drive PATH")
+        return Drive(args.drive)
+    return open_board(args.port or default_port(), transport)
+
+
+def choose_profile(args, target):
+    info = target.board_info()
+    if args.board == "auto":
+        profile = boards.identify(info)
+    else:
+        profile = boards.get(args.board)
+    mpy = info.get("mpy")
+    if mpy is not None and not profile["circuitpython"] and (mpy & 0xFF) != deploy.MPY_VERSION:
+        raise deploy.FitError("the board's firmware loads .mpy v%d, mpy-cross makes v%d: "
+                              "update the firmware" % (mpy & 0xFF, deploy.MPY_VERSION))
+    return profile, info
+
+
+def board_capacity(target, info, romfs):
+    """(free heap or None, free filesystem bytes, ROMFS partition size or None)."""
+    rom = rom_partition_size(target) if romfs and not isinstance(target, Drive) else None
+    return info.get("mem_free"), target.free_bytes("/"), rom
+
+
+def flash(args, out=print):
+    with connect(args) as target:
+        profile, info = choose_profile(args, target)
+        out("board: %s (%s) on %s" % (profile["name"], info.get("machine") or "?", target.port))
+        if args.romfs and isinstance(target, Drive):
+            raise RomfsError("--romfs needs a serial link (mpremote or ampy), not a drive")
+        st = deploy.stage(profile, args.app, args.model, args.files, romfs=args.romfs,
+                          convert=not args.no_convert, as_main=args.main)
+        heap, fs_free, rom = board_capacity(target, info, args.romfs)
+        if args.romfs and rom is None:
+            raise RomfsError("this board has no ROMFS partition: flash without --romfs")
+        try:
+            notes = deploy.check_fit(profile, st, args.romfs, heap, None, rom)
+        except deploy.FitError:
+            if not args.force:
+                raise
+            notes = ["fit check failed, copying anyway (--force)"]
+        for note in st.notes + notes:
+            out("note: " + note)
+        if args.romfs:
+            image = build_image(st.rom)
+            out("ROMFS image %d bytes: %s" % (len(image), deploy_rom(target, image)))
+        result = sync(target, st.files, out)
+        out("done: %d copied (%d bytes), %d already there; model at %s"
+            % (len(result["copied"]), result["bytes"], len(result["skipped"]), st.model_remote))
+        if args.romfs:
+            target.soft_reset()  # remounts /rom with the new image
+        return result
+
+
+def main(argv=None):
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        flash(args)
+    except USER_ERRORS as e:
+        print("tinyml-flash: error: %s" % e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tinyml-flash: interrupted", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""The MicroPython unix port dressed up as a board on a serial port (a pty).
+
+    with FakeBoard(tmp_path) as fb:           # fb.port: a /dev/pts path mpremote/ampy can open
+        ...                                    # fb.root: the board's filesystem (a host folder)
+    FakeBoard(tmp_path, fs_bytes=64 * 1024)    # a real size-limited littlefs2 filesystem instead
+    FakeBoard(tmp_path, rom_bytes=256 * 1024)  # a ROMFS partition: vfs.rom_ioctl, /rom mounted
+    fb.kill()                                  # pull the cable (the relay process dies at once)
+
+The relay (this file run as a script) owns the pty; it runs `micropython -i -c STARTUP` on a
+second pty and copies bytes both ways. STARTUP makes the process look like a board: it mounts
+the board filesystem at / (VfsPosix on a host folder, or VfsLfs2 on a block device backed by an
+image file, so littlefs really fills up), sets sys.path to ['', '.frozen', '/rom', '/rom/lib',
+'/lib'], and emulates a ROMFS partition in an image file. A soft reset (Ctrl-D in the raw REPL,
+which ends the unix port) prints "soft reboot", restarts the process and re-enters the raw
+REPL, as real boards do; the filesystem and ROMFS images persist across restarts.
+"""
+import os
+import pathlib
+import select
+import signal
+import subprocess
+import sys
+import time
+import tty
+
+HERE = pathlib.Path(__file__).resolve().parent
+BANNER_END = b">>> "
+
+STARTUP = r'''
+import sys, os, vfs
+_root, _img, _fsb, _rom, _romb = %(root)r, %(image)r, %(fs_bytes)r, %(rom)r, %(rom_bytes)r
+
+
+class _FileBlocks:
+    """Block device (littlefs extended interface) backed by a host image file."""
+    def __init__(self, f, n):
+        self.f, self.n = f, n
+
+    def readblocks(self, b, buf, off=0):
+        self.f.seek(b * 512 + off)
+        self.f.readinto(buf)
+
+    def writeblocks(self, b, buf, off=None):
+        self.f.seek(b * 512 + (off or 0))
+        self.f.write(buf)
+        self.f.flush()
+
+    def ioctl(self, op, arg):
+        return self.n if op == 4 else 512 if op == 5 else 0
+
+
+class _Rom:
+    """vfs.rom_ioctl for one ROMFS partition kept in a host image file."""
+    def __init__(self, f, n):
+        self.f, self.buf = f, bytearray(n)
+        f.readinto(self.buf)
+
+    def ioctl(self, op, *a):
+        if op == 1:
+            return 1
+        if op == 2:
+            return memoryview(self.buf) if a[0] == 0 else -19
+        if op == 3:
+            start, n = (0, a[1]) if len(a) == 2 else (a[1], a[2])
+            self.buf[start:start + n] = b'\xff' * n
+            return 16
+        if op == 4:
+            self.buf[a[1]:a[1] + len(a[2])] = a[2]
+            return 0
+        if op == 5:
+            self.f.seek(0)
+            self.f.write(self.buf)
+            self.f.flush()
+            return 0
+        if op == 6:
+            return 4096
+        return -22
+
+
+class _VfsModule:
+    pass
+
+
+def _shim(module, **extra):
+    """A stand-in for a built-in module (put in sys.modules) with some functions added."""
+    shim = _VfsModule()
+    for k in dir(module):
+        if not k.startswith('__'):
+            setattr(shim, k, getattr(module, k))
+    for k, v in extra.items():
+        setattr(shim, k, v)
+    return shim
+
+
+def _posix_rename(a, b, _rename=os.rename, _os=os):
+    """VfsPosix mounted at / resolves rename('/a', '/b') as host paths (unix-port quirk):
+    rename root-relative paths from / instead."""
+    cwd = _os.getcwd().rstrip('/') + '/'
+    a, b = [(p if p.startswith('/') else cwd + p).lstrip('/') for p in (a, b)]
+    _os.chdir('/')
+    try:
+        _rename(a, b)
+    finally:
+        _os.chdir(cwd)
+
+
+def _boot():
+    bdev = None
+    if _img:
+        f = open(_img, 'r+b')
+        bdev = _FileBlocks(f, _fsb // 512)
+    rom = _Rom(open(_rom, 'r+b'), _romb) if _rom else None
+    vfs.umount('/')
+    if bdev is None:
+        vfs.mount(vfs.VfsPosix(_root), '/')
+        sys.modules['os'] = _shim(os, rename=_posix_rename)
+    else:
+        try:
+            vfs.mount(vfs.VfsLfs2(bdev), '/')
+        except OSError:
+            vfs.VfsLfs2.mkfs(bdev)
+            vfs.mount(vfs.VfsLfs2(bdev), '/')
+    os.chdir('/')
+    if rom is not None:
+        sys.modules['vfs'] = _shim(vfs, rom_ioctl=rom.ioctl)
+        if bytes(rom.buf[:3]) == b'\xd2\xcd\x31':
+            vfs.mount(vfs.VfsRom(memoryview(rom.buf)), '/rom')
+    sys.path[:] = ['', '.frozen', '/rom', '/rom/lib', '/lib']
+
+
+_boot()
+del _boot, _FileBlocks, _Rom, _VfsModule, _shim, _posix_rename, _root, _img, _fsb, _rom, _romb, sys, os, vfs
+'''
+
+
+def micropython_binary():
+    exe = pathlib.Path(sys.executable).parent / "micropython"
+    return str(exe) if exe.exists() else "micropython"
+
+
+# --- the relay (runs in its own process) -------------------------------------------------------
+
+def _read_until(fd, marker, timeout=10):
+    data, end = b"", time.time() + timeout
+    while not data.endswith(marker) and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
+class Relay:
+    def __init__(self, args):
+        self.args = args
+        self.host_master, self.host_slave = os.openpty()
+        tty.setraw(self.host_slave)
+        tty.setraw(self.host_master)
+        self.raw_mode = False
+        self.child = None
+
+    def start_child(self):
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        cmd = [micropython_binary()]
+        if self.args["heap"]:
+            cmd += ["-X", "heapsize=%d" % self.args["heap"]]
+        cmd += ["-i", "-c", STARTUP % self.args]
+        env = dict(os.environ, MICROPYPATH=".frozen")
+        self.child = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                      close_fds=True, cwd="/")
+        os.close(slave)
+        self.child_fd = master
+        banner = _read_until(master, BANNER_END)
+        if not banner.endswith(BANNER_END):
+            sys.stderr.write("fakeboard: no REPL prompt: %r\n" % banner[-300:])
+            raise SystemExit(2)
+        return banner
+
+    def reboot(self):
+        os.close(self.child_fd)
+        self.child.wait()
+        os.write(self.host_master, b"MPY: soft reboot\r\n")
+        banner = self.start_child()
+        if self.raw_mode:
+            os.write(self.child_fd, b"\x01")
+        else:
+            os.write(self.host_master, banner)
+
+    def track_mode(self, data):
+        for byte in data:
+            if byte == 1:
+                self.raw_mode = True
+            elif byte == 2:
+                self.raw_mode = False
+
+    def pump(self):
+        r, _, _ = select.select([self.host_master, self.child_fd], [], [], 0.5)
+        if self.host_master in r:
+            data = os.read(self.host_master, 4096)
+            self.track_mode(data)
+            os.write(self.child_fd, data)
+        if self.child_fd in r:
+            try:
+                data = os.read(self.child_fd, 4096)
+            except OSError:
+                data = b""
+            if data:
+                os.write(self.host_master, data)
+            else:
+                self.reboot()
+        elif self.child.poll() is not None:
+            self.reboot()
+
+    def serve(self, link):
+        self.start_child()
+        os.symlink(os.ttyname(self.host_slave), link)
+        while True:
+            self.pump()
+
+
+def relay_main(argv):
+    import json
+    args = json.loads(argv[0])
+    relay = Relay(args)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        relay.serve(args["link"])
+    finally:
+        if relay.child is not None:
+            relay.child.kill()
+
+
+# --- the test-side handle ---------------------------------------------------------------------
+
+class FakeBoard:
+    """Start/stop an emulated board; see the module docstring."""
+
+    def __init__(self, workdir, fs_bytes=None, rom_bytes=None, heap=None, name="board"):
+        self.workdir = pathlib.Path(workdir)
+        self.root = self.workdir / (name + "_fs")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.link = self.workdir / (name + "_tty")
+        self.image = self.workdir / (name + "_lfs.img") if fs_bytes else None
+        self.rom = self.workdir / (name + "_rom.img") if rom_bytes else None
+        if self.image and not self.image.exists():
+            self.image.write_bytes(b"\xff" * fs_bytes)
+        if self.rom and not self.rom.exists():
+            self.rom.write_bytes(b"\xff" * rom_bytes)
+        self.args = dict(root=str(self.root), image=str(self.image or ""), fs_bytes=fs_bytes or 0,
+                         rom=str(self.rom or ""), rom_bytes=rom_bytes or 0, heap=heap,
+                         link=str(self.link))
+        self.proc = None
+
+    @property
+    def port(self):
+        return os.path.realpath(self.link)
+
+    def start(self):
+        import json
+        if self.link.is_symlink():
+            self.link.unlink()
+        self.proc = subprocess.Popen([sys.executable, __file__, json.dumps(self.args)],
+                                     start_new_session=True)
+        end = time.time() + 20
+        while not self.link.is_symlink():
+            if self.proc.poll() is not None or time.time() > end:
+                self.kill()
+                raise RuntimeError("fake board did not start")
+            time.sleep(0.02)
+        return self
+
+    def kill(self):
+        """Cut the link: the relay and its micropython die at once."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            self.proc = None
+        if self.link.is_symlink():
+            self.link.unlink()
+
+    stop = kill
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+if __name__ == "__main__":
+    relay_main(sys.argv[1:])
