@@ -1,0 +1,183 @@
+"""QUANTIZE (float -> int, and requantize between int8/uint8/int16/int32), DEQUANTIZE, CAST."""
+from array import array
+import math
+from .. import quant
+from ..errors import ModelError
+from . import not_supported
+
+RANGES = {'int8': (-128, 127), 'uint8': (0, 255), 'int16': (-32768, 32767),
+          'int32': (-2147483648, 2147483647), 'uint32': (0, 4294967295),
+          'int64': (-(1 << 63), (1 << 63) - 1), 'uint16': (0, 65535), 'bool': (0, 1)}
+
+# TFLM QUANTIZE: integer input type -> output types it requantizes to
+_REQUANTIZE = {'int8': ('int8', 'uint8', 'int16', 'int32'), 'uint8': ('int8',),
+               'int16': ('int8', 'int16', 'int32'), 'int32': ('int8', 'int16')}
+_FLOAT_TO = ('int8', 'int16')
+
+
+def _io(m, op):
+    if len(op.inputs) != 1 or op.inputs[0] < 0 or len(op.outputs) != 1:
+        raise ModelError('op %s (node %d): needs one input and one output' % (op.name, op.index))
+    src = m.tensors[op.inputs[0]]
+    dst = m.tensors[op.outputs[0]]
+    if src.size != dst.size:
+        raise ModelError('op %s (node %d): input %r and output %r differ in size'
+                         % (op.name, op.index, src.shape, dst.shape))
+    return src, dst
+
+
+def _per_tensor(op, t, what):
+    if isinstance(t.scale, tuple) or isinstance(t.zero_point, tuple):
+        raise not_supported(op, '%s tensor %d is per-channel quantized' % (what, t.index))
+    return t.scale, t.zero_point
+
+
+def prepare_quantize(m, op):
+    src, dst = _io(m, op)
+    out_scale, out_zp = _per_tensor(op, dst, 'output')
+    if not out_scale:
+        raise ModelError('op QUANTIZE (node %d): output tensor %d has no scale' % (op.index, dst.index))
+    if src.dtype == 'float32':
+        if dst.dtype not in _FLOAT_TO:
+            raise not_supported(op, 'float32 -> %s' % dst.dtype)
+        return 0, _bind_affine_quantize(m, op, src, dst)
+    if dst.dtype not in _REQUANTIZE.get(src.dtype, ()):
+        raise not_supported(op, '%s -> %s' % (src.dtype, dst.dtype))
+    in_scale, in_zp = _per_tensor(op, src, 'input')
+    scale = quant.ddiv(quant.dbl(in_scale), quant.dbl(out_scale))
+    mult, shift = quant.quantize_multiplier(scale)
+    lo, hi = RANGES[dst.dtype]
+    if src.dtype in ('int8', 'uint8'):
+        return 0, _bind_table(m, op, src, _requant_table(src.dtype, in_zp, out_zp, mult, shift,
+                                                           lo, hi))
+    p = array('i', [src.size, in_zp, out_zp, mult, shift, mult, shift, 0, lo, hi, 1])
+    return 0, _bind_kernel(m, op, 'requant_int16', p)
+
+
+def _requant_table(dtype, in_zp, out_zp, mult, shift, lo, hi):
+    """p block for kernels.lut_int8: entry b is the output for the input whose raw byte is b."""
+    table = [0] * 257
+    table[0] = 0
+    for b in range(256):
+        x = b - 256 if dtype == 'int8' and b > 127 else b
+        y = quant.multiply_by_quantized_multiplier(quant.wrap32(x - in_zp), mult, shift) + out_zp
+        table[1 + b] = lo if y < lo else (hi if y > hi else y)
+    return table
+
+
+def _bind_table(m, op, src, table):
+    table[0] = src.size
+    p = array('i', table)
+    return _bind_kernel(m, op, 'lut_int8', p)
+
+
+def _bind_kernel(m, op, name, p):
+    def bind(scratch):
+        kernel = getattr(m.kernels, name)
+        out = m.view(op.outputs[0])
+        a = m.view(op.inputs[0])
+
+        def run():
+            kernel(out, a, None, p)
+        return run
+    return bind
+
+
+def _bind_affine_quantize(m, op, src, dst):
+    scale = quant.f32(dst.scale)
+    zp = dst.zero_point
+    lo, hi = RANGES[dst.dtype]
+    n = src.size
+
+    def bind(scratch):
+        out = m.view(op.outputs[0])
+        a = m.view(op.inputs[0])
+
+        def run():
+            for i in range(n):
+                q = affine_quantize(a[i], scale, zp)
+                out[i] = lo if q < lo else (hi if q > hi else q)
+        return run
+    return bind
+
+
+def affine_quantize(x, scale, zp):
+    """TFLM AffineQuantize before clamping: int32(round(float32(x / scale))) + zp, with the
+    x86 conversion result (INT32_MIN) for values out of int32 range or NaN."""
+    d = x / scale
+    if d != d or not -4294967296.0 < d < 4294967296.0:
+        return quant.wrap32(-2147483648 + zp)
+    v = quant.f32(d)
+    if not -2147483648.0 <= v < 2147483648.0:
+        return quant.wrap32(-2147483648 + zp)
+    return quant.wrap32(quant.tflite_round(v) + zp)
+
+
+def prepare_dequantize(m, op):
+    src, dst = _io(m, op)
+    if src.dtype not in ('int8', 'uint8', 'int16') or dst.dtype != 'float32':
+        raise not_supported(op, '%s -> %s' % (src.dtype, dst.dtype))
+    scale, zp = _per_tensor(op, src, 'input')
+    n = src.size
+
+    def bind(scratch):
+        out = m.view(op.outputs[0])
+        a = m.view(op.inputs[0])
+
+        def run():
+            for i in range(n):
+                out[i] = scale * (a[i] - zp)   # double product rounded to float32 on store
+        return run
+    return 0, bind
+
+
+_CASTABLE = ('int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'float32',
+             'float64', 'bool')
+
+
+def prepare_cast(m, op):
+    src, dst = _io(m, op)
+    if src.dtype not in _CASTABLE or dst.dtype not in _CASTABLE:
+        raise not_supported(op, '%s -> %s' % (src.dtype, dst.dtype))
+    convert = _caster(src.dtype, dst.dtype)
+    n = src.size
+
+    def bind(scratch):
+        out = m.view(op.outputs[0])
+        a = m.view(op.inputs[0])
+
+        def run():
+            for i in range(n):
+                out[i] = convert(a[i])
+        return run
+    return 0, bind
+
+
+def _caster(src, dst):
+    if dst in ('float32', 'float64'):
+        return float
+    if dst == 'bool':
+        return _to_bool
+    lo, hi = RANGES[dst]
+    span = hi - lo + 1
+    if src in ('float32', 'float64'):
+        def from_float(x):
+            if x != x or math.isinf(x):
+                return lo
+            return _wrap(int(x), lo, span)
+        return from_float
+
+    def from_int(x):
+        return _wrap(x, lo, span)
+    return from_int
+
+
+def _to_bool(x):
+    return 1 if x else 0
+
+
+def _wrap(x, lo, span):
+    return (x - lo) % span + lo
+
+
+OPS = {'QUANTIZE': prepare_quantize, 'DEQUANTIZE': prepare_dequantize, 'CAST': prepare_cast}
