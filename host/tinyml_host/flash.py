@@ -69,6 +69,10 @@ def choose_profile(args, target):
     else:
         profile = boards.get(args.board)
     mpy = info.get("mpy")
+    arch = info.get("mpy_arch")
+    if arch and profile["mpy_arch"] and arch != profile["mpy_arch"]:
+        raise deploy.FitError("the board runs %s code but profile %s is for %s: check --board"
+                              % (arch, profile["name"], profile["mpy_arch"]))
     if mpy is not None and not profile["circuitpython"] and (mpy & 0xFF) != deploy.MPY_VERSION:
         raise deploy.FitError("the board's firmware loads .mpy v%d, mpy-cross makes v%d: "
                               "update the firmware" % (mpy & 0xFF, deploy.MPY_VERSION))
