@@ -11,13 +11,18 @@ Layout (little-endian; every offset is from the start of the file):
              u8 n_options, n x (str key, value), u32 custom offset, u32 custom size
              value: u8 tag then 'i' i32 | 'f' f32 | 'b' u8 | 's' str | 'v' u16 n, i32[n]
     io       u16 n_in, i32[n_in], u16 n_out, i32[n_out]
-    plan     u32 n, n x i32 arena offset per tensor (-1: not in the arena);
+    plan     u32 n, n x i32 per tensor: arena offset, -1 not in the arena, or -2 - j when
+             prepare made the tensor an alias of tensor j (reshape-likes);
              u32 n_ops, n_ops x (i32 scratch offset, u32 scratch bytes)
     data     constant tensor bytes and custom options, each 16-byte aligned
     str = u16 length + utf-8 bytes. The plan is the planner's output for this model.
 
 read(buf) -> (graph.Graph, Plan); weights stay memoryview slices of buf. Any inconsistency
 raises ModelError naming the record and offset.
+
+model.py hooks: READERS gets (is_compact, read_graph), which leaves the Plan on graph.plan;
+Model._plan asks stored_plan(graph, aliases, scratch) first and runs the planner only when it
+returns None (no stored plan, or this device's prepare needs other scratch/aliases).
 """
 import struct
 from .errors import ModelError
@@ -42,8 +47,51 @@ class Plan:
 
     def __init__(self, arena_bytes, offsets, scratch):
         self.arena_bytes = arena_bytes
-        self.offsets = offsets      # list: tensor index -> arena offset or -1
+        self.offsets = offsets      # list: tensor index -> arena offset, -1, or -2 - alias
         self.scratch = scratch      # list: op index -> (offset, nbytes)
+
+    def aliases(self):
+        """{tensor: the tensor it aliases} as stored."""
+        found = {}
+        for i, off in enumerate(self.offsets):
+            if off <= -2:
+                found[i] = -2 - off
+        return found
+
+
+class Placed:
+    """A planned buffer as model.py reads it from planner.plan: .offset and .nbytes."""
+
+    def __init__(self, offset, nbytes):
+        self.offset = offset
+        self.nbytes = nbytes
+
+
+def read_graph(buf):
+    """Parse a .tmdl -> Graph whose .plan is the stored Plan (the model.READERS entry)."""
+    graph, plan = read(buf)
+    graph.plan = plan
+    return graph
+
+
+def stored_plan(graph, aliases, scratch):
+    """(arena_bytes, {('t', i) | ('s', k): Placed}) like planner.plan, from graph.plan;
+    None when graph has no stored plan or prepare's aliases/scratch differ from it."""
+    plan = getattr(graph, 'plan', None)
+    if plan is None or plan.aliases() != aliases:
+        return None
+    buffers = {}
+    for k, (offset, nbytes) in enumerate(plan.scratch):
+        if scratch.get(k, 0) != nbytes:
+            return None
+        if nbytes:
+            buffers[('s', k)] = Placed(offset, nbytes)
+    if len(scratch) != len(buffers):
+        return None
+    for i, offset in enumerate(plan.offsets):
+        if offset >= 0:
+            buffers[('t', i)] = Placed(offset, graph.tensors[i].nbytes)
+    return plan.arena_bytes, buffers
 
 
 class Cursor:
@@ -133,7 +181,7 @@ def read(buf):
     c.what = 'io'
     inputs = _indices(c, c.u16(), nt)
     outputs = _indices(c, c.u16(), nt)
-    plan = _plan(c, nt, nops, arena)
+    plan = _plan(c, tensors, nops, arena)
     if c.pos != meta_end:
         c.fail('%d bytes left over in the metadata' % (meta_end - c.pos))
     return Graph(tensors, ops, inputs, outputs, mv), plan
@@ -213,7 +261,8 @@ def _op(c, index, nt, mv):
     return Op(index, name, inputs, outputs, options, custom, version)
 
 
-def _plan(c, nt, nops, arena):
+def _plan(c, tensors, nops, arena):
+    nt = len(tensors)
     c.what = 'plan'
     if c.u32() != nt:
         c.fail('plan covers a different number of tensors')
@@ -223,8 +272,11 @@ def _plan(c, nt, nops, arena):
     scratch = []
     for _ in range(nops):
         scratch.append((c.i32(), c.u32()))
-    for off in offsets:
-        if off < -1 or off > arena:
-            c.fail('arena offset %d outside the %d-byte arena' % (off, arena))
+    for i, off in enumerate(offsets):
+        if off < -1 - nt or off >= 0 and off + tensors[i].nbytes > arena:
+            c.fail('tensor %d arena offset %d outside the %d-byte arena' % (i, off, arena))
+    for off, n in scratch:
+        if off < 0 or off + n > arena:
+            c.fail('scratch [%d, +%d) outside the %d-byte arena' % (off, n, arena))
     return Plan(arena, offsets, scratch)
 

@@ -77,6 +77,7 @@ def analyse(data, graph):
         'supported': not plan.unsupported,
         'unsupported': plan.unsupported,
         'plan_error': plan.error,
+        'arena_estimated': plan.estimated,
         'boxes': plan.boxes,
     }
 
@@ -128,7 +129,9 @@ def totals_text(report):
              ('MACs', fmt_int(t['macs'])),
              ('weights', '%s (%s)' % (fmt_int(t['weight_bytes']), fmt_bytes(t['weight_bytes'])))]
     if t['arena_bytes'] is not None:
-        pairs.append(('arena', '%s (%s)' % (fmt_int(t['arena_bytes']), fmt_bytes(t['arena_bytes']))))
+        note = ' estimated without the unsupported ops' if report['arena_estimated'] else ''
+        pairs.append(('arena', '%s (%s)%s' % (fmt_int(t['arena_bytes']),
+                                             fmt_bytes(t['arena_bytes']), note)))
         pairs.append(('peak live', '%s (%s)' % (fmt_int(t['peak_bytes']),
                                                 fmt_bytes(t['peak_bytes']))))
     return key_values(pairs)
@@ -139,7 +142,7 @@ def support_text(report):
         return 'tinyml can run this model.'
     lines = ['tinyml cannot run this model:']
     for u in report['unsupported']:
-        lines.append('  op %d %s: %s' % (u['index'], u['op'], u['reason']))
+        lines.append('  ' + u['reason'])
     if report['plan_error'] and not report['unsupported']:
         lines.append('  %s' % report['plan_error'])
     return '\n'.join(lines)

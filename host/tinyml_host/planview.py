@@ -1,0 +1,133 @@
+"""The arena plan of a model as the device computes it, seen from the host.
+
+Builds the model with tinyml.model.Model's own stages (prepare every op, plan) under CPython,
+but keeps going past ops that cannot be prepared: each is recorded with its
+UnsupportedOpError/ModelError message and the plan is made without it (marked estimated).
+"""
+from tinyml import model as _model
+from tinyml.errors import ModelError, UnsupportedOpError
+
+
+class PlanView:
+    """arena_bytes, peak_bytes, boxes [(first op, last op, offset, nbytes)], unsupported,
+    error, estimated; per-op arena placement via op_arena(op)."""
+
+    def __init__(self):
+        self.arena_bytes = None
+        self.peak_bytes = None
+        self.boxes = []
+        self.unsupported = []
+        self.error = None
+        self.estimated = False
+        self.offsets = {}       # tensor index -> arena offset (after aliasing)
+        self.sizes = {}         # tensor index -> bytes
+        self.scratch = {}       # op index -> (offset, nbytes)
+        self.aliases = {}       # tensor -> tensor whose storage it shares (prepare's m.alias)
+
+    def op_arena(self, op):
+        """(offset, bytes) of op's first output in the arena, or None."""
+        for i in op.outputs:
+            if i in self.offsets:
+                return self.offsets[i], self.sizes[i]
+        return None
+
+    def unsupported_reason(self, index):
+        for u in self.unsupported:
+            if u['index'] == index:
+                return u['reason']
+        return None
+
+
+class Probe(_model.Model):
+    """A Model whose construction records failing ops instead of stopping at the first."""
+
+    def __init__(self, graph, kernels=None):   # noqa: the parent __init__ is not wanted here
+        self.graph = graph
+        self.tensors = graph.tensors
+        self.kernels = kernels if kernels is not None else _model._kernel_table()
+        self._aliases = {}
+        self._persistent = []
+        self._offsets = None
+        self._arena = None
+        self.failures = []
+
+    def prepare_all(self):
+        steps = []
+        for op in self.graph.ops:
+            try:
+                steps.append(self._prepare(op))
+            except ModelError as e:      # UnsupportedOpError is a ModelError
+                self.failures.append((op, e))
+                steps.append((op, 0, None))
+        return steps
+
+
+def _peak(buffers, n_ops):
+    peak = 0
+    for k in range(max(n_ops, 1)):
+        live = sum(b.nbytes for b in buffers if b.first <= k <= b.last)
+        peak = max(peak, live)
+    return peak
+
+
+def _root(aliases, i):
+    while i in aliases:
+        i = aliases[i]
+    return i
+
+
+def plan_model(data, graph):
+    """PlanView of graph (data: the model bytes, for the error messages' sake)."""
+    view = PlanView()
+    probe = Probe(graph)
+    try:
+        _model._validate(graph)
+        steps = probe.prepare_all()
+        probe._plan(steps)
+    except (ModelError, MemoryError) as e:
+        view.error = str(e)
+        _record_failures(view, probe)
+        return view
+    _record_failures(view, probe)
+    view.estimated = bool(probe.failures)
+    fill_from_buffers(view, graph, probe)
+    return view
+
+
+def _record_failures(view, probe):
+    for op, e in probe.failures:
+        kind = 'unsupported' if isinstance(e, UnsupportedOpError) else 'invalid'
+        view.unsupported.append({'index': op.index, 'op': op.name, 'kind': kind,
+                                 'reason': str(e)})
+
+
+def fill_from_buffers(view, graph, probe):
+    buffers = probe._buffers
+    view.aliases = dict(probe._aliases)
+    view.arena_bytes = probe.arena_bytes
+    view.peak_bytes = _peak(list(buffers.values()), len(graph.ops))
+    for t in graph.tensors:
+        root = _root(probe._aliases, t.index)
+        b = buffers.get(('t', root))
+        if b is not None and t.data is None:
+            view.offsets[t.index] = b.offset
+            view.sizes[t.index] = t.nbytes
+    for key, b in sorted(buffers.items()):
+        if b.nbytes:
+            view.boxes.append((b.first, b.last, b.offset, b.nbytes))
+        if key[0] == 's':
+            view.scratch[key[1]] = (b.offset, b.nbytes)
+
+
+def compact_plan(model_bytes):
+    """The compact.Plan of a .tflite model: what `tinyml convert` stores."""
+    from tinyml import compact, reader
+    graph = reader.read(model_bytes)
+    view = plan_model(model_bytes, graph)
+    if view.unsupported or view.error:
+        first = view.unsupported[0]['reason'] if view.unsupported else view.error
+        raise ModelError('cannot convert: %s' % first)
+    offsets = [(-2 - view.aliases[t.index]) if t.index in view.aliases
+               else view.offsets.get(t.index, -1) for t in graph.tensors]
+    scratch = [view.scratch.get(op.index, (0, 0)) for op in graph.ops]
+    return compact.Plan(view.arena_bytes, offsets, scratch)
