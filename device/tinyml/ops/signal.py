@@ -1,0 +1,336 @@
+"""TFLM Signal library custom ops (SignalWindow, SignalRfft, ... SignalPCAN), bit-exact.
+
+Custom options are flexbuffer maps, read by flexbuffer_map() below (bounds-checked).
+The arithmetic lives in audio_fixed.py; these wrappers validate the op, bind views once
+and return run() closures. State (the spectral-subtraction noise estimate) lives in
+m.persistent() memory, zeroed by m.reset() like TFLM's Reset.
+"""
+import struct
+
+from .. import compat
+from .. import audio_fixed as fx
+from ..errors import ModelError
+from . import not_supported
+
+# ------------------------------------------------------------------ flexbuffers
+
+_FBT_NULL, _FBT_INT, _FBT_UINT, _FBT_FLOAT = 0, 1, 2, 3
+_FBT_INDIRECT_INT, _FBT_INDIRECT_UINT, _FBT_INDIRECT_FLOAT = 6, 7, 8
+_FBT_MAP = 9
+_FBT_BOOL = 26
+_UINT = {1: '<B', 2: '<H', 4: '<I', 8: '<Q'}
+_INT = {1: '<b', 2: '<h', 4: '<i', 8: '<q'}
+_FLOAT = {4: '<f', 8: '<d'}
+
+
+def _fb_read(buf, pos, width, table, what):
+    fmt = table.get(width)
+    if fmt is None:
+        raise ModelError('flexbuffer: bad %s width %d' % (what, width))
+    if pos < 0 or pos + width > len(buf):
+        raise ModelError('flexbuffer: %s at %d outside %d bytes' % (what, pos, len(buf)))
+    return struct.unpack_from(fmt, buf, pos)[0]
+
+
+def _fb_key(buf, pos):
+    if pos < 0 or pos >= len(buf):
+        raise ModelError('flexbuffer: key at %d outside buffer' % pos)
+    end = pos
+    n = len(buf)
+    while end < n and buf[end] != 0:
+        end += 1
+    if end >= n:
+        raise ModelError('flexbuffer: unterminated key')
+    return bytes(buf[pos:end]).decode()
+
+
+def _fb_scalar(buf, pos, width, packed):
+    kind = packed >> 2
+    inner = 1 << (packed & 3)
+    if kind == _FBT_INT:
+        return _fb_read(buf, pos, width, _INT, 'int')
+    if kind in (_FBT_UINT, _FBT_BOOL):
+        v = _fb_read(buf, pos, width, _UINT, 'uint')
+        return bool(v) if kind == _FBT_BOOL else v
+    if kind == _FBT_FLOAT:
+        return _fb_read(buf, pos, width, _FLOAT, 'float')
+    if kind in (_FBT_INDIRECT_INT, _FBT_INDIRECT_UINT, _FBT_INDIRECT_FLOAT):
+        target = pos - _fb_read(buf, pos, width, _UINT, 'offset')
+        table = _INT if kind == _FBT_INDIRECT_INT else (
+            _UINT if kind == _FBT_INDIRECT_UINT else _FLOAT)
+        return _fb_read(buf, target, inner, table, 'indirect value')
+    if kind == _FBT_NULL:
+        return None
+    raise ModelError('flexbuffer: unsupported value type %d in op options' % kind)
+
+
+def flexbuffer_map(data):
+    """A flat flexbuffer map of scalars -> dict (keys str; values int/float/bool/None)."""
+    buf = memoryview(data)
+    n = len(buf)
+    if n < 3:
+        raise ModelError('flexbuffer: %d bytes is too short' % n)
+    root_width = buf[n - 1]
+    packed = buf[n - 2]
+    root = n - 2 - root_width
+    if packed >> 2 != _FBT_MAP:
+        raise ModelError('flexbuffer: root is type %d, expected a map' % (packed >> 2))
+    width = 1 << (packed & 3)
+    vals = root - _fb_read(buf, root, root_width, _UINT, 'root offset')
+    count = _fb_read(buf, vals - width, width, _UINT, 'map size')
+    keys_width = _fb_read(buf, vals - 2 * width, width, _UINT, 'key width')
+    keys_at = vals - 3 * width
+    keys = keys_at - _fb_read(buf, keys_at, width, _UINT, 'keys offset')
+    if count > n or vals + count * (width + 1) > n:
+        raise ModelError('flexbuffer: map of %d entries overruns the buffer' % count)
+    if _fb_read(buf, keys - keys_width, keys_width, _UINT, 'keys size') != count:
+        raise ModelError('flexbuffer: key and value counts differ')
+    out = {}
+    for i in range(count):
+        kpos = keys + i * keys_width
+        key = _fb_key(buf, kpos - _fb_read(buf, kpos, keys_width, _UINT, 'key offset'))
+        out[key] = _fb_scalar(buf, vals + i * width, width, buf[vals + count * width + i])
+    return out
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _options(op, *names):
+    if op.custom is None:
+        raise ModelError('op %s (node %d): missing custom options' % (op.name, op.index))
+    opts = flexbuffer_map(op.custom)
+    for name in names:
+        if name not in opts:
+            raise ModelError('op %s (node %d): custom option %r missing' % (op.name, op.index,
+                                                                              name))
+    return opts
+
+
+def _check(m, op, n_in, n_out, in_types, out_types):
+    if len(op.inputs) != n_in or len(op.outputs) != n_out:
+        raise ModelError('op %s (node %d): expected %d inputs / %d outputs, got %d / %d'
+                         % (op.name, op.index, n_in, n_out, len(op.inputs), len(op.outputs)))
+    for idx, want in zip(op.inputs + op.outputs, in_types + out_types):
+        if idx < 0:
+            raise ModelError('op %s (node %d): missing tensor' % (op.name, op.index))
+        t = m.tensors[idx]
+        if want is not None and t.dtype != want:
+            raise not_supported(op, 'tensor %d is %s, expected %s' % (idx, t.dtype, want))
+
+
+def _size(m, i):
+    return m.tensors[i].size
+
+
+def _last_dim(m, i):
+    shape = m.tensors[i].shape
+    return shape[-1] if shape else 1
+
+
+# ------------------------------------------------------------------ ops
+
+
+def prepare_window(m, op):
+    _check(m, op, 2, 1, ('int16', 'int16'), ('int16',))
+    shift = _options(op, 'shift')['shift']
+    weights_t = m.tensors[op.inputs[1]]
+    if len(weights_t.shape) != 1:
+        raise ModelError('op SignalWindow (node %d): weights must be 1-D' % op.index)
+    size = weights_t.shape[0]
+    total = _size(m, op.inputs[0])
+    if total % size or _size(m, op.outputs[0]) != total:
+        raise ModelError('op SignalWindow (node %d): input size %d is not a multiple of '
+                         'the %d window weights' % (op.index, total, size))
+
+    def bind(scratch):
+        inp, w, out = m.view(op.inputs[0]), m.view(op.inputs[1]), m.view(op.outputs[0])
+
+        def run():
+            for base in range(0, total, size):
+                fx.apply_window(inp, w, size, shift, out, base)
+        return run
+    return 0, bind
+
+
+def prepare_fft_auto_scale(m, op):
+    _check(m, op, 1, 2, ('int16',), ('int16', 'int32'))
+    n = _size(m, op.outputs[0])
+    if _size(m, op.inputs[0]) != n:
+        raise ModelError('op SignalFftAutoScale (node %d): size mismatch' % op.index)
+
+    def bind(scratch):
+        inp, out, bits = m.view(op.inputs[0]), m.view(op.outputs[0]), m.view(op.outputs[1])
+
+        def run():
+            bits[0] = fx.fft_auto_scale(inp, n, out)
+        return run
+    return 0, bind
+
+
+def prepare_rfft(m, op):
+    _check(m, op, 1, 1, (None,), (None,))
+    opts = _options(op, 'fft_length')
+    if m.tensors[op.inputs[0]].dtype != 'int16' or m.tensors[op.outputs[0]].dtype != 'int16':
+        raise not_supported(op, 'only the int16 RFFT is implemented')
+    nfft = opts['fft_length']
+    try:
+        fft = fx.KissFftR16(nfft)
+    except ValueError as e:
+        raise not_supported(op, str(e))
+    in_len = _last_dim(m, op.inputs[0])
+    out_len = _last_dim(m, op.outputs[0])
+    total = _size(m, op.inputs[0])
+    if in_len > nfft or out_len != nfft + 2 or total % in_len:
+        raise ModelError('op SignalRfft (node %d): shapes do not fit fft_length %d'
+                         % (op.index, nfft))
+    from array import array
+    work = array('h', bytes(2 * nfft))
+
+    def bind(scratch):
+        inp, out = m.view(op.inputs[0]), m.view(op.outputs[0])
+        out_rows = [compat.typed_view(m.raw(op.outputs[0]), r * out_len * 2, out_len, 'int16',
+                                      True) for r in range(total // in_len)]
+
+        def run():
+            row = 0
+            for base in range(0, total, in_len):
+                for i in range(in_len):
+                    work[i] = inp[base + i]
+                fft.run(work, out_rows[row] if row else out)
+                row += 1
+        return run
+    return 0, bind
+
+
+def prepare_energy(m, op):
+    _check(m, op, 1, 1, ('int16',), ('uint32',))
+    opts = _options(op, 'start_index', 'end_index')
+    start, end = opts['start_index'], opts['end_index']
+    n_out = _size(m, op.outputs[0])
+    if not 0 <= start <= end <= n_out or 2 * end > _size(m, op.inputs[0]):
+        raise ModelError('op SignalEnergy (node %d): bad index range %d..%d'
+                         % (op.index, start, end))
+
+    def bind(scratch):
+        inp, out = m.view(op.inputs[0]), m.view(op.outputs[0])
+
+        def run():
+            fx.spectrum_to_energy(inp, start, end, out)
+        return run
+    return 0, bind
+
+
+def prepare_filter_bank(m, op):
+    _check(m, op, 6, 1, ('uint32', 'int16', 'int16', 'int16', 'int16', 'int16'), ('uint64',))
+    channels = _options(op, 'num_channels')['num_channels']
+    for i in op.inputs[3:]:
+        if _size(m, i) != channels + 1:
+            raise ModelError('op SignalFilterBank (node %d): tensor %d must have %d entries'
+                             % (op.index, i, channels + 1))
+    if _size(m, op.outputs[0]) != channels:
+        raise ModelError('op SignalFilterBank (node %d): output must have %d channels'
+                         % (op.index, channels))
+    fs, ws, wd = (m.view(i) for i in op.inputs[3:])
+    n_in, n_w = _size(m, op.inputs[0]), _size(m, op.inputs[1])
+    for c in range(channels + 1):
+        if fs[c] < 0 or ws[c] < 0 or wd[c] < 0 or fs[c] + wd[c] > n_in or ws[c] + wd[c] > n_w:
+            raise ModelError('op SignalFilterBank (node %d): channel %d reads outside its '
+                             'inputs' % (op.index, c))
+
+    def bind(scratch):
+        views = [m.view(i) for i in op.inputs]
+        out = m.view(op.outputs[0])
+
+        def run():
+            fx.filterbank_accumulate(views[0], views[1], views[2], views[3], views[4], views[5],
+                                     channels, out)
+        return run
+    return 0, bind
+
+
+def prepare_filter_bank_square_root(m, op):
+    _check(m, op, 2, 1, ('uint64', 'int32'), ('uint32',))
+    n = _size(m, op.inputs[0])
+
+    def bind(scratch):
+        inp, bits, out = m.view(op.inputs[0]), m.view(op.inputs[1]), m.view(op.outputs[0])
+
+        def run():
+            fx.filterbank_sqrt(inp, n, bits[0], out)
+        return run
+    return 0, bind
+
+
+def prepare_spectral_subtraction(m, op):
+    _check(m, op, 1, 2, ('uint32',), ('uint32', 'uint32'))
+    o = _options(op, 'num_channels', 'smoothing', 'one_minus_smoothing', 'alternate_smoothing',
+                 'alternate_one_minus_smoothing', 'min_signal_remaining', 'smoothing_bits',
+                 'spectral_subtraction_bits', 'clamping')
+    n = o['num_channels']
+    for i in (op.inputs[0], op.outputs[0], op.outputs[1]):
+        if _size(m, i) != n:
+            raise ModelError('op %s (node %d): tensors must have num_channels=%d entries'
+                             % (op.name, op.index, n))
+    cfg = (o['smoothing'], o['one_minus_smoothing'], o['alternate_smoothing'],
+           o['alternate_one_minus_smoothing'], o['min_signal_remaining'], o['smoothing_bits'],
+           o['spectral_subtraction_bits'], bool(o['clamping']))
+    state = m.persistent(4 * n)
+    noise = compat.typed_view(state, 0, n, 'uint32')
+
+    def bind(scratch):
+        inp, out, est = m.view(op.inputs[0]), m.view(op.outputs[0]), m.view(op.outputs[1])
+
+        def run():
+            fx.spectral_subtraction(cfg, inp, out, noise, n)
+            for i in range(n):
+                est[i] = noise[i]
+        return run
+    return 0, bind
+
+
+def prepare_pcan(m, op):
+    _check(m, op, 3, 1, ('uint32', 'uint32', 'int16'), ('uint32',))
+    snr_shift = _options(op, 'snr_shift')['snr_shift']
+    n = _size(m, op.inputs[0])
+    if _size(m, op.inputs[1]) != n or _size(m, op.outputs[0]) != n:
+        raise ModelError('op SignalPCAN (node %d): size mismatch' % op.index)
+    if _size(m, op.inputs[2]) < 4 * 32 - 6 + 3:
+        raise ModelError('op SignalPCAN (node %d): gain LUT too short' % op.index)
+
+    def bind(scratch):
+        inp, noise, lut, out = (m.view(op.inputs[0]), m.view(op.inputs[1]), m.view(op.inputs[2]),
+                                m.view(op.outputs[0]))
+
+        def run():
+            fx.pcan(lut, snr_shift, noise, inp, out, n)
+        return run
+    return 0, bind
+
+
+def prepare_filter_bank_log(m, op):
+    _check(m, op, 1, 1, ('uint32',), ('int16',))
+    o = _options(op, 'input_correction_bits', 'output_scale')
+    n = _size(m, op.inputs[0])
+    bits, scale = o['input_correction_bits'], o['output_scale']
+
+    def bind(scratch):
+        inp, out = m.view(op.inputs[0]), m.view(op.outputs[0])
+
+        def run():
+            fx.filterbank_log(inp, n, scale, bits, out)
+        return run
+    return 0, bind
+
+
+OPS = {
+    'SignalWindow': prepare_window,
+    'SignalFftAutoScale': prepare_fft_auto_scale,
+    'SignalRfft': prepare_rfft,
+    'SignalEnergy': prepare_energy,
+    'SignalFilterBank': prepare_filter_bank,
+    'SignalFilterBankSquareRoot': prepare_filter_bank_square_root,
+    'SignalFilterBankSpectralSubtraction': prepare_spectral_subtraction,
+    'SignalPCAN': prepare_pcan,
+    'SignalFilterBankLog': prepare_filter_bank_log,
+}
