@@ -82,6 +82,10 @@ class OneOp:
 def run_steps(path, op_index, steps):
     """steps: list of (input values, reset first?) -> per step output and states."""
     m = OneOp(open(path, 'rb').read(), op_index)
+    return run_model_steps(m, steps)
+
+
+def run_model_steps(m, steps):
     op = m.op
     state_idx = [i for i in op.inputs if i >= 0 and m.tensors[i].is_variable]
     results = []
@@ -107,9 +111,12 @@ def zoo_path(name):
 
 def tflm_traces(path, op_index, samples, reset_each):
     """TFLM run of the whole model; per invoke, op `op_index`'s input, output and states."""
+    return tflm_traces_of(path.read_bytes(), op_index, samples, reset_each)
+
+
+def tflm_traces_of(buf, op_index, samples, reset_each):
     from tflite_micro.python.tflite_micro import runtime
     from tinyml import reader
-    buf = path.read_bytes()
     g = reader.read(buf)
     op = g.ops[op_index]
     state_idx = [i for i in op.inputs if i >= 0 and g.tensors[i].is_variable]
@@ -206,3 +213,174 @@ def test_node_on_unix_port(mp, name, op_index):
     steps = [(t[0], False) for t in carried] + [(fresh[0][0], True)]
     got = run_micropython(mp, path, op_index, steps)
     check(carried + fresh, got)
+
+
+# ---- synthetic single-op models: shapes and options the corpus does not cover ----------
+
+def lstm_model(seed, batch, steps, n_in, n_cell, time_major=False, cell_act='TANH',
+               cell_clip=10.0, cell_scale=2.0 ** -11, x_zp=-5, h_zp=3, x_scale=0.05,
+               h_scale=0.0078125, **overrides):
+    from tflite_builder import ModelBuilder
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    shape = (steps, batch, n_in) if time_major else (batch, steps, n_in)
+    x = b.tensor('int8', shape, scale=x_scale, zero_point=x_zp, name='x')
+    ins = [x]
+    for k in range(8):
+        cols = n_in if k < 4 else n_cell
+        w = overrides.get('w%d' % k) or dict(
+            dtype='int8', shape=(n_cell, cols),
+            data=rng.integers(-127, 128, (n_cell, cols)), scale=float(rng.uniform(0.004, 0.03)),
+            zero_point=0)
+        ins.append(b.const(w['dtype'], w['shape'], w['data'], scale=w['scale'],
+                           zero_point=w['zero_point']))
+    ins += [-1, -1, -1]
+    for k in range(4):
+        ins.append(b.const('int32', (n_cell,), rng.integers(-20000, 20000, n_cell),
+                           scale=0.0002, zero_point=0))
+    ins += [-1, -1]
+    h = b.tensor('int8', (batch, n_cell), scale=h_scale, zero_point=h_zp, variable=True)
+    c = b.tensor('int16', (batch, n_cell), scale=cell_scale, zero_point=0, variable=True)
+    ins += [h, c, -1, -1, -1, -1]
+    oshape = shape[:2] + (n_cell,)
+    y = b.tensor('int8', oshape, scale=h_scale, zero_point=h_zp, name='y')
+    for k, t in overrides.get('inputs', {}).items():
+        ins[k] = b.tensor(*t) if isinstance(t, tuple) else t
+    b.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], fused_activation_function=cell_act,
+         cell_clip=cell_clip, proj_clip=0.0, time_major=time_major,
+         asymmetric_quantize_inputs=False)
+    return b.build(inputs=[x], outputs=[y]), shape
+
+
+def svdf_model(seed, batch, n_in, n_filter, n_memory, rank, state_dtype, state_zp=0):
+    from tflite_builder import ModelBuilder
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    x = b.tensor('int8', (batch, n_in), scale=0.1, zero_point=-7, name='x')
+    wf = b.const('int8', (n_filter, n_in), rng.integers(-127, 128, (n_filter, n_in)),
+                 scale=0.02, zero_point=0)
+    if state_dtype == 'int16':
+        wt_data, s_state, s_wt = rng.integers(-30000, 30000, (n_filter, n_memory)), 0.004, 2e-5
+    else:
+        wt_data, s_state, s_wt = rng.integers(-127, 128, (n_filter, n_memory)), 0.3, 0.01
+    wt = b.const(state_dtype, (n_filter, n_memory), wt_data, scale=s_wt, zero_point=0)
+    n_unit = n_filter // rank
+    bias = b.const('int32', (n_unit,), rng.integers(-3000, 3000, n_unit),
+                   scale=float(np.float32(s_state) * np.float32(s_wt)), zero_point=0)
+    st = b.tensor(state_dtype, (batch, n_filter * n_memory), scale=s_state,
+                  zero_point=state_zp, variable=True)
+    y = b.tensor('int8', (batch, n_unit), scale=0.2, zero_point=-3, name='y')
+    b.op('SVDF', [x, wf, wt, bias, st], [y], rank=rank, fused_activation_function='RELU',
+         asymmetric_quantize_inputs=False)
+    return b.build(inputs=[x], outputs=[y]), (batch, n_in)
+
+
+def random_inputs(seed, shape, count):
+    rng = np.random.default_rng(seed + 1000)
+    return [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(count)]
+
+
+def compare_with_tflm(buf, shape, seed, mp=None, tmp_path=None):
+    """Three invokes without reset, then reset and one more, vs TFLM."""
+    xs = random_inputs(seed, shape, 3)
+    carried = tflm_traces_of(buf, 0, xs, reset_each=False)
+    fresh = tflm_traces_of(buf, 0, xs[2:], reset_each=True)
+    steps = [(t[0], False) for t in carried] + [(fresh[0][0], True)]
+    if mp is None:
+        scope = {}
+        exec(HARNESS, scope)
+        got = scope['run_model_steps'](scope['OneOp'](buf, 0), steps)
+    else:
+        path = tmp_path / 'op.tflite'
+        path.write_bytes(buf)
+        got = run_micropython(mp, path, 0, steps)
+    check(carried + fresh, got)
+    assert got[2] != got[3]
+
+
+LSTM_CASES = {
+    'batch_major_b2': dict(batch=2, steps=3, n_in=5, n_cell=4),
+    'time_major_b2_noclip': dict(batch=2, steps=3, n_in=6, n_cell=5, time_major=True,
+                                 cell_clip=0.0,
+                                         cell_scale=2.0 ** -13, h_zp=-2),
+    'small_clip_scale_2e-10': dict(batch=1, steps=4, n_in=3, n_cell=6, cell_clip=0.5,
+                                   cell_scale=2.0 ** -10, x_zp=0, h_zp=0),
+    'time_major_b3': dict(batch=3, steps=2, n_in=4, n_cell=3, time_major=True),
+}
+
+
+@pytest.mark.parametrize('case', sorted(LSTM_CASES))
+def test_lstm_synthetic_matches_tflm(case):
+    buf, shape = lstm_model(7, **LSTM_CASES[case])
+    compare_with_tflm(buf, shape, 7)
+
+
+def test_lstm_synthetic_on_unix_port(mp, tmp_path):
+    buf, shape = lstm_model(8, **LSTM_CASES['time_major_b2_noclip'])
+    compare_with_tflm(buf, shape, 8, mp, tmp_path)
+
+
+SVDF_CASES = {
+    'int16_b2_rank2': dict(batch=2, n_in=7, n_filter=6, n_memory=4, rank=2,
+                           state_dtype='int16'),
+    'int8_zp_b2_rank3': dict(batch=2, n_in=5, n_filter=6, n_memory=3, rank=3,
+                             state_dtype='int8', state_zp=9),
+    'int8_rank1': dict(batch=1, n_in=9, n_filter=4, n_memory=5, rank=1, state_dtype='int8',
+                       state_zp=-20),
+}
+
+
+@pytest.mark.parametrize('case', sorted(SVDF_CASES))
+def test_svdf_synthetic_matches_tflm(case):
+    buf, shape = svdf_model(3, **SVDF_CASES[case])
+    compare_with_tflm(buf, shape, 3)
+
+
+def test_svdf_synthetic_on_unix_port(mp, tmp_path):
+    buf, shape = svdf_model(4, **SVDF_CASES['int8_zp_b2_rank3'])
+    compare_with_tflm(buf, shape, 4, mp, tmp_path)
+
+
+# Scales where TFLM's effective multiplier differs between a float32 and a double
+# scale product, with an input that lands on the rounding boundary between them (found
+# by search). The PyPI TFLM build follows the double product in both ops.
+DOUBLE_PRODUCT_LSTM = [
+    (0.0012192316353321075, 0.028838643804192543, 116, -60),
+    (0.00198329146951437, 0.007254898548126221, 102, -41),
+    (0.000786669144872576, 0.029730278998613358, 111, -37),
+]
+
+
+@pytest.mark.parametrize('x_scale,w_scale,w,x', DOUBLE_PRODUCT_LSTM)
+def test_lstm_gate_multiplier_uses_double_product(x_scale, w_scale, w, x):
+    from tflite_builder import ModelBuilder
+    b = ModelBuilder()
+    xt = b.tensor('int8', (1, 1, 1), scale=x_scale, zero_point=0)
+    ins = [xt] + [b.const('int8', (1, 1), [[w]], scale=w_scale, zero_point=0)
+                  for _ in range(8)] + [-1, -1, -1]
+    ins += [b.const('int32', (1,), [0], scale=x_scale * w_scale, zero_point=0)
+            for _ in range(4)] + [-1, -1]
+    # a fine cell scale (2^-15) makes one LSB of gate pre-activation visible
+    ins += [b.tensor('int8', (1, 1), scale=1 / 128, zero_point=0, variable=True),
+            b.tensor('int16', (1, 1), scale=2.0 ** -15, zero_point=0, variable=True),
+            -1, -1, -1, -1]
+    y = b.tensor('int8', (1, 1, 1), scale=1 / 128, zero_point=0)
+    b.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], fused_activation_function='TANH',
+         cell_clip=0.0, proj_clip=0.0, time_major=False, asymmetric_quantize_inputs=False)
+    buf = b.build(inputs=[xt], outputs=[y])
+    traces = tflm_traces_of(buf, 0, [np.array([[[x]]], np.int8)], reset_each=True)
+    scope = {}
+    exec(HARNESS, scope)
+    got = scope['run_model_steps'](scope['OneOp'](buf, 0), [(traces[0][0], True)])
+    check(traces, got)
+
+
+def test_svdf_multiplier_uses_double_product():
+    """0.1 * 0.02 / 0.004 is 0.5 in float32 arithmetic but 0.49999997... in double."""
+    buf, shape = svdf_model(3, **SVDF_CASES['int16_b2_rank2'])
+    xs = random_inputs(3, shape, 1)
+    traces = tflm_traces_of(buf, 0, xs, reset_each=True)
+    scope = {}
+    exec(HARNESS, scope)
+    got = scope['run_model_steps'](scope['OneOp'](buf, 0), [(traces[0][0], True)])
+    check(traces, got)

@@ -2,8 +2,8 @@
 weights, int32 biases, int16 cell state), bit-exact with lstm_eval.h.
 
 Each gate is act(sat16(FC(x) + FC(h))) with both FCs requantized to Q3.12; forget,
-input and output gates use sigmoid, the cell gate the model's activation (tanh or
-sigmoid). The hidden and cell states are variable tensors kept across invokes.
+input and output gates use sigmoid, the cell gate tanh (the only activation TFLM
+runs there). The hidden and cell states are variable tensors kept across invokes.
 """
 from array import array
 from .. import quant
@@ -33,35 +33,14 @@ def _bitlen(n):
     return k
 
 
-def float32_round(d):
-    """Round an emulated double (quant.py (m, e)) to float32 precision, nearest-even.
+def scale_product_ratio(a, b, c):
+    """double(a) * double(b) / double(c) for float32 scales, as an exact double.
 
-    Used to reproduce C++ float expressions such as `a * b` of two float scales
-    (normal range only: model scales are never subnormal)."""
-    m, e = d
-    a = -m if m < 0 else m
-    s = _bitlen(a) - 24
-    if s > 0:
-        low = a & ((1 << s) - 1)
-        a >>= s
-        e += s
-        half = 1 << (s - 1)
-        if low > half or (low == half and (a & 1)):
-            a += 1
-            if a >> 24:
-                a >>= 1
-                e += 1
-    return (-a if m < 0 else a, e)
-
-
-def f32_mul(x, y):
-    """float32(x * y) for float32 x, y, as an exact double."""
-    return float32_round(quant.dmul(quant.dbl(x), quant.dbl(y)))
-
-
-def f32_div_d(a, b):
-    """float32(a / b) for emulated doubles a, b holding float32 values."""
-    return float32_round(quant.ddiv(a, b))
+    TFLM's source rounds some of these products to float32 first, but the reference
+    build (tflite-micro PyPI, the oracle of the corpus) measurably keeps them in double:
+    tests/test_ops_rnn.py pins both the LSTM and the SVDF case."""
+    return quant.ddiv(quant.dmul(quant.dbl(a), quant.dbl(b)), c if isinstance(c, tuple)
+                      else quant.dbl(c))
 
 
 def double_to_int_trunc(d):
@@ -220,8 +199,8 @@ def _fc_params(batches, n_out, n_in, out_start, mult_shift, mode, bias, x_zp, w)
 
 
 def _fc_multiplier(in_scale, w_scale):
-    # GetQuantizedConvolutionMultipler: double(float(in * w)) / double(2^-12)
-    return quant.quantize_multiplier(quant.ddiv(f32_mul(in_scale, w_scale), Q3_12))
+    # GetQuantizedConvolutionMultipler: in * w / 2^-12 (double, see scale_product_ratio)
+    return quant.quantize_multiplier(scale_product_ratio(in_scale, w_scale, Q3_12))
 
 
 def _mul_multiplier(s1, s2, s_out):
@@ -248,14 +227,11 @@ def _tanh_params(cell_scale):
 
 def _gate_modes(op):
     act = op.options.get('fused_activation_function', 'NONE')
-    if act == 'TANH':
-        cell_mode = K.MODE_TANH
-    elif act == 'SIGMOID':
-        cell_mode = K.MODE_SIGMOID
-    else:
-        raise unsupported(op, 'cell gate activation %s (TFLM supports TANH, SIGMOID)' % act)
+    if act != 'TANH':
+        # the schema cannot express sigmoid here, and TFLM asserts on anything else
+        raise unsupported(op, 'cell gate activation %s (TFLM runs TANH only)' % act)
     return {'input': K.MODE_SIGMOID, 'forget': K.MODE_SIGMOID,
-            'cell': cell_mode, 'output': K.MODE_SIGMOID}
+            'cell': K.MODE_TANH, 'output': K.MODE_SIGMOID}
 
 
 def prepare(m, op):

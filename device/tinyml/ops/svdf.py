@@ -9,7 +9,7 @@ from array import array
 from .. import quant
 from ..errors import ModelError, UnsupportedOpError
 from ..kernels import python_rnn as K
-from .lstm import f32_mul, f32_div_d, kernel
+from .lstm import scale_product_ratio, kernel
 
 INPUT, W_FEATURE, W_TIME, BIAS, STATE = 0, 1, 2, 3, 4
 STATE_RANGE = {'int8': (-128, 127), 'int16': (-32768, 32767)}
@@ -103,9 +103,8 @@ def _multipliers(op, t, out):
     s_out, _ = _scalar(op, out, 'output')
     if not (s_state > 0 and s_out > 0):
         raise fail(op, 'state and output need positive scales')
-    # PrepareSvdf computes both effective scales in float32, then widens to double
-    e1 = f32_div_d(f32_mul(s_x, s_wf), quant.dbl(s_state))
-    e2 = f32_div_d(f32_mul(s_state, s_wt), quant.dbl(s_out))
+    e1 = scale_product_ratio(s_x, s_wf, s_state)
+    e2 = scale_product_ratio(s_state, s_wt, s_out)
     return quant.quantize_multiplier(e1), quant.quantize_multiplier(e2)
 
 
