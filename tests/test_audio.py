@@ -245,3 +245,167 @@ def test_dct_matches_tf_mfcc(tf):
     ref = tf.signal.mfccs_from_log_mel_spectrograms(x).numpy()[:, :13]
     m = np.array(dsp.dct_matrix(13, 40)).reshape(13, 40)
     assert np.abs(x @ m.T - ref).max() < 1e-4
+
+
+# ---------------------------------------------------------------- streaming (Framer, Frontend)
+
+
+class HarnessModel:
+    """Duck-typed loaded model over test_signal_ops.Harness (Signal ops + numpy builtins)."""
+
+    class T:
+        def __init__(self, data, dtype, nbytes, shape):
+            self.data, self.dtype, self.nbytes, self.shape = data, dtype, nbytes, shape
+
+    def __init__(self, model_bytes):
+        from test_signal_ops import Harness
+        h = self.h = Harness(model_bytes)
+        i, o = h.graph.inputs[0], h.graph.outputs[0]
+        ti, to = h.tensors[i], h.tensors[o]
+        self.inputs = [self.T(h.view(i), ti.dtype, ti.nbytes, ti.shape)]
+        self.outputs = [self.T(h.view(o), to.dtype, to.nbytes, to.shape)]
+
+    def invoke(self):
+        for s in self.h.steps:
+            s()
+
+    def reset(self):
+        self.h.reset()
+
+
+@pytest.mark.parametrize("length, step", [(480, 320), (5, 2), (4, 4), (3, 1)])
+@pytest.mark.parametrize("chunk", [1, 3, 7, 320, 1000])
+def test_framer_yields_strided_frames_for_any_chunk_size(length, step, chunk):
+    x = np.arange(2000, dtype=np.int16)
+    fr = audio.Framer(length, step)
+    got = []
+    dst = array("h", bytes(2 * length))
+    for s in range(0, len(x), chunk):
+        c = array("h", x[s:s + chunk].tobytes())
+        pos = 0
+        while True:
+            pos = fr.fill(c, pos)
+            if not fr.ready:
+                break
+            fr.take(dst)
+            got.append(list(dst))
+        assert pos == len(c)
+    ref = [list(x[s:s + length]) for s in range(0, len(x) - length + 1, step)]
+    assert got == ref
+
+
+def test_framer_rejects_bad_geometry():
+    for length, step in ((0, 1), (4, 0), (4, 5)):
+        with pytest.raises(ValueError):
+            audio.Framer(length, step)
+
+
+@pytest.fixture(scope="module")
+def preproc_int8(zoo):
+    return (zoo / "audio_preprocessor_int8.tflite").read_bytes()
+
+
+@pytest.mark.parametrize("chunk", [1, 160, 320, 333, 4000, 16000])
+def test_frontend_micro_speech_streams_tflm_frames(zoo, preproc_int8, chunk):
+    from test_signal_ops import frames_of, tflm_frames
+    x, _ = read_wav(zoo / "data" / "yes_1000ms.wav")
+    ref = tflm_frames(preproc_int8, frames_of(x))
+    fe = audio.Frontend("micro_speech", model=HarnessModel(preproc_int8))
+    got = []
+    counts = []
+    for s in range(0, len(x), chunk):
+        v = fe.feed(array("h", x[s:s + chunk].tobytes()))
+        counts.append(len(v) // 40)
+        got.extend(np.frombuffer(bytes(v), np.int8).reshape(-1, 40))
+    assert sum(counts) == 49
+    assert (np.array(got) == ref).all()
+    fe.reset()
+    v = fe.feed(array("h", x.tobytes()))
+    assert (np.frombuffer(bytes(v), np.int8).reshape(-1, 40) == ref).all()
+
+
+def test_frontend_float_model(zoo):
+    from test_signal_ops import frames_of, tflm_frames
+    model = (zoo / "audio_preprocessor_float.tflite").read_bytes()
+    x, _ = read_wav(zoo / "data" / "no_1000ms.wav")
+    fe = audio.Frontend("micro_speech", model=HarnessModel(model))
+    v = fe.feed(array("h", x.tobytes()))
+    got = np.array(v.tolist() if hasattr(v, "tolist") else list(v), np.float32).reshape(-1, 40)
+    assert (got == tflm_frames(model, frames_of(x))).all()
+
+
+def test_micro_speech_end_to_end_class_scores(zoo, preproc_int8):
+    """wav -> Frontend -> micro_speech_quantized (TFLM) == the corpus' TFLM class scores."""
+    from tflite_micro.python.tflite_micro import runtime
+    real = np.load(zoo / "micro_speech_quantized_real.npz")
+    clf = runtime.Interpreter.from_bytes((zoo / "micro_speech_quantized.tflite").read_bytes())
+    for k, label in enumerate(real["labels"]):
+        x, _ = read_wav(zoo / "data" / str(label).split()[0])
+        fe = audio.Frontend("micro_speech", model=HarnessModel(preproc_int8))
+        feats = np.frombuffer(bytes(fe.feed(array("h", x.tobytes()))), np.int8)
+        assert (feats == real["input_0"][k].ravel()).all(), label
+        clf.set_input(feats.reshape(1, 1960), 0)
+        clf.invoke()
+        assert (clf.get_output(0) == real["output_0"][k]).all(), label
+
+
+def test_frontend_in_engine(zoo, preproc_int8):
+    from test_signal_ops import _engine_or_skip, frames_of, tflm_frames
+    m = _engine_or_skip(preproc_int8)
+    x, _ = read_wav(zoo / "data" / "no_1000ms.wav")
+    fe = audio.Frontend("micro_speech", model=m)
+    got = np.frombuffer(bytes(fe.feed(array("h", x.tobytes()))), np.int8).reshape(-1, 40)
+    assert (got == tflm_frames(preproc_int8, frames_of(x))).all()
+
+
+def test_frontend_bad_input(zoo, preproc_int8):
+    hm = HarnessModel(preproc_int8)
+    with pytest.raises(ValueError):
+        audio.Frontend("micro_speech")                      # no model
+    with pytest.raises(ValueError):
+        audio.Frontend("mlperf_kws", model=hm)              # not streamable
+    with pytest.raises(ValueError):
+        audio.Frontend("nope", model=hm)
+    with pytest.raises(ValueError):
+        audio.Frontend("micro_speech", model=hm, sample_rate=8000)
+    fe = audio.Frontend("micro_speech", model=hm)
+    for bad in (array("h"), array("f", [0.0] * 10), b"\x00" * 10, [1, 2, 3]):
+        with pytest.raises(ValueError):
+            fe.feed(bad)
+
+
+def test_frontend_framing_on_unix_port(mp):
+    """Frontend + Framer on MicroPython, with a stand-in model whose output is a checksum."""
+    code = """
+import json
+from array import array
+from tinyml import audio
+class T:
+    def __init__(self, data, dtype, nbytes):
+        self.data, self.dtype, self.nbytes, self.shape = data, dtype, nbytes, ()
+class Fake:
+    def __init__(self):
+        self.inputs = [T(array('h', bytes(960)), 'int16', 960)]
+        self.outputs = [T(array('b', bytes(4)), 'int8', 4)]
+        self.calls = 0
+    def invoke(self):
+        x = self.inputs[0].data
+        o = self.outputs[0].data
+        o[0] = x[0] % 127; o[1] = x[479] % 127; o[2] = (x[0] + x[479]) % 100; o[3] = self.calls % 100
+        self.calls += 1
+    def reset(self):
+        self.calls = 0
+fe = audio.Frontend('micro_speech', model=Fake())
+res = []
+x = array('h', [(i * 7) % 30000 for i in range(16000)])
+for s in range(0, 16000, 777):
+    v = fe.feed(x[s:s + 777])
+    res.extend(list(v))
+print(json.dumps(res))
+"""
+    got = mp.json(code)
+    x = [(i * 7) % 30000 for i in range(16000)]
+    ref = []
+    for k, s in enumerate(range(0, 16000 - 480 + 1, 320)):
+        ref += [x[s] % 127, x[s + 479] % 127, (x[s] + x[s + 479]) % 100, k % 100]
+    assert got == ref

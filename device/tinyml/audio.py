@@ -195,3 +195,135 @@ def read_wav(src):
             return samples, rate
         pos = body + size + (size & 1)
     raise ValueError('WAV file has no data chunk')
+
+
+class Framer:
+    """Cuts a stream of int16 chunks of any size into overlapping frames (ring buffer).
+
+        pos = 0
+        while True:
+            pos = framer.fill(chunk, pos)      # consume until a frame is complete
+            if not framer.ready:
+                break
+            framer.take(dst)                   # copy the frame out; advance by `step`
+    """
+
+    def __init__(self, length, step):
+        if length < 1 or not 1 <= step <= length:
+            raise ValueError('need 1 <= step <= length')
+        self.length = length
+        self.step = step
+        self.ring = array('h', bytes(2 * length))
+        self.reset()
+
+    def reset(self):
+        self.write = 0          # next ring slot to write
+        self.count = 0          # samples in the ring that belong to the next frame
+        self.ready = False
+
+    def fill(self, chunk, pos):
+        ring = self.ring
+        n = len(chunk)
+        length = self.length
+        w = self.write
+        c = self.count
+        while pos < n and c < length:
+            ring[w] = chunk[pos]
+            w += 1
+            if w == length:
+                w = 0
+            c += 1
+            pos += 1
+        self.write = w
+        self.count = c
+        self.ready = c == length
+        return pos
+
+    def take(self, dst):
+        """Copy the complete frame (oldest sample first) into dst and drop `step` samples."""
+        ring = self.ring
+        length = self.length
+        r = self.write          # the ring is full: the oldest sample sits at the write slot
+        for i in range(length):
+            dst[i] = ring[r]
+            r += 1
+            if r == length:
+                r = 0
+        self.count = length - self.step
+        self.ready = False
+
+
+class Frontend:
+    """Streaming features: feed(chunk) -> memoryview of the frames completed by this chunk.
+
+    'micro_speech': runs audio_preprocessor_int8.tflite (or _float) in the tinyml engine, one
+    30 ms window (480 samples) every 20 ms (320), keeping the model's noise/PCAN state across
+    frames like TFLM. model is a path, the model bytes, or an already loaded model.
+    The returned view (frames x 40, int8 or float) is valid until the next feed()."""
+
+    PRESETS = {'micro_speech': (16000, 480, 320)}
+
+    def __init__(self, preset='micro_speech', model=None, sample_rate=SAMPLE_RATE,
+                 max_frames=50):
+        if preset not in self.PRESETS:
+            if preset in PRESETS:
+                raise ValueError('preset %s normalizes by the whole clip: use features()'
+                                 % preset)
+            raise ValueError('unknown streaming preset %r' % (preset,))
+        rate, length, step = self.PRESETS[preset]
+        if sample_rate != rate:
+            raise ValueError('preset %s needs %d Hz audio, got %r' % (preset, rate, sample_rate))
+        if model is None:
+            raise ValueError('preset micro_speech needs model= (audio_preprocessor_int8.tflite)')
+        if isinstance(model, (str, bytes, bytearray, memoryview)):
+            import tinyml
+            model = tinyml.load(model)
+        self.model = model
+        inp, outp = model.inputs[0], model.outputs[0]
+        if inp.dtype != 'int16' or inp.nbytes != 2 * length:
+            raise ValueError('model input must be int16[%d], got %s %r'
+                             % (length, inp.dtype, inp.shape))
+        self.channels = outp.nbytes // (4 if outp.dtype == 'float32' else 1)
+        self.typecode = 'f' if outp.dtype == 'float32' else 'b'
+        if outp.dtype not in ('int8', 'float32'):
+            raise ValueError('model output must be int8 or float32, got %s' % outp.dtype)
+        self.framer = Framer(length, step)
+        self._in = inp.data
+        self._out = outp.data
+        self._alloc(max_frames)
+
+    def _alloc(self, frames):
+        itemsize = 4 if self.typecode == 'f' else 1
+        self.frames = array(self.typecode, bytes(itemsize * frames * self.channels))
+        mv = memoryview(self.frames)
+        self._views = [mv[0:k * self.channels] for k in range(frames + 1)]
+        self.capacity = frames
+
+    def reset(self):
+        """Forget buffered samples and the model's state (noise estimates)."""
+        self.framer.reset()
+        self.model.reset()
+
+    def feed(self, chunk):
+        x = int16_samples(chunk)
+        step = self.framer.step
+        pending = self.framer.count + len(x)
+        worst = 0 if pending < self.framer.length else 1 + (pending - self.framer.length) // step
+        if worst > self.capacity:
+            self._alloc(worst)
+        frames = self.frames
+        ch = self.channels
+        out = self._out
+        pos = 0
+        k = 0
+        while True:
+            pos = self.framer.fill(x, pos)
+            if not self.framer.ready:
+                break
+            self.framer.take(self._in)
+            self.model.invoke()
+            base = k * ch
+            for j in range(ch):
+                frames[base + j] = out[j]
+            k += 1
+        return self._views[k]
