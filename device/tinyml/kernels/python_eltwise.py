@@ -590,13 +590,15 @@ def reduce_float(out, a, b, p):
 
 # ---------------------------------------------------------------- resize
 def resize_nearest(out, a, b, p):
-    """RESIZE_NEAREST_NEIGHBOR: copies depth-long runs; works for any element type.
+    """RESIZE_NEAREST_NEIGHBOR on byte views (`out`, `a` are the tensors' raw bytes, so any
+    element type works): copies one pixel's channels at a time.
 
-    p[0] batches, p[1] out_h, p[2] out_w, p[3] depth, p[4] input batch stride (elements),
-    p[5:5+out_h] input row offset (in_y * in_w * depth) per output row,
-    p[5+out_h:5+out_h+out_w] input column offset (in_x * depth) per output column.
+    p[0] batches, p[1] out_h, p[2] out_w, p[3] pixel size in bytes (depth * itemsize),
+    p[4] input batch stride in bytes,
+    p[5:5+out_h] input row byte offset (in_y * in_w * pixel) per output row,
+    p[5+out_h:5+out_h+out_w] input column byte offset (in_x * pixel) per output column.
     """
-    nb, oh, ow, depth, bstride = p[0], p[1], p[2], p[3], p[4]
+    nb, oh, ow, pix, bstride = p[0], p[1], p[2], p[3], p[4]
     xs = 5 + oh
     o = 0
     for bi in range(nb):
@@ -605,8 +607,8 @@ def resize_nearest(out, a, b, p):
             row = base + p[5 + y]
             for x in range(ow):
                 i = row + p[xs + x]
-                out[o:o + depth] = a[i:i + depth]
-                o += depth
+                out[o:o + pix] = a[i:i + pix]
+                o += pix
 
 
 def resize_bilinear_int8(out, a, b, p):
@@ -648,34 +650,48 @@ def resize_bilinear_int8(out, a, b, p):
                     o += 1
 
 
-def resize_bilinear_float(out, a, b, p):
-    """RESIZE_BILINEAR float32 (TFLM ResizeBilinear; computed in Python floats, the last bit
-    may differ from TFLM's float32 evaluation order).
+_F32 = array('f', [0.0])
 
-    Layout as resize_bilinear_int8, but the third int of each row/column triple is the
-    float32 bits of the source coordinate input_y / input_x.
+
+def _f32mul(x, y):
+    _F32[0] = x * y
+    return _F32[0]
+
+
+def _f32add(x, y):
+    _F32[0] = x + y
+    return _F32[0]
+
+
+def resize_bilinear_float(out, a, b, p):
+    """RESIZE_BILINEAR float32, TFLM ResizeBilinear with its float32 evaluation order.
+
+    p[0] batches, p[1] out_h, p[2] out_w, p[3] depth, p[4] in_h, p[5] in_w,
+    then per output row y four ints (y0, y1, float32 bits of 1 - dy, float32 bits of dy)
+    with dy = input_y - y0, then per output column x the same four for x.
+    out = ((v00*(1-dy))*(1-dx) + (v10*dy)*(1-dx)) + (v01*(1-dy))*dx + (v11*dy)*dx,
+    every operation rounded to float32.
     """
     nb, oh, ow, depth, ih, iw = p[0], p[1], p[2], p[3], p[4], p[5]
-    xs = 6 + 3 * oh
+    xs = 6 + 4 * oh
     row_stride = iw * depth
+    mul, add = _f32mul, _f32add
     o = 0
     for bi in range(nb):
         base = bi * ih * row_stride
         for y in range(oh):
-            y0, y1 = p[6 + 3 * y], p[7 + 3 * y]
-            fy = _bits_float(p[8 + 3 * y]) - y0
-            r0 = base + y0 * row_stride
-            r1 = base + y1 * row_stride
+            k = 6 + 4 * y
+            r0 = base + p[k] * row_stride
+            r1 = base + p[k + 1] * row_stride
+            wy0, wy1 = _bits_float(p[k + 2]), _bits_float(p[k + 3])
             for x in range(ow):
-                x0, x1 = p[xs + 3 * x], p[xs + 3 * x + 1]
-                fx = _bits_float(p[xs + 3 * x + 2]) - x0
-                i00 = r0 + x0 * depth
-                i10 = r1 + x0 * depth
-                i01 = r0 + x1 * depth
-                i11 = r1 + x1 * depth
+                k = xs + 4 * x
+                x0, x1 = p[k] * depth, p[k + 1] * depth
+                wx0, wx1 = _bits_float(p[k + 2]), _bits_float(p[k + 3])
                 for c in range(depth):
-                    out[o] = (a[i00 + c] * (1 - fy) * (1 - fx) + a[i10 + c] * fy * (1 - fx) +
-                              a[i01 + c] * (1 - fy) * fx + a[i11 + c] * fy * fx)
+                    s = add(mul(mul(a[r0 + x0 + c], wy0), wx0), mul(mul(a[r1 + x0 + c], wy1), wx0))
+                    s = add(s, mul(mul(a[r0 + x1 + c], wy0), wx1))
+                    out[o] = add(s, mul(mul(a[r1 + x1 + c], wy1), wx1)) + 0.0
                     o += 1
 
 

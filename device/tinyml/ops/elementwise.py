@@ -117,14 +117,16 @@ def float_act(op):
     return FLOAT_ACT[act]
 
 
-def bind_run(m, op, name, in_indices, out_index, p):
-    """A bind(scratch) returning run() = kernel(out, a, b, p) on the tensors' views."""
+def bind_run(m, op, name, in_indices, out_index, p, raw=False):
+    """A bind(scratch) returning run() = kernel(out, a, b, p) on the tensors' typed views
+    (byte views when raw: MicroPython's typed views of non-int8 tensors cannot be sliced)."""
     fn = kernel(m, op, name)
 
     def bind(scratch):
-        out = m.view(out_index)
-        a = m.view(in_indices[0])
-        b = m.view(in_indices[1]) if len(in_indices) > 1 else None
+        view = m.raw if raw else m.view
+        out = view(out_index)
+        a = view(in_indices[0])
+        b = view(in_indices[1]) if len(in_indices) > 1 else None
 
         def run():
             fn(out, a, b, p)

@@ -59,10 +59,11 @@ def prepare_nearest(m, op):
         raise unsupported(op, 'dtype %s' % in_t.dtype)
     ac = bool(op.options.get('align_corners', False))
     hpc = bool(op.options.get('half_pixel_centers', False))
-    rows = [nearest_index(y, ih, oh, ac, hpc) * iw * c for y in range(oh)]
-    cols = [nearest_index(x, iw, ow, ac, hpc) * c for x in range(ow)]
-    p = array('i', [nb, oh, ow, c, ih * iw * c] + rows + cols)
-    return 0, bind_run(m, op, 'resize_nearest', op.inputs[:1], op.outputs[0], p)
+    pix = c * in_t.itemsize
+    rows = [nearest_index(y, ih, oh, ac, hpc) * iw * pix for y in range(oh)]
+    cols = [nearest_index(x, iw, ow, ac, hpc) * pix for x in range(ow)]
+    p = array('i', [nb, oh, ow, pix, ih * iw * pix] + rows + cols)
+    return 0, bind_run(m, op, 'resize_nearest', op.inputs[:1], op.outputs[0], p, raw=True)
 
 
 def _c_div(a, b):
@@ -88,15 +89,21 @@ def _int_scale(in_size, out_size, ac):
 
 
 def _float_coords(value, scale, hpc, in_size):
-    """TFLM ComputeInterpolationValues -> (lower, upper, float32 bits of scaled)."""
+    """TFLM ComputeInterpolationValues -> (lower, upper, bits of 1 - d, bits of d), where
+    d = scaled - lower is the float32 weight of the upper neighbour."""
     if hpc:
         scaled = _f32(_f32(_f32(value + 0.5) * scale) - 0.5)
     else:
         scaled = _f32(value * scale)
     lower = max(int(math.floor(scaled)), 0)
     upper = min(int(math.ceil(scaled)), in_size - 1)
-    bits = float_bits(scaled)
-    return lower, upper, bits - (1 << 32) if bits & 0x80000000 else bits
+    d = _f32(scaled - lower)
+    return lower, upper, _signed_bits(_f32(1 - d)), _signed_bits(d)
+
+
+def _signed_bits(f):
+    bits = float_bits(f)
+    return bits - (1 << 32) if bits & 0x80000000 else bits
 
 
 def prepare_bilinear(m, op):
