@@ -182,3 +182,25 @@ def test_convert_missing_file_is_one_line_error(tmp_path):
     proc = cli('convert', tmp_path / 'missing.tflite', check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == 'tinyml: error: no such file: %s' % (tmp_path / 'missing.tflite')
+
+
+def test_multiplier_tape_replays_prepare_results_in_order():
+    from test_cli_inspect import conv_dw_fc_model
+    from tinyml import quant
+    from tinyml_host import planview
+    tflite = conv_dw_fc_model()
+    recorder = planview.MultiplierRecorder()
+    planview.plan_model(tflite, reader.read(tflite), recorder)
+    assert len(recorder.calls) >= 2        # conv and depthwise channels
+    compact.read_graph(convert.convert_bytes(tflite))
+    for input_scale, fs, output_scale, n, result in recorder.calls:
+        assert compact.replay_multipliers(input_scale, fs, output_scale, n) == \
+            (list(result[0]), list(result[1]))
+    assert compact._replay is None          # tape used up and released
+
+
+def test_multiplier_tape_disarms_on_a_call_it_did_not_record():
+    from test_cli_inspect import conv_dw_fc_model
+    compact.read_graph(convert.convert_bytes(conv_dw_fc_model()))
+    assert compact.replay_multipliers(0.123, (0.5, 0.25), 0.75, 2) is None
+    assert compact._replay is None

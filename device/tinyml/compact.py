@@ -14,6 +14,9 @@ Layout (little-endian; every offset is from the start of the file):
     plan     u32 n, n x i32 per tensor: arena offset, -1 not in the arena, or -2 - j when
              prepare made the tensor an alias of tensor j (reshape-likes);
              u32 n_ops, n_ops x (i32 scratch offset, u32 scratch bytes)
+    tape     u32 n, n x (f32 input scale, f32 output scale, u16 channels, u16 filter scales,
+             f32 first and f32 last filter scale, i32 multipliers[channels], i8 shifts[channels]):
+             quant.per_channel_multipliers results in the order prepare asks for them
     data     constant tensor bytes and custom options, each 16-byte aligned
     str = u16 length + utf-8 bytes. The plan is the planner's output for this model.
 
@@ -23,6 +26,7 @@ raises ModelError naming the record and offset.
 model.py hooks: READERS gets (is_compact, read_graph), which leaves the Plan on graph.plan;
 Model._plan asks stored_plan(graph, aliases, scratch) first and runs the planner only when it
 returns None (no stored plan, or this device's prepare needs other scratch/aliases).
+quant.py hook: per_channel_multipliers returns replay_multipliers(...) when it is not None.
 """
 import struct
 from .errors import ModelError
@@ -49,6 +53,7 @@ class Plan:
         self.arena_bytes = arena_bytes
         self.offsets = offsets      # list: tensor index -> arena offset, -1, or -2 - alias
         self.scratch = scratch      # list: op index -> (offset, nbytes)
+        self.tape = []              # positions of the multiplier tape entries
 
     def aliases(self):
         """{tensor: the tensor it aliases} as stored."""
@@ -68,16 +73,52 @@ class Placed:
 
 
 def read_graph(buf):
-    """Parse a .tmdl -> Graph whose .plan is the stored Plan (the model.READERS entry)."""
+    """Parse a .tmdl -> Graph whose .plan is the stored Plan (the model.READERS entry).
+
+    Also arms the multiplier tape for the Model built next from this graph."""
+    global _replay
     graph, plan = read(buf)
     graph.plan = plan
+    _replay = [graph.buffer, plan.tape, 0]
     return graph
+
+
+_replay = None   # [buffer, tape entries, next entry] of the model being built
+
+
+def replay_multipliers(input_scale, filter_scales, output_scale, n):
+    """The stored (mults, shifts) for this quant.per_channel_multipliers call, or None.
+
+    Entries are used in order; the first call that does not match disarms the tape."""
+    global _replay
+    if _replay is None:
+        return None
+    buf, tape, k = _replay
+    if k + 1 >= len(tape):
+        _replay = None          # last entry (or none): free the tape either way
+        if k >= len(tape):
+            return None
+    pos = tape[k]
+    in_s, out_s, count, nf, first, last = struct.unpack_from('<ffHHff', buf, pos)
+    if not isinstance(filter_scales, (tuple, list)):
+        filter_scales = (filter_scales,)
+    if (in_s != input_scale or out_s != output_scale or count != n or nf != len(filter_scales)
+            or first != filter_scales[0] or last != filter_scales[-1]):
+        _replay = None
+        return None
+    if _replay is not None:
+        _replay[2] = k + 1
+    pos += 20
+    mults = list(struct.unpack_from('<%di' % n, buf, pos))
+    shifts = list(struct.unpack_from('<%db' % n, buf, pos + 4 * n))
+    return mults, shifts
 
 
 def stored_plan(graph, aliases, scratch):
     """(arena_bytes, {('t', i) | ('s', k): Placed}) like planner.plan, from graph.plan;
     None when graph has no stored plan or prepare's aliases/scratch differ from it."""
     plan = getattr(graph, 'plan', None)
+    graph.plan = None           # used once: let the lists go
     if plan is None or plan.aliases() != aliases:
         return None
     buffers = {}
@@ -112,6 +153,11 @@ class Cursor:
         v = struct.unpack_from(fmt, self.buf, self.pos)
         self.pos += size
         return v
+
+    def skip(self, size):
+        if self.pos + size > self.end:
+            self.fail('truncated')
+        self.pos += size
 
     def u8(self):
         return self.take('<B', 1)[0]
@@ -182,6 +228,7 @@ def read(buf):
     inputs = _indices(c, c.u16(), nt)
     outputs = _indices(c, c.u16(), nt)
     plan = _plan(c, tensors, nops, arena)
+    plan.tape = _tape(c)
     if c.pos != meta_end:
         c.fail('%d bytes left over in the metadata' % (meta_end - c.pos))
     return Graph(tensors, ops, inputs, outputs, mv), plan
@@ -259,6 +306,20 @@ def _op(c, index, nt, mv):
         options[key] = _value(c)
     custom = _data(c, mv)
     return Op(index, name, inputs, outputs, options, custom, version)
+
+
+def _tape(c):
+    """Positions of the tape entries (checked to lie inside the metadata)."""
+    c.what = 'multiplier tape'
+    tape = []
+    for _ in range(c.u32()):
+        tape.append(c.pos)
+        c.skip(8)
+        count, nf = c.u16(), c.u16()
+        if nf == 0:
+            c.fail('entry without filter scales')
+        c.skip(8 + 5 * count)
+    return tape
 
 
 def _plan(c, tensors, nops, arena):

@@ -145,6 +145,17 @@ def write_plan(w, graph, plan):
     w.put('I', len(graph.ops))
     for offset, nbytes in plan.scratch:
         w.put('iI', offset, nbytes)
+    write_tape(w, getattr(plan, 'calls', ()))
+
+
+def write_tape(w, calls):
+    """quant.per_channel_multipliers calls recorded while planning: args and results."""
+    w.put('I', len(calls))
+    for input_scale, filter_scales, output_scale, n, (mults, shifts) in calls:
+        fs = filter_scales if isinstance(filter_scales, (tuple, list)) else (filter_scales,)
+        w.put('ffHHff', input_scale, output_scale, n, len(fs), fs[0], fs[-1])
+        w.i32s(mults)
+        w.put('%db' % n, *shifts)
 
 
 def encode(graph, plan, progress=None):

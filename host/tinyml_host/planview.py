@@ -76,13 +76,41 @@ def _root(aliases, i):
     return i
 
 
-def plan_model(data, graph):
+class MultiplierRecorder:
+    """Records every quant.per_channel_multipliers call (args and result) while active."""
+
+    def __init__(self):
+        self.calls = []
+        self.original = None
+
+    def __enter__(self):
+        from tinyml import quant
+        self.original = original = quant.per_channel_multipliers
+
+        def record(input_scale, filter_scales, output_scale, n):
+            result = original(input_scale, filter_scales, output_scale, n)
+            self.calls.append((input_scale, filter_scales, output_scale, n, result))
+            return result
+        quant.per_channel_multipliers = record
+        return self
+
+    def __exit__(self, *exc):
+        from tinyml import quant
+        quant.per_channel_multipliers = self.original
+        return False
+
+
+def plan_model(data, graph, recorder=None):
     """PlanView of graph (data: the model bytes, for the error messages' sake)."""
     view = PlanView()
     probe = Probe(graph)
     try:
         _model._validate(graph)
-        steps = probe.prepare_all()
+        if recorder is not None:
+            with recorder:
+                steps = probe.prepare_all()
+        else:
+            steps = probe.prepare_all()
         probe._plan(steps)
     except (ModelError, MemoryError) as e:
         view.error = str(e)
@@ -123,11 +151,14 @@ def compact_plan(model_bytes):
     """The compact.Plan of a .tflite model: what `tinyml convert` stores."""
     from tinyml import compact, reader
     graph = reader.read(model_bytes)
-    view = plan_model(model_bytes, graph)
+    recorder = MultiplierRecorder()
+    view = plan_model(model_bytes, graph, recorder)
     if view.unsupported or view.error:
         first = view.unsupported[0]['reason'] if view.unsupported else view.error
         raise ModelError('cannot convert: %s' % first)
     offsets = [(-2 - view.aliases[t.index]) if t.index in view.aliases
                else view.offsets.get(t.index, -1) for t in graph.tensors]
     scratch = [view.scratch.get(op.index, (0, 0)) for op in graph.ops]
-    return compact.Plan(view.arena_bytes, offsets, scratch)
+    plan = compact.Plan(view.arena_bytes, offsets, scratch)
+    plan.calls = recorder.calls
+    return plan
