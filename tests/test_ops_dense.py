@@ -413,3 +413,93 @@ def test_unsupported_and_bad_models_raise():
     b.op('FULLY_CONNECTED', [x, wt, -1], [y])
     with pytest.raises(UnsupportedOpError, match='dtype combination'):
         run_cpython(b.build(inputs=[x], outputs=[y]), [bytes(16)])
+
+
+# ------------------------------------------------------------------ through tinyml.load
+
+
+def small_net(rng, dtype):
+    """conv -> depthwise -> max pool -> avg pool -> reshape-free FC -> softmax."""
+    q = (lambda s, z: dict(scale=s, zero_point=z)) if dtype == 'int8' else (lambda s, z: {})
+    wq = (lambda s, n, d: dict(scale=s, zero_point=(0,) * n, qdim=d)) if dtype == 'int8' \
+        else (lambda s, n, d: {})
+    bt = 'int32' if dtype == 'int8' else 'float32'
+
+    def weights(shape):
+        if dtype == 'int8':
+            return rand_i8(rng, shape)
+        return rng.normal(0, 0.3, shape).astype(np.float32)
+
+    def biases(n):
+        if dtype == 'int8':
+            return rng.integers(-500, 500, n)
+        return rng.normal(0, 0.1, n).astype(np.float32)
+
+    b = ModelBuilder()
+    x = b.tensor(dtype, (1, 10, 9, 2), **q(0.05, -3))
+    w1 = b.const(dtype, (4, 3, 3, 2), weights((4, 3, 3, 2)),
+                 **wq(tuple(float(s) for s in rng.uniform(0.005, 0.01, 4)), 4, 0))
+    b1 = b.const(bt, (4,), biases(4))
+    h1 = b.tensor(dtype, (1, 5, 5, 4), **q(0.08, 2))
+    b.op('CONV_2D', [x, w1, b1], [h1], padding='SAME', stride_h=2, stride_w=2,
+         fused_activation_function='RELU')
+    w2 = b.const(dtype, (1, 3, 3, 8), weights((1, 3, 3, 8)),
+                 **wq(tuple(float(s) for s in rng.uniform(0.005, 0.02, 8)), 8, 3))
+    b2 = b.const(bt, (8,), biases(8))
+    h2 = b.tensor(dtype, (1, 5, 5, 8), **q(0.06, -1))
+    b.op('DEPTHWISE_CONV_2D', [h1, w2, b2], [h2], padding='SAME', stride_h=1, stride_w=1,
+         depth_multiplier=2, fused_activation_function='RELU6')
+    h3 = b.tensor(dtype, (1, 3, 3, 8), **q(0.06, -1))
+    b.op('MAX_POOL_2D', [h2], [h3], padding='SAME', stride_h=2, stride_w=2,
+         filter_height=2, filter_width=2)
+    h4 = b.tensor(dtype, (1, 1, 1, 8), **q(0.06, -1))
+    b.op('AVERAGE_POOL_2D', [h3], [h4], padding='VALID', stride_h=1, stride_w=1,
+         filter_height=3, filter_width=3)
+    w5 = b.const(dtype, (5, 8), weights((5, 8)), **wq((0.01,), 1, 0))
+    b5 = b.const(bt, (5,), biases(5), **q(0.06 * 0.01, 0))
+    h5 = b.tensor(dtype, (1, 5), **q(0.05, 0))
+    b.op('FULLY_CONNECTED', [h4, w5, b5], [h5])
+    y = b.tensor(dtype, (1, 5), **q(1.0 / 256, -128))
+    b.op('SOFTMAX', [h5], [y], beta=1.0)
+    return b.build(inputs=[x], outputs=[y])
+
+
+@pytest.mark.parametrize('dtype', ['int8', 'float32'])
+def test_through_model_load(mp, dtype):
+    pytest.importorskip('tinyml.model')
+    rng = np.random.default_rng(800)
+    model = small_net(rng, dtype)
+    if dtype == 'int8':
+        x = rand_i8(rng, (1, 10, 9, 2))
+    else:
+        x = rng.normal(0, 1, (1, 10, 9, 2)).astype(np.float32)
+    want = run_tflm(model, [x])[0]
+    code = '''
+import json
+from tinyml import kernels, load
+kernels.use_backend('python')
+m = load(open(%r, 'rb').read())
+m.set_input(0, bytes(%s))
+m.invoke()
+print(json.dumps(list(bytes(m.outputs[0].raw))))
+'''
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'net.tflite')
+        with open(path, 'wb') as f:
+            f.write(model)
+        src = code % (path, json.dumps(list(x.tobytes())))
+        ns = {}
+        import contextlib
+        import io
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            exec(src, ns)
+        outs = [bytes(json.loads(buf.getvalue().strip().splitlines()[-1])), bytes(mp.json(src))]
+    for got in outs:
+        if dtype == 'int8':
+            assert got == want.tobytes()
+        else:
+            np.testing.assert_allclose(np.frombuffer(got, np.float32), want.ravel(), rtol=1e-5,
+                                       atol=1e-6)
+    if dtype == 'int8':
+        assert len(np.unique(want)) > 2

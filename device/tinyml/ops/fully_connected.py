@@ -7,7 +7,19 @@ from .conv import (fail, unsupported, tensor, const_data, bias_values, float_act
                    zero_point, kernel, binder)
 
 
-def fc_multipliers(op, in_t, w_t, out_t, n):
+def check_bias_scale(m, op, s_in, s_w, s_out):
+    """TFLM rejects a per-tensor FC whose bias scale strays from input*filter scale."""
+    if len(op.inputs) < 3 or op.inputs[2] < 0:
+        return
+    s_b = scale_tuple(tensor(m, op, op.inputs[2], 'bias'))[0]
+    if not s_b:
+        return
+    diff = abs(float(s_in) * float(s_w) - float(s_b))
+    if diff / float(s_out) > 0.02:
+        raise fail(op, 'bias scale %g is not input scale * weights scale' % s_b)
+
+
+def fc_multipliers(m, op, in_t, w_t, out_t, n):
     """Per-channel filters: like conv. Per-tensor: TFLM GetQuantizedConvolutionMultipler,
     whose input*filter product is rounded to float32 before the double division."""
     if len(scale_tuple(w_t)) > 1:
@@ -15,6 +27,7 @@ def fc_multipliers(op, in_t, w_t, out_t, n):
     s_in, s_w, s_out = scale_tuple(in_t)[0], scale_tuple(w_t)[0], scale_tuple(out_t)[0]
     if not (s_in > 0 and s_w > 0 and s_out > 0):
         raise fail(op, 'missing or non-positive quantization scale')
+    check_bias_scale(m, op, s_in, s_w, s_out)
     prod = quant.f32(quant.f32(s_in) * quant.f32(s_w))
     mult, shift = quant.quantize_multiplier(quant.ddiv(quant.dbl(prod), quant.dbl(s_out)))
     return [mult] * n, [shift] * n
@@ -51,7 +64,7 @@ def prepare_fully_connected(m, op):
     if dt == ('int8', 'int8', 'int8'):
         if zero_point(w_t) != 0:
             raise unsupported(op, 'weights zero point %d (must be 0)' % zero_point(w_t))
-        mults, shifts = fc_multipliers(op, in_t, w_t, out_t, out_d)
+        mults, shifts = fc_multipliers(m, op, in_t, w_t, out_t, out_d)
         act = quantized_activation(op, out_t)
         params = array('i', [batches, depth, out_d, -zero_point(in_t), zero_point(out_t),
                              act[0], act[1]] + bias_values(m, op, out_d) + mults + shifts)
