@@ -384,3 +384,90 @@ def test_svdf_multiplier_uses_double_product():
     exec(HARNESS, scope)
     got = scope['run_model_steps'](scope['OneOp'](buf, 0), [(traces[0][0], True)])
     check(traces, got)
+
+
+# ---- whole corpus models through tinyml.load ------------------------------------------
+
+RNN_MODELS = ['mnist_lstm_int8', 'micro_speech_lstm', 'dtln_noise_suppression',
+              'keyword_scrambled', 'keyword_scrambled_8bit']
+
+# Runs under CPython and MicroPython: every sample from a reset state, outputs as hex.
+MODEL_RUNNER = r'''
+import tinyml, binascii
+
+
+def run_samples(model_path, inputs_path, count):
+    m = tinyml.load(model_path)
+    nbytes = m.inputs[0].nbytes
+    data = open(inputs_path, 'rb').read()
+    outs = []
+    for s in range(count):
+        m.reset()
+        m.set_input(0, data[s * nbytes:(s + 1) * nbytes])
+        m.invoke()
+        outs.append(binascii.hexlify(bytes(m.outputs[0].raw)).decode())
+    return outs
+'''
+
+
+def corpus_io(name, tmp_path):
+    path = zoo_path(name)
+    ref = np.load(str(model_zoo() / (name + '.npz')))
+    assert len([k for k in ref.files if k.startswith('input_')]) == 1
+    inputs = tmp_path / (name + '.inputs.bin')
+    inputs.write_bytes(ref['input_0'].tobytes())
+    want = [ref['output_0'][s].tobytes().hex() for s in range(ref['output_0'].shape[0])]
+    return path, inputs, want
+
+
+def run_model_on(runtime, mp, name, tmp_path):
+    path, inputs, want = corpus_io(name, tmp_path)
+    call = 'run_samples(%r, %r, %d)' % (str(path), str(inputs), len(want))
+    if runtime == 'cpython':
+        scope = {}
+        exec(MODEL_RUNNER, scope)
+        got = eval(call, scope)
+    else:
+        got = mp.json(MODEL_RUNNER + '\nimport json\nprint(json.dumps(%s))\n' % call)
+    return got, want
+
+
+@pytest.mark.parametrize('runtime', ['cpython', 'unix'])
+@pytest.mark.parametrize('name', RNN_MODELS)
+def test_corpus_model_matches_tflm(mp, tmp_path, runtime, name):
+    got, want = run_model_on(runtime, mp, name, tmp_path)
+    assert len(got) == len(want) == 4
+    for s, (g, w) in enumerate(zip(got, want)):
+        assert g == w, '%s sample %d differs from TFLM' % (name, s)
+
+
+@pytest.mark.parametrize('name', RNN_MODELS)
+def test_corpus_model_state_across_invokes(name):
+    """Invokes without reset carry state exactly as TFLM does; reset() starts over."""
+    import tinyml
+    path = zoo_path(name)
+    xs = reference_inputs(name)[:3]
+    from tflite_micro.python.tflite_micro import runtime
+    it = runtime.Interpreter.from_bytes(path.read_bytes())
+    want = []
+    for x in xs:
+        it.set_input(x, 0)
+        it.invoke()
+        want.append(np.array(it.get_output(0)).tobytes())
+    m = tinyml.load(str(path))
+    variables = [t.index for t in m.tensors if t.is_variable]
+    assert variables
+    got = []
+    for x in xs:
+        m.set_input(0, x.tobytes())
+        m.invoke()
+        got.append(bytes(m.outputs[0].raw))
+    assert got == want
+    carried = [bytes(m.raw(i)) for i in variables]
+    m.reset()
+    m.set_input(0, xs[2].tobytes())
+    m.invoke()
+    ref = np.load(str(model_zoo() / (name + '.npz')))
+    assert bytes(m.outputs[0].raw) == ref['output_0'][2].tobytes()
+    # the third invoke saw state from the first two: its states differ from a fresh run
+    assert [bytes(m.raw(i)) for i in variables] != carried

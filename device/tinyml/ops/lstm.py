@@ -6,7 +6,7 @@ input and output gates use sigmoid, the cell gate tanh (the only activation TFLM
 runs there). The hidden and cell states are variable tensors kept across invokes.
 """
 from array import array
-from .. import quant
+from .. import compat, quant
 from ..errors import ModelError, UnsupportedOpError
 from ..kernels import python_rnn as K
 
@@ -68,14 +68,11 @@ def kernel(m, name):
     return fn if fn is not None else getattr(K, name)
 
 
-def int16_buffer(m, scratch, count):
-    """An int16 view of the scratch bytes (typed-view helper of the model), else an
-    array('h') of its own."""
-    if scratch is not None:
-        typed = getattr(m, 'typed_view', None)
-        if typed is not None:
-            return typed(scratch, 'int16', count)
-    return array('h', bytes(2 * count))
+def int16_buffer(scratch, count):
+    """count int16 elements over the scratch bytes (an array('h') when there are none)."""
+    if scratch is None:
+        return array('h', bytes(2 * count))
+    return compat.typed_view(scratch, 0, count, 'int16')
 
 
 def fail(op, why):
@@ -322,7 +319,7 @@ class Plan:
     def bind(self, scratch):
         m = self.m
         ins = self.op.inputs
-        self.gates = int16_buffer(m, scratch, 4 * self.cu[K.CU_COUNT])
+        self.gates = int16_buffer(scratch, 4 * self.cu[K.CU_COUNT])
         self.x = m.view(ins[0])
         self.hidden = m.view(ins[HIDDEN])
         self.cell = m.view(ins[CELL])
