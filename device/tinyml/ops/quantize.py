@@ -1,6 +1,5 @@
 """QUANTIZE (float -> int, and requantize between int8/uint8/int16/int32), DEQUANTIZE, CAST."""
 from array import array
-import math
 from .. import quant
 from ..errors import ModelError
 from . import not_supported
@@ -131,8 +130,7 @@ def prepare_dequantize(m, op):
     return 0, bind
 
 
-_CASTABLE = ('int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'float32',
-             'float64', 'bool')
+_CASTABLE = ('int8', 'int16', 'int32', 'uint32', 'float32', 'bool')   # as TFLM's CAST
 
 
 def prepare_cast(m, op):
@@ -161,9 +159,13 @@ def _caster(src, dst):
     lo, hi = RANGES[dst]
     span = hi - lo + 1
     if src in ('float32', 'float64'):
+        # C static_cast of an out-of-range float is undefined; x86 (the reference) converts
+        # through a 32-bit (signed targets) or 64-bit (uint32) integer that becomes INT_MIN.
+        limit = 1 << (63 if dst == 'uint32' else 31)
+
         def from_float(x):
-            if x != x or math.isinf(x):
-                return lo
+            if x != x or not -limit <= x < limit:
+                return _wrap(-limit, lo, span)
             return _wrap(int(x), lo, span)
         return from_float
 

@@ -377,8 +377,7 @@ def prepare_strided_slice(m, op):
     if not len(begin) == len(end) == len(strides) == rank:
         raise ModelError('op STRIDED_SLICE (node %d): begin/end/strides need %d values'
                          % (op.index, rank))
-    if o.get('offset'):
-        end = [b + e for b, e in zip(begin, end)]
+    # TFLM ignores the `offset` option (end stays absolute); so do we, to match it.
     counts, starts, steps, out_shape = [], [], [], []
     for d in range(rank):
         if strides[d] == 0:
