@@ -503,3 +503,54 @@ print(json.dumps(list(bytes(m.outputs[0].raw))))
                                        atol=1e-6)
     if dtype == 'int8':
         assert len(np.unique(want)) > 2
+
+
+# ------------------------------------------------------------------ int16 activations
+
+
+def conv16_model(rng, bias_dtype, act='NONE', stride=(1, 1), padding='SAME'):
+    b = ModelBuilder()
+    x = b.tensor('int16', (1, 6, 5, 3), scale=0.002, zero_point=0)
+    scales = tuple(float(s) for s in rng.uniform(0.002, 0.01, 4))
+    wt = b.const('int8', (4, 3, 3, 3), rand_i8(rng, (4, 3, 3, 3)), scale=scales,
+                 zero_point=(0,) * 4, qdim=0)
+    bias = b.const(bias_dtype, (4,), rng.integers(-200000, 200000, 4),
+                   scale=tuple(0.002 * s for s in scales), zero_point=(0,) * 4)
+    oh, ow = out_dim(6, 3, stride[0], 1, padding), out_dim(5, 3, stride[1], 1, padding)
+    y = b.tensor('int16', (1, oh, ow, 4), scale=0.01, zero_point=0)
+    b.op('CONV_2D', [x, wt, bias], [y], padding=padding, stride_h=stride[0],
+         stride_w=stride[1], fused_activation_function=act)
+    return b.build(inputs=[x], outputs=[y])
+
+
+def fc16_model(rng, bias_dtype, per_channel, act='NONE'):
+    b = ModelBuilder()
+    x = b.tensor('int16', (2, 24), scale=0.001, zero_point=0)
+    scales = tuple(float(s) for s in rng.uniform(0.002, 0.01, 6)) if per_channel else (0.005,)
+    wt = b.const('int8', (6, 24), rand_i8(rng, (6, 24)), scale=scales,
+                 zero_point=(0,) * len(scales), qdim=0)
+    bias = b.const(bias_dtype, (6,), rng.integers(-100000, 100000, 6),
+                   scale=0.001 * scales[0], zero_point=0)
+    y = b.tensor('int16', (2, 6), scale=0.005, zero_point=0)
+    b.op('FULLY_CONNECTED', [x, wt, bias], [y], fused_activation_function=act)
+    return b.build(inputs=[x], outputs=[y])
+
+
+@pytest.mark.parametrize('bias_dtype', ['int64', 'int32'])
+def test_conv_int16x8(mp, bias_dtype):
+    rng = np.random.default_rng(900)
+    for i, kw in enumerate([dict(), dict(act='RELU', stride=(2, 2), padding='VALID')]):
+        model = conv16_model(rng, bias_dtype, **kw)
+        x = rng.integers(-32768, 32768, (1, 6, 5, 3), dtype=np.int16)
+        want = check(mp, model, [x], on_mp=i == 0)
+        assert len(np.unique(want[0])) > 2
+
+
+@pytest.mark.parametrize('bias_dtype', ['int64', 'int32'])
+def test_fully_connected_int16x8(mp, bias_dtype):
+    rng = np.random.default_rng(901)
+    for i, per_channel in enumerate([False, True]):
+        model = fc16_model(rng, bias_dtype, per_channel, act='RELU' if i else 'NONE')
+        x = rng.integers(-32768, 32768, (2, 24), dtype=np.int16)
+        want = check(mp, model, [x], on_mp=i == 0)
+        assert len(np.unique(want[0])) > 2

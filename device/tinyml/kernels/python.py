@@ -268,6 +268,102 @@ def fully_connected_s8(out, a, b, p):
             o += 1
 
 
+# ---------------------------------------------------------------- int16 activations (16x8)
+# int16 input/output, int8 weights. p[acc64_index] selects TFLM's accumulator:
+# 1 = int64 (int64 bias; requant by the int64 MultiplyByQuantizedMultiplier, _requant64),
+# 0 = int32 (int32 bias; the accumulator wraps to int32, then _requant).
+# Bias values are split into two ints: bias = bias_hi * 2**32 + (bias_lo & 0xFFFFFFFF).
+
+
+def _requant64(acc, mult, shift):
+    """TFLM MultiplyByQuantizedMultiplier(int64_t x, ...) -> int32."""
+    reduced = (mult + 32768) >> 16 if mult < 0x7FFF0000 else 0x7FFF
+    ts = 15 - shift
+    return (((acc * reduced + (1 << (ts - 1))) >> ts) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+
+
+def _requant16(acc, acc64, mult, shift):
+    if acc64:
+        return _requant64(acc, mult, shift)
+    return _requant(((acc + 0x80000000) & 0xFFFFFFFF) - 0x80000000, mult, shift)
+
+
+CONV16_HEADER = 21
+# conv_s16: p[0..19] as CONV_HEADER (in_offset p[15] and out_offset p[16] are 0: TFLM's
+# int16 conv has no offsets), p[20] acc64, then bias_lo[out_c], bias_hi[out_c],
+# multiplier[out_c], shift[out_c].
+
+
+def conv_s16(out, a, b, p):
+    batches, in_h, in_w, in_c = p[0], p[1], p[2], p[3]
+    out_h, out_w, out_c = p[4], p[5], p[6]
+    K = p[7] * p[8] * in_c
+    act_min, act_max, acc64 = p[17], p[18], p[20]
+    nl = CONV16_HEADER
+    nh = nl + out_c
+    nm = nh + out_c
+    ns = nm + out_c
+    patch = _buf('patch16', 'h', K)[0]
+    wrow, _, wrow_raw = _buf('wrow', 'b', K)
+    o = 0
+    for bt in range(batches):
+        base_b = bt * in_h * in_w * in_c
+        for oy in range(out_h):
+            for ox in range(out_w):
+                _fill_patch_items(patch, a, p, base_b, oy, ox)
+                w0 = 0
+                for oc in range(out_c):
+                    wrow_raw[0:K] = b[w0:w0 + K]
+                    w0 += K
+                    acc = 0
+                    for i in range(K):
+                        acc += patch[i] * wrow[i]
+                    acc += (p[nh + oc] << 32) + (p[nl + oc] & 0xFFFFFFFF)
+                    acc = _requant16(acc, acc64, p[nm + oc], p[ns + oc])
+                    if acc < act_min:
+                        acc = act_min
+                    elif acc > act_max:
+                        acc = act_max
+                    out[o] = acc
+                    o += 1
+
+
+FC16_HEADER = 8
+# fully_connected_s16: p[0..6] as FC_HEADER (offsets applied as in TFLM), p[7] acc64,
+# then bias_lo[out_d], bias_hi[out_d], multiplier[out_d], shift[out_d].
+
+
+def fully_connected_s16(out, a, b, p):
+    batches, depth, out_d = p[0], p[1], p[2]
+    in_off, out_off, act_min, act_max, acc64 = p[3], p[4], p[5], p[6], p[7]
+    nl = FC16_HEADER
+    nh = nl + out_d
+    nm = nh + out_d
+    ns = nm + out_d
+    x = _buf('fcx32', 'i', depth)[0]
+    wrow, _, wrow_raw = _buf('wrow', 'b', depth)
+    o = 0
+    for bt in range(batches):
+        a0 = bt * depth
+        for i in range(depth):
+            x[i] = a[a0 + i] + in_off
+        w0 = 0
+        for oc in range(out_d):
+            wrow_raw[0:depth] = b[w0:w0 + depth]
+            w0 += depth
+            acc = 0
+            for i in range(depth):
+                acc += x[i] * wrow[i]
+            acc += (p[nh + oc] << 32) + (p[nl + oc] & 0xFFFFFFFF)
+            acc = _requant16(acc, acc64, p[nm + oc], p[ns + oc]) + out_off
+            if acc < act_min:
+                acc = act_min
+            elif acc > act_max:
+                acc = act_max
+            out[o] = acc
+            o += 1
+
+
 # ---------------------------------------------------------------- pooling
 
 POOL_HEADER = 14

@@ -115,6 +115,27 @@ def channel_multipliers(op, in_t, w_t, out_t, n, qdim):
     return quant.per_channel_multipliers(scale_tuple(in_t)[0], fs, scale_tuple(out_t)[0], n)
 
 
+def int16_bias(m, op, n):
+    """(acc64, bias_lo, bias_hi) for int16-activation conv/FC: the bias type (or the
+    quantized_bias_type option when there is no bias) picks TFLM's accumulator width."""
+    if len(op.inputs) >= 3 and op.inputs[2] >= 0:
+        bt = tensor(m, op, op.inputs[2], 'bias').dtype
+        if bt not in ('int32', 'int64'):
+            raise unsupported(op, 'bias dtype %s with int16 activations' % bt)
+        values = bias_values(m, op, n, bt)
+        acc64 = bt == 'int64'
+    else:
+        values = [0] * n
+        acc64 = op.options.get('quantized_bias_type') != 'int32'
+    lo = []
+    hi = []
+    for v in values:
+        w = v & 0xFFFFFFFF
+        lo.append(w - 0x100000000 if w & 0x80000000 else w)
+        hi.append(v >> 32)
+    return (1 if acc64 else 0), lo, hi
+
+
 def kernel(m, name, op):
     k = getattr(m.kernels, name, None)
     if k is None:
@@ -198,6 +219,16 @@ def prepare_conv(m, op):
                               zero_point(out_t), quantized_activation(op, out_t), 1,
                               bias_values(m, op, out_c), mults, shifts)
         return 0, binder(m, kernel(m, 'conv_s8', op), op.outputs[0], op.inputs[0],
+                         weights, params)
+    if dt == ('int16', 'int8', 'int16'):
+        if zero_point(in_t) != 0 or zero_point(out_t) != 0:
+            raise unsupported(op, 'int16 activations need zero points 0')
+        mults, shifts = channel_multipliers(op, in_t, w_t, out_t, out_c, 0)
+        acc64, lo, hi = int16_bias(m, op, out_c)
+        params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, 0, 0,
+                              quantized_activation(op, out_t), 1)
+        params.extend(array('i', [acc64] + lo + hi + mults + shifts))
+        return 0, binder(m, kernel(m, 'conv_s16', op), op.outputs[0], op.inputs[0],
                          weights, params)
     raise unsupported(op, 'dtype combination input %s, filter %s, output %s' % dt)
 
