@@ -1,0 +1,222 @@
+"""model.py: load from any source, the public API, allocation-free invoke, errors."""
+import array
+
+import numpy as np
+import pytest
+
+from conftest import model_zoo
+from reference import run_tflm
+from tflite_builder import ModelBuilder
+import tinyml
+from tinyml import kernels
+
+
+def _pipeline():
+    """int8: x -> QUANTIZE(requant) -> RESHAPE -> PAD -> TRANSPOSE -> CONCAT(w/ const) -> y."""
+    b = ModelBuilder()
+    x = b.tensor('int8', (2, 3, 4), scale=0.1, zero_point=2, name='x')
+    q = b.tensor('int8', (2, 3, 4), scale=0.07, zero_point=-3)
+    r = b.tensor('int8', (6, 4), scale=0.07, zero_point=-3)
+    pads = b.const('int32', (2, 2), [1, 0, 0, 2])
+    p = b.tensor('int8', (7, 6), scale=0.07, zero_point=-3)
+    perm = b.const('int32', (2,), [1, 0])
+    t = b.tensor('int8', (6, 7), scale=0.07, zero_point=-3)
+    c = b.const('int8', (6, 2), np.arange(12) - 6, scale=0.07, zero_point=-3)
+    y = b.tensor('int8', (6, 9), scale=0.07, zero_point=-3, name='y')
+    b.op('QUANTIZE', [x], [q])
+    b.op('RESHAPE', [q], [r], new_shape=[6, 4])
+    b.op('PAD', [r, pads], [p])
+    b.op('TRANSPOSE', [p, perm], [t])
+    b.op('CONCATENATION', [t, c], [y], axis=1)
+    return b.build([x], [y])
+
+
+X = (np.arange(24, dtype=np.int8) * 5 - 60).reshape(2, 3, 4)
+
+
+def test_pipeline_matches_tflm():
+    buf = _pipeline()
+    m = tinyml.load(buf)
+    m.set_input(0, X.tobytes())
+    m.invoke()
+    want = run_tflm(buf, [X])[0]
+    assert bytes(m.outputs[0].raw) == want.tobytes()
+    assert list(m.get_output(0)) == list(want.ravel())
+
+
+def test_tensor_metadata_and_arena():
+    m = tinyml.load(_pipeline())
+    x, y = m.inputs[0], m.outputs[0]
+    assert (x.name, x.shape, x.dtype, x.nbytes) == ('x', (2, 3, 4), 'int8', 24)
+    assert x.scale == pytest.approx(0.1) and x.zero_point == 2
+    assert (y.name, y.shape, y.nbytes) == ('y', (6, 9), 54)
+    # the peak is CONCATENATION: t (42 bytes -> 48 aligned) and y (54 -> 64) live together
+    assert m.arena_bytes == 112
+
+
+@pytest.mark.parametrize('kind', ['path', 'bytes', 'bytearray', 'memoryview'])
+def test_load_sources(kind, tmp_path):
+    buf = _pipeline()
+    path = tmp_path / 'm.tflite'
+    path.write_bytes(buf)
+    src = {'path': str(path), 'bytes': buf, 'bytearray': bytearray(buf),
+           'memoryview': memoryview(bytearray(buf))}[kind]
+    m = tinyml.load(src)
+    m.set_input(0, X.tobytes())
+    m.invoke()
+    assert bytes(m.outputs[0].raw) == run_tflm(buf, [X])[0].tobytes()
+
+
+def test_weights_used_in_place():
+    src = bytearray(_pipeline())
+    m = tinyml.load(src)
+    const = [t for t in m.tensors if t.data is not None and t.dtype == 'int8'][0]
+    view = m.view(const.index)
+    before = view[0]
+    pos = bytes(src).find(bytes(const.data))
+    src[pos] = (src[pos] + 1) & 0xFF
+    assert view[0] != before
+
+
+def test_set_input_accepts_buffers_and_checks_size():
+    m = tinyml.load(_pipeline())
+    m.set_input(0, bytearray(X.tobytes()))
+    m.set_input(0, memoryview(X.tobytes()))
+    m.set_input(0, array.array('b', X.ravel().tolist()))
+    m.set_input(0, array.array('h', [0] * 12))            # 24 raw bytes: accepted as bytes
+    with pytest.raises(ValueError, match='takes 24 bytes, got 23'):
+        m.set_input(0, bytes(23))
+    with pytest.raises(ValueError):
+        m.set_input(0, array.array('h', [0] * 24))
+
+
+def test_predict_quantizes_and_dequantizes():
+    b = ModelBuilder()
+    x = b.tensor('int8', (4,), scale=0.5, zero_point=-1)
+    y = b.tensor('int8', (2, 2), scale=0.5, zero_point=-1)
+    b.op('RESHAPE', [x], [y])
+    m = tinyml.load(b.build([x], [y]))
+    assert m.predict([0.25, -0.75, 100.0, 1.0]) == [0.5, -1.0, 64.0, 1.0]
+    with pytest.raises(ValueError):
+        m.predict([1.0])
+
+
+def test_unknown_custom_op_is_unsupported():
+    b = ModelBuilder()
+    x = b.tensor('int8', (4,), scale=0.5, zero_point=0)
+    r = b.tensor('int8', (2, 2), scale=0.5, zero_point=0)
+    y = b.tensor('int8', (2, 2), scale=0.5, zero_point=0)
+    b.op('RESHAPE', [x], [r])
+    b.op('MyFancyOp', [r], [y], custom=b'\x00')
+    with pytest.raises(tinyml.UnsupportedOpError, match=r'op MyFancyOp \(node 1\) is not supported'):
+        tinyml.load(b.build([x], [y]))
+
+
+def test_unknown_builtin_is_unsupported():
+    b = ModelBuilder()
+    x = b.tensor('float32', (4,))
+    y = b.tensor('float32', (4,))
+    b.op('FLOOR', [x], [y])
+    with pytest.raises(tinyml.UnsupportedOpError, match=r'op FLOOR \(node 0\)'):
+        tinyml.load(b.build([x], [y]))
+
+
+def test_out_of_order_graph_is_model_error():
+    b = ModelBuilder()
+    x = b.tensor('int8', (4,), scale=1.0, zero_point=0)
+    mid = b.tensor('int8', (4,), scale=1.0, zero_point=0)
+    y = b.tensor('int8', (4,), scale=1.0, zero_point=0)
+    b.op('RESHAPE', [mid], [y])
+    b.op('RESHAPE', [x], [mid])
+    with pytest.raises(tinyml.ModelError, match='reads tensor 1 before any op writes it'):
+        tinyml.load(b.build([x], [y]))
+
+
+def test_reset_zeroes_state_and_persistent():
+    b = ModelBuilder()
+    x = b.tensor('int8', (4,), scale=1.0, zero_point=0)
+    s = b.tensor('int8', (4,), scale=1.0, zero_point=0, variable=True)
+    y = b.tensor('int8', (2, 2), scale=1.0, zero_point=0)
+    b.op('RESHAPE', [x], [y])
+    m = tinyml.load(b.build([x], [y]))
+    state = m.view(s)
+    extra = m.persistent(300)
+    for i in range(4):
+        state[i] = i + 1
+    extra[299] = 5
+    m.reset()
+    assert [state[i] for i in range(4)] == [0, 0, 0, 0] and extra[299] == 0
+    assert m.arena_bytes == 16 and m.state_bytes == 16
+
+
+def test_backend_api():
+    assert tinyml.backend in kernels.available()
+    tinyml.use_backend('python')
+    assert tinyml.backend == 'python'
+    with pytest.raises(ValueError):
+        tinyml.use_backend('no-such-backend')
+
+
+MP_CODE = r'''
+import gc, json, tinyml
+f = open(%r, 'rb'); data = f.read(); f.close()
+results = {}
+for kind in ('path', 'bytes', 'memoryview'):
+    src = {'path': %r, 'bytes': data, 'memoryview': memoryview(data)}[kind]
+    m = tinyml.load(src)
+    m.set_input(0, bytes(%r))
+    m.invoke()
+    results[kind] = bytes(m.outputs[0].raw).hex()
+
+def measure(m):
+    m.invoke()
+    gc.collect()
+    before = gc.mem_alloc()
+    for _ in range(5):
+        m.invoke()
+    return gc.mem_alloc() - before
+
+results['alloc'] = measure(m)
+try:
+    m.set_input(0, bytes(3))
+except ValueError as e:
+    results['error'] = str(e)
+results['arena'] = m.arena_bytes
+print(json.dumps(results))
+'''
+
+
+def test_micropython_api_and_no_allocation(mp, tmp_path):
+    buf = _pipeline()
+    path = tmp_path / 'm.tflite'
+    path.write_bytes(buf)
+    got = mp.json(MP_CODE % (str(path), str(path), X.tobytes()))
+    want = run_tflm(buf, [X])[0].tobytes().hex()
+    assert got['path'] == got['bytes'] == got['memoryview'] == want
+    assert got['alloc'] == 0
+    assert 'takes 24 bytes, got 3' in got['error']
+    assert got['arena'] == tinyml.load(buf).arena_bytes
+
+
+CORPUS_ALLOC = r'''
+import gc, json, tinyml
+m = tinyml.load(%r)
+m.set_input(0, bytes(m.inputs[0].nbytes))
+m.invoke()
+gc.collect()
+before = gc.mem_alloc()
+m.invoke()
+m.invoke()
+print(json.dumps(gc.mem_alloc() - before))
+'''
+
+
+@pytest.mark.parametrize('name', ['hello_world_int8', 'magic_wand', 'micro_speech_quantized'])
+def test_corpus_invoke_allocates_nothing_micropython(mp, name):
+    zoo = model_zoo()
+    if zoo is None:
+        pytest.skip('TINYML_MODEL_ZOO not set')
+    code = 'def main():\n' + '\n'.join('    ' + line for line in
+                                       (CORPUS_ALLOC % str(zoo / (name + '.tflite'))).splitlines()
+                                       if line) + '\nmain()\n'
+    assert mp.json(code, heapsize=16 << 20) == 0
