@@ -554,3 +554,26 @@ def test_fully_connected_int16x8(mp, bias_dtype):
         x = rng.integers(-32768, 32768, (2, 24), dtype=np.int16)
         want = check(mp, model, [x], on_mp=i == 0)
         assert len(np.unique(want[0])) > 2
+
+
+def test_depthwise_int16x8(mp):
+    rng = np.random.default_rng(902)
+    for i, (dm, act, stride, padding) in enumerate([(1, 'NONE', (1, 1), 'SAME'),
+                                                    (2, 'RELU6', (2, 1), 'VALID')]):
+        b = ModelBuilder()
+        x = b.tensor('int16', (1, 6, 5, 3), scale=0.002, zero_point=0)
+        oc = 3 * dm
+        scales = tuple(float(s) for s in rng.uniform(0.002, 0.01, oc))
+        wt = b.const('int8', (1, 3, 3, oc), rand_i8(rng, (1, 3, 3, oc)), scale=scales,
+                     zero_point=(0,) * oc, qdim=3)
+        bias = b.const('int64', (oc,), rng.integers(-200000, 200000, oc),
+                       scale=tuple(0.002 * s for s in scales), zero_point=(0,) * oc)
+        y = b.tensor('int16', (1, out_dim(6, 3, stride[0], 1, padding),
+                               out_dim(5, 3, stride[1], 1, padding), oc),
+                     scale=0.003, zero_point=0)
+        b.op('DEPTHWISE_CONV_2D', [x, wt, bias], [y], padding=padding, stride_h=stride[0],
+             stride_w=stride[1], depth_multiplier=dm, fused_activation_function=act)
+        model = b.build(inputs=[x], outputs=[y])
+        x = rng.integers(-32768, 32768, (1, 6, 5, 3), dtype=np.int16)
+        want = check(mp, model, [x], on_mp=i == 0)
+        assert len(np.unique(want[0])) > 2

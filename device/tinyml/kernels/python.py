@@ -328,6 +328,44 @@ def conv_s16(out, a, b, p):
                     o += 1
 
 
+def depthwise_s16(out, a, b, p):
+    """DEPTHWISE_CONV_2D int16 x int8 -> int16: conv_s16's parameter layout (p[19] depth
+    multiplier; TFLM always uses the int64 accumulator here, so p[20] = 1)."""
+    batches, in_h, in_w, in_c = p[0], p[1], p[2], p[3]
+    out_h, out_w, out_c = p[4], p[5], p[6]
+    taps = p[7] * p[8]
+    act_min, act_max, dm, acc64 = p[17], p[18], p[19], p[20]
+    nl = CONV16_HEADER
+    nh = nl + out_c
+    nm = nh + out_c
+    ns = nm + out_c
+    pend = taps * in_c
+    patch = _buf('patch16', 'h', pend)[0]
+    nw = taps * out_c
+    wf, _, wf_raw = _buf('wfilter', 'b', nw)
+    wf_raw[0:nw] = b[0:nw]
+    o = 0
+    for bt in range(batches):
+        base_b = bt * in_h * in_w * in_c
+        for oy in range(out_h):
+            for ox in range(out_w):
+                _fill_patch_items(patch, a, p, base_b, oy, ox)
+                for oc in range(out_c):
+                    acc = 0
+                    j = oc
+                    for i in range(oc // dm, pend, in_c):
+                        acc += patch[i] * wf[j]
+                        j += out_c
+                    acc += (p[nh + oc] << 32) + (p[nl + oc] & 0xFFFFFFFF)
+                    acc = _requant16(acc, acc64, p[nm + oc], p[ns + oc])
+                    if acc < act_min:
+                        acc = act_min
+                    elif acc > act_max:
+                        acc = act_max
+                    out[o] = acc
+                    o += 1
+
+
 FC16_HEADER = 8
 # fully_connected_s16: p[0..6] as FC_HEADER (offsets applied as in TFLM), p[7] acc64,
 # then bias_lo[out_d], bias_hi[out_d], multiplier[out_d], shift[out_d].

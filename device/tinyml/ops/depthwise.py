@@ -1,5 +1,7 @@
 """DEPTHWISE_CONV_2D (int8 per-channel, float32); filter [1, k_h, k_w, in_c * multiplier]."""
-from .conv import (fail, unsupported, tensor, option, conv_geometry, build_params,
+from array import array
+
+from .conv import (int16_bias, fail, unsupported, tensor, option, conv_geometry, build_params,
                    const_data, bias_values, float_activation, float_block,
                    quantized_activation, channel_multipliers, zero_point, kernel, binder)
 
@@ -39,6 +41,19 @@ def prepare_depthwise(m, op):
                               zero_point(out_t), quantized_activation(op, out_t), dm,
                               bias_values(m, op, out_c), mults, shifts)
         return 0, binder(m, kernel(m, 'depthwise_s8', op), op.outputs[0], op.inputs[0],
+                         weights, params)
+    if dt == ('int16', 'int8', 'int16'):
+        if zero_point(in_t) != 0 or zero_point(out_t) != 0:
+            raise unsupported(op, 'int16 activations need zero points 0')
+        if len(op.inputs) >= 3 and op.inputs[2] >= 0 and \
+                tensor(m, op, op.inputs[2], 'bias').dtype != 'int64':
+            raise unsupported(op, 'int16 depthwise needs an int64 bias')
+        mults, shifts = channel_multipliers(op, in_t, w_t, out_t, out_c, 3)
+        _, lo, hi = int16_bias(m, op, out_c)
+        params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, 0, 0,
+                              quantized_activation(op, out_t), dm)
+        params.extend(array('i', [1] + lo + hi + mults + shifts))
+        return 0, binder(m, kernel(m, 'depthwise_s16', op), op.outputs[0], op.inputs[0],
                          weights, params)
     raise unsupported(op, 'dtype combination input %s, filter %s, output %s' % dt)
 
