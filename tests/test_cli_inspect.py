@@ -137,3 +137,102 @@ def test_inspect_corrupt_model_is_a_one_line_error(tmp_path):
     assert proc.returncode == 2
     assert 'Traceback' not in proc.stderr
     assert proc.stderr.startswith('tinyml: error: ') and len(proc.stderr.splitlines()) == 1
+
+
+def inspect_json(path, *extra, status=0):
+    proc = cli('inspect', path, '--json', *extra, check=False)
+    assert proc.returncode == status, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_inspect_json_reports_hand_computed_macs_and_weights(tmp_path):
+    path = tmp_path / 'm.tflite'
+    path.write_bytes(conv_dw_fc_model())
+    report = inspect_json(path)
+    assert [o['macs'] for o in report['ops']] == HAND_MACS
+    assert [o['weight_bytes'] for o in report['ops']] == HAND_WEIGHTS
+    assert report['totals']['macs'] == sum(HAND_MACS)
+    assert report['supported'] and report['unsupported'] == []
+    assert report['totals']['arena_bytes'] >= report['totals']['peak_bytes'] > 0
+
+
+def test_inspect_arena_equals_model_arena_on_the_unix_port(mp, tmp_path):
+    path = tmp_path / 'm.tflite'
+    path.write_bytes(conv_dw_fc_model())
+    report = inspect_json(path)
+    arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).arena_bytes))'
+                    % str(path))
+    assert report['totals']['arena_bytes'] == arena
+
+
+def unsupported_model():
+    b = ModelBuilder()
+    x = b.tensor('float32', (1, 4))
+    y = b.tensor('float32', (1, 4))
+    z = b.tensor('float32', (1, 4))
+    b.op('ATAN2', [x, x], [y])
+    b.op('FancyCustomOp', [y], [z], custom=b'\x00')
+    return b.build(inputs=[x], outputs=[z])
+
+
+def test_inspect_flags_every_unsupported_op_with_its_reason(tmp_path):
+    path = tmp_path / 'u.tflite'
+    path.write_bytes(unsupported_model())
+    report = inspect_json(path)
+    assert not report['supported']
+    assert [(u['index'], u['op']) for u in report['unsupported']] == [(0, 'ATAN2'),
+                                                                     (1, 'FancyCustomOp')]
+    assert all('not supported' in u['reason'] for u in report['unsupported'])
+    text = cli('inspect', path).stdout
+    assert 'tinyml cannot run this model' in text and 'ATAN2 (node 0)' in text
+
+
+def test_inspect_plot_writes_a_png_of_the_plot_size(tmp_path):
+    path = tmp_path / 'm.tflite'
+    path.write_bytes(conv_dw_fc_model())
+    png = tmp_path / 'arena.png'
+    cli('inspect', path, '--plot', png)
+    assert plot.png_size(png.read_bytes()) == (900, 500)
+
+
+def write_board(folder, name, ram, fs):
+    profile = dict(name=name, title=name, firmware='micropython', cpu='test', clock_mhz=1,
+                   ram_bytes=ram, flash_bytes=fs, fs_bytes=fs, romfs=False, transport='serial',
+                   backend='python', mpy_arch='armv6m', circuitpython=False)
+    (folder / (name + '.json')).write_text(json.dumps(profile))
+
+
+def test_board_fit_verdict_follows_ram_and_storage(tmp_path, monkeypatch):
+    path = tmp_path / 'm.tflite'
+    path.write_bytes(conv_dw_fc_model())
+    boards = tmp_path / 'boards'
+    boards.mkdir()
+    monkeypatch.setenv('TINYML_BOARDS_DIR', str(boards))
+    report = inspect_json(path)
+    from tinyml_host import fit
+    need = fit.ram_need(report, romfs=False)
+    write_board(boards, 'roomy', need, 1 << 20)
+    write_board(boards, 'tight', need - 1, 1 << 20)
+    write_board(boards, 'nofs', 1 << 20, report['model_bytes'] - 1)
+    assert inspect_json(path, '--board', 'roomy')['fit']['fits'] is True
+    assert inspect_json(path, '--board', 'tight', status=1)['fit']['fits'] is False
+    assert inspect_json(path, '--board', 'nofs', status=1)['fit']['fits'] is False
+    text = cli('inspect', path, '--board', 'tight', check=False).stdout
+    assert 'does NOT fit' in text and 'TOO BIG' in text
+    proc = cli('inspect', path, '--board', 'no-such-board', check=False)
+    assert proc.returncode == 2 and 'unknown board' in proc.stderr
+
+
+CORPUS = corpus_models()
+
+
+@pytest.mark.parametrize('name', CORPUS)
+def test_inspect_arena_equals_device_arena_on_corpus(name, zoo, mp):
+    path = zoo / (name + '.tflite')
+    report = inspect_json(path)
+    assert report['totals']['ops'] == len(report['ops']) > 0
+    if not report['supported']:
+        pytest.skip('tinyml cannot run %s: %s' % (name, report['unsupported'][0]['reason']))
+    arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).arena_bytes))'
+                    % str(path), heapsize=64 << 20)
+    assert report['totals']['arena_bytes'] == arena

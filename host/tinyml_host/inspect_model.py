@@ -13,7 +13,8 @@ from .macs import op_macs
 
 def add_arguments(p):
     p.add_argument('model', help='.tflite or converted .tmdl model')
-    p.add_argument('--board', help='board name (see `tinyml boards`): adds a fit verdict')
+    p.add_argument('--board', help='board name (see `tinyml boards`): adds a fit verdict;'
+                                   ' exit status 1 when the model does not fit')
     p.add_argument('--plot', metavar='FILE.png', help='draw the arena over time as a PNG')
     p.add_argument('--json', action='store_true', help='print one JSON object instead of tables')
 
@@ -165,11 +166,12 @@ def main(args):
         report['fit'] = fit.verdict(args.board, report)
     if args.plot:
         write_plot(args.plot, report)
+    status = 1 if args.board and not report['fit']['fits'] else 0
     if args.json:
         report = dict(report)
         report.pop('boxes')
         print(json.dumps(report))
-        return 0
+        return status
     print('%s: %d ops, %d tensors' % (os.path.basename(args.model), len(graph.ops),
                                       len(graph.tensors)))
     print(io_text(report))
@@ -182,7 +184,7 @@ def main(args):
         print(report['fit']['text'])
     if args.plot:
         print('arena plot written to %s' % args.plot)
-    return 0
+    return status
 
 
 def write_plot(path, report):

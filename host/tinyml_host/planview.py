@@ -39,27 +39,23 @@ class PlanView:
 
 
 class Probe(_model.Model):
-    """A Model whose construction records failing ops instead of stopping at the first."""
+    """tinyml's Model, built by its own __init__, except that an op whose prepare fails is
+    recorded in .failures and left out (no scratch, no run step) instead of stopping the
+    build; with failures nothing is bound (the plan is what inspect wants)."""
 
-    def __init__(self, graph, kernels=None):   # noqa: the parent __init__ is not wanted here
-        self.graph = graph
-        self.tensors = graph.tensors
-        self.kernels = kernels if kernels is not None else _model._kernel_table()
-        self._aliases = {}
-        self._persistent = []
-        self._offsets = None
-        self._arena = None
-        self.failures = []
+    failures = ()
 
-    def prepare_all(self):
-        steps = []
-        for op in self.graph.ops:
-            try:
-                steps.append(self._prepare(op))
-            except ModelError as e:      # UnsupportedOpError is a ModelError
-                self.failures.append((op, e))
-                steps.append((op, 0, None))
-        return steps
+    def _prepare(self, op):
+        try:
+            return _model.Model._prepare(self, op)
+        except ModelError as e:          # UnsupportedOpError is a ModelError
+            self.failures.append((op, e))
+            return op, 0, None
+
+    def _bind(self, steps):
+        if self.failures:
+            return []
+        return _model.Model._bind(self, steps)
 
 
 def _peak(buffers, n_ops):
@@ -103,27 +99,33 @@ class MultiplierRecorder:
 def plan_model(data, graph, recorder=None):
     """PlanView of graph (data: the model bytes, for the error messages' sake)."""
     view = PlanView()
-    probe = Probe(graph)
+    failures = []
     try:
-        _model._validate(graph)
-        if recorder is not None:
-            with recorder:
-                steps = probe.prepare_all()
-        else:
-            steps = probe.prepare_all()
-        probe._plan(steps)
+        probe = build_probe(graph, failures, recorder)
     except (ModelError, MemoryError) as e:
         view.error = str(e)
-        _record_failures(view, probe)
+        _record_failures(view, failures)
         return view
-    _record_failures(view, probe)
+    _record_failures(view, failures)
     view.estimated = bool(probe.failures)
     fill_from_buffers(view, graph, probe)
     return view
 
 
-def _record_failures(view, probe):
-    for op, e in probe.failures:
+def build_probe(graph, failures, recorder=None):
+    """A Probe of graph; failing ops are appended to failures even if the build then fails."""
+    probe = Probe.__new__(Probe)
+    probe.failures = failures
+    if recorder is None:
+        Probe.__init__(probe, graph)
+    else:
+        with recorder:
+            Probe.__init__(probe, graph)
+    return probe
+
+
+def _record_failures(view, failures):
+    for op, e in failures:
         kind = 'unsupported' if isinstance(e, UnsupportedOpError) else 'invalid'
         view.unsupported.append({'index': op.index, 'op': op.name, 'kind': kind,
                                  'reason': str(e)})

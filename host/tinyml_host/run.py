@@ -219,7 +219,8 @@ def run_unix(args, model_path, model_bytes, graph, arrays):
                 f.write(a.tobytes())
         script = device_script(os.path.abspath(model_path), inp, out, [a.nbytes for a in arrays],
                                len(graph.outputs), max(1, args.repeat), args.backend)
-        env = dict(os.environ, MICROPYPATH=':'.join(p for p in (device, native) if p))
+        path = os.environ.get('TINYML_MICROPYPATH') or ':'.join(p for p in (device, native) if p)
+        env = dict(os.environ, MICROPYPATH=path)
         cmd = [micropython_binary(), '-X', 'heapsize=%d' % heap_bytes(args, model_bytes, graph),
                '-c', script]
         proc = run_with_spinner(cmd, env, 'running on the unix port')
