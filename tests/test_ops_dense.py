@@ -577,3 +577,57 @@ def test_depthwise_int16x8(mp):
         x = rng.integers(-32768, 32768, (1, 6, 5, 3), dtype=np.int16)
         want = check(mp, model, [x], on_mp=i == 0)
         assert len(np.unique(want[0])) > 2
+
+
+def test_softmax_params_match_tflm_formula():
+    from tinyml.ops.softmax import softmax_int8_params
+    import math
+    rng = np.random.default_rng(950)
+    for _ in range(300):
+        beta = float(np.float32(rng.uniform(0.1, 3)))
+        scale = float(np.float32(10 ** rng.uniform(-4, 1)))
+        real = min(beta * scale * (1 << 26), (1 << 31) - 1.0)
+        q, shift = math.frexp(real)
+        q_fixed = int(math.floor(q * (1 << 31) + 0.5))
+        if q_fixed == 1 << 31:
+            q_fixed //= 2
+            shift += 1
+        radius = math.floor(31.0 * (1 << 26) / (1 << shift))
+        assert softmax_int8_params(beta, scale) == (q_fixed, shift, -radius)
+
+
+# ------------------------------------------------------------------ corpus (dense-op models)
+
+DENSE_CORPUS = ['hello_world_int8', 'ad01_int8', 'micro_speech_quantized', 'str_ww_ref_model',
+                'kws_ref_model', 'magic_wand', 'hello_world_float']
+
+
+@pytest.mark.parametrize('name', DENSE_CORPUS)
+def test_corpus_dense_models_on_unix_port(mp, zoo, name):
+    """Every reference sample of models made only of dense ops (+RESHAPE), on MicroPython:
+    int8 outputs byte for byte, float outputs to 1e-4 relative."""
+    ref = np.load(zoo / (name + '.npz'))
+    samples = ref['input_0'].shape[0]
+    with tempfile.TemporaryDirectory() as d:
+        for s in range(samples):
+            with open(os.path.join(d, 'in%d.bin' % s), 'wb') as f:
+                f.write(ref['input_0'][s].tobytes())
+        got = mp.json('''
+import json
+from tinyml import kernels, load
+kernels.use_backend('python')
+m = load(open(%r, 'rb').read())
+outs = []
+for s in range(%d):
+    m.set_input(0, open(%r %% s, 'rb').read())
+    m.invoke()
+    outs.append(list(bytes(m.outputs[0].raw)))
+print(json.dumps(outs))
+''' % (str(zoo / (name + '.tflite')), samples, os.path.join(d, 'in%d.bin')), heapsize=4 << 20)
+    want = ref['output_0']
+    for s in range(samples):
+        g = np.frombuffer(bytes(got[s]), want.dtype)
+        if want.dtype == np.float32:
+            np.testing.assert_allclose(g, want[s].ravel(), rtol=1e-4, atol=1e-6)
+        else:
+            assert g.tobytes() == want[s].tobytes(), (name, s)

@@ -57,7 +57,10 @@ def _prepare(m, op, log):
         bits = 16
     if not scale_tuple(in_t)[0] > 0:
         raise fail(op, 'input has no quantization scale')
-    mult, shift, diff_min = softmax_int8_params(beta, scale_tuple(in_t)[0])
+    try:
+        mult, shift, diff_min = softmax_int8_params(beta, scale_tuple(in_t)[0])
+    except ValueError as e:
+        raise fail(op, 'beta * input scale unusable: %s' % e)
     params = array('i', [rows, depth, mult, shift, diff_min, bits])
     return 0, binder(m, kernel(m, 'softmax_s8', op), op.outputs[0], op.inputs[0], None, params)
 
