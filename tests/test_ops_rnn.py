@@ -245,7 +245,10 @@ def lstm_model(seed, batch, steps, n_in, n_cell, time_major=False, cell_act='TAN
     oshape = shape[:2] + (n_cell,)
     y = b.tensor('int8', oshape, scale=h_scale, zero_point=h_zp, name='y')
     for k, t in overrides.get('inputs', {}).items():
-        ins[k] = b.tensor(*t) if isinstance(t, tuple) else t
+        # (dtype, shape, scale, zero_point) -> a zero-filled constant tensor
+        # or a function of the builder returning a tensor index
+        ins[k] = b.const(t[0], t[1], np.zeros(t[1]), scale=t[2], zero_point=t[3]) \
+            if isinstance(t, tuple) else (t(b) if callable(t) else t)
     b.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], fused_activation_function=cell_act,
          cell_clip=cell_clip, proj_clip=0.0, time_major=time_major,
          asymmetric_quantize_inputs=False)
@@ -471,3 +474,142 @@ def test_corpus_model_state_across_invokes(name):
     assert bytes(m.outputs[0].raw) == ref['output_0'][2].tobytes()
     # the third invoke saw state from the first two: its states differ from a fresh run
     assert [bytes(m.raw(i)) for i in variables] != carried
+
+
+# ---- bad or unsupported models raise clear errors -------------------------------------
+
+def load_bytes(buf):
+    import tinyml
+    return tinyml.load(buf)
+
+
+def lstm_with(**kw):
+    return lstm_model(11, batch=1, steps=2, n_in=3, n_cell=2, **kw)[0]
+
+
+def svdf_with(change):
+    """svdf_model with one tensor/option changed: change(builder_kwargs) edits a spec."""
+    from tflite_builder import ModelBuilder
+    spec = dict(x=('int8', (1, 4), 0.1, -7), wf=('int8', (4, 4)), wt=('int16', (4, 3)),
+                bias=('int32', (2,)), state=('int16', (1, 12)), out=('int8', (1, 2)),
+                rank=2, variable=True, with_bias=True)
+    change(spec)
+    b = ModelBuilder()
+    x = b.tensor(spec['x'][0], spec['x'][1], scale=spec['x'][2], zero_point=spec['x'][3])
+    wf = b.const(spec['wf'][0], spec['wf'][1], np.ones(spec['wf'][1]), scale=0.02,
+                 zero_point=0)
+    wt = b.const(spec['wt'][0], spec['wt'][1], np.ones(spec['wt'][1]), scale=0.01,
+                 zero_point=0)
+    bias = b.const(spec['bias'][0], spec['bias'][1], np.zeros(spec['bias'][1]),
+                   scale=4e-5, zero_point=0) if spec['with_bias'] else -1
+    if spec['variable'] is None:
+        st = b.const(spec['state'][0], spec['state'][1], np.zeros(spec['state'][1]),
+                     scale=0.004, zero_point=0)
+    else:
+        st = b.tensor(spec['state'][0], spec['state'][1], scale=0.004, zero_point=0,
+                      variable=True)
+    y = b.tensor(spec['out'][0], spec['out'][1], scale=0.2, zero_point=-3)
+    b.op('SVDF', [x, wf, wt, bias, st], [y], rank=spec['rank'],
+         fused_activation_function='NONE', asymmetric_quantize_inputs=False)
+    return b.build(inputs=[x], outputs=[y])
+
+
+def extra_tensor(dtype, shape, **kw):
+    return (dtype, shape, kw.get('scale', 0.01), kw.get('zero_point', 0))
+
+
+def expect_error(buf, cls, *words):
+    from tinyml import ModelError
+    with pytest.raises(ModelError) as info:
+        load_bytes(buf)
+    assert type(info.value) is cls, repr(info.value)
+    msg = str(info.value)
+    for w in words:
+        assert w in msg, msg
+    return msg
+
+
+def test_lstm_rejects_peephole_projection_layer_norm():
+    from tinyml import UnsupportedOpError
+    for k, what in ((9, 'peephole'), (16, 'projection'), (21, 'layer normalization')):
+        buf = lstm_with(inputs={k: extra_tensor('int16', (2,))})
+        expect_error(buf, UnsupportedOpError, 'UNIDIRECTIONAL_SEQUENCE_LSTM', 'node 0', what)
+
+
+def test_lstm_rejects_cifg_without_input_gate():
+    from tinyml import UnsupportedOpError
+    expect_error(lstm_with(inputs={1: -1}), UnsupportedOpError, 'input 1 is omitted')
+
+
+def test_lstm_rejects_per_channel_weights():
+    from tinyml import UnsupportedOpError
+    w = dict(dtype='int8', shape=(2, 3), data=np.ones((2, 3)), scale=(0.01, 0.02),
+             zero_point=(0, 0))
+    expect_error(lstm_with(w2=w), UnsupportedOpError, 'per-channel')
+
+
+def test_lstm_rejects_other_cell_activation():
+    from tinyml import UnsupportedOpError
+    expect_error(lstm_with(cell_act='RELU'), UnsupportedOpError, 'RELU')
+
+
+def test_lstm_rejects_float_and_int16_activations():
+    from tinyml import UnsupportedOpError
+    from tflite_builder import ModelBuilder
+    for dtype in ('float32', 'int16'):
+        b = ModelBuilder()
+        x = b.tensor(dtype, (1, 2, 3), scale=0.5)
+        ins = [x] + [b.const('float32' if dtype == 'float32' else 'int8', (2, 3 if k < 4 else 2),
+                             np.ones((2, 3 if k < 4 else 2)), scale=0.01)
+                     for k in range(8)] + [-1, -1, -1]
+        ins += [b.const('float32' if dtype == 'float32' else 'int64', (2,), [0, 0], scale=1e-4)
+                for _ in range(4)] + [-1, -1]
+        ins += [b.tensor(dtype, (1, 2), scale=0.5, variable=True),
+                b.tensor('float32' if dtype == 'float32' else 'int16', (1, 2), scale=2 ** -11,
+                         variable=True), -1, -1, -1, -1]
+        y = b.tensor(dtype, (1, 2, 2), scale=0.5)
+        b.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], fused_activation_function='TANH',
+             cell_clip=0.0, proj_clip=0.0, time_major=False, asymmetric_quantize_inputs=False)
+        expect_error(b.build(inputs=[x], outputs=[y]), UnsupportedOpError, dtype)
+
+
+def test_lstm_rejects_bad_shapes_and_non_variable_state():
+    from tinyml import ModelError
+    w = dict(dtype='int8', shape=(2, 4), data=np.ones((2, 4)), scale=0.01, zero_point=0)
+    expect_error(lstm_with(w3=w), ModelError, 'weights 4', '(2, 3)')
+    expect_error(lstm_with(inputs={18: ('int8', (1, 2), 0.0078125, 3)}), ModelError,
+                 'not a variable')
+    expect_error(lstm_with(inputs={19: ('int16', (1, 3), 2 ** -11, 0)}), ModelError,
+                 'not a variable')
+    wide_cell = lambda b: b.tensor('int16', (1, 3), scale=2 ** -11, zero_point=0,
+                                   variable=True)
+    expect_error(lstm_with(inputs={19: wide_cell}), ModelError, 'state 19 has 3 elements')
+
+
+def test_svdf_rejects_bad_models():
+    from tinyml import ModelError, UnsupportedOpError
+
+    def rank3(s):
+        s['rank'] = 3
+
+    def not_variable(s):   # a state that is a constant tensor
+        s['variable'] = None
+
+    def no_bias(s):
+        s['with_bias'] = False
+
+    def mixed_state(s):
+        s['state'] = ('int8', (1, 12))
+
+    def wrong_output(s):
+        s['out'] = ('int8', (1, 3))
+
+    def float_input(s):
+        s['x'] = ('float32', (1, 4), None, None)
+
+    expect_error(svdf_with(rank3), ModelError, 'SVDF', 'node 0', 'rank 3')
+    expect_error(svdf_with(not_variable), ModelError, 'not a variable')
+    expect_error(svdf_with(no_bias), UnsupportedOpError, 'without bias')
+    expect_error(svdf_with(mixed_state), UnsupportedOpError, 'state int8 with time weights int16')
+    expect_error(svdf_with(wrong_output), ModelError, 'output shape (1, 3)')
+    expect_error(svdf_with(float_input), UnsupportedOpError, 'float32 SVDF')
