@@ -98,3 +98,81 @@ def test_run_unknown_input_type_is_a_one_line_error(tmp_path):
     proc = cli('run', model, '--input', tmp_path / 'in.txt', check=False)
     assert proc.returncode == 2
     assert 'unknown input type' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+CORPUS = corpus_models()
+KWS_LABELS = 'down go left no off on right stop up yes silence unknown'.split()
+
+
+def run_json(*args, status=0):
+    proc = cli('run', *args, '--json', check=False)
+    assert proc.returncode == status, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize('name', CORPUS)
+def test_run_check_matches_tflm_and_the_reference_on_corpus(name, zoo):
+    """`tinyml run --check` on the unix port: byte-equal with TFLM live and with the stored
+    reference output of the real/4th sample."""
+    ref = np.load(zoo / (name + '.npz'))
+    report = run_json(zoo / (name + '.tflite'), '--input', zoo / (name + '.npz'), '--sample', 3,
+                      '--check')
+    for j, out in enumerate(report['outputs']):
+        assert out['check']['ok'], out['check']
+        expected = ref['output_%d' % j][3]
+        got = np.array(out['raw'], dtype=out['dtype']).reshape(expected.shape)
+        if expected.dtype.kind == 'f':
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+        else:
+            assert got.tobytes() == expected.tobytes()
+
+
+def test_run_reports_latency_heap_and_arena_for_repeats(zoo):
+    report = run_json(zoo / 'hello_world_int8.tflite', '--repeat', 4)
+    device = report['device']
+    assert len(device['times']) == 4 and all(t >= 0 for t in device['times'])
+    assert device['heap'] > 0 and device['arena'] > 0 and device['load_us'] > 0
+    assert report['input'] == 'random (seed 0)'
+
+
+def test_run_wav_through_device_audio_features_detects_yes(zoo, tmp_path):
+    labels = tmp_path / 'labels.txt'
+    labels.write_text('\n'.join(KWS_LABELS))
+    report = run_json(zoo / 'kws_ref_model.tflite', '--input', zoo / 'data' / 'yes_1000ms.wav',
+                      '--labels', labels, '--check')
+    assert report['top'][0]['label'] == 'yes'
+    assert report['outputs'][0]['check']['ok']
+
+
+def test_run_table_output_is_readable(zoo):
+    proc = cli('run', zoo / 'hello_world_int8.tflite', '--check')
+    out = proc.stdout
+    assert 'identical bytes' in out and 'TFLM check: all outputs match' in out
+    assert 'invoke' in out and 'load' in out
+
+
+def test_check_mismatch_exits_1(monkeypatch, capsys):
+    """A device output that differs from TFLM's must fail the command."""
+    from tinyml_host import cli as cli_module
+    real_execute = run.execute
+
+    def tampered(args):
+        model_bytes, graph, source, arrays, outputs, result = real_execute(args)
+        outputs = [o.copy() for o in outputs]
+        outputs[0].reshape(-1)[0] ^= 1
+        return model_bytes, graph, source, arrays, outputs, result
+
+    monkeypatch.setattr(run, 'execute', tampered)
+    zoo = model_zoo()
+    if zoo is None:
+        pytest.skip('TINYML_MODEL_ZOO not set')
+    code = cli_module.main(['run', str(zoo / 'hello_world_int8.tflite'), '--check'])
+    out = capsys.readouterr().out
+    assert code == 1 and 'MISMATCH' in out
+
+
+def test_check_on_a_converted_model_is_a_user_error(tmp_path, zoo):
+    out = tmp_path / 'h.tmdl'
+    cli('convert', zoo / 'hello_world_int8.tflite', '-o', out)
+    proc = cli('run', out, '--check', check=False)
+    assert proc.returncode == 2 and '--check needs the .tflite' in proc.stderr

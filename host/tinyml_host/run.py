@@ -362,6 +362,8 @@ def latency_summary(result):
 def execute(args):
     """Run the model -> (graph, input description, inputs, outputs, device measurements)."""
     model_bytes, graph = read_model_file(args.model)
+    if args.check:
+        tflite_bytes_of(model_bytes)    # refuse before running anything
     arrays, source = build_inputs(args, graph)
     if args.port:
         result, raw = run_board(args, args.model, graph, arrays)
