@@ -2,7 +2,8 @@
 MOD = tinyml_kernels
 OUT = build/$(ARCH)/$(MOD).mpy
 BUILD = build/$(ARCH)/obj
-SRC = src/binding.c src/fully_connected.c
+SRC = src/binding.c src/conv.c src/depthwise.c src/fully_connected.c src/pool.c \
+      src/softmax.c src/eltwise.c
 HEADERS = $(wildcard src/*.h)
 
 include $(MPY_DIR)/py/dynruntime.mk
@@ -10,6 +11,8 @@ include $(MPY_DIR)/py/dynruntime.mk
 # dynruntime.mk asks for -Os; kernels want speed. No libc/libgcc is linked, so gcc must not
 # turn loops into memset/memcpy calls.
 CFLAGS := $(filter-out -Os,$(CFLAGS)) -O2 -fno-tree-loop-distribute-patterns -ffreestanding
+# armv6m enters mpy_init with a short branch: keep it first, in source order
+CFLAGS += -fno-toplevel-reorder
 MPY_LD = sh tools/quiet.sh $(PYTHON) $(MPY_DIR)/tools/mpy_ld.py
 ECHO = @:
 

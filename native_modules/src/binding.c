@@ -1,34 +1,54 @@
 /* The only file that sees MicroPython: argument checking and dispatch to the C kernels.
-   Every kernel is called as kernel(out, a, b, p); each buffer length is checked against what
-   the parameter block says the kernel will touch, so no argument can make a kernel read or
-   write out of bounds. */
+   Every kernel is kernel(out, a, b, p) as in device/tinyml/kernels/python.py. Each buffer is
+   checked against what the parameter block says the kernel will touch (out exactly, inputs at
+   least), and every value that steers memory access is range-checked, so no argument can make
+   a kernel read or write out of bounds: bad arguments raise ValueError. */
 #include "py/dynruntime.h"
 #include "kernels.h"
 
+#define DIM_MAX (1 << 24)
+
 typedef struct {
     void *buf;
-    size_t len;      /* in bytes */
+    size_t len;         /* bytes */
+    int elem;           /* item size from the buffer's typecode: 1 (b, B) or 2 (h, H), else 0 */
 } span_t;
 
-static span_t get_span(mp_obj_t o, int writable) {
-    mp_buffer_info_t bi;
-    mp_get_buffer_raise(o, &bi, writable ? MP_BUFFER_WRITE : MP_BUFFER_READ);
-    span_t s = {bi.buf, bi.len};
-    return s;
-}
+/* [scratch bytearray]: a module global, so the GC keeps the buffer alive between calls */
+mp_obj_t scratch_holder;   /* not static: mpy_ld cannot relocate static bss */
 
-/* The parameter block: an array('i') (4-byte items); returns its int32 words. */
-static const int32_t *get_params(mp_obj_t o, size_t *n_words) {
-    mp_buffer_info_t bi;
-    mp_get_buffer_raise(o, &bi, MP_BUFFER_READ);
-    if (bi.typecode != 'i' && bi.typecode != 'l') {
-        mp_raise_ValueError(MP_ERROR_TEXT("p must be array('i')"));
-    }
-    if (((uintptr_t)bi.buf & 3) != 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("p misaligned"));
-    }
-    *n_words = bi.len / 4;
-    return (const int32_t *)bi.buf;
+/* defined below; mpy_init comes first because armv6m reaches it with a short branch */
+static const mp_obj_fun_builtin_var_t conv_s8_obj;
+static const mp_obj_fun_builtin_var_t conv_s8_ref_obj;
+static const mp_obj_fun_builtin_var_t depthwise_s8_obj;
+static const mp_obj_fun_builtin_var_t depthwise_s8_ref_obj;
+static const mp_obj_fun_builtin_var_t fully_connected_s8_obj;
+static const mp_obj_fun_builtin_var_t fully_connected_s8_ref_obj;
+static const mp_obj_fun_builtin_var_t avgpool_s8_obj;
+static const mp_obj_fun_builtin_var_t maxpool_s8_obj;
+static const mp_obj_fun_builtin_var_t softmax_s8_obj;
+static const mp_obj_fun_builtin_var_t add_int8_obj;
+static const mp_obj_fun_builtin_var_t mul_q_obj;
+
+mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
+    MP_DYNRUNTIME_INIT_ENTRY
+    mp_obj_t none = mp_const_none;
+    scratch_holder = mp_obj_new_list(1, &none);
+    mp_store_global(MP_QSTR__scratch, scratch_holder);
+    mp_store_global(MP_QSTR_ABI, MP_OBJ_NEW_SMALL_INT(1));
+    mp_store_global(MP_QSTR_conv_s8, MP_OBJ_FROM_PTR(&conv_s8_obj));
+    mp_store_global(MP_QSTR_depthwise_s8, MP_OBJ_FROM_PTR(&depthwise_s8_obj));
+    mp_store_global(MP_QSTR_fully_connected_s8, MP_OBJ_FROM_PTR(&fully_connected_s8_obj));
+    mp_store_global(MP_QSTR_avgpool_s8, MP_OBJ_FROM_PTR(&avgpool_s8_obj));
+    mp_store_global(MP_QSTR_maxpool_s8, MP_OBJ_FROM_PTR(&maxpool_s8_obj));
+    mp_store_global(MP_QSTR_softmax_s8, MP_OBJ_FROM_PTR(&softmax_s8_obj));
+    mp_store_global(MP_QSTR_add_int8, MP_OBJ_FROM_PTR(&add_int8_obj));
+    mp_store_global(MP_QSTR_mul_int8, MP_OBJ_FROM_PTR(&mul_q_obj));
+    mp_store_global(MP_QSTR_mul_int16, MP_OBJ_FROM_PTR(&mul_q_obj));
+    mp_store_global(MP_QSTR__conv_s8_ref, MP_OBJ_FROM_PTR(&conv_s8_ref_obj));
+    mp_store_global(MP_QSTR__depthwise_s8_ref, MP_OBJ_FROM_PTR(&depthwise_s8_ref_obj));
+    mp_store_global(MP_QSTR__fully_connected_s8_ref, MP_OBJ_FROM_PTR(&fully_connected_s8_ref_obj));
+    MP_DYNRUNTIME_INIT_EXIT
 }
 
 static void need(int ok, const char *what) {
@@ -37,7 +57,32 @@ static void need(int ok, const char *what) {
     }
 }
 
-static int bit_length(size_t v) {
+static span_t get_span(mp_obj_t o, int writable) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(o, &bi, writable ? MP_BUFFER_WRITE : MP_BUFFER_READ);
+    span_t s = {bi.buf, bi.len, 0};
+    int t = bi.typecode & 0x7F;
+    if (t == 'b' || t == 'B') {
+        s.elem = 1;
+    } else if (t == 'h' || t == 'H') {
+        s.elem = 2;
+        need(((uintptr_t)bi.buf & 1) == 0, MP_ERROR_TEXT("int16 buffer misaligned"));
+    }
+    return s;
+}
+
+/* the parameter block: an array('i'), 4-byte aligned */
+static const int32_t *get_params(mp_obj_t o, size_t *n_words) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(o, &bi, MP_BUFFER_READ);
+    int t = bi.typecode & 0x7F;
+    need((t == 'i' || t == 'l') && ((uintptr_t)bi.buf & 3) == 0 && (bi.len & 3) == 0,
+         MP_ERROR_TEXT("p must be an array('i')"));
+    *n_words = bi.len / 4;
+    return (const int32_t *)bi.buf;
+}
+
+static int bit_length(uint32_t v) {
     int n = 0;
     while (v) {
         v >>= 1;
@@ -46,55 +91,290 @@ static int bit_length(size_t v) {
     return n;
 }
 
-/* a*b for a, b < 2**31; raises when the product may reach 2**30 (no division: armv6m has none) */
+/* a*b for a, b in [0, 2**24]; raises when the product may reach 2**30 (no division helper
+   exists on armv6m) */
 static size_t mul_dims(size_t a, size_t b) {
     need(bit_length(a) + bit_length(b) <= 31, MP_ERROR_TEXT("shape too large"));
     return a * b;
 }
 
-static void check_dim(int32_t v, int32_t lo) {
-    need(v >= lo && v <= (1 << 24), MP_ERROR_TEXT("bad dimension in p"));
+static size_t mul4(size_t a, size_t b, size_t c, size_t d) {
+    return mul_dims(mul_dims(a, b), mul_dims(c, d));
 }
 
-static void check_shifts(const int32_t *shift, int32_t n) {
-    for (int32_t i = 0; i < n; i++) {
-        need(shift[i] >= -31 && shift[i] <= 31, MP_ERROR_TEXT("shift out of range"));
+static void check_dims(const int32_t *p, int first, int last, int32_t lo) {
+    for (int i = first; i <= last; i++) {
+        need(p[i] >= lo && p[i] <= DIM_MAX, MP_ERROR_TEXT("dimension out of range in p"));
     }
 }
 
-static void check_act(int32_t lo, int32_t hi) {
-    need(-128 <= lo && lo <= hi && hi <= 127, MP_ERROR_TEXT("bad activation range"));
+static void check_range(int32_t v, int32_t lo, int32_t hi, const char *what) {
+    need(v >= lo && v <= hi, what);
 }
 
-static void check_offset(int32_t v) {
-    need(v >= -255 && v <= 255, MP_ERROR_TEXT("offset out of range"));
+static void check_shifts(const int32_t *shift, int32_t n, int32_t hi) {
+    for (int32_t i = 0; i < n; i++) {
+        check_range(shift[i], -31, hi, MP_ERROR_TEXT("shift out of range"));
+    }
 }
 
-/* ---- fully connected ---- */
-static mp_obj_t fully_connected_s8(size_t n_args, const mp_obj_t *args) {
+static void check_act(int32_t lo, int32_t hi, int elem) {
+    int32_t top = elem == 2 ? 32767 : 127;
+    need(-top - 1 <= lo && lo <= hi && hi <= top, MP_ERROR_TEXT("bad activation range"));
+}
+
+static void check_out(span_t s, size_t n) {
+    need(s.len == n, MP_ERROR_TEXT("out length does not match p"));
+}
+
+static void check_in(span_t s, size_t n, const char *what) {
+    need(s.len >= n, what);
+}
+
+static void *get_scratch(size_t n) {
+    mp_obj_t held = mp_obj_subscr(scratch_holder, MP_OBJ_NEW_SMALL_INT(0), MP_OBJ_SENTINEL);
+    if (held != mp_const_none) {
+        mp_buffer_info_t bi;
+        mp_get_buffer_raise(held, &bi, MP_BUFFER_RW);
+        if (bi.len >= n) {
+            return bi.buf;
+        }
+    }
+    n = (n + 7) & ~(size_t)7;
+    void *mem = m_malloc(n);
+    mp_obj_subscr(scratch_holder, MP_OBJ_NEW_SMALL_INT(0), mp_obj_new_bytearray_by_ref(n, mem));
+    return mem;
+}
+
+/* ---------------------------------------------------------------- conv / depthwise */
+
+static const int32_t *check_conv(size_t n_args, const mp_obj_t *args, span_t *out, span_t *in,
+                                 span_t *w, int depthwise) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np >= CV_HDR, MP_ERROR_TEXT("p too short"));
+    check_dims(p, CV_BATCHES, CV_BATCHES, 0);
+    check_dims(p, CV_IN_H, CV_IN_C, 1);
+    check_dims(p, CV_OUT_H, CV_OUT_W, 0);
+    check_dims(p, CV_OUT_C, CV_DIL_W, 1);
+    check_range(p[CV_PAD_TOP], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
+    check_range(p[CV_PAD_LEFT], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
+    check_range(p[CV_IN_OFFSET], -255, 255, MP_ERROR_TEXT("in_offset out of range"));
+    check_range(p[CV_OUT_OFFSET], -255, 255, MP_ERROR_TEXT("out_offset out of range"));
+    check_act(p[CV_ACT_MIN], p[CV_ACT_MAX], 1);
+    int32_t out_c = p[CV_OUT_C];
+    need(np == (size_t)CV_HDR + 3 * (size_t)out_c, MP_ERROR_TEXT("p length != 20 + 3*out_c"));
+    check_shifts(p + CV_HDR + 2 * out_c, out_c, 31);
+    /* strides and dilations times positions must stay far from int overflow */
+    mul_dims(p[CV_OUT_H], p[CV_STRIDE_H]);
+    mul_dims(p[CV_OUT_W], p[CV_STRIDE_W]);
+    mul_dims(p[CV_K_H], p[CV_DIL_H]);
+    mul_dims(p[CV_K_W], p[CV_DIL_W]);
+    *out = get_span(args[0], 1);
+    *in = get_span(args[1], 0);
+    *w = get_span(args[2], 0);
+    check_out(*out, mul4(p[CV_BATCHES], p[CV_OUT_H], p[CV_OUT_W], out_c));
+    check_in(*in, mul4(p[CV_BATCHES], p[CV_IN_H], p[CV_IN_W], p[CV_IN_C]),
+             MP_ERROR_TEXT("input shorter than p says"));
+    if (depthwise) {
+        check_dims(p, CV_DEPTH_MULT, CV_DEPTH_MULT, 1);
+        need(mul_dims(p[CV_IN_C], p[CV_DEPTH_MULT]) == (size_t)out_c,
+             MP_ERROR_TEXT("out_c != in_c * depth_multiplier"));
+        check_in(*w, mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), out_c),
+                 MP_ERROR_TEXT("filter shorter than p says"));
+    } else {
+        size_t K = mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), p[CV_IN_C]);
+        need(K <= DIM_MAX, MP_ERROR_TEXT("filter too large"));
+        check_in(*w, mul_dims(K, out_c), MP_ERROR_TEXT("filter shorter than p says"));
+    }
+    return p;
+}
+
+static mp_obj_t conv_s8(size_t n_args, const mp_obj_t *args) {
+    span_t out, in, w;
+    const int32_t *p = check_conv(n_args, args, &out, &in, &w, 0);
+    tk_conv_s8(out.buf, in.buf, w.buf, p, get_scratch(tk_conv_s8_scratch(p)));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_s8_obj, 4, 4, conv_s8);
+
+static mp_obj_t conv_s8_ref(size_t n_args, const mp_obj_t *args) {
+    span_t out, in, w;
+    const int32_t *p = check_conv(n_args, args, &out, &in, &w, 0);
+    tk_conv_s8_ref(out.buf, in.buf, w.buf, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_s8_ref_obj, 4, 4, conv_s8_ref);
+
+static mp_obj_t depthwise_s8(size_t n_args, const mp_obj_t *args) {
+    span_t out, in, w;
+    const int32_t *p = check_conv(n_args, args, &out, &in, &w, 1);
+    tk_depthwise_s8(out.buf, in.buf, w.buf, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_s8_obj, 4, 4, depthwise_s8);
+
+static mp_obj_t depthwise_s8_ref(size_t n_args, const mp_obj_t *args) {
+    span_t out, in, w;
+    const int32_t *p = check_conv(n_args, args, &out, &in, &w, 1);
+    tk_depthwise_s8_ref(out.buf, in.buf, w.buf, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_s8_ref_obj, 4, 4, depthwise_s8_ref);
+
+/* ---------------------------------------------------------------- fully connected */
+
+static const int32_t *check_fc(const mp_obj_t *args, span_t *out, span_t *in, span_t *w) {
     size_t np;
     const int32_t *p = get_params(args[3], &np);
     need(np >= FC_HDR, MP_ERROR_TEXT("p too short"));
-    check_dim(p[FC_BATCHES], 0);
-    check_dim(p[FC_IN], 1);
-    check_dim(p[FC_OUT], 1);
-    need(np == (size_t)FC_HDR + 3 * (size_t)p[FC_OUT], MP_ERROR_TEXT("p length != header + 3*n_out"));
-    check_offset(p[FC_IN_OFFSET]);
-    check_offset(p[FC_OUT_OFFSET]);
-    check_act(p[FC_ACT_MIN], p[FC_ACT_MAX]);
-    check_shifts(p + FC_HDR + 2 * p[FC_OUT], p[FC_OUT]);
-    span_t out = get_span(args[0], 1), in = get_span(args[1], 0), w = get_span(args[2], 0);
-    need(out.len == mul_dims(p[FC_BATCHES], p[FC_OUT]), MP_ERROR_TEXT("out length"));
-    need(in.len == mul_dims(p[FC_BATCHES], p[FC_IN]), MP_ERROR_TEXT("input length"));
-    need(w.len == mul_dims(p[FC_OUT], p[FC_IN]), MP_ERROR_TEXT("weights length"));
-    tk_fully_connected_s8(out.buf, in.buf, w.buf, p);
+    check_dims(p, FC_BATCHES, FC_BATCHES, 0);
+    check_dims(p, FC_IN, FC_OUT, 1);
+    need(np == (size_t)FC_HDR + 3 * (size_t)p[FC_OUT], MP_ERROR_TEXT("p length != 7 + 3*out"));
+    check_range(p[FC_IN_OFFSET], -255, 255, MP_ERROR_TEXT("in_offset out of range"));
+    check_range(p[FC_OUT_OFFSET], -255, 255, MP_ERROR_TEXT("out_offset out of range"));
+    check_act(p[FC_ACT_MIN], p[FC_ACT_MAX], 1);
+    check_shifts(p + FC_HDR + 2 * p[FC_OUT], p[FC_OUT], 31);
+    *out = get_span(args[0], 1);
+    *in = get_span(args[1], 0);
+    *w = get_span(args[2], 0);
+    check_out(*out, mul_dims(p[FC_BATCHES], p[FC_OUT]));
+    check_in(*in, mul_dims(p[FC_BATCHES], p[FC_IN]), MP_ERROR_TEXT("input shorter than p says"));
+    check_in(*w, mul_dims(p[FC_OUT], p[FC_IN]), MP_ERROR_TEXT("weights shorter than p says"));
+    return p;
+}
+
+static mp_obj_t fully_connected_s8(size_t n_args, const mp_obj_t *args) {
+    span_t out, in, w;
+    const int32_t *p = check_fc(args, &out, &in, &w);
+    tk_fully_connected_s8(out.buf, in.buf, w.buf, p,
+                          get_scratch(tk_fully_connected_s8_scratch(p)));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_s8_obj, 4, 4, fully_connected_s8);
 
-mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
-    MP_DYNRUNTIME_INIT_ENTRY
-    mp_store_global(MP_QSTR_ABI, MP_OBJ_NEW_SMALL_INT(1));
-    mp_store_global(MP_QSTR_fully_connected_s8, MP_OBJ_FROM_PTR(&fully_connected_s8_obj));
-    MP_DYNRUNTIME_INIT_EXIT
+static mp_obj_t fully_connected_s8_ref(size_t n_args, const mp_obj_t *args) {
+    span_t out, in, w;
+    const int32_t *p = check_fc(args, &out, &in, &w);
+    tk_fully_connected_s8_ref(out.buf, in.buf, w.buf, p);
+    return mp_const_none;
 }
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_s8_ref_obj, 4, 4,
+                                           fully_connected_s8_ref);
+
+/* ---------------------------------------------------------------- pooling */
+
+static const int32_t *check_pool(const mp_obj_t *args, span_t *out, span_t *in) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == PL_HDR, MP_ERROR_TEXT("p length != 14"));
+    check_dims(p, PL_BATCHES, PL_BATCHES, 0);
+    check_dims(p, PL_IN_H, PL_CH, 1);
+    check_dims(p, PL_OUT_H, PL_OUT_W, 0);
+    check_dims(p, PL_K_H, PL_STRIDE_W, 1);
+    check_range(p[PL_PAD_TOP], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
+    check_range(p[PL_PAD_LEFT], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
+    mul_dims(p[PL_OUT_H], p[PL_STRIDE_H]);
+    mul_dims(p[PL_OUT_W], p[PL_STRIDE_W]);
+    mul_dims(p[PL_K_H], p[PL_K_W]);
+    *out = get_span(args[0], 1);
+    *in = get_span(args[1], 0);
+    need(in->elem != 0 && in->elem == out->elem, MP_ERROR_TEXT("pool buffers must be int8 or int16"));
+    check_act(p[PL_ACT_MIN], p[PL_ACT_MAX], in->elem);
+    check_out(*out, mul_dims(mul4(p[PL_BATCHES], p[PL_OUT_H], p[PL_OUT_W], p[PL_CH]), out->elem));
+    check_in(*in, mul_dims(mul4(p[PL_BATCHES], p[PL_IN_H], p[PL_IN_W], p[PL_CH]), in->elem),
+             MP_ERROR_TEXT("input shorter than p says"));
+    return p;
+}
+
+static mp_obj_t avgpool_s8(size_t n_args, const mp_obj_t *args) {
+    span_t out, in;
+    const int32_t *p = check_pool(args, &out, &in);
+    need(tk_avgpool(out.buf, in.buf, p, in.elem) == 0,
+         MP_ERROR_TEXT("average pool window outside the input"));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(avgpool_s8_obj, 4, 4, avgpool_s8);
+
+static mp_obj_t maxpool_s8(size_t n_args, const mp_obj_t *args) {
+    span_t out, in;
+    const int32_t *p = check_pool(args, &out, &in);
+    tk_maxpool(out.buf, in.buf, p, in.elem);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(maxpool_s8_obj, 4, 4, maxpool_s8);
+
+/* ---------------------------------------------------------------- softmax */
+
+static mp_obj_t softmax_s8(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == SM_HDR, MP_ERROR_TEXT("p length != 6"));
+    check_dims(p, SM_ROWS, SM_ROWS, 0);
+    check_dims(p, SM_DEPTH, SM_DEPTH, 1);
+    check_range(p[SM_LSHIFT], 0, 31, MP_ERROR_TEXT("input_left_shift out of range"));
+    check_range(p[SM_DIFF_MIN], -DIM_MAX, 0, MP_ERROR_TEXT("diff_min must be <= 0"));
+    need(p[SM_BITS] == 8 || p[SM_BITS] == 16, MP_ERROR_TEXT("output bits must be 8 or 16"));
+    span_t out = get_span(args[0], 1), in = get_span(args[1], 0);
+    int out_elem = p[SM_BITS] / 8;
+    need(out.elem == 0 || out.elem == out_elem, MP_ERROR_TEXT("out type does not match bits"));
+    need(out_elem == 1 || ((uintptr_t)out.buf & 1) == 0, MP_ERROR_TEXT("int16 buffer misaligned"));
+    size_t n = mul_dims(p[SM_ROWS], p[SM_DEPTH]);
+    check_out(out, mul_dims(n, out_elem));
+    check_in(in, n, MP_ERROR_TEXT("input shorter than p says"));
+    tk_softmax_s8(out.buf, in.buf, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(softmax_s8_obj, 4, 4, softmax_s8);
+
+/* ---------------------------------------------------------------- broadcast elementwise */
+
+/* items of the dense output; checks that every index the strides produce is inside a and b */
+static size_t check_broadcast(const int32_t *p, span_t a, span_t b, int elem) {
+    check_dims(p, 0, BC_DIMS - 1, 0);
+    check_dims(p, BC_DIMS, 3 * BC_DIMS - 1, 0);
+    size_t n = mul_dims(mul_dims(p[0], p[1]), mul_dims(mul_dims(p[2], p[3]), p[4]));
+    if (n == 0) {
+        return 0;
+    }
+    size_t last_a = 0, last_b = 0;
+    for (int k = 0; k < BC_DIMS; k++) {
+        last_a += mul_dims(p[k] - 1, p[BC_DIMS + k]);
+        last_b += mul_dims(p[k] - 1, p[2 * BC_DIMS + k]);
+        need(last_a < DIM_MAX * (size_t)8 && last_b < DIM_MAX * (size_t)8,
+             MP_ERROR_TEXT("strides too large"));
+    }
+    check_in(a, mul_dims(last_a + 1, elem), MP_ERROR_TEXT("a shorter than p says"));
+    check_in(b, mul_dims(last_b + 1, elem), MP_ERROR_TEXT("b shorter than p says"));
+    return n;
+}
+
+static mp_obj_t add_int8(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == ADD_LEN, MP_ERROR_TEXT("p length != 532"));
+    check_range(p[ADD_OUT_SHIFT], -31, 0, MP_ERROR_TEXT("shift out of range"));
+    check_act(p[ADD_ACT_MIN], p[ADD_ACT_MAX], 1);
+    span_t out = get_span(args[0], 1), a = get_span(args[1], 0), b = get_span(args[2], 0);
+    check_out(out, check_broadcast(p, a, b, 1));
+    tk_add_int8(out.buf, a.buf, b.buf, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(add_int8_obj, 4, 4, add_int8);
+
+/* mul_int8 and mul_int16: the item size comes from the buffers' typecodes */
+static mp_obj_t mul_q(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == MUL_LEN, MP_ERROR_TEXT("p length != 22"));
+    check_shifts(p + MUL_OUT_SHIFT, 1, 31);
+    span_t out = get_span(args[0], 1), a = get_span(args[1], 0), b = get_span(args[2], 0);
+    int elem = out.elem;
+    need(elem != 0 && a.elem == elem && b.elem == elem,
+         MP_ERROR_TEXT("mul buffers must all be int8 or all int16"));
+    check_act(p[MUL_ACT_MIN], p[MUL_ACT_MAX], elem);
+    check_out(out, mul_dims(check_broadcast(p, a, b, elem), elem));
+    tk_mul_q(out.buf, a.buf, b.buf, p, elem);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mul_q_obj, 4, 4, mul_q);

@@ -52,4 +52,10 @@ static inline int32_t tk_clamp(int32_t v, int32_t lo, int32_t hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* requantize an accumulator to an output value: TFLM's order (scale, + zero point, clamp) */
+static inline int32_t tk_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t out_offset,
+                                int32_t act_min, int32_t act_max) {
+    return tk_clamp(tk_requantize(acc, multiplier, shift) + out_offset, act_min, act_max);
+}
+
 #endif
