@@ -434,3 +434,40 @@ def test_corpus_model_bit_exact(zoo, name):
 
 def test_corpus_mobilenet_v2_bit_exact(zoo):
     _corpus_check(zoo, 'mobilenet_v2_quantized_1x3x224x224', samples=(3,))
+
+
+MP_CORPUS = r'''
+import json, tinyml
+spec = json.load(open(%r))
+with open(spec['model'], 'rb') as f:
+    m = tinyml.load(f.read())
+outs = []
+for ins in spec['samples']:
+    m.reset()
+    for i, x in enumerate(ins):
+        m.set_input(i, bytes.fromhex(x))
+    m.invoke()
+    outs.append([bytes(t.raw).hex() for t in m.outputs])
+print(json.dumps(outs))
+'''
+
+
+@pytest.mark.parametrize('name', ['pretrainedResnet_quant', 'dtln_noise_suppression',
+                                  'audio_preprocessor_int8'])
+def test_corpus_model_bit_exact_on_unix_port(mp, zoo, name):
+    path = zoo / (name + '.tflite')
+    if not path.exists():
+        pytest.skip('%s not in the corpus' % name)
+    ref = np.load(zoo / (name + '.npz'))
+    n_in = len([k for k in ref.files if k.startswith('input_')])
+    samples = (0, 3)
+    with tempfile.TemporaryDirectory() as d:
+        spec = os.path.join(d, 'spec.json')
+        with open(spec, 'w') as f:
+            json.dump({'model': str(path), 'samples': [
+                [ref['input_%d' % i][s].tobytes().hex() for i in range(n_in)] for s in samples]}, f)
+        got = mp.json(MP_CORPUS % spec, heapsize=64 * 1024 * 1024)
+    for s, outs in zip(samples, got):
+        for o, h in enumerate(outs):
+            assert bytes.fromhex(h) == ref['output_%d' % o][s].tobytes(), \
+                '%s sample %d output %d' % (name, s, o)
