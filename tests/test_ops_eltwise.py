@@ -432,10 +432,6 @@ def test_corpus_model_bit_exact(zoo, name):
     _corpus_check(zoo, name)
 
 
-def test_corpus_mobilenet_v2_bit_exact(zoo):
-    _corpus_check(zoo, 'mobilenet_v2_quantized_1x3x224x224', samples=(3,))
-
-
 MP_CORPUS = r'''
 import json, tinyml
 spec = json.load(open(%r))
@@ -453,7 +449,7 @@ print(json.dumps(outs))
 
 
 @pytest.mark.parametrize('name', ['pretrainedResnet_quant', 'dtln_noise_suppression',
-                                  'audio_preprocessor_int8'])
+                                  'audio_preprocessor_int8', 'mobilenet_v2_quantized_1x3x224x224'])
 def test_corpus_model_bit_exact_on_unix_port(mp, zoo, name):
     path = zoo / (name + '.tflite')
     if not path.exists():
