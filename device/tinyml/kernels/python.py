@@ -169,7 +169,22 @@ def conv_s8(out, a, b, p):
                     acc = beff[oc]
                     for i in range(K):
                         acc += patch[i] * wrow[i]
-                    acc = _requant(acc, p[nm + oc], p[ns + oc]) + out_off
+                    # _requant inlined (hot loop)
+                    sh = p[ns + oc]
+                    if sh > 0:
+                        acc = ((acc << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+                    acc *= p[nm + oc]
+                    if acc >= 0:
+                        acc = (acc + 0x40000000) >> 31
+                    else:
+                        acc = -((0x3FFFFFFF - acc) >> 31)
+                    if sh < 0:
+                        mask = (1 << -sh) - 1
+                        rem = acc & mask
+                        acc >>= -sh
+                        if rem > (mask >> 1) + (acc < 0):
+                            acc += 1
+                    acc += out_off
                     if acc < act_min:
                         acc = act_min
                     elif acc > act_max:
@@ -217,7 +232,22 @@ def depthwise_s8(out, a, b, p):
                         for i in range(oc // dm, pend, in_c):
                             acc += patch[i] * wf[j]
                             j += out_c
-                    acc = _requant(acc, p[nm + oc], p[ns + oc]) + out_off
+                    # _requant inlined (hot loop)
+                    sh = p[ns + oc]
+                    if sh > 0:
+                        acc = ((acc << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+                    acc *= p[nm + oc]
+                    if acc >= 0:
+                        acc = (acc + 0x40000000) >> 31
+                    else:
+                        acc = -((0x3FFFFFFF - acc) >> 31)
+                    if sh < 0:
+                        mask = (1 << -sh) - 1
+                        rem = acc & mask
+                        acc >>= -sh
+                        if rem > (mask >> 1) + (acc < 0):
+                            acc += 1
+                    acc += out_off
                     if acc < act_min:
                         acc = act_min
                     elif acc > act_max:
@@ -259,7 +289,22 @@ def fully_connected_s8(out, a, b, p):
             acc = p[nb + oc]
             for i in range(depth):
                 acc += x[i] * wrow[i]
-            acc = _requant(acc, p[nm + oc], p[ns + oc]) + out_off
+            # _requant inlined (hot loop)
+            sh = p[ns + oc]
+            if sh > 0:
+                acc = ((acc << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+            acc *= p[nm + oc]
+            if acc >= 0:
+                acc = (acc + 0x40000000) >> 31
+            else:
+                acc = -((0x3FFFFFFF - acc) >> 31)
+            if sh < 0:
+                mask = (1 << -sh) - 1
+                rem = acc & mask
+                acc >>= -sh
+                if rem > (mask >> 1) + (acc < 0):
+                    acc += 1
+            acc += out_off
             if acc < act_min:
                 acc = act_min
             elif acc > act_max:
