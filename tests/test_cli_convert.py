@@ -1,4 +1,5 @@
 """tinyml convert / tinyml.compact: the .tmdl format round-trips every model exactly."""
+import json
 import os
 import struct
 import subprocess
@@ -204,3 +205,70 @@ def test_multiplier_tape_disarms_on_a_call_it_did_not_record():
     compact.read_graph(convert.convert_bytes(conv_dw_fc_model()))
     assert compact.replay_multipliers(0.123, (0.5, 0.25), 0.75, 2) is None
     assert compact._replay is None
+
+
+CORPUS = corpus_models()
+
+
+def run_raw(model, inputs):
+    proc = cli('run', model, '--input', inputs, '--sample', 3, '--json')
+    return [o['raw'] for o in json.loads(proc.stdout)['outputs']], json.loads(proc.stdout)
+
+
+def model_hook_missing():
+    from tinyml import model
+    return not any(read is compact.read_graph for _, read in model.READERS)
+
+
+HOOK = ('device/tinyml/model.py must register the compact reader: READERS gets '
+        '(compact.is_compact, compact.read_graph) and Model._plan tries '
+        'compact.stored_plan(graph, aliases, scratch) before planner.plan')
+
+
+@pytest.mark.parametrize('name', CORPUS)
+def test_convert_corpus_model_smaller_same_graph_same_output_bytes(name, zoo, tmp_path):
+    tflite = zoo / (name + '.tflite')
+    out = tmp_path / (name + '.tmdl')
+    proc = cli('convert', tflite, '-o', out)
+    assert 'ratio' in proc.stdout
+    assert out.stat().st_size <= tflite.stat().st_size
+    original = reader.read(tflite.read_bytes())
+    converted, plan = compact.read(out.read_bytes())
+    assert_same_graph(original, converted)
+    if model_hook_missing() and not os.environ.get('TINYML_MICROPYPATH'):
+        pytest.fail(HOOK)
+    want, _ = run_raw(tflite, zoo / (name + '.npz'))
+    got, report = run_raw(out, zoo / (name + '.npz'))
+    assert got == want
+    assert report['device']['arena'] == plan.arena_bytes
+
+
+def test_tinyml_load_accepts_tmdl_with_stored_plan_and_tape(mp, tmp_path):
+    from test_cli_inspect import conv_dw_fc_model
+    if model_hook_missing():
+        pytest.fail(HOOK)
+    tflite = conv_dw_fc_model()
+    path = tmp_path / 'm.tmdl'
+    path.write_bytes(convert.convert_bytes(tflite))
+    out = mp.json("""
+import json, tinyml
+from tinyml import compact, planner
+calls = []
+real = planner.plan
+planner.plan = lambda *a, **k: calls.append(1) or real(*a, **k)
+m = tinyml.load(%r)
+m.set_input(0, bytes(range(192)))
+m.invoke()
+print(json.dumps([calls, compact._replay, m.arena_bytes, list(bytes(m.get_output(0)))]))
+""" % str(path))
+    reference = mp.json("""
+import json, tinyml
+m = tinyml.load(%r)
+m.set_input(0, bytes(range(192)))
+m.invoke()
+print(json.dumps(list(bytes(m.get_output(0)))))
+""" % str(tmp_path / 'm.tflite') if (tmp_path / 'm.tflite').write_bytes(tflite) else '')
+    planner_calls, tape_left, arena, output = out
+    assert planner_calls == []          # the stored plan was used
+    assert tape_left is None            # every stored multiplier was replayed
+    assert output == reference

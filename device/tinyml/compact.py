@@ -36,7 +36,9 @@ MAGIC = b'TMDL'
 VERSION = 1
 HEADER = '<4sHHIIIIII'
 HEADER_SIZE = 32
-DTYPES = ('int8', 'uint8', 'int16', 'int32', 'int64', 'float32', 'float16', 'bool')
+# dtype codes: append only (files keep their meaning)
+DTYPES = ('int8', 'uint8', 'int16', 'int32', 'int64', 'float32', 'float16', 'bool',
+          'uint16', 'uint32', 'uint64', 'float64')
 ALIGN = 16
 NO_CUSTOM = 0xFFFFFFFF
 VARIABLE, HAS_DATA, PER_CHANNEL = 1, 2, 4
