@@ -631,3 +631,27 @@ print(json.dumps(outs))
             np.testing.assert_allclose(g, want[s].ravel(), rtol=1e-4, atol=1e-6)
         else:
             assert g.tobytes() == want[s].tobytes(), (name, s)
+
+
+@pytest.mark.parametrize('case', range(4))
+def test_log_softmax(mp, case):
+    shape, q = [((1, 10), (0.1, 0)), ((3, 12), (0.05, -20)), ((2, 7), (0.5, 3)),
+                ((1, 16), (0.02, -128))][case]
+    rng = np.random.default_rng(960 + case)
+    b = ModelBuilder()
+    x = b.tensor('int8', shape, scale=q[0], zero_point=q[1])
+    y = b.tensor('int8', shape, scale=16.0 / 256, zero_point=127)
+    b.op('LOG_SOFTMAX', [x], [y])
+    want = check(mp, b.build(inputs=[x], outputs=[y]), [rand_i8(rng, shape)],
+                 on_mp=case % 2 == 0)
+    assert len(np.unique(want[0])) > 2
+
+
+def test_log_softmax_float(mp):
+    rng = np.random.default_rng(970)
+    b = ModelBuilder()
+    x = b.tensor('float32', (2, 9))
+    y = b.tensor('float32', (2, 9))
+    b.op('LOG_SOFTMAX', [x], [y])
+    check(mp, b.build(inputs=[x], outputs=[y]), [rng.normal(0, 3, (2, 9)).astype(np.float32)],
+          float_tol=1e-5)

@@ -634,6 +634,76 @@ def softmax_s8(out, a, b, p):
                 out[i] = out_min
 
 
+def _sat_add(a, b):
+    s = a + b
+    return 2147483647 if s > 2147483647 else (-2147483648 if s < -2147483648 else s)
+
+
+def _half_sum(a, b):
+    """gemmlowp RoundingHalfSum for int32."""
+    s = a + b
+    return (s + 1) // 2 if s >= 0 else -((1 - s) // 2)
+
+
+def _log_q5_of_q12(x):
+    """TFLM log_x_for_x_greater_than_or_equal_to_1<5>(Q12.19 raw x >= 1.0) -> Q5.26 raw."""
+    sqrt_half = 1518500250
+    sqrt_sqrt_half = 1805811301
+    quarter6 = 1 << 23                         # 1/4 in Q6.25
+    hp1 = _count_leading_zeros32(x)
+    r_a = _sat_shl(_srdhm(_sat_shl(x, hp1 - 1), sqrt_half), 1)
+    za_adj = _sat_add(_sat_shl(12 - hp1, 25), quarter6)
+    z_b = _srdhm(x, sqrt_half)
+    hb = _count_leading_zeros32(z_b) - 1
+    r_b = _sat_shl(x, hb)
+    zb_adj = _sat_add(_sat_shl(12 - hb, 25), -quarter6)
+    r = r_a if r_a < r_b else r_b
+    z_adj = za_adj if za_adj > zb_adj else zb_adj
+    pp = _half_sum(r, sqrt_sqrt_half)
+    q = _wrap(r - sqrt_sqrt_half)
+    q = _wrap(q + q)
+    sq = _srdhm(q, q)
+    num = _wrap(_srdhm(q, r) + _srdhm(_srdhm(q, sq), 117049297))
+    den = _wrap(_srdhm(pp, _wrap(1057819769 + q + _srdhm(127690142, sq)))
+                + _srdhm(638450708, q))
+    recip = _one_over_one_plus_x_q0(den)
+    total = _wrap(_srdhm(z_adj, 1488522236) + _srdhm(_rdbpot(num, 6), recip))
+    return _sat_shl(total, 1)
+
+
+LOG_SOFTMAX_HEADER = 7
+# log_softmax_s8: p[0] rows  p[1] depth  p[2] input_multiplier  p[3] input_left_shift
+# p[4] diff_min  p[5] reverse_scaling_divisor  p[6] reverse_scaling_left_shift (<= 0).
+# int8 in, int8 out (scale 16/256, zero point 127). TFLM reference LogSoftmax<int8_t>.
+
+
+def log_softmax_s8(out, a, b, p):
+    rows, depth, mult, lshift, diff_min, rmult, rshift = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    for r in range(rows):
+        base = r * depth
+        mx = -128
+        for i in range(base, base + depth):
+            if a[i] > mx:
+                mx = a[i]
+        total = 0
+        for i in range(base, base + depth):
+            diff = a[i] - mx
+            if diff >= diff_min:
+                e = _exp_on_negative_values_q5(_requant(diff, mult, lshift))
+                total = _wrap(total + _rdbpot(e, 12))
+        log_sum = _log_q5_of_q12(total)
+        adj = _requant(_wrap(log_sum - 2147483648), rmult, rshift)
+        if adj < diff_min - 1:
+            adj = diff_min - 1
+        for i in range(base, base + depth):
+            diff = a[i] - mx
+            if diff > adj:
+                v = _rdbpot(_wrap(_requant(diff, mult, lshift) - log_sum), 22) + 127
+                out[i] = 127 if v > 127 else (-128 if v < -128 else v)
+            else:
+                out[i] = -128
+
+
 # ---------------------------------------------------------------- float32 kernels
 # Same int parameter blocks as the integer kernels (offsets/act ints unused); `b` is an
 # array('f'): [act_min, act_max, bias..., weights...] as given at each kernel. Float

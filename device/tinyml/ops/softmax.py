@@ -1,4 +1,4 @@
-"""SOFTMAX (int8 -> int8/int16, float32) and LOG_SOFTMAX (float32), TFLM semantics."""
+"""SOFTMAX (int8 -> int8/int16, float32) and LOG_SOFTMAX (int8, float32), TFLM semantics."""
 from array import array
 
 from .. import quant
@@ -43,7 +43,7 @@ def _prepare(m, op, log):
         name = 'log_softmax_f32' if log else 'softmax_f32'
         return 0, binder(m, kernel(m, name, op), op.outputs[0], op.inputs[0], block, params)
     if log:
-        raise unsupported(op, 'only float32 LOG_SOFTMAX is implemented')
+        return _prepare_log_int8(m, op, in_t, out_t, rows, depth)
     if in_t.dtype != 'int8' or out_t.dtype not in ('int8', 'int16'):
         raise unsupported(op, 'input %s, output %s' % (in_t.dtype, out_t.dtype))
     out_scale, out_zp = scale_tuple(out_t)[0], zero_point(out_t)
@@ -63,6 +63,30 @@ def _prepare(m, op, log):
         raise fail(op, 'beta * input scale unusable: %s' % e)
     params = array('i', [rows, depth, mult, shift, diff_min, bits])
     return 0, binder(m, kernel(m, 'softmax_s8', op), op.outputs[0], op.inputs[0], None, params)
+
+
+def log_softmax_int8_params(input_scale):
+    """TFLM PreprocessLogSoftmaxScalingExp (beta 1) + CalculateInputRadius
+    -> (input_multiplier, input_left_shift, diff_min, reverse_multiplier, reverse_shift)."""
+    mult, shift, diff_min = softmax_int8_params(1.0, input_scale)
+    divisor = quant.ddiv(quant.dbl_int(1 << (31 - shift)), quant.dbl_int(mult))
+    rmult, rshift = quant.quantize_multiplier_smaller_than_one_exp(divisor)
+    return mult, shift, diff_min, rmult, rshift
+
+
+def _prepare_log_int8(m, op, in_t, out_t, rows, depth):
+    if in_t.dtype != 'int8' or out_t.dtype != 'int8':
+        raise unsupported(op, 'input %s, output %s' % (in_t.dtype, out_t.dtype))
+    if zero_point(out_t) != 127 or quant.f32(scale_tuple(out_t)[0]) != 16.0 / 256:
+        raise fail(op, 'int8 log softmax output must have scale 16/256 and zero point 127')
+    if not scale_tuple(in_t)[0] > 0:
+        raise fail(op, 'input has no quantization scale')
+    try:
+        params = log_softmax_int8_params(scale_tuple(in_t)[0])
+    except ValueError as e:
+        raise fail(op, 'input scale unusable: %s' % e)
+    p = array('i', [rows, depth] + list(params))
+    return 0, binder(m, kernel(m, 'log_softmax_s8', op), op.outputs[0], op.inputs[0], None, p)
 
 
 def prepare_softmax(m, op):
