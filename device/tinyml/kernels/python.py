@@ -13,6 +13,18 @@ then clamp to [act_min, act_max].
 Accumulation is TFLM's: acc = bias + sum over in-image taps of (x + in_offset) * w,
 with the raw int32 bias in p. (Internally conv/depthwise pad out-of-image taps with the
 input zero point and add in_offset * sum(filter) once per invoke; same result.)
+
+Kernels here (parameter layout at each definition; all tensors NHWC / row-major):
+    conv_s8, depthwise_s8            CONV_HEADER + bias/mult/shift per out channel
+    fully_connected_s8               FC_HEADER + bias/mult/shift per output
+    conv_s16, depthwise_s16          CONV16_HEADER (int16 activations, int8 weights)
+    fully_connected_s16              FC16_HEADER
+    avgpool_s8/_s16, maxpool_s8/_s16 POOL_HEADER
+    softmax_s8 (int8 -> int8/int16)  SOFTMAX_HEADER
+    log_softmax_s8                   LOG_SOFTMAX_HEADER
+    conv_f32, depthwise_f32, fully_connected_f32, avgpool_f32, maxpool_f32,
+    softmax_f32, log_softmax_f32     float32; `b` = array('f') of act range, bias, weights
+Scratch lives in module-level arrays (_buf); a port may use its own.
 """
 from array import array
 from math import exp as _exp, log as _log
