@@ -220,3 +220,24 @@ def test_corpus_invoke_allocates_nothing_micropython(mp, name):
                                        (CORPUS_ALLOC % str(zoo / (name + '.tflite'))).splitlines()
                                        if line) + '\nmain()\n'
     assert mp.json(code, heapsize=16 << 20) == 0
+
+
+def test_fuzzed_models_fail_cleanly():
+    """Corrupted models either run or raise ValueError (ModelError is one), nothing else."""
+    import random
+    buf = _pipeline()
+    rng = random.Random(5)
+    loaded = 0
+    for _ in range(1500):
+        b = bytearray(buf)
+        for _ in range(rng.randrange(1, 6)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        try:
+            m = tinyml.load(bytes(b))
+            for i, t in enumerate(m.inputs):
+                m.set_input(i, bytes(t.nbytes))
+            m.invoke()
+            loaded += 1
+        except ValueError:
+            pass
+    assert loaded > 0
