@@ -102,6 +102,12 @@ case('MUL_float_relu_n1_to_1')(lambda rng: binary(
 case('MUL_int32')(lambda rng: binary('MUL', 'int32', (40,), (), rng=rng,
                                      a_range=(-50000, 50000), b_range=(-40000, 40000)))
 case('DIV_float')(lambda rng: binary('DIV', 'float32', (4, 6), (6,), rng=rng))
+case('DIV_float_by_zero_clamps_to_flt_max')(lambda rng: binary(
+    'DIV', 'float32', (2, 6), (6,), rng=rng, a_range=(-4, 4), b_range=(0, 0)))
+case('ADD_float_overflow_clamps_to_flt_max')(lambda rng: binary(
+    'ADD', 'float32', (64,), (64,), rng=rng, a_range=(-3.4e38, 3.4e38), b_range=(-3.4e38, 3.4e38)))
+case('SQUARED_DIFFERENCE_float_overflow_is_inf')(lambda rng: binary(
+    'SQUARED_DIFFERENCE', 'float32', (64,), (64,), rng=rng, a_range=(-3e30, 3e30)))
 case('DIV_int32')(lambda rng: binary('DIV', 'int32', (40,), (40,), rng=rng, b_range=(1, 1000)))
 case('DIV_int32_neg')(lambda rng: binary('DIV', 'int32', (30,), (), rng=rng, b_range=(-77, -3)))
 case('DIV_int8')(lambda rng: binary(
@@ -266,6 +272,8 @@ def test_cpython_matches_tflm(name):
 
 MP_RUNNER = r'''
 import json, tinyml
+if %r != 'default':
+    tinyml.use_backend(%r)
 def run(path, ins):
     with open(path, 'rb') as f:
         m = tinyml.load(f.read())
@@ -275,14 +283,18 @@ def run(path, ins):
     return [bytes(t.raw).hex() for t in m.outputs]
 out = {}
 for name, path, ins in json.load(open(%r)):
-    out[name] = run(path, ins)
+    try:
+        out[name] = run(path, ins)
+    except Exception as e:
+        out[name] = '%%s: %%s' %% (type(e).__name__, e)
 print(json.dumps(out))
 '''
 
 
-@pytest.fixture(scope='module')
-def mp_outputs(mp):
-    """Outputs of every case from one MicroPython process."""
+@pytest.fixture(scope='module', params=['python', 'default'])
+def mp_outputs(mp, request):
+    """Outputs of every case from one MicroPython process, with the pure-python kernels and
+    with the port's default (fastest) backend."""
     with tempfile.TemporaryDirectory() as d:
         jobs = []
         for name in sorted(CASES):
@@ -294,12 +306,15 @@ def mp_outputs(mp):
         spec = os.path.join(d, 'jobs.json')
         with open(spec, 'w') as f:
             json.dump(jobs, f)
-        return mp.json(MP_RUNNER % spec, heapsize=32 * 1024 * 1024)
+        code = MP_RUNNER % (request.param, request.param, spec)
+        return mp.json(code, heapsize=32 * 1024 * 1024)
 
 
 @pytest.mark.parametrize('name', sorted(CASES))
 def test_micropython_matches_tflm(mp_outputs, name):
     _, _, want, tol = built(name)
+    if isinstance(mp_outputs[name], str):
+        pytest.fail('MicroPython raised %s' % mp_outputs[name])
     got = [bytes.fromhex(h) for h in mp_outputs[name]]
     assert_matches(name, got, want, tol)
 

@@ -118,8 +118,8 @@ def add_int8(out, a, b, p):
 def _add16_row(out, o, a, ia, sa, b, ib, sb, n, q):
     ls, o1, m1, s1, o2, m2, s2, oo, mo, so, lo, hi, sign = q
     for _ in range(n):
-        x1 = _rdbp(_srdhm((a[ia] + o1) << ls, m1), -s1)
-        x2 = _rdbp(_srdhm((b[ib] + o2) << ls, m2), -s2)
+        x1 = _rdbp(_srdhm(_wrap32((a[ia] + o1) << ls), m1), -s1)
+        x2 = _rdbp(_srdhm(_wrap32((b[ib] + o2) << ls), m2), -s2)
         x = _rdbp(_srdhm(_wrap32(x1 + sign * x2), mo), -so) + oo
         out[o] = lo if x < lo else (hi if x > hi else x)
         o += 1
@@ -355,21 +355,33 @@ INF = float('inf')
 NAN = float('nan')
 
 
+FLT_MAX = 3.4028234663852886e38
+
+
 def _fact(r, act):
-    """Fused activation for float ops: 0 none, 1 RELU, 2 RELU_N1_TO_1, 3 RELU6."""
+    """Float activation clamp, TFLM ActivationFunctionWithMinMax with CalculateActivationRange:
+    0 none (no clamp at all), 1 RELU, 2 RELU_N1_TO_1, 3 RELU6, 4 NONE (clamp to +-FLT_MAX)."""
     if act == 0:
         return r
-    if act == 1:
-        return r if r > 0.0 else 0.0
-    if act == 2:
-        return -1.0 if r < -1.0 else (1.0 if r > 1.0 else r)
-    return 0.0 if r < 0.0 else (6.0 if r > 6.0 else r)
+    if act == 4:
+        lo, hi = -FLT_MAX, FLT_MAX
+    elif act == 1:
+        lo, hi = 0.0, FLT_MAX
+    elif act == 2:
+        lo, hi = -1.0, 1.0
+    else:
+        lo, hi = 0.0, 6.0
+    if r < lo:
+        r = lo
+    return hi if hi < r else r
 
 
 def binary_float(out, a, b, p):
     """float32 ADD/SUB/MUL/DIV/MAXIMUM/MINIMUM/SQUARED_DIFFERENCE/PRELU, with broadcasting.
 
-    p[15] op code (OP_*), p[16] fused activation (0 none, 1 RELU, 2 RELU_N1_TO_1, 3 RELU6).
+    p[15] op code (OP_*), p[16] activation clamp: 0 none (MAXIMUM, MINIMUM,
+    SQUARED_DIFFERENCE, PRELU), 1 RELU, 2 RELU_N1_TO_1, 3 RELU6, 4 NONE (ADD/SUB/MUL/DIV with
+    no fused activation still clamp to +-FLT_MAX, so inf becomes FLT_MAX as in TFLM).
     Each result is rounded to float32 by the store (exact IEEE results for + - * /).
     """
     _broadcast(_float_row, out, a, b, p, (p[15], p[16]))

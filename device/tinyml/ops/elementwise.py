@@ -13,7 +13,7 @@ from ..kernels import python_eltwise as K
 
 INT32_RANGE = (-2147483648, 2147483647)
 QRANGE = {'int8': (-128, 127), 'int16': (-32768, 32767)}
-FLOAT_ACT = {'NONE': 0, 'RELU': 1, 'RELU_N1_TO_1': 2, 'RELU6': 3}
+FLOAT_ACT = {'NONE': 4, 'RELU': 1, 'RELU_N1_TO_1': 2, 'RELU6': 3}
 
 
 # ---------------------------------------------------------------- shared helpers
