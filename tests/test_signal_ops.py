@@ -8,6 +8,7 @@ tinyml engine.
 import json
 import struct
 import wave
+from array import array
 
 import numpy as np
 import pytest
@@ -347,3 +348,71 @@ print(json.dumps(res))
     # the chain restarts from a zero noise estimate: compare with a TFLM run of these 6 frames
     got = np.array(mp.json(code))
     assert (got == ref).all()
+
+
+def test_viper_fixed_point_kernels_bit_identical_on_unix_port(mp, zoo):
+    """kernels/viper_dsp's KISS FFT / window / energy == the python reference, bit for bit."""
+    x = wav(zoo / "data" / "yes_1000ms.wav")
+    rng = np.random.default_rng(11)
+    frames = [x[4000:4480], x[8000:8480], rng.integers(-32768, 32767, 480, endpoint=True)]
+    code = """
+import json
+from array import array
+from tinyml import dsp, audio_fixed as fx
+from tinyml.kernels import viper_dsp as v
+frames = %r
+fft = fx.KissFftR16(512)
+win = array('h', [(i * 37) %% 4096 for i in range(480)])
+out = []
+for name in ('python', 'viper'):
+    dsp.use_dsp(name)
+    res = []
+    for fr in frames:
+        a = array('h', fr)
+        w = array('h', bytes(1024))
+        if name == 'python':
+            fx.apply_window(a, win, 480, 12, w)
+        else:
+            v.apply_window(a, win, 480, 12, w, 0)
+        s = array('h', bytes(1024))
+        bits = fx.fft_auto_scale(w, 480, s)
+        spec = array('h', bytes(1028))
+        fft.run(s, spec)
+        en = array('I', bytes(4 * 257))
+        (fx if name == 'python' else v).spectrum_to_energy(spec, 0, 257, en)
+        res.append([list(w), bits, list(spec), list(en)])
+    out.append(res)
+dsp.use_dsp(None)
+print(json.dumps([dsp.viper_available(), out[0] == out[1], out[0]]))
+""" % [list(map(int, f)) for f in frames]
+    avail, same, ref = mp.json(code)
+    assert avail
+    assert same
+    # and the python path on the unix port equals CPython's
+    for fr, (w, bits, spec, en) in zip(frames, ref):
+        win = array("h", [(i * 37) % 4096 for i in range(480)])
+        ww = array("h", bytes(1024))
+        fx.apply_window(array("h", [int(v) for v in fr]), win, 480, 12, ww)
+        assert list(ww) == w
+        s = array("h", bytes(1024))
+        assert fx.fft_auto_scale(ww, 480, s) == bits
+        sp = array("h", bytes(1028))
+        fx.KissFftR16(512).run(s, sp)
+        assert list(sp) == spec
+
+
+def test_viper_mfcc_loops_match_python_on_unix_port(mp, zoo):
+    res = mp.json("""
+import json
+from tinyml import audio, dsp
+x, sr = audio.read_wav(%r)
+dsp.use_dsp('python')
+a = audio.features(x, out='float')
+dsp.use_dsp('viper')
+b = audio.features(x, out='float')
+name = dsp.kernels().__name__
+dsp.use_dsp(None)
+print(json.dumps([name, max(abs(a[i] - b[i]) for i in range(len(a)))]))
+""" % str(zoo / "data" / "no_1000ms.wav"))
+    assert res[0].endswith("viper_dsp")
+    assert res[1] == 0.0

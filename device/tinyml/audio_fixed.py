@@ -171,6 +171,7 @@ class KissFftR16:
         stages.reverse()
         self.stages = stages
         self.buf = array('h', bytes(4 * n))   # tmpbuf: n complex, interleaved
+        self.freq = array('h', bytes(4 * n + 4))
 
     def _permute(self, fout, f, fstride, level):
         p, m = self.factors[level]
@@ -182,6 +183,10 @@ class KissFftR16:
                 self._permute(fout + j * m, f + j * fstride, fstride * p, level + 1)
 
     def run(self, timedata, freqdata):
+        from . import dsp
+        k = dsp.kernels()
+        if hasattr(k, 'bfly4') and isinstance(timedata, array):
+            return self._run_viper(k, timedata, freqdata)
         n = self.ncfft
         buf = self.buf
         perm = self.perm
@@ -196,6 +201,23 @@ class KissFftR16:
                 else:
                     bfly2(buf, start, fstride, m, self.tw_r, self.tw_i)
         rfft_post(buf, freqdata, n, self.sup_r, self.sup_i)
+
+
+    def _run_viper(self, k, timedata, freqdata):
+        n = self.ncfft
+        buf = self.buf
+        k.permute(timedata, buf, self.perm, n)
+        for p, m, fstride in self.stages:
+            fly = k.bfly4 if p == 4 else k.bfly2
+            for start in range(0, n, p * m):
+                fly(buf, start, fstride, m, self.tw_r, self.tw_i)
+        if isinstance(freqdata, array):
+            k.rfft_post(buf, freqdata, n, self.sup_r, self.sup_i)
+            return
+        freq = self.freq
+        k.rfft_post(buf, freq, n, self.sup_r, self.sup_i)
+        for i in range(2 * n + 2):
+            freqdata[i] = freq[i]
 
 
 def _fixdiv(v, k):

@@ -7,29 +7,8 @@ from array import array
 
 from . import dsp
 
-_backend = None
-
-
 def dsp_kernels():
-    """The DSP loop module for the current tinyml backend (viper/native -> viper_dsp)."""
-    global _backend
-    name = 'python'
-    try:
-        import tinyml
-        name = tinyml.backend
-    except (ImportError, AttributeError):
-        pass
-    if _backend is None or _backend[0] != name:
-        mod = None
-        if name in ('viper', 'native'):
-            try:
-                from .kernels import viper_dsp as mod
-            except ImportError:
-                mod = None
-        if mod is None:
-            from .kernels import python_dsp as mod
-        _backend = (name, mod)
-    return _backend[1]
+    return dsp.kernels()
 
 
 class MfccPipeline:

@@ -10,6 +10,47 @@ from array import array
 
 MAX_FFT = 4096
 
+_forced = None
+_chosen = None
+
+
+def use_dsp(name=None):
+    """Force the DSP loops: 'python' or 'viper' (native/viper emitters); None follows
+    tinyml.backend. ValueError for other names."""
+    global _forced
+    if name not in (None, 'python', 'viper'):
+        raise ValueError("DSP loops are 'python' or 'viper', got %r" % (name,))
+    _forced = name
+
+
+def viper_available():
+    try:
+        from .kernels import viper_dsp  # noqa: F401
+        return True
+    except (ImportError, SyntaxError, NotImplementedError, ValueError):
+        return False
+
+
+def kernels():
+    """The DSP loop module in use: kernels.viper_dsp when asked for (use_dsp('viper') or a
+    viper/native tinyml backend) and this port compiles it, else kernels.python_dsp."""
+    global _chosen
+    name = _forced
+    if name is None:
+        try:
+            import tinyml
+            name = 'viper' if tinyml.backend in ('viper', 'native') else 'python'
+        except (ImportError, AttributeError):
+            name = 'python'
+    if _chosen is None or _chosen[0] != name:
+        mod = None
+        if name == 'viper' and viper_available():
+            from .kernels import viper_dsp as mod
+        if mod is None:
+            from .kernels import python_dsp as mod
+        _chosen = (name, mod)
+    return _chosen[1]
+
 
 def window(kind, length, periodic=True):
     """A window as array('f'): kind 'hann' or 'hamming' (tf.signal semantics)."""
