@@ -24,7 +24,7 @@ from array import array
 from tinyml import reader
 from tinyml.ops import module_for, prepare_fn
 
-CODES = {'int8': 'b', 'int16': 'h', 'int32': 'i', 'uint8': 'B'}
+CODES = {'int8': 'b', 'int16': 'h', 'int32': 'i', 'uint8': 'B', 'float32': 'f'}
 
 
 class OneOp:
@@ -553,10 +553,10 @@ def test_lstm_rejects_other_cell_activation():
     expect_error(lstm_with(cell_act='RELU'), UnsupportedOpError, 'RELU')
 
 
-def test_lstm_rejects_float_and_int16_activations():
+def test_lstm_rejects_int16_activations():
     from tinyml import UnsupportedOpError
     from tflite_builder import ModelBuilder
-    for dtype in ('float32', 'int16'):
+    for dtype in ('int16',):
         b = ModelBuilder()
         x = b.tensor(dtype, (1, 2, 3), scale=0.5)
         ins = [x] + [b.const('float32' if dtype == 'float32' else 'int8', (2, 3 if k < 4 else 2),
@@ -613,3 +613,112 @@ def test_svdf_rejects_bad_models():
     expect_error(svdf_with(mixed_state), UnsupportedOpError, 'state int8 with time weights int16')
     expect_error(svdf_with(wrong_output), ModelError, 'output shape (1, 3)')
     expect_error(svdf_with(float_input), UnsupportedOpError, 'float32 SVDF')
+
+
+
+# ---- float32 path: agrees with TFLM's float reference to float32 rounding -------------
+
+def float_lstm_model(seed, batch, steps, n_in, n_cell, time_major=False, cell_clip=0.0):
+    from tflite_builder import ModelBuilder
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    shape = (steps, batch, n_in) if time_major else (batch, steps, n_in)
+    x = b.tensor('float32', shape, name='x')
+    ins = [x]
+    for k in range(8):
+        cols = n_in if k < 4 else n_cell
+        ins.append(b.const('float32', (n_cell, cols), rng.normal(0, 0.5, (n_cell, cols))))
+    ins += [-1, -1, -1]
+    ins += [b.const('float32', (n_cell,), rng.normal(0, 0.3, n_cell)) for _ in range(4)]
+    ins += [-1, -1]
+    ins += [b.tensor('float32', (batch, n_cell), variable=True),
+            b.tensor('float32', (batch, n_cell), variable=True), -1, -1, -1, -1]
+    y = b.tensor('float32', shape[:2] + (n_cell,), name='y')
+    b.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], fused_activation_function='TANH',
+         cell_clip=cell_clip, proj_clip=0.0, time_major=time_major,
+         asymmetric_quantize_inputs=False)
+    return b.build(inputs=[x], outputs=[y]), shape
+
+
+def float_svdf_model(seed, batch, n_in, n_filter, n_memory, rank, activation):
+    from tflite_builder import ModelBuilder
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    x = b.tensor('float32', (batch, n_in), name='x')
+    wf = b.const('float32', (n_filter, n_in), rng.normal(0, 0.5, (n_filter, n_in)))
+    wt = b.const('float32', (n_filter, n_memory), rng.normal(0, 0.5, (n_filter, n_memory)))
+    bias = b.const('float32', (n_filter // rank,), rng.normal(0, 0.5, n_filter // rank))
+    st = b.tensor('float32', (batch, n_filter * n_memory), variable=True)
+    y = b.tensor('float32', (batch, n_filter // rank), name='y')
+    b.op('SVDF', [x, wf, wt, bias, st], [y], rank=rank, fused_activation_function=activation,
+         asymmetric_quantize_inputs=False)
+    return b.build(inputs=[x], outputs=[y]), (batch, n_in)
+
+
+def tflm_outputs(buf, xs):
+    """Plain TFLM runs of a one-op model (its kPreserveAllTensors mode crashes on float
+    SVDF): [input, output] per invoke, states left out."""
+    from tflite_micro.python.tflite_micro import runtime
+    it = runtime.Interpreter.from_bytes(buf)
+    traces = []
+    for x in xs:
+        it.set_input(x, 0)
+        it.invoke()
+        traces.append([x.reshape(-1).tolist(), np.array(it.get_output(0)).reshape(-1).tolist()])
+    return traces
+
+
+def compare_float_with_tflm(buf, shape, seed, mp=None, tmp_path=None):
+    rng = np.random.default_rng(seed)
+    xs = [rng.uniform(-2, 2, shape).astype(np.float32) for _ in range(3)]
+    carried = tflm_outputs(buf, xs)
+    fresh = tflm_outputs(buf, xs[2:])
+    steps = [(t[0], False) for t in carried] + [(fresh[0][0], True)]
+    if mp is None:
+        scope = {}
+        exec(HARNESS, scope)
+        got = scope['run_model_steps'](scope['OneOp'](buf, 0), steps)
+    else:
+        path = tmp_path / 'op.tflite'
+        path.write_bytes(buf)
+        got = run_micropython(mp, path, 0, steps)
+    want = carried + fresh
+    assert len(got) == len(want) == 4
+    for step, (w, g) in enumerate(zip(want, got)):
+        np.testing.assert_allclose(g[0], w[1], rtol=2e-5, atol=2e-6,
+                                   err_msg='invoke %d output' % step)
+    assert not np.allclose(got[2][0], got[3][0], rtol=1e-3)
+
+
+FLOAT_LSTM_CASES = {
+    'batch_major_b2': dict(batch=2, steps=4, n_in=5, n_cell=3),
+    'time_major_b2_clip': dict(batch=2, steps=3, n_in=4, n_cell=6, time_major=True,
+                               cell_clip=0.7),
+}
+
+
+@pytest.mark.parametrize('case', sorted(FLOAT_LSTM_CASES))
+def test_float_lstm_close_to_tflm(case):
+    buf, shape = float_lstm_model(21, **FLOAT_LSTM_CASES[case])
+    compare_float_with_tflm(buf, shape, 21)
+
+
+FLOAT_SVDF_CASES = {
+    'relu_rank2_b2': dict(batch=2, n_in=6, n_filter=8, n_memory=3, rank=2, activation='RELU'),
+    'none_rank1': dict(batch=1, n_in=5, n_filter=4, n_memory=4, rank=1, activation='NONE'),
+    'tanh_rank1': dict(batch=1, n_in=5, n_filter=6, n_memory=2, rank=1, activation='TANH'),
+    'relu6_rank3': dict(batch=1, n_in=3, n_filter=6, n_memory=5, rank=3, activation='RELU6'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(FLOAT_SVDF_CASES))
+def test_float_svdf_close_to_tflm(case):
+    buf, shape = float_svdf_model(22, **FLOAT_SVDF_CASES[case])
+    compare_float_with_tflm(buf, shape, 22)
+
+
+def test_float_lstm_and_svdf_on_unix_port(mp, tmp_path):
+    buf, shape = float_lstm_model(23, **FLOAT_LSTM_CASES['time_major_b2_clip'])
+    compare_float_with_tflm(buf, shape, 23, mp, tmp_path)
+    buf, shape = float_svdf_model(24, **FLOAT_SVDF_CASES['relu_rank2_b2'])
+    compare_float_with_tflm(buf, shape, 24, mp, tmp_path)

@@ -10,6 +10,7 @@ lstm_eval.cc / lstm_eval_common.cc (int8 activations, int8 weights, int16 cell s
 and svdf_common.cc (int8 input, int8 or int16 time weights and state).
 """
 from array import array
+from math import exp as _exp, tanh as _tanh, copysign as _copysign
 from ..quant import multiply_by_quantized_multiplier as _mbqm, wrap32 as _wrap32
 
 # sigmoid(i/24) in unsigned Q0.16, the table TFLM's int16 logistic/tanh interpolate in.
@@ -300,4 +301,137 @@ def svdf_time(out, state, wt, p):
                 si += 1
             v = _mbqm(_wrap32(acc), mult, shift) + out_zp
             out[o] = 127 if v > 127 else (-128 if v < -128 else v)
+            o += 1
+
+
+# ---- float32 variants --------------------------------------------------------------
+# TFLM's float reference path. Sums run in the platform float (double on CPython and the
+# unix port) and are stored to float32 tensors where TFLM stores them, so results agree
+# with TFLM to float32 rounding, not bit for bit. Same p layouts as the integer kernels;
+# fields that only the integer path uses are ignored.
+
+def sigmoid_f32(v):
+    """reference_ops::Logistic (float): TFLM's cutoffs, then 1 / (1 + exp(-v))."""
+    if v > 16.619047164916992:
+        return 1.0
+    if v < -9.0:
+        return _exp(v)
+    return 1.0 / (1.0 + _exp(-v))
+
+
+def lstm_gate_fc_f32(out, x, w, p):
+    """out[o] += sum_i w[j, i] * x[i] (out holds the bias or the input FC result); modes
+    MODE_SIGMOID / MODE_TANH then apply the gate activation."""
+    n_out = p[FC_OUT]
+    n_in = p[FC_IN]
+    mode = p[FC_MODE]
+    xs = p[FC_X_START]
+    o = p[FC_OUT_START]
+    for _ in range(p[FC_BATCHES]):
+        wi = 0
+        for j in range(n_out):
+            acc = 0.0
+            xi = xs
+            for _k in range(n_in):
+                acc += w[wi] * x[xi]
+                wi += 1
+                xi += 1
+            out[o] = out[o] + acc
+            if mode == MODE_SIGMOID:
+                out[o] = sigmoid_f32(out[o])
+            elif mode == MODE_TANH:
+                out[o] = _tanh(out[o])
+            o += 1
+        xs += n_in
+
+
+def lstm_cell_update_f32(cell, gates, clip, p):
+    """cell = forget * cell + input * cell_gate, clipped to +-clip[0] when CU_CLIP_ON."""
+    c = p[CU_CELL]
+    f = p[CU_F]
+    i = p[CU_I]
+    g = p[CU_G]
+    clip_on = p[CU_CLIP_ON]
+    hi = clip[0]
+    for k in range(p[CU_COUNT]):
+        cell[c + k] = gates[f + k] * cell[c + k]
+        v = cell[c + k] + gates[i + k] * gates[g + k]
+        if clip_on:
+            v = hi if v > hi else (-hi if v < -hi else v)
+        cell[c + k] = v
+
+
+def lstm_hidden_update_f32(hidden, cell, gates, p):
+    """hidden = tanh(cell) * output_gate."""
+    h = p[HU_HIDDEN]
+    c = p[HU_CELL]
+    o = p[HU_O]
+    for k in range(p[HU_COUNT]):
+        hidden[h + k] = _tanh(cell[c + k]) * gates[o + k]
+
+
+def svdf_feature_f32(state, x, wf, p):
+    """Float SVDF step 1: shift the state, write sum_i wf[f, i] * x[b, i] to the newest slot."""
+    n_in = p[SF_IN]
+    n_filter = p[SF_FILTERS]
+    n_mem = p[SF_MEMORY]
+    total = p[SF_BATCHES] * n_filter * n_mem
+    for k in range(total - 1):
+        state[k] = state[k + 1]
+    si = n_mem - 1
+    xs = 0
+    for _ in range(p[SF_BATCHES]):
+        wi = 0
+        for f in range(n_filter):
+            acc = 0.0
+            xi = xs
+            for _k in range(n_in):
+                acc += wf[wi] * x[xi]
+                wi += 1
+                xi += 1
+            state[si] = acc
+            si += n_mem
+        xs += n_in
+
+
+# activation codes for svdf_time_f32 (TFLite ActivationFunctionType order)
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = 0, 1, 2, 3, 4, 5
+ST_ACT = ST_MULT  # float SVDF: the multiplier field holds the activation code
+
+
+def _activation_f32(act, v):
+    if act == ACT_RELU:
+        return v if v > 0.0 else 0.0
+    if act == ACT_RELU_N1_TO_1:
+        return 1.0 if v > 1.0 else (-1.0 if v < -1.0 else v)
+    if act == ACT_RELU6:
+        return 6.0 if v > 6.0 else (v if v > 0.0 else 0.0)
+    if act == ACT_TANH:
+        return _tanh(v)
+    if act == ACT_SIGN_BIT:
+        return 1.0 if _copysign(1.0, v) < 0.0 else 0.0
+    return v
+
+
+def svdf_time_f32(out, state, wt, p):
+    """Float SVDF step 2: out (holding the bias) += per unit, the rank filters' sums of
+    wt[f, j] * state[b, f, j]; then the fused activation (p[ST_ACT])."""
+    n_filter = p[ST_FILTERS]
+    n_mem = p[ST_MEMORY]
+    rank = p[ST_RANK]
+    act = p[ST_ACT]
+    n_unit = n_filter // rank
+    si = 0
+    o = 0
+    for _ in range(p[ST_BATCHES]):
+        wi = 0
+        for u in range(n_unit):
+            for _r in range(rank):
+                part = 0.0
+                for _j in range(n_mem):
+                    part += wt[wi] * state[si]
+                    wi += 1
+                    si += 1
+                out[o] = out[o] + part
+            out[o] = _activation_f32(act, out[o])
             o += 1

@@ -68,13 +68,6 @@ def kernel(m, name):
     return fn if fn is not None else getattr(K, name)
 
 
-def int16_buffer(scratch, count):
-    """count int16 elements over the scratch bytes (an array('h') when there are none)."""
-    if scratch is None:
-        return array('h', bytes(2 * count))
-    return compat.typed_view(scratch, 0, count, 'int16')
-
-
 def fail(op, why):
     return ModelError('op %s (node %d): %s' % (op.name, op.index, why))
 
@@ -113,26 +106,34 @@ def _check_inputs(op, tensors):
             raise fail(op, 'state input %d is not a variable tensor' % k)
 
 
+# dtype each input must have, per path: activations, weights, biases, cell state
+TYPES = {
+    'int8': ('int8', 'int8', 'int32', 'int16'),
+    'float32': ('float32', 'float32', 'float32', 'float32'),
+}
+
+
 def _check_types(op, tensors):
+    """The path ('int8' or 'float32') this op takes; raises for anything else."""
     ins = op.inputs
-    x = tensors[ins[0]]
-    out = tensors[op.outputs[0]]
-    if x.dtype == 'float32':
-        raise unsupported(op, 'float32 LSTM (only the int8 integer path is implemented)')
-    if x.dtype != 'int8':
-        raise unsupported(op, '%s activations (only int8 is implemented)' % x.dtype)
-    want = {0: 'int8', HIDDEN: 'int8', CELL: 'int16'}
+    kind = tensors[ins[0]].dtype
+    if kind not in TYPES:
+        raise unsupported(op, '%s activations (int8 and float32 are implemented)' % kind)
+    act, weight, bias, cell = TYPES[kind]
+    want = {HIDDEN: act, CELL: cell}
     for k in GATE_INPUT_W + GATE_RECURRENT_W:
-        want[k] = 'int8'
+        want[k] = weight
     for k in GATE_BIAS:
-        want[k] = 'int32'
+        want[k] = bias
     for k in sorted(want):
         t = tensors[ins[k]]
         if t.dtype != want[k]:
-            raise unsupported(op, 'input %d (%r) is %s, expected %s'
-                              % (k, t.name, t.dtype, want[k]))
-    if out.dtype != 'int8':
-        raise fail(op, 'output is %s, input is int8' % out.dtype)
+            raise unsupported(op, 'input %d (%r) is %s, expected %s with %s activations'
+                              % (k, t.name, t.dtype, want[k], kind))
+    out = tensors[op.outputs[0]]
+    if out.dtype != kind:
+        raise fail(op, 'output is %s, input is %s' % (out.dtype, kind))
+    return kind
 
 
 def _sizes(op, tensors, time_major):
@@ -183,13 +184,7 @@ def _row_sums(w, rows, cols):
 def _fc_params(batches, n_out, n_in, out_start, mult_shift, mode, bias, x_zp, w):
     """array('i') for K.lstm_gate_fc; folds -x_zp * sum(w row) into the bias."""
     sums = _row_sums(w, n_out, n_in)
-    p = array('i', [0] * (K.FC_BIAS + n_out))
-    p[K.FC_BATCHES] = batches
-    p[K.FC_OUT] = n_out
-    p[K.FC_IN] = n_in
-    p[K.FC_OUT_START] = out_start
-    p[K.FC_MULT], p[K.FC_SHIFT] = mult_shift
-    p[K.FC_MODE] = mode
+    p = _fc_block(batches, n_out, n_in, out_start, mult_shift, mode)
     for j in range(n_out):
         p[K.FC_BIAS + j] = quant.wrap32((bias[j] if bias is not None else 0) - x_zp * sums[j])
     return p
@@ -231,105 +226,171 @@ def _gate_modes(op):
             'cell': K.MODE_TANH, 'output': K.MODE_SIGMOID}
 
 
+def _int8_gates(m, op, rows, n_in, n_cell, modes):
+    """(input FC, recurrent FC) parameter blocks per gate, in GATES order."""
+    tensors = m.tensors
+    ins = op.inputs
+    x_scale, x_zp = per_tensor(op, tensors[ins[0]])
+    h_scale, h_zp = per_tensor(op, tensors[ins[HIDDEN]])
+    span = rows * n_cell
+    fc_in, fc_rec = [], []
+    for g, name in enumerate(GATES):
+        w_in = ins[GATE_INPUT_W[g]]
+        w_rec = ins[GATE_RECURRENT_W[g]]
+        start = SLOT[name] * span
+        fc_in.append(_fc_params(
+            rows, n_cell, n_in, start,
+            _fc_multiplier(x_scale, per_tensor(op, tensors[w_in])[0]),
+            K.MODE_WRITE, m.view(ins[GATE_BIAS[g]]), x_zp, m.view(w_in)))
+        fc_rec.append(_fc_params(
+            rows, n_cell, n_cell, start,
+            _fc_multiplier(h_scale, per_tensor(op, tensors[w_rec])[0]),
+            modes[name], None, h_zp, m.view(w_rec)))
+    return fc_in, fc_rec
+
+
+def _float_gates(rows, n_in, n_cell, modes):
+    """Float gates: the bias is copied into the gate slot first, both FCs add to it."""
+    span = rows * n_cell
+    fc_in, fc_rec = [], []
+    for name in GATES:
+        start = SLOT[name] * span
+        fc_in.append(_fc_block(rows, n_cell, n_in, start, (0, 0), K.MODE_ADD))
+        fc_rec.append(_fc_block(rows, n_cell, n_cell, start, (0, 0), modes[name]))
+    return fc_in, fc_rec
+
+
+def _fc_block(batches, n_out, n_in, out_start, mult_shift, mode):
+    p = array('i', [0] * (K.FC_BIAS + n_out))
+    p[K.FC_BATCHES] = batches
+    p[K.FC_OUT] = n_out
+    p[K.FC_IN] = n_in
+    p[K.FC_OUT_START] = out_start
+    p[K.FC_MULT], p[K.FC_SHIFT] = mult_shift
+    p[K.FC_MODE] = mode
+    return p
+
+
+def _bias_copies(rows, n_cell):
+    """rnn_copy blocks putting each gate's bias into each batch row of its slot."""
+    span = rows * n_cell
+    copies = []
+    for name in GATES:
+        copies.append(tuple(array('i', [n_cell, 0, SLOT[name] * span + r * n_cell])
+                            for r in range(rows)))
+    return copies
+
+
+def _int8_updates(op, tensors, span):
+    ins = op.inputs
+    c_scale = per_tensor(op, tensors[ins[CELL]])[0]
+    h_scale, h_zp = per_tensor(op, tensors[ins[HIDDEN]])
+    c_d = quant.dbl(c_scale)
+    cu = _update_blocks(span)[0]
+    cu[K.CU_FC_MULT], cu[K.CU_FC_SHIFT] = _mul_multiplier(Q0_15, c_d, c_d)
+    cu[K.CU_IG_MULT], cu[K.CU_IG_SHIFT] = _mul_multiplier(Q0_15, Q0_15, c_d)
+    cu[K.CU_CLIP_ON], cu[K.CU_CLIP] = _cell_clip(op, op.options.get('cell_clip', 0.0), c_scale)
+    hu = _update_blocks(span)[1]
+    hu[K.HU_TANH_MULT], hu[K.HU_TANH_SHIFT] = _tanh_params(c_scale)
+    hu[K.HU_MULT], hu[K.HU_SHIFT] = _mul_multiplier(Q0_15, Q0_15, quant.dbl(h_scale))
+    hu[K.HU_ZP] = h_zp
+    hu[K.HU_MIN], hu[K.HU_MAX] = -128, 127
+    return cu, hu
+
+
+def _update_blocks(span):
+    cu = array('i', [0] * 11)
+    cu[K.CU_COUNT] = span
+    cu[K.CU_F] = SLOT['forget'] * span
+    cu[K.CU_I] = SLOT['input'] * span
+    cu[K.CU_G] = SLOT['cell'] * span
+    hu = array('i', [0] * 11)
+    hu[K.HU_COUNT] = span
+    hu[K.HU_O] = SLOT['output'] * span
+    return cu, hu
+
+
 def prepare(m, op):
     tensors = m.tensors
     _check_inputs(op, tensors)
-    _check_types(op, tensors)
+    kind = _check_types(op, tensors)
     opts = op.options
     if opts.get('diagonal_recurrent_tensors'):
         raise unsupported(op, 'diagonal recurrent weights')
     time_major = bool(opts.get('time_major', False))
     modes = _gate_modes(op)
     batch, steps, n_in, n_cell = _sizes(op, tensors, time_major)
-    ins = op.inputs
-    x_t = tensors[ins[0]]
-    h_t = tensors[ins[HIDDEN]]
-    c_t = tensors[ins[CELL]]
-    x_scale, x_zp = per_tensor(op, x_t)
-    h_scale, h_zp = per_tensor(op, h_t)
-    c_scale, _ = per_tensor(op, c_t)
-    if not (x_scale > 0 and h_scale > 0 and c_scale > 0):
-        raise fail(op, 'input, hidden and cell state need positive scales')
     rows = batch if time_major else 1     # batch rows per LSTM step
     span = rows * n_cell
-
-    fc_in, fc_rec = [], []
-    for g, name in enumerate(GATES):
-        w_in = tensors[ins[GATE_INPUT_W[g]]]
-        w_rec = tensors[ins[GATE_RECURRENT_W[g]]]
-        start = SLOT[name] * span
-        bias = m.view(ins[GATE_BIAS[g]])
-        fc_in.append((name, ins[GATE_INPUT_W[g]], _fc_params(
-            rows, n_cell, n_in, start,
-            _fc_multiplier(x_scale, per_tensor(op, w_in)[0]),
-            K.MODE_WRITE, bias, x_zp, m.view(ins[GATE_INPUT_W[g]]))))
-        fc_rec.append((name, ins[GATE_RECURRENT_W[g]], _fc_params(
-            rows, n_cell, n_cell, start,
-            _fc_multiplier(h_scale, per_tensor(op, w_rec)[0]),
-            modes[name], None, h_zp, m.view(ins[GATE_RECURRENT_W[g]]))))
-
-    c_d = quant.dbl(c_scale)
-    cu = array('i', [0] * 11)
-    cu[K.CU_COUNT] = span
-    cu[K.CU_F] = SLOT['forget'] * span
-    cu[K.CU_I] = SLOT['input'] * span
-    cu[K.CU_G] = SLOT['cell'] * span
-    cu[K.CU_FC_MULT], cu[K.CU_FC_SHIFT] = _mul_multiplier(Q0_15, c_d, c_d)
-    cu[K.CU_IG_MULT], cu[K.CU_IG_SHIFT] = _mul_multiplier(Q0_15, Q0_15, c_d)
-    cu[K.CU_CLIP_ON], cu[K.CU_CLIP] = _cell_clip(op, opts.get('cell_clip', 0.0), c_scale)
-
-    hu = array('i', [0] * 11)
-    hu[K.HU_COUNT] = span
-    hu[K.HU_O] = SLOT['output'] * span
-    hu[K.HU_TANH_MULT], hu[K.HU_TANH_SHIFT] = _tanh_params(c_scale)
-    hu[K.HU_MULT], hu[K.HU_SHIFT] = _mul_multiplier(Q0_15, Q0_15, quant.dbl(h_scale))
-    hu[K.HU_ZP] = h_zp
-    hu[K.HU_MIN], hu[K.HU_MAX] = -128, 127
-
-    cp = array('i', [span, 0, 0])
-    plan = Plan(m, op, batch, steps, n_in, n_cell, time_major, h_zp,
-                fc_in, fc_rec, cu, hu, cp)
-    # TFLM's four int16 scratch buffers, merged: one per gate output
+    plan = Plan(m, op, kind, batch, steps, n_in, n_cell, time_major)
+    if kind == 'float32':
+        plan.fc_in, plan.fc_rec = _float_gates(rows, n_in, n_cell, modes)
+        plan.bias_copies = _bias_copies(rows, n_cell)
+        plan.cu, plan.hu = _update_blocks(span)
+        clip = opts.get('cell_clip', 0.0)
+        plan.cu[K.CU_CLIP_ON] = 1 if clip > 0 else 0
+        plan.clip = array('f', [clip])
+        return 4 * span * 4, plan.bind
+    for k in (0, HIDDEN, CELL):
+        if not per_tensor(op, tensors[op.inputs[k]])[0] > 0:
+            raise fail(op, 'input %d needs a positive scale' % k)
+    plan.fc_in, plan.fc_rec = _int8_gates(m, op, rows, n_in, n_cell, modes)
+    plan.cu, plan.hu = _int8_updates(op, tensors, span)
+    plan.fresh_fill(per_tensor(op, tensors[op.inputs[HIDDEN]])[1])
+    # TFLM's four int16 scratch buffers, merged: one slot per gate output
     return 4 * span * 2, plan.bind
 
 
 class Plan:
     """Everything run() needs, bound once; run() only rewrites offsets in p arrays."""
 
-    def __init__(self, m, op, batch, steps, n_in, n_cell, time_major, h_zp,
-                 fc_in, fc_rec, cu, hu, cp):
+    def __init__(self, m, op, kind, batch, steps, n_in, n_cell, time_major):
         self.m = m
         self.op = op
+        self.kind = kind
         self.batch = batch
         self.steps = steps
         self.n_in = n_in
         self.n_cell = n_cell
         self.time_major = time_major
         self.rows = batch if time_major else 1
-        self.h_zp = h_zp
-        self.fc_in = fc_in
-        self.fc_rec = fc_rec
-        self.cu = cu
-        self.hu = hu
-        self.cp = cp
+        self.cp = array('i', [self.rows * n_cell, 0, 0])
+        self.bias_copies = None
+        self.clip = None
+        self.fresh = None
+        self.h_zp = 0
+
+    def fresh_fill(self, h_zp):
         # int8 variables restart from their zero point (TFLM ResetTensorData); a
         # persistent flag, zeroed by reset(), says whether that fill is still due
-        self.fresh = m.persistent(1) if h_zp else None
+        if h_zp:
+            self.h_zp = h_zp
+            self.fresh = self.m.persistent(1)
 
     def bind(self, scratch):
         m = self.m
         ins = self.op.inputs
-        self.gates = int16_buffer(scratch, 4 * self.cu[K.CU_COUNT])
+        count = 4 * self.cu[K.CU_COUNT]
+        is_float = self.kind == 'float32'
+        if scratch is None:
+            self.gates = array('f' if is_float else 'h', [0] * count)
+        else:
+            self.gates = compat.typed_view(scratch, 0, count, 'float32' if is_float else 'int16')
         self.x = m.view(ins[0])
         self.hidden = m.view(ins[HIDDEN])
         self.cell = m.view(ins[CELL])
         self.out = m.view(self.op.outputs[0])
-        self.in_fcs = tuple((m.view(w), p) for _, w, p in self.fc_in)
-        self.rec_fcs = tuple((m.view(w), p) for _, w, p in self.fc_rec)
-        self.fc = kernel(m, 'lstm_gate_fc')
-        self.cell_update = kernel(m, 'lstm_cell_update')
-        self.hidden_update = kernel(m, 'lstm_hidden_update')
+        self.in_fcs = tuple((m.view(ins[GATE_INPUT_W[g]]), p) for g, p in enumerate(self.fc_in))
+        self.rec_fcs = tuple((m.view(ins[GATE_RECURRENT_W[g]]), p)
+                             for g, p in enumerate(self.fc_rec))
+        suffix = '_f32' if is_float else ''
+        self.fc = kernel(m, 'lstm_gate_fc' + suffix)
+        self.cell_update = kernel(m, 'lstm_cell_update' + suffix)
+        self.hidden_update = kernel(m, 'lstm_hidden_update' + suffix)
         self.copy = kernel(m, 'rnn_copy')
+        if self.bias_copies is not None:
+            self.biases = tuple((m.view(ins[GATE_BIAS[g]]), self.bias_copies[g])
+                                for g in range(4))
         return self.run
 
     def run(self):
@@ -349,32 +410,31 @@ class Plan:
                     i = b * self.steps + t
                     self.step(i * self.n_in, b * n, i * n)
 
+    def gate(self, g, x_start, state_start):
+        if self.bias_copies is not None:
+            bias, copies = self.biases[g]
+            for pc in copies:
+                self.copy(self.gates, bias, None, pc)
+        w, p = self.in_fcs[g]
+        p[K.FC_X_START] = x_start
+        self.fc(self.gates, self.x, w, p)
+        w, p = self.rec_fcs[g]
+        p[K.FC_X_START] = state_start
+        self.fc(self.gates, self.hidden, w, p)
+
     def step(self, x_start, state_start, out_start):
-        gates = self.gates
-        fc = self.fc
-        in_fcs = self.in_fcs
-        rec_fcs = self.rec_fcs
-        # forget, input and cell gates, then the cell update, then the output gate
-        for g in (1, 0, 2):
-            w, p = in_fcs[g]
-            p[K.FC_X_START] = x_start
-            fc(gates, self.x, w, p)
-            w, p = rec_fcs[g]
-            p[K.FC_X_START] = state_start
-            fc(gates, self.hidden, w, p)
+        # forget, input and cell gates, the cell update, the output gate, the hidden update
+        self.gate(1, x_start, state_start)
+        self.gate(0, x_start, state_start)
+        self.gate(2, x_start, state_start)
         cu = self.cu
         cu[K.CU_CELL] = state_start
-        self.cell_update(self.cell, gates, None, cu)
-        w, p = in_fcs[3]
-        p[K.FC_X_START] = x_start
-        fc(gates, self.x, w, p)
-        w, p = rec_fcs[3]
-        p[K.FC_X_START] = state_start
-        fc(gates, self.hidden, w, p)
+        self.cell_update(self.cell, self.gates, self.clip, cu)
+        self.gate(3, x_start, state_start)
         hu = self.hu
         hu[K.HU_HIDDEN] = state_start
         hu[K.HU_CELL] = state_start
-        self.hidden_update(self.hidden, self.cell, gates, hu)
+        self.hidden_update(self.hidden, self.cell, self.gates, hu)
         cp = self.cp
         cp[K.CP_A_START] = state_start
         cp[K.CP_OUT_START] = out_start

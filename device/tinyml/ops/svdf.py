@@ -1,7 +1,7 @@
-"""SVDF, TFLite Micro's integer path (svdf_common.cc): int8 input and feature weights,
-int8 or int16 time weights and activation state, int32 bias, int8 output.
-
-Like TFLM's integer kernel, the fused activation is not applied (only the int8 clamp).
+"""SVDF as TFLite Micro runs it (svdf_common.cc). Integer path: int8 input and feature
+weights, int8 or int16 time weights and activation state, int32 bias, int8 output; like
+TFLM's integer kernel it ignores the fused activation (only the int8 clamp). Float path:
+all float32, fused activation applied.
 The activation state [batch, n_filter * n_memory] is a variable tensor kept across
 invokes; each invoke shifts it by one slot and appends the new feature activations.
 """
@@ -51,9 +51,16 @@ def _tensors(op, tensors):
 
 
 def _check_types(op, t, out):
+    """'int8' or 'float32': the path this op takes."""
     x = t[INPUT]
     if x.dtype == 'float32':
-        raise unsupported(op, 'float32 SVDF (only the integer path is implemented)')
+        for k, what in ((W_FEATURE, 'feature weights'), (W_TIME, 'time weights'),
+                        (BIAS, 'bias'), (STATE, 'state')):
+            if t[k].dtype != 'float32':
+                raise fail(op, 'float SVDF needs float32 %s, got %s' % (what, t[k].dtype))
+        if out.dtype != 'float32':
+            raise fail(op, 'output must be float32, got %s' % out.dtype)
+        return 'float32'
     if x.dtype != 'int8':
         raise fail(op, 'input must be int8 or float32, got %s' % x.dtype)
     if t[W_FEATURE].dtype != 'int8':
@@ -68,6 +75,7 @@ def _check_types(op, t, out):
         raise fail(op, 'bias must be int32, got %s' % t[BIAS].dtype)
     if out.dtype != 'int8':
         raise fail(op, 'output must be int8, got %s' % out.dtype)
+    return 'int8'
 
 
 def _sizes(op, t, out):
@@ -147,10 +155,36 @@ def _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp, bias):
     return p
 
 
+ACTIVATIONS = ('NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT')
+
+
+def _float_params(op, batch, n_input, n_filter, n_memory, rank):
+    pf = array('i', [0] * K.SF_BIAS)
+    pf[K.SF_BATCHES] = batch
+    pf[K.SF_IN] = n_input
+    pf[K.SF_FILTERS] = n_filter
+    pf[K.SF_MEMORY] = n_memory
+    pt = array('i', [0] * K.ST_BIAS)
+    pt[K.ST_BATCHES] = batch
+    pt[K.ST_FILTERS] = n_filter
+    pt[K.ST_MEMORY] = n_memory
+    pt[K.ST_RANK] = rank
+    act = op.options.get('fused_activation_function', 'NONE')
+    if act not in ACTIVATIONS:
+        raise unsupported(op, 'activation %s' % act)
+    pt[K.ST_ACT] = ACTIVATIONS.index(act)
+    n_unit = n_filter // rank
+    copies = tuple(array('i', [n_unit, 0, b * n_unit]) for b in range(batch))
+    return pf, pt, copies
+
+
 def prepare(m, op):
     t, out = _tensors(op, m.tensors)
-    _check_types(op, t, out)
+    kind = _check_types(op, t, out)
     rank, batch, n_input, n_filter, n_memory = _sizes(op, t, out)
+    if kind == 'float32':
+        pf, pt, copies = _float_params(op, batch, n_input, n_filter, n_memory, rank)
+        return 0, Plan(m, op, pf, pt, 0, copies).bind
     ms1, ms2 = _multipliers(op, t, out)
     ins = op.inputs
     x_zp = _scalar(op, t[INPUT], 'input')[1]
@@ -159,17 +193,17 @@ def prepare(m, op):
                                t[STATE], m.view(ins[W_FEATURE]))
     pt = _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp,
                       m.view(ins[BIAS]))
-    plan = Plan(m, op, pf, pt, s_zp)
-    return 0, plan.bind
+    return 0, Plan(m, op, pf, pt, s_zp, None).bind
 
 
 class Plan:
-    def __init__(self, m, op, pf, pt, s_zp):
+    def __init__(self, m, op, pf, pt, s_zp, bias_copies):
         self.m = m
         self.op = op
         self.pf = pf
         self.pt = pt
         self.s_zp = s_zp
+        self.bias_copies = bias_copies   # float path: rnn_copy blocks bias -> output rows
         # int8 state restarts from its zero point (TFLM ResetTensorData); this
         # persistent flag, zeroed by reset(), says the fill is still due
         self.fresh = m.persistent(1) if s_zp else None
@@ -180,10 +214,13 @@ class Plan:
         self.x = m.view(ins[INPUT])
         self.wf = m.view(ins[W_FEATURE])
         self.wt = m.view(ins[W_TIME])
+        self.bias = m.view(ins[BIAS])
         self.state = m.view(ins[STATE])
         self.out = m.view(self.op.outputs[0])
-        self.feature = kernel(m, 'svdf_feature')
-        self.time = kernel(m, 'svdf_time')
+        suffix = '_f32' if self.bias_copies is not None else ''
+        self.feature = kernel(m, 'svdf_feature' + suffix)
+        self.time = kernel(m, 'svdf_time' + suffix)
+        self.copy = kernel(m, 'rnn_copy')
         return self.run
 
     def run(self):
@@ -192,6 +229,9 @@ class Plan:
             for k in range(len(state)):
                 state[k] = self.s_zp
             self.fresh[0] = 1
+        if self.bias_copies is not None:
+            for pc in self.bias_copies:
+                self.copy(self.out, self.bias, None, pc)
         self.feature(self.state, self.x, self.wf, self.pf)
         self.time(self.out, self.state, self.wt, self.pt)
 
