@@ -272,3 +272,15 @@ print(json.dumps(list(bytes(m.get_output(0)))))
     assert planner_calls == []          # the stored plan was used
     assert tape_left is None            # every stored multiplier was replayed
     assert output == reference
+
+
+def test_stored_plan_releases_the_tape_and_the_plan():
+    """Nothing of a loaded .tmdl may stay referenced from module globals (heap leak)."""
+    from test_cli_inspect import conv_dw_fc_model
+    graph = compact.read_graph(convert.convert_bytes(conv_dw_fc_model()))
+    assert compact._replay is not None
+    compact.stored_plan(graph, {}, {})
+    assert compact._replay is None and graph.plan is None
+    graph = compact.read_graph(convert.encode(reader.read(builder_model()),
+                                              fake_plan(reader.read(builder_model()))))
+    assert compact._replay is None          # no tape: nothing armed

@@ -81,7 +81,8 @@ def read_graph(buf):
     global _replay
     graph, plan = read(buf)
     graph.plan = plan
-    _replay = [graph.buffer, plan.tape, 0]
+    _replay = [graph.buffer, plan.tape, 0] if plan.tape else None
+    plan.tape = None
     return graph
 
 
@@ -119,6 +120,8 @@ def replay_multipliers(input_scale, filter_scales, output_scale, n):
 def stored_plan(graph, aliases, scratch):
     """(arena_bytes, {('t', i) | ('s', k): Placed}) like planner.plan, from graph.plan;
     None when graph has no stored plan or prepare's aliases/scratch differ from it."""
+    global _replay
+    _replay = None              # every op is prepared by now: drop the tape
     plan = getattr(graph, 'plan', None)
     graph.plan = None           # used once: let the lists go
     if plan is None or plan.aliases() != aliases:
