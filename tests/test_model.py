@@ -241,3 +241,33 @@ def test_fuzzed_models_fail_cleanly():
         except ValueError:
             pass
     assert loaded > 0
+
+
+TYPED_MP = r'''
+import json, tinyml
+out = {}
+for dtype in ('float32', 'int16', 'int32', 'uint8', 'int8'):
+    m = tinyml.load('%s/%%s.tflite' %% dtype)
+    d = m.inputs[0].data
+    for i in range(4):
+        d[i] = [-3, 2, 100, 1][i] if dtype != 'float32' else [-3.5, 2.25, 1e6, 0.5][i]
+        if dtype == 'uint8':
+            d[i] = [250, 2, 100, 1][i]
+    m.invoke()
+    y = m.get_output(0)
+    out[dtype] = [y[i] for i in range(4)]
+print(json.dumps(out))
+'''
+
+
+def test_typed_data_views_micropython(mp, tmp_path):
+    for dtype in ('float32', 'int16', 'int32', 'uint8', 'int8'):
+        b = ModelBuilder()
+        q = dict(scale=0.5, zero_point=0) if dtype in ('int16', 'uint8', 'int8') else {}
+        x = b.tensor(dtype, (4,), **q)
+        y = b.tensor(dtype, (2, 2), **q)
+        b.op('RESHAPE', [x], [y])
+        (tmp_path / (dtype + '.tflite')).write_bytes(b.build([x], [y]))
+    got = mp.json(TYPED_MP % str(tmp_path))
+    assert got == {'float32': [-3.5, 2.25, 1e6, 0.5], 'int16': [-3, 2, 100, 1],
+                   'int32': [-3, 2, 100, 1], 'uint8': [250, 2, 100, 1], 'int8': [-3, 2, 100, 1]}

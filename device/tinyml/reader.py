@@ -125,8 +125,9 @@ _SIZES = {'b': 1, 'B': 1, '?': 1, 'h': 2, 'H': 2, 'i': 4, 'I': 4, 'f': 4, 'q': 8
 
 
 def op_name(code):
-    names = _OP_NAMES.split()
-    return names[code] if 0 <= code < len(names) else 'BUILTIN_%d' % code
+    if 0 <= code <= 161:
+        return _OP_NAMES.split()[code]
+    return 'BUILTIN_%d' % code
 
 
 class Table:
