@@ -110,20 +110,33 @@ def native_files(profile):
 
 
 def converted_model(model_path, model, convert):
-    """(remote name, bytes): the .tmdl form when tinyml_host.convert can make it."""
+    """(remote name, bytes, note): the .tmdl form when tinyml_host.convert can make it and the
+    device package being shipped can load it (checked under CPython), else the .tflite."""
     name = os.path.basename(model_path)
     if not convert or not name.endswith(".tflite"):
         return name, model, None
     try:
         from .convert import convert_bytes
-    except ImportError:
-        return name, model, "tinyml convert not available: copying the .tflite as is"
-    try:
-        return name[:-len(".tflite")] + ".tmdl", convert_bytes(model), None
+        converted = convert_bytes(model)
     except ImportError as e:
         return name, model, "tinyml convert not usable (%s): copying the .tflite as is" % e
     except Exception as e:  # UserError/ModelError: the board could not run it either
         raise FitError("cannot convert %s: %s (use --no-convert to copy it as is)" % (name, e))
+    problem = device_load_error(converted)
+    if problem:
+        return name, model, "the device package cannot load .tmdl (%s): copying the .tflite" \
+            % problem
+    return name[:-len(".tflite")] + ".tmdl", converted, None
+
+
+def device_load_error(model):
+    """None if the device package loads `model` under CPython, else why not."""
+    try:
+        import tinyml
+        tinyml.load(model)
+    except Exception as e:  # ModelError, or an incomplete device package
+        return "%s: %s" % (type(e).__name__, str(e)[:80])
+    return None
 
 
 def stage(profile, app_path, model_path, extra_paths=(), romfs=False, convert=True,

@@ -73,7 +73,8 @@ class Progress:
 
 def _is_full(err):
     text = str(err) + getattr(err, "traceback", "")
-    return "ENOSPC" in text or "Errno 28" in text
+    return getattr(err, "errno", None) == 28 or "ENOSPC" in text or "Errno 28" in text \
+        or "OSError: 28" in text
 
 
 def _remove_quietly(target, paths):

@@ -1,0 +1,298 @@
+"""tinyml-flash end to end on the emulated board (tests/fakeboard.py) and on a drive folder."""
+import binascii
+import hashlib
+import json
+import os
+
+import pytest
+
+from fakeboard import FakeBoard
+from tinyml_host import deploy, flash, transport_sync
+from tinyml_host.transport import open_board
+from tinyml_host.transport_sync import SyncError
+
+SMALL = "hello_world_int8"
+OTHER = "micro_speech_quantized"
+
+APP = """import os, binascii, tinyml
+VERSION = %r
+
+
+def model_path():
+    for d in ('/rom', '/'):
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for n in names:
+            if n.endswith('.tmdl') or n.endswith('.tflite'):
+                return d.rstrip('/') + '/' + n
+
+
+def run(inp):
+    m = tinyml.load(model_path())
+    m.set_input(0, inp)
+    m.invoke()
+    return binascii.hexlify(bytes(m.get_output(0))).decode()
+"""
+
+
+def write_app(folder, version="v1", name="app.py"):
+    path = folder / name
+    path.write_text(APP % version)
+    return str(path)
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def input_for(model_bytes):
+    from tinyml import reader
+    g = reader.read(model_bytes)
+    n = g.tensors[g.inputs[0]].nbytes
+    return bytes((i * 37 + 11) & 0xFF for i in range(n))
+
+
+def run_on_board(port, transport, inp):
+    with open_board(port, transport) as b:
+        return b.exec("import app\nprint(app.VERSION, app.model_path(), app.run(%r))" % inp,
+                      timeout=120).split()
+
+
+def run_on_unix_port(mp, model_path, inp):
+    code = ("import tinyml, binascii\nm = tinyml.load(open(%r, 'rb').read())\n"
+            "m.set_input(0, %r)\nm.invoke()\n"
+            "print(binascii.hexlify(bytes(m.get_output(0))).decode())" % (str(model_path), inp))
+    return mp(code).split()[-1]
+
+
+def do_flash(argv, lines=None):
+    args = flash.parser().parse_args(argv)
+    return flash.flash(args, out=(lines.append if lines is not None else lambda s: None))
+
+
+def tree_hashes(root):
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root)] = sha(f.read())
+    return out
+
+
+@pytest.mark.parametrize("transport", ["mpremote", "ampy"])
+def test_flash_then_run_matches_the_unix_port(zoo, mp, tmp_path, transport):
+    model = zoo / (SMALL + ".tflite")
+    app = write_app(tmp_path)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("sine\n")
+    with FakeBoard(tmp_path) as fb:
+        lines = []
+        result = do_flash(["--port", fb.port, "--transport", transport, app, str(model),
+                           str(labels)], lines)
+        assert "/app.py" == result["copied"][-1]  # the app goes last
+        assert any(ln.startswith("board: unix") for ln in lines)
+        assert any("[%d/%d]" % (n, n) in ln and "100%" in ln
+                   for ln in lines for n in [len(result["copied"])])
+        lib = fb.root / "lib" / "tinyml"
+        assert (lib / "__init__.mpy").exists() and (lib / "ops").is_dir()
+        assert (fb.root / "lib" / "tinyml_kernels.mpy").exists()
+        assert (fb.root / "labels.txt").read_text() == "sine\n"
+        assert not [p for p in tree_hashes(fb.root) if p.endswith(transport_sync.TMP)]
+        inp = input_for(model.read_bytes())
+        version, path, out = run_on_board(fb.port, transport, inp)
+    assert version == "v1" and path.startswith("/" + SMALL)
+    assert out == run_on_unix_port(mp, model, inp)
+
+
+def test_second_flash_skips_what_is_there(zoo, tmp_path):
+    model = str(zoo / (SMALL + ".tflite"))
+    app = write_app(tmp_path)
+    with FakeBoard(tmp_path) as fb:
+        first = do_flash(["--port", fb.port, app, model])
+        assert len(first["copied"]) > 10 and not first["skipped"]
+        lines = []
+        second = do_flash(["--port", fb.port, app, model], lines)
+        assert second["copied"] == [] and len(second["skipped"]) == len(first["copied"])
+        assert any("already on the board" in ln for ln in lines)
+        write_app(tmp_path, "v2")
+        third = do_flash(["--port", fb.port, app, model])
+        assert third["copied"] == ["/app.py"]
+        assert "v2" in (fb.root / "app.py").read_text()
+
+
+def test_cut_link_keeps_the_old_app(zoo, tmp_path):
+    app = write_app(tmp_path, "v1")
+    small, other = zoo / (SMALL + ".tflite"), zoo / (OTHER + ".tflite")
+    fb = FakeBoard(tmp_path).start()
+    try:
+        do_flash(["--port", fb.port, "--no-convert", app, str(small)])
+        before = tree_hashes(fb.root)
+        write_app(tmp_path, "v2")
+        extra = tmp_path / "labels.txt"
+        extra.write_bytes(os.urandom(9000))
+
+        def pull_cable_after_first_file(line):
+            if line.startswith("  [1/"):
+                fb.kill()
+        with pytest.raises(SyncError, match="keeps the previous app"):
+            do_flash(["--port", fb.port, "--no-convert", "--force", app, str(other), str(extra)],
+                     _Callback(pull_cable_after_first_file))
+        fb.start()  # plug it back in
+        after = tree_hashes(fb.root)
+        for path, digest in before.items():
+            assert after[path] == digest, path
+        assert not (fb.root / (OTHER + ".tflite")).exists()
+        version, path, _ = run_on_board(fb.port, "mpremote", input_for(small.read_bytes()))
+        assert version == "v1" and path == "/%s.tflite" % SMALL
+        # the next flash completes and cleans up the temp files of the cut one
+        do_flash(["--port", fb.port, "--no-convert", "--force", app, str(other), str(extra)])
+        final = tree_hashes(fb.root)
+        assert not [p for p in final if p.endswith(transport_sync.TMP)]
+        assert final["app.py"] == sha((tmp_path / "app.py").read_bytes())
+    finally:
+        fb.kill()
+
+
+class _Callback(list):
+    """A `lines` list that also calls fn on each appended line."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def append(self, line):
+        super().append(line)
+        self.fn(line)
+
+
+def board_hashes(port, paths):
+    with open_board(port) as b:
+        return b.sha256_many(paths), b.listdir("/")
+
+
+def test_full_filesystem_is_refused_before_touching_anything(zoo, tmp_path):
+    model = str(zoo / (SMALL + ".tflite"))
+    app = write_app(tmp_path)
+    with FakeBoard(tmp_path, fs_bytes=256 * 1024) as fb:
+        first = do_flash(["--port", fb.port, app, model])
+        old, listing = board_hashes(fb.port, first["copied"])
+        big = tmp_path / "big.bin"
+        big.write_bytes(os.urandom(200 * 1024))
+        write_app(tmp_path, "v2")
+        with pytest.raises(SyncError, match="filesystem full.*nothing was changed"):
+            do_flash(["--port", fb.port, app, model, str(big)])
+        assert board_hashes(fb.port, first["copied"]) == (old, listing)
+
+
+def test_disk_full_during_write_removes_only_the_new_files(zoo, tmp_path, monkeypatch):
+    """Even when statvfs over-promises, ENOSPC midway leaves every old file in place."""
+    model = str(zoo / (SMALL + ".tflite"))
+    app = write_app(tmp_path)
+    with FakeBoard(tmp_path, fs_bytes=256 * 1024) as fb:
+        first = do_flash(["--port", fb.port, app, model])
+        old, listing = board_hashes(fb.port, first["copied"])
+        big = tmp_path / "big.bin"
+        big.write_bytes(os.urandom(200 * 1024))
+        write_app(tmp_path, "v2")
+        monkeypatch.setattr(transport_sync, "check_space", lambda target, changed: None)
+        with pytest.raises(SyncError, match="full while writing /big.bin; nothing old"):
+            do_flash(["--port", fb.port, app, model, str(big)])
+        assert board_hashes(fb.port, first["copied"]) == (old, listing)
+
+
+def test_model_too_big_for_the_heap_is_refused(zoo, tmp_path, capsys):
+    model = str(zoo / "person_detect.tflite")
+    app = write_app(tmp_path)
+    with FakeBoard(tmp_path, heap=256 * 1024) as fb:
+        rc = flash.main(["--port", fb.port, "--no-convert", app, model])
+        err = capsys.readouterr().err.strip()
+        assert rc == 1 and "\n" not in err
+        assert "does not fit: the model needs" in err and "free" in err
+        assert os.listdir(fb.root) == []
+
+
+def test_romfs_flash_mounts_model_and_package_from_rom(zoo, mp, tmp_path):
+    model = zoo / (SMALL + ".tflite")
+    app = write_app(tmp_path)
+    with FakeBoard(tmp_path, rom_bytes=512 * 1024) as fb:
+        lines = []
+        result = do_flash(["--port", fb.port, "--romfs", app, str(model)], lines)
+        assert result["copied"] == ["/app.py"]  # package and model went to ROMFS
+        assert any("ROMFS image" in ln and "written" in ln for ln in lines)
+        inp = input_for(model.read_bytes())
+        version, path, out = run_on_board(fb.port, "mpremote", inp)
+        assert path.startswith("/rom/" + SMALL) and out == run_on_unix_port(mp, model, inp)
+        with open_board(fb.port) as b:
+            assert b.exec("import tinyml\nprint(tinyml.__file__)").startswith("/rom/lib/")
+        lines = []
+        do_flash(["--port", fb.port, "--romfs", app, str(model)], lines)
+        assert any("ROMFS image" in ln and "unchanged" in ln for ln in lines)
+
+
+def test_romfs_too_small_or_missing_is_a_clear_error(zoo, tmp_path, capsys):
+    model = str(zoo / (OTHER + ".tflite"))
+    app = write_app(tmp_path)
+    with FakeBoard(tmp_path, rom_bytes=16 * 1024, name="small") as fb:
+        assert flash.main(["--port", fb.port, "--romfs", app, model]) == 1
+        assert "does not fit: ROMFS image" in capsys.readouterr().err
+        assert os.listdir(fb.root) == []
+    with FakeBoard(tmp_path, name="norom") as fb:
+        assert flash.main(["--port", fb.port, "--romfs", app, model]) == 1
+        assert "no ROMFS partition" in capsys.readouterr().err
+
+
+def test_drive_mode_circuitpython(zoo, tmp_path):
+    drive = tmp_path / "CIRCUITPY"
+    drive.mkdir()
+    (drive / "boot_out.txt").write_text(
+        "Adafruit CircuitPython 9.2.1 on 2024-11-20; Adafruit Feather RP2040 with rp2040\n")
+    (drive / "code.py").write_text("print('old')\n")
+    app = write_app(tmp_path)
+    model = str(zoo / (SMALL + ".tflite"))
+    lines = []
+    first = do_flash(["--drive", str(drive), "--main", app, model], lines)
+    assert lines[0].startswith("board: circuitpython-rp2040")
+    assert (drive / "lib" / "tinyml" / "__init__.py").exists()  # plain .py for CircuitPython
+    assert not list(drive.rglob("*.mpy"))
+    assert "VERSION = 'v1'" in (drive / "code.py").read_text()
+    assert first["copied"][-1] == "/code.py"
+    second = do_flash(["--drive", str(drive), "--main", app, model])
+    assert second["copied"] == [] and len(second["skipped"]) == len(first["copied"])
+
+
+def test_user_mistakes_are_one_line_errors(tmp_path, capsys):
+    app = write_app(tmp_path)
+    cases = [
+        (["--port", str(tmp_path / "ttyACM9"), app, app], "board not found"),
+        (["--drive", str(tmp_path / "nodrive"), app, app], "board drive not found"),
+        (["--drive", str(tmp_path), "--board", "nope", app, app], "unknown board"),
+    ]
+    (tmp_path / "d").mkdir()
+    cases.append((["--drive", str(tmp_path / "d"), "--board", "unix", app,
+                   str(tmp_path / "missing.tflite")], "model not found"))
+    for argv, message in cases:
+        assert flash.main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("tinyml-flash: error:") and message in err, err
+        assert "\n" not in err and "Traceback" not in err
+
+
+def test_wrong_board_profile_is_refused(tmp_path, capsys):
+    app = write_app(tmp_path)
+    with FakeBoard(tmp_path) as fb:
+        assert flash.main(["--port", fb.port, "--board", "rp2040", app, app]) == 1
+        assert "runs x64 code but profile rp2040 is for armv6m" in capsys.readouterr().err
+
+
+def test_stage_builds_for_the_profile_arch():
+    from tinyml_host import boards
+    st = deploy.stage(boards.get("rp2040"), __file__, __file__, convert=False)
+    mpys = [(p, d) for p, d in st.files if p.endswith(".mpy")]
+    assert mpys and all(p.startswith("/lib/") for p, _ in mpys)
+    arches = {boards.mpy_arch_of(d[1] | (d[2] << 8)) for p, d in mpys if d[2] >> 2}
+    assert arches <= {"armv6m"}
+    assert ("/lib/tinyml_kernels.mpy" in [p for p, _ in st.files]) == \
+        (deploy.NATIVE_BUILD / "armv6m" / "tinyml_kernels.mpy").exists()
