@@ -319,6 +319,46 @@ def test_micropython_matches_tflm(mp_outputs, name):
     assert_matches(name, got, want, tol)
 
 
+MP_ALLOC = r'''
+import gc, json, tinyml
+tinyml.use_backend('python')
+out = {}
+for name, path, ins in json.load(open(%r)):
+    with open(path, 'rb') as f:
+        m = tinyml.load(f.read())
+    for i, x in enumerate(ins):
+        m.set_input(i, bytes(x))
+    m.invoke()
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    m.invoke()
+    out[name] = gc.mem_alloc() - before
+    gc.enable()
+print(json.dumps(out))
+'''
+
+
+def test_integer_kernels_allocate_nothing_on_unix_port(mp):
+    """Model.invoke() with the python kernels allocates no heap for every integer case
+    (64-bit port: intermediate products stay small ints; float kernels box floats)."""
+    names = [n for n in sorted(CASES) if 'float' not in n]
+    with tempfile.TemporaryDirectory() as d:
+        jobs = []
+        for name in names:
+            model, inputs, _, _ = built(name)
+            path = os.path.join(d, name + '.tflite')
+            with open(path, 'wb') as f:
+                f.write(model)
+            jobs.append([name, path, [list(np.ascontiguousarray(x).tobytes()) for x in inputs]])
+        spec = os.path.join(d, 'jobs.json')
+        with open(spec, 'w') as f:
+            json.dump(jobs, f)
+        allocated = mp.json(MP_ALLOC % spec, heapsize=32 * 1024 * 1024)
+    assert {n: b for n, b in allocated.items() if b} == {}
+    assert len(allocated) == len(names) > 90
+
+
 # ------------------------------------------------------------------ without a TFLM twin
 def test_relu_n1_to_1_int8_follows_dequantized_clamp():
     """TFLM has no RELU_N1_TO_1 kernel: check against the float definition instead."""

@@ -62,11 +62,14 @@ DT_INT32 = 2
 DT_FLOAT32 = 3
 
 
-def _broadcast(row, out, a, b, p, q):
-    """Call row(out, o, a, ia, sa, b, ib, sb, n, q) once per innermost run of the output."""
-    d0, d1, d2, d3, n = p[0], p[1], p[2], p[3], p[4]
-    a0, a1, a2, a3, sa = p[5], p[6], p[7], p[8], p[9]
-    b0, b1, b2, b3, sb = p[10], p[11], p[12], p[13], p[14]
+def _broadcast(row, out, a, b, p):
+    """Call row(out, o, a, ia, sa, b, ib, sb, n, p) once per innermost run of the output."""
+    d0, d1, d2 = p[0], p[1], p[2]
+    d3, n = p[3], p[4]
+    a0, a1, a2 = p[5], p[6], p[7]
+    a3, sa = p[8], p[9]
+    b0, b1, b2 = p[10], p[11], p[12]
+    b3, sb = p[13], p[14]
     o = 0
     for i0 in range(d0):
         for i1 in range(d1):
@@ -74,15 +77,16 @@ def _broadcast(row, out, a, b, p, q):
                 ia = i0 * a0 + i1 * a1 + i2 * a2
                 ib = i0 * b0 + i1 * b1 + i2 * b2
                 for _ in range(d3):
-                    row(out, o, a, ia, sa, b, ib, sb, n, q)
+                    row(out, o, a, ia, sa, b, ib, sb, n, p)
                     o += n
                     ia += a3
                     ib += b3
 
 
 # ---------------------------------------------------------------- ADD / SUB int8
-def _add8_row(out, o, a, ia, sa, b, ib, sb, n, q):
-    p, out_off, mult, rshift, lo, hi = q
+def _add8_row(out, o, a, ia, sa, b, ib, sb, n, p):
+    out_off, mult, rshift = p[15], p[16], -p[17]
+    lo, hi = p[18], p[19]
     mask = (1 << rshift) - 1
     half = mask >> 1
     for _ in range(n):
@@ -111,12 +115,16 @@ def add_int8(out, a, b, p):
     p[276:532] table of b, the same for input 2, negated for SUB.
     out = clamp(mbqm(table_a[a] + table_b[b], out_multiplier, out_shift) + out_offset)
     """
-    _broadcast(_add8_row, out, a, b, p, (p, p[15], p[16], -p[17], p[18], p[19]))
+    _broadcast(_add8_row, out, a, b, p)
 
 
 # ---------------------------------------------------------------- ADD / SUB int16
-def _add16_row(out, o, a, ia, sa, b, ib, sb, n, q):
-    ls, o1, m1, s1, o2, m2, s2, oo, mo, so, lo, hi, sign = q
+def _add16_row(out, o, a, ia, sa, b, ib, sb, n, p):
+    ls, o1, m1 = p[15], p[16], p[17]
+    s1, o2, m2 = p[18], p[19], p[20]
+    s2, oo, mo = p[21], p[22], p[23]
+    so, lo, hi = p[24], p[25], p[26]
+    sign = p[27]
     for _ in range(n):
         x1 = _rdbp(_srdhm(_wrap32((a[ia] + o1) << ls), m1), -s1)
         x2 = _rdbp(_srdhm(_wrap32((b[ib] + o2) << ls), m2), -s2)
@@ -135,12 +143,14 @@ def add_int16(out, a, b, p):
     p[23] out_multiplier, p[24] out_shift, p[25] act_min, p[26] act_max,
     p[27] sign: +1 ADD, -1 SUB (raw = scaled1 + sign * scaled2)
     """
-    _broadcast(_add16_row, out, a, b, p, tuple(p[15:28]))
+    _broadcast(_add16_row, out, a, b, p)
 
 
 # ---------------------------------------------------------------- MUL int8 / int16
-def _mulq_row(out, o, a, ia, sa, b, ib, sb, n, q):
-    o1, o2, oo, mo, so, lo, hi = q
+def _mulq_row(out, o, a, ia, sa, b, ib, sb, n, p):
+    o1, o2, oo = p[15], p[16], p[17]
+    mo, so, lo = p[18], p[19], p[20]
+    hi = p[21]
     for _ in range(n):
         x = _mbqm(_wrap32((a[ia] + o1) * (b[ib] + o2)), mo, so) + oo
         out[o] = lo if x < lo else (hi if x > hi else x)
@@ -156,25 +166,28 @@ def mul_int8(out, a, b, p):
     p[19] out_shift, p[20] act_min, p[21] act_max.
     out = clamp(mbqm((a + in1_offset) * (b + in2_offset), m, shift) + out_offset)
     """
-    _broadcast(_mulq_row, out, a, b, p, tuple(p[15:22]))
+    _broadcast(_mulq_row, out, a, b, p)
 
 
 mul_int16 = mul_int8
 
 
 # ---------------------------------------------------------------- DIV int8
-def _div8_row(out, o, a, ia, sa, b, ib, sb, n, q):
-    o1, o2, oo, mo, so, lo, hi = q
+def _div8_row(out, o, a, ia, sa, b, ib, sb, n, p):
+    o1, o2, oo = p[15], p[16], p[17]
+    mo, so, lo = p[18], p[19], p[20]
+    hi = p[21]
     for _ in range(n):
         v1 = a[ia] + o1
         v2 = b[ib] + o2
         if v2 < 0:
             v1 = -v1
             v2 = -v2
-        inv, bits_over_unit = reciprocal(v2)
+        hp1 = leading_zeros32(v2)
+        inv = one_over_one_plus_x(_wrap32(((v2 << hp1) & 0xFFFFFFFF) - 0x80000000))
         headroom = leading_sign_bits(v1)
         quot = _srdhm(_wrap32(v1 << headroom), inv)
-        total = so - bits_over_unit - headroom
+        total = so - (31 - hp1) - headroom      # 31 - hp1: GetReciprocal's num_bits_over_unit
         x = _rdbp(_srdhm(quot, mo), -total) + oo
         out[o] = lo if x < lo else (hi if x > hi else x)
         o += 1
@@ -188,12 +201,15 @@ def div_int8(out, a, b, p):
     p[15] in1_offset, p[16] in2_offset, p[17] out_offset, p[18] out_multiplier,
     p[19] out_shift, p[20] act_min, p[21] act_max. A zero divisor is undefined (as in TFLM).
     """
-    _broadcast(_div8_row, out, a, b, p, tuple(p[15:22]))
+    _broadcast(_div8_row, out, a, b, p)
 
 
 # ---------------------------------------------------------------- SQUARED_DIFFERENCE int8/16
-def _sqdiff_row(out, o, a, ia, sa, b, ib, sb, n, q):
-    ls, o1, m1, s1, o2, m2, s2, oo, mo, so, lo, hi = q
+def _sqdiff_row(out, o, a, ia, sa, b, ib, sb, n, p):
+    ls, o1, m1 = p[15], p[16], p[17]
+    s1, o2, m2 = p[18], p[19], p[20]
+    s2, oo, mo = p[21], p[22], p[23]
+    so, lo, hi = p[24], p[25], p[26]
     for _ in range(n):
         x1 = _rdbp(_srdhm((a[ia] + o1) << ls, m1), -s1)
         x2 = _rdbp(_srdhm((b[ib] + o2) << ls, m2), -s2)
@@ -213,15 +229,17 @@ def sqdiff_int8(out, a, b, p):
     p[23] out_multiplier, p[24] out_shift (QuantizeMultiplier, any sign),
     p[25] act_min, p[26] act_max.
     """
-    _broadcast(_sqdiff_row, out, a, b, p, tuple(p[15:27]))
+    _broadcast(_sqdiff_row, out, a, b, p)
 
 
 sqdiff_int16 = sqdiff_int8
 
 
 # ---------------------------------------------------------------- PRELU int8/int16
-def _prelu_row(out, o, a, ia, sa, b, ib, sb, n, q):
-    io, ao, oo, m1, s1, m2, s2, lo, hi = q
+def _prelu_row(out, o, a, ia, sa, b, ib, sb, n, p):
+    io, ao, oo = p[15], p[16], p[17]
+    m1, s1, m2 = p[18], p[19], p[20]
+    s2, lo, hi = p[21], p[22], p[23]
     for _ in range(n):
         x = a[ia] + io
         if x >= 0:
@@ -241,11 +259,11 @@ def prelu_q(out, a, b, p):
     p[15] input_offset, p[16] alpha_offset, p[17] output_offset, p[18] multiplier_1,
     p[19] shift_1, p[20] multiplier_2, p[21] shift_2, p[22] qmin, p[23] qmax (output dtype).
     """
-    _broadcast(_prelu_row, out, a, b, p, tuple(p[15:24]))
+    _broadcast(_prelu_row, out, a, b, p)
 
 
 # ---------------------------------------------------------------- MAXIMUM / MINIMUM
-def _max_row(out, o, a, ia, sa, b, ib, sb, n, q):
+def _max_row(out, o, a, ia, sa, b, ib, sb, n, p):
     for _ in range(n):
         x = a[ia]
         y = b[ib]
@@ -255,7 +273,7 @@ def _max_row(out, o, a, ia, sa, b, ib, sb, n, q):
         ib += sb
 
 
-def _min_row(out, o, a, ia, sa, b, ib, sb, n, q):
+def _min_row(out, o, a, ia, sa, b, ib, sb, n, p):
     for _ in range(n):
         x = a[ia]
         y = b[ib]
@@ -271,12 +289,12 @@ def minmax(out, a, b, p):
     p[15] 1 for MAXIMUM, 0 for MINIMUM; p[16] dtype code (DT_INT8, DT_INT16, DT_INT32,
     DT_FLOAT32). MAXIMUM picks a when a > b else b; MINIMUM a when a < b else b.
     """
-    _broadcast(_max_row if p[15] else _min_row, out, a, b, p, None)
+    _broadcast(_max_row if p[15] else _min_row, out, a, b, p)
 
 
 # ---------------------------------------------------------------- int32 arithmetic
-def _int32_row(out, o, a, ia, sa, b, ib, sb, n, q):
-    op, lo, hi = q
+def _int32_row(out, o, a, ia, sa, b, ib, sb, n, p):
+    op, lo, hi = p[15], p[16], p[17]
     for _ in range(n):
         x = a[ia]
         y = b[ib]
@@ -310,12 +328,12 @@ def binary_int32(out, a, b, p):
     p[15] op code (OP_*), p[16] act_min, p[17] act_max. Results wrap to int32 like the C
     code; DIV truncates toward zero (a zero divisor raises ZeroDivisionError).
     """
-    _broadcast(_int32_row, out, a, b, p, (p[15], p[16], p[17]))
+    _broadcast(_int32_row, out, a, b, p)
 
 
 # ---------------------------------------------------------------- float32 arithmetic
-def _float_row(out, o, a, ia, sa, b, ib, sb, n, q):
-    op, act = q
+def _float_row(out, o, a, ia, sa, b, ib, sb, n, p):
+    op, act = p[15], p[16]
     for _ in range(n):
         x = a[ia]
         y = b[ib]
@@ -384,7 +402,7 @@ def binary_float(out, a, b, p):
     no fused activation still clamp to +-FLT_MAX, so inf becomes FLT_MAX as in TFLM).
     Each result is rounded to float32 by the store (exact IEEE results for + - * /).
     """
-    _broadcast(_float_row, out, a, b, p, (p[15], p[16]))
+    _broadcast(_float_row, out, a, b, p)
 
 
 # ---------------------------------------------------------------- unary int8 lookup table
@@ -485,8 +503,10 @@ def requant_int16(out, a, b, p):
     p[8] clamp min, p[9] clamp max, p[10] mode: 1 requantize (formula below), 0 clamp only.
     x = a - in_zp; y = out_zp + (x >= 0 ? mbqm(x, m_pos, s_pos) : +-mbqm(x, m_neg, s_neg))
     """
-    izp, ozp, mp, sp, mn, sn, neg, lo, hi, mode = p[1], p[2], p[3], p[4], p[5], p[6], p[7], \
-        p[8], p[9], p[10]
+    izp, ozp, mp = p[1], p[2], p[3]
+    sp, mn, sn = p[4], p[5], p[6]
+    neg, lo, hi = p[7], p[8], p[9]
+    mode = p[10]
     for i in range(p[0]):
         x = a[i]
         if mode:
@@ -551,7 +571,9 @@ def reduce_int(out, a, b, p):
     p[8+n_out:8+n_out+n_red] offsets of the reduced elements relative to that.
     out[o] = clamp(mbqm(sum - in_zp * n_red, mult, shift) + out_zp)
     """
-    n_out, n_red, izp, ozp, mult, shift, lo, hi = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+    n_out, n_red, izp = p[0], p[1], p[2]
+    ozp, mult, shift = p[3], p[4], p[5]
+    lo, hi = p[6], p[7]
     red = 8 + n_out
     bias = izp * n_red
     for o in range(n_out):
@@ -603,14 +625,16 @@ def reduce_float(out, a, b, p):
 # ---------------------------------------------------------------- resize
 def resize_nearest(out, a, b, p):
     """RESIZE_NEAREST_NEIGHBOR on byte views (`out`, `a` are the tensors' raw bytes, so any
-    element type works): copies one pixel's channels at a time.
+    element type works): copies one pixel's bytes at a time (byte loop: a slice would
+    allocate a memoryview per pixel).
 
     p[0] batches, p[1] out_h, p[2] out_w, p[3] pixel size in bytes (depth * itemsize),
     p[4] input batch stride in bytes,
     p[5:5+out_h] input row byte offset (in_y * in_w * pixel) per output row,
     p[5+out_h:5+out_h+out_w] input column byte offset (in_x * pixel) per output column.
     """
-    nb, oh, ow, pix, bstride = p[0], p[1], p[2], p[3], p[4]
+    nb, oh, ow = p[0], p[1], p[2]
+    pix, bstride = p[3], p[4]
     xs = 5 + oh
     o = 0
     for bi in range(nb):
@@ -619,8 +643,9 @@ def resize_nearest(out, a, b, p):
             row = base + p[5 + y]
             for x in range(ow):
                 i = row + p[xs + x]
-                out[o:o + pix] = a[i:i + pix]
-                o += pix
+                for k in range(i, i + pix):
+                    out[o] = a[k]
+                    o += 1
 
 
 def resize_bilinear_int8(out, a, b, p):
@@ -630,7 +655,8 @@ def resize_bilinear_int8(out, a, b, p):
     then per output row y three ints (y0, y1, input_y scaled by 1024),
     then per output column x three ints (x0, x1, input_x scaled by 1024).
     """
-    nb, oh, ow, depth, ih, iw = p[0], p[1], p[2], p[3], p[4], p[5]
+    nb, oh, ow = p[0], p[1], p[2]
+    depth, ih, iw = p[3], p[4], p[5]
     xs = 6 + 3 * oh
     row_stride = iw * depth
     o = 0
@@ -684,7 +710,8 @@ def resize_bilinear_float(out, a, b, p):
     out = ((v00*(1-dy))*(1-dx) + (v10*dy)*(1-dx)) + (v01*(1-dy))*dx + (v11*dy)*dx,
     every operation rounded to float32.
     """
-    nb, oh, ow, depth, ih, iw = p[0], p[1], p[2], p[3], p[4], p[5]
+    nb, oh, ow = p[0], p[1], p[2]
+    depth, ih, iw = p[3], p[4], p[5]
     xs = 6 + 4 * oh
     row_stride = iw * depth
     mul, add = _f32mul, _f32add
@@ -815,10 +842,3 @@ def leading_sign_bits(x):
     if x >= 0:
         return leading_zeros32(x) - 1
     return leading_zeros32(~x) - 1
-
-
-def reciprocal(x):
-    """TFLM GetReciprocal(x, 31): (raw F0 multiplier, num_bits_over_unit)."""
-    headroom_plus_one = leading_zeros32(x)
-    shifted = _wrap32(((x << headroom_plus_one) & 0xFFFFFFFF) - 0x80000000)
-    return one_over_one_plus_x(shifted), 31 - headroom_plus_one
