@@ -612,7 +612,7 @@ def test_svdf_rejects_bad_models():
     expect_error(svdf_with(no_bias), UnsupportedOpError, 'without bias')
     expect_error(svdf_with(mixed_state), UnsupportedOpError, 'state int8 with time weights int16')
     expect_error(svdf_with(wrong_output), ModelError, 'output shape (1, 3)')
-    expect_error(svdf_with(float_input), UnsupportedOpError, 'float32 SVDF')
+    expect_error(svdf_with(float_input), ModelError, 'float SVDF needs float32 feature weights')
 
 
 
