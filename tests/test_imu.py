@@ -143,3 +143,45 @@ print(json.dumps([wins, list(f), list(q)]))
     imu.Normalizer.fit(flat, 3).apply(flat, qq, scale=0.05, zero_point=-3)
     diff = np.abs(np.array(q) - np.array(qq))
     assert diff.max() <= 1 and (diff == 0).mean() > 0.99
+
+
+def test_streaming_allocates_only_a_few_views_on_unix_port(mp):
+    """Float samples are moved as bytes: no per-sample boxing (a push loop used to cost ~44 kB)."""
+    res = mp.json("""
+import gc, json
+from array import array
+from tinyml import imu, image
+w = imu.Windower(3, 128, 32)
+c = array('f', [float(i) for i in range(300)])
+dst = array('f', bytes(4 * 384))
+def loop():
+    pos = 0
+    n = 0
+    while True:
+        pos = w.push(c, pos)
+        if not w.ready:
+            break
+        w.take(dst)
+        n += 1
+    return n
+for _ in range(3):
+    loop()
+gc.collect()
+a = gc.mem_alloc()
+wins = 0
+for _ in range(10):
+    wins += loop()
+imu_bytes = (gc.mem_alloc() - a) / 10
+pre = image.Preprocessor(96, 96, 'gray', 48, 48, 1)
+buf = bytes(96 * 96)
+into = array('b', bytes(48 * 48))
+pre.run(buf, into)
+gc.collect()
+a = gc.mem_alloc()
+pre.run(buf, into)
+print(json.dumps([imu_bytes, wins, gc.mem_alloc() - a]))
+""")
+    imu_bytes, wins, image_bytes = res
+    assert wins >= 20
+    assert imu_bytes < 1024
+    assert image_bytes < 256

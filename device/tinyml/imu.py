@@ -18,59 +18,77 @@ Feature definitions (per axis, population statistics over the window):
 import math
 from array import array
 
+from . import compat
+from .audio import buffer_kind
+
 FEATURES = ('mean', 'std', 'rms', 'min', 'max', 'zero_crossings', 'peak_to_peak')
 
 
 class Windower:
-    """Sliding windows (length samples, hop step) over an interleaved multi-axis stream."""
+    """Sliding windows (length samples, hop step) over an interleaved multi-axis stream.
+
+    Samples move as raw bytes (memoryview block copies), so floats are never boxed: push()
+    and take() allocate only a few small view objects per call."""
 
     def __init__(self, axes, length, step, typecode='f'):
         if axes < 1 or length < 1 or not 1 <= step:
             raise ValueError('need axes >= 1, length >= 1, step >= 1')
+        itemsize = {'f': 4, 'h': 2, 'i': 4, 'b': 1}.get(typecode)
+        if itemsize is None:
+            raise ValueError("typecode must be 'f', 'h', 'i' or 'b'")
         self.axes = axes
         self.length = length
         self.step = step
         self.size = axes * length
-        itemsize = {'f': 4, 'h': 2, 'i': 4, 'b': 1}.get(typecode)
-        if itemsize is None:
-            raise ValueError("typecode must be 'f', 'h', 'i' or 'b'")
+        self.itemsize = itemsize
+        self.is_float = typecode == 'f'
         self.ring = array(typecode, bytes(itemsize * self.size))
+        self.ring_bytes = memoryview(compat.as_bytes(self.ring, itemsize * self.size))
         self.reset()
 
     def reset(self):
         self.write = 0          # next ring slot (in values)
-        self.count = 0          # whole samples gathered towards the next window
-        self.skip = 0           # samples still to drop when step > length
-        self.partial = 0        # values of an incomplete sample at the end of the last chunk
+        self.filled = 0         # values gathered towards the next window
+        self.skip = 0           # values still to drop when step > length
         self.ready = False
+        self._last = None
+        self._last_view = None
 
-    def push(self, chunk, pos=0):
-        """Consume chunk[pos:] until a window is ready (then stop); returns the new pos."""
+    def _chunk_bytes(self, chunk):
+        if chunk is self._last and len(chunk) == self._last_view[1]:   # push(chunk, pos) loop
+            return self._last_view
+        size, is_float = buffer_kind(chunk)
         n = len(chunk)
         if n == 0:
             raise ValueError('empty chunk')
-        ring = self.ring
+        if size != self.itemsize or is_float != self.is_float:
+            raise ValueError('chunk items must match the window typecode (%d-byte %s)'
+                             % (self.itemsize, 'float' if self.is_float else 'int'))
+        self._last = chunk
+        self._last_view = (memoryview(compat.as_bytes(chunk, n * size)), n)
+        return self._last_view
+
+    def push(self, chunk, pos=0):
+        """Consume chunk[pos:] until a window is ready (then stop); returns the new pos."""
+        src, n = self._chunk_bytes(chunk)
+        ring = self.ring_bytes
+        isz = self.itemsize
         size = self.size
         w = self.write
         while pos < n and not self.ready:
             if self.skip:
-                self.partial += 1
-                if self.partial == self.axes:
-                    self.partial = 0
-                    self.skip -= 1
-                pos += 1
+                drop = min(self.skip, n - pos)
+                self.skip -= drop
+                pos += drop
                 continue
-            ring[w] = chunk[pos]
-            w += 1
+            run = min(size - self.filled, n - pos, size - w)
+            ring[w * isz:(w + run) * isz] = src[pos * isz:(pos + run) * isz]
+            w += run
             if w == size:
                 w = 0
-            pos += 1
-            self.partial += 1
-            if self.partial == self.axes:
-                self.partial = 0
-                self.count += 1
-                if self.count == self.length:
-                    self.ready = True
+            pos += run
+            self.filled += run
+            self.ready = self.filled == size
         self.write = w
         return pos
 
@@ -78,19 +96,21 @@ class Windower:
         """Copy the ready window (oldest sample first) into dst; hop by step."""
         if not self.ready:
             raise ValueError('no window ready')
-        ring = self.ring
+        isz = self.itemsize
         size = self.size
-        r = self.write
-        for i in range(size):
-            dst[i] = ring[r]
-            r += 1
-            if r == size:
-                r = 0
+        out = memoryview(compat.as_bytes(dst, size * isz))
+        if len(out) < size * isz:
+            raise ValueError('dst must hold %d values' % size)
+        ring = self.ring_bytes
+        r = self.write          # full ring: the oldest value sits at the write slot
+        head = (size - r) * isz
+        out[0:head] = ring[r * isz:size * isz]
+        out[head:size * isz] = ring[0:r * isz]
         if self.step >= self.length:
-            self.count = 0
-            self.skip = self.step - self.length
+            self.filled = 0
+            self.skip = (self.step - self.length) * self.axes
         else:
-            self.count = self.length - self.step
+            self.filled = (self.length - self.step) * self.axes
         self.ready = False
         return dst
 
