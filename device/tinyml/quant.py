@@ -15,6 +15,16 @@ most 53 significant bits (already correctly rounded), (0, 0) for zero.
     quantize_multiplier_smaller_than_one_exp(d)      # -> (multiplier, left_shift<=0)
     quantize_multiplier_greater_than_one(d)          # -> (multiplier, left_shift>=0)
 
+Prepare-time helpers:
+    f32(x)                              round to float32 (a correctly rounded float32
+                                        op when x is the double result of one)
+    tflite_round(x)                     std::round: halves away from zero
+    quantize_real(v, scale, zp)         TFLM Quantize() for activation bounds
+    activation_range_quantized(act, scale, zp, dtype) -> (min, max)
+    activation_range_float(act) -> (min, max)
+    per_channel_multipliers(in_scale, filter_scales, out_scale, n) -> (mults, shifts)
+        exactly PopulateConvolutionQuantizationParams
+
 Runtime integer ops (gemmlowp / TFLM semantics, int32 inputs):
     srdhm(a, b)                         SaturatingRoundingDoublingHighMul
     rounding_divide_by_pot(x, exponent) RoundingDivideByPOT
