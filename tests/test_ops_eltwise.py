@@ -90,6 +90,25 @@ case('SUB_float_bcast')(lambda rng: binary('SUB', 'float32', (3, 1, 5), (4, 1), 
 case('ADD_int32')(lambda rng: binary('ADD', 'int32', (40,), (), rng=rng, act='RELU'))
 case('SUB_int32_relu')(lambda rng: binary('SUB', 'int32', (6, 7), (7,), rng=rng, act='RELU'))
 
+
+
+def with_const(op, dtype, shape, const_shape, rng, q=((0.05, 3), (0.02, -20), (0.07, 1)), **opts):
+    """op(x, constant) as converters emit for biases and scalar factors."""
+    b = ModelBuilder()
+    x = b.tensor(dtype, shape, **quant(dtype, *q[0]))
+    c = b.const(dtype, const_shape, rand(rng, dtype, const_shape), **quant(dtype, *q[1]))
+    z = b.tensor(dtype, np.broadcast_shapes(shape, const_shape), **quant(dtype, *q[2]))
+    b.op(op, [x, c], [z], **opts)
+    return b.build(inputs=[x], outputs=[z]), [rand(rng, dtype, shape)]
+
+
+case('ADD_int8_const_channel_bias')(lambda rng: with_const('ADD', 'int8', (1, 5, 5, 16), (16,), rng))
+case('MUL_float_const_scalar')(lambda rng: with_const('MUL', 'float32', (40,), (), rng))
+case('MINIMUM_int8_const')(lambda rng: with_const(
+    'MINIMUM', 'int8', (3, 8), (8,), rng, q=((0.1, 0), (0.1, 0), (0.1, 0))))
+case('SUB_int16_relu6')(lambda rng: binary(
+    'SUB', 'int16', (4, 6), (6,), (0.0004, 0), (0.0003, 0), (0.0002, 0), rng, 'RELU6'))
+
 # ------------------------------------------------------------------ MUL / DIV
 case('MUL_int8_same')(lambda rng: binary(
     'MUL', 'int8', (2, 5, 6), (2, 5, 6), qo=(0.2, -2), rng=rng))
@@ -202,6 +221,10 @@ case('MEAN_int8_large_count')(lambda rng: reduce_model(
     'MEAN', 'int8', (1, 33, 31, 3), [1, 2], True, (0.1, -128), (0.05, 20), rng))
 case('SUM_int8')(lambda rng: reduce_model(
     'SUM', 'int8', (2, 3, 10), [2], False, (0.01, 2), (0.2, -1), rng))
+case('SUM_int16')(lambda rng: reduce_model(
+    'SUM', 'int16', (2, 3, 10), [0, 2], True, (0.001, 0), (0.01, 0), rng))
+case('MEAN_int8_hw_no_keepdims')(lambda rng: reduce_model(
+    'MEAN', 'int8', (2, 5, 5, 8), [1, 2], False, (0.05, 7), (0.04, -1), rng))
 case('SUM_float')(lambda rng: reduce_model(
     'SUM', 'float32', (4, 3, 10), [0, 2], True, None, None, rng))
 case('REDUCE_MAX_int8')(lambda rng: reduce_model(
