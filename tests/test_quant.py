@@ -199,3 +199,40 @@ for bits in T:
 print(json.dumps(out))
 """ % json.dumps([[struct.unpack('<I', struct.pack('<f', v))[0] for v in t] for t in triples])
     assert mp.json(code) == want
+
+
+def test_tflite_round_and_quantize_real():
+    assert [quant.tflite_round(v) for v in (0.5, -0.5, 1.5, 2.5, -2.5, 0.49999997, -0.49999997,
+                                             3.0, -7.2)] == [1, -1, 2, 3, -3, 0, 0, 3, -7]
+    rng = np.random.default_rng(11)
+    for _ in range(2000):
+        scale = float(np.float32(10 ** rng.uniform(-4, 1)))
+        zp = int(rng.integers(-128, 128))
+        v = float(rng.choice([0.0, 6.0, -1.0, 1.0]))
+        q = float(np.float32(v) / np.float32(scale))   # float32 division as in TFLM
+        want = zp + int(math.copysign(math.floor(abs(q) + 0.5), q))   # exact in double
+        assert quant.quantize_real(v, scale, zp) == want
+
+
+def test_activation_ranges():
+    assert quant.activation_range_quantized('NONE', 0.1, 3, 'int8') == (-128, 127)
+    assert quant.activation_range_quantized('RELU', 0.1, 3, 'int8') == (3, 127)
+    assert quant.activation_range_quantized('RELU6', 0.1, -128, 'int8') == (-128, -68)
+    assert quant.activation_range_quantized('RELU_N1_TO_1', 0.01, 0, 'int16') == (-100, 100)
+    assert quant.activation_range_quantized('RELU6', 0.01, 100, 'int8') == (100, 127)
+    with pytest.raises(ValueError, match='TANH'):
+        quant.activation_range_quantized('TANH', 0.1, 0, 'int8')
+    assert quant.activation_range_float('RELU6') == (0.0, 6.0)
+
+
+def test_per_channel_multipliers_match_transcription():
+    rng = np.random.default_rng(12)
+    for _ in range(50):
+        s_in = float(np.float32(10 ** rng.uniform(-3, 0)))
+        s_out = float(np.float32(10 ** rng.uniform(-2, 1)))
+        fs = tuple(float(np.float32(v)) for v in 10 ** rng.uniform(-4, -1, 8))
+        mults, shifts = quant.per_channel_multipliers(s_in, fs, s_out, 8)
+        for c in range(8):
+            assert (mults[c], shifts[c]) == tflm_quantize_multiplier(s_in * fs[c] / s_out)
+        m1, s1 = quant.per_channel_multipliers(s_in, (fs[0],), s_out, 3)
+        assert m1 == [mults[0]] * 3 and s1 == [shifts[0]] * 3
