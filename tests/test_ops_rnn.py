@@ -400,8 +400,12 @@ import tinyml, binascii
 
 
 def run_samples(model_path, inputs_path, count):
+    before = tinyml.backend
     tinyml.use_backend('python')   # the recurrent kernels are python; isolate other ops too
-    m = tinyml.load(model_path)
+    try:
+        m = tinyml.load(model_path)
+    finally:
+        tinyml.use_backend(before)
     nbytes = m.inputs[0].nbytes
     data = open(inputs_path, 'rb').read()
     outs = []
