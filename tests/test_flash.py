@@ -296,3 +296,22 @@ def test_stage_builds_for_the_profile_arch():
     assert arches <= {"armv6m"}
     assert ("/lib/tinyml_kernels.mpy" in [p for p, _ in st.files]) == \
         (deploy.NATIVE_BUILD / "armv6m" / "tinyml_kernels.mpy").exists()
+
+
+def test_run_model_on_a_flashed_board(zoo, mp, tmp_path):
+    """transport.run_model (behind `tinyml run --port`) gives the unix port's output bytes."""
+    from tinyml_host.transport import run_model
+    model = zoo / (SMALL + ".tflite")
+    app = write_app(tmp_path)
+    inp = input_for(model.read_bytes())
+    with FakeBoard(tmp_path) as fb:
+        do_flash(["--port", fb.port, app, str(model)])
+        stats, out = run_model(fb.port, str(model), [inp], n_outputs=1, repeat=3)
+        assert len(stats["times"]) == 3 and stats["arena"] == deploy.arena_bytes(
+            model.read_bytes())
+        assert binascii.hexlify(out).decode() == run_on_unix_port(mp, model, inp)
+        copy = fb.root / "tinyml_run.model"
+        assert copy.read_bytes() == model.read_bytes()
+        before = copy.stat().st_mtime_ns
+        run_model(fb.port, str(model), [inp], n_outputs=1)  # the model on the board is reused
+        assert copy.stat().st_mtime_ns == before

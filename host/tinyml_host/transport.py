@@ -125,13 +125,18 @@ class Board:
                 done += len(piece)
                 if progress:
                     progress(done, len(data))
-        finally:
-            try:
-                self.exec("_tm_f.close()\ndel _tm_f")
-            except BoardError:
-                pass
+        except BoardError:
+            self._close_remote_file()
+            raise
+        self.exec("_tm_f.close()\ndel _tm_f")  # a full fs may only show at the last flush
         if progress and not data:
             progress(0, 0)
+
+    def _close_remote_file(self):
+        try:
+            self.exec("_tm_f.close()\ndel _tm_f")
+        except BoardError:
+            pass
 
     def get(self, remote_path):
         code = ("import binascii\nwith open(%r, 'rb') as f:\n while True:\n"
