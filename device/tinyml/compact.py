@@ -6,7 +6,8 @@ Layout (little-endian; every offset is from the start of the file):
              u32 n_tensors, u32 n_ops, u32 meta size (the records below), u32 arena bytes
     tensors  n_tensors x: str name, u8 dtype, u8 flags (1 variable, 2 data, 4 per-channel),
              u8 ndim, i32 shape[ndim], u8 qdim, quant, [u32 data offset, u32 data size]
-             quant: per-tensor f32 scale, i32 zero point; per-channel u16 n, f32[n], i32[n]
+             quant: per-tensor f32 scale, i32 zero point; per-channel u16 n, f32[n], i32[n];
+             nothing with flag 8 (no quantization: scale 0.0, zero point 0)
     ops      n_ops x: str name, u8 version, u8 n_in, i32[n_in], u8 n_out, i32[n_out],
              u8 n_options, n x (str key, value), u32 custom offset, u32 custom size
              value: u8 tag then 'i' i32 | 'f' f32 | 'b' u8 | 's' str | 'v' u16 n, i32[n]
@@ -41,7 +42,7 @@ DTYPES = ('int8', 'uint8', 'int16', 'int32', 'int64', 'float32', 'float16', 'boo
           'uint16', 'uint32', 'uint64', 'float64')
 ALIGN = 16
 NO_CUSTOM = 0xFFFFFFFF
-VARIABLE, HAS_DATA, PER_CHANNEL = 1, 2, 4
+VARIABLE, HAS_DATA, PER_CHANNEL, NO_QUANT = 1, 2, 4, 8
 
 
 def is_compact(buf):
@@ -148,6 +149,7 @@ class Cursor:
         self.pos = pos
         self.end = end
         self.what = 'header'
+        self.strings = {}
 
     def fail(self, msg):
         raise ModelError('compact %s: %s at offset %d' % (self.what, msg, self.pos))
@@ -184,6 +186,14 @@ class Cursor:
 
     def f32s(self, n):
         return self.take('<%df' % n, 4 * n) if n else ()
+
+    def shared_str(self):
+        """A string read once per model: option keys and enum values repeat across ops."""
+        s = self.str()
+        found = self.strings.get(s)
+        if found is None:
+            self.strings[s] = found = s
+        return found
 
     def str(self):
         n = self.u16()
@@ -259,8 +269,10 @@ def _data(c, mv, size_needed=None):
     return mv[offset:offset + size]
 
 
-def _quant(c, per_channel):
-    if not per_channel:
+def _quant(c, flags):
+    if flags & NO_QUANT:
+        return 0.0, 0
+    if not flags & PER_CHANNEL:
         return c.f32(), c.i32()
     n = c.u16()
     return tuple(c.f32s(n)), tuple(c.i32s(n))
@@ -277,7 +289,7 @@ def _tensor(c, index, mv):
         if d < 0:
             c.fail('negative dimension %d' % d)
     qdim = c.u8()
-    scale, zp = _quant(c, flags & PER_CHANNEL)
+    scale, zp = _quant(c, flags)
     t = Tensor(index, name, shape, DTYPES[code], scale, zp, qdim, None, bool(flags & VARIABLE))
     if flags & HAS_DATA:
         t.data = _data(c, mv, t.nbytes)
@@ -293,7 +305,7 @@ def _value(c):
     if tag == 0x62:    # 'b'
         return bool(c.u8())
     if tag == 0x73:    # 's'
-        return c.str()
+        return c.shared_str()
     if tag == 0x76:    # 'v'
         return tuple(c.i32s(c.u16()))
     c.fail('option value tag %d' % tag)
@@ -307,7 +319,7 @@ def _op(c, index, nt, mv):
     outputs = _indices(c, c.u8(), nt)
     options = {}
     for _ in range(c.u8()):
-        key = c.str()
+        key = c.shared_str()
         options[key] = _value(c)
     custom = _data(c, mv)
     return Op(index, name, inputs, outputs, options, custom, version)

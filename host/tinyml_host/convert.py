@@ -85,6 +85,8 @@ def write_tensor(w, t, data, relocs):
     flags = (compact.VARIABLE if t.is_variable else 0) | (compact.HAS_DATA if t.data is not None
                                                            else 0)
     flags |= compact.PER_CHANNEL if per_channel else 0
+    no_quant = not per_channel and not t.scale and not t.zero_point
+    flags |= compact.NO_QUANT if no_quant else 0
     w.str(t.name)
     w.put('BBB', _dtype_code(t), flags, len(t.shape))
     w.i32s(t.shape)
@@ -96,7 +98,7 @@ def write_tensor(w, t, data, relocs):
         w.put('H', len(scales))
         w.put('%df' % len(scales), *scales)
         w.i32s(zps)
-    else:
+    elif not no_quant:
         _check_i32([t.zero_point], 'zero point')
         w.put('fi', t.scale, t.zero_point)
     if t.data is not None:
