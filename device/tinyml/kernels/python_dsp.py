@@ -16,7 +16,10 @@ def load_frame_scaled(re, im, samples, start, frame_len, win, scale, n_half):
 
 
 def fft_inplace(re, im, n, cos_t, sin_t, bitrev):
-    """Radix-2 decimation-in-time FFT of n complex points, in place; twiddles e^{-2 pi i k/n}."""
+    """Radix-2 decimation-in-time FFT of n complex points, in place; twiddles e^{-2 pi i k/n}.
+
+    The first two stages (twiddles 1 and -i) need no multiplications; later stages loop
+    twiddle-outermost so each twiddle is loaded once."""
     for i in range(n):
         j = bitrev[i]
         if j > i:
@@ -26,25 +29,52 @@ def fft_inplace(re, im, n, cos_t, sin_t, bitrev):
             t = im[i]
             im[i] = im[j]
             im[j] = t
-    size = 2
+    for j in range(0, n - 1, 2):              # size 2: w = 1
+        ar = re[j]
+        ai = im[j]
+        br = re[j + 1]
+        bi = im[j + 1]
+        re[j] = ar + br
+        im[j] = ai + bi
+        re[j + 1] = ar - br
+        im[j + 1] = ai - bi
+    if n >= 4:
+        for j in range(0, n, 4):              # size 4: w = 1, -i
+            ar = re[j]
+            ai = im[j]
+            br = re[j + 2]
+            bi = im[j + 2]
+            re[j] = ar + br
+            im[j] = ai + bi
+            re[j + 2] = ar - br
+            im[j + 2] = ai - bi
+            ar = re[j + 1]
+            ai = im[j + 1]
+            tr = im[j + 3]                    # -i * (br + i bi) = bi - i br
+            ti = -re[j + 3]
+            re[j + 1] = ar + tr
+            im[j + 1] = ai + ti
+            re[j + 3] = ar - tr
+            im[j + 3] = ai - ti
+    size = 8
     while size <= n:
         half = size >> 1
         step = n // size
-        for start in range(0, n, size):
-            k = 0
-            for j in range(start, start + half):
-                wr = cos_t[k]
-                wi = sin_t[k]
+        for k in range(half):
+            wr = cos_t[k * step]
+            wi = sin_t[k * step]
+            for j in range(k, n, size):
                 m = j + half
                 xr = re[m]
                 xi = im[m]
                 tr = wr * xr + wi * xi
                 ti = wr * xi - wi * xr
-                re[m] = re[j] - tr
-                im[m] = im[j] - ti
-                re[j] += tr
-                im[j] += ti
-                k += step
+                ar = re[j]
+                ai = im[j]
+                re[m] = ar - tr
+                im[m] = ai - ti
+                re[j] = ar + tr
+                im[j] = ai + ti
         size <<= 1
 
 
