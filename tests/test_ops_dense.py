@@ -655,3 +655,62 @@ def test_log_softmax_float(mp):
     b.op('LOG_SOFTMAX', [x], [y])
     check(mp, b.build(inputs=[x], outputs=[y]), [rng.normal(0, 3, (2, 9)).astype(np.float32)],
           float_tol=1e-5)
+
+
+def tflm_int16_luts():
+    """TFLM LUTPopulate<int16_t>(float) for softmax's exp and 1/(1+x) tables, with glibc
+    expf through ctypes and numpy float32 arithmetic (what TFLM's prepare computes)."""
+    import ctypes
+    import math
+    f = np.float32
+    libm = ctypes.CDLL('libm.so.6')
+    libm.expf.restype = ctypes.c_float
+    libm.expf.argtypes = [ctypes.c_float]
+
+    def rnd(v):
+        v = float(v)
+        return f(math.copysign(math.floor(abs(v) + 0.5), v))
+
+    def gen(transform, input_scale, input_zp, output_scale):
+        input_min = f(input_scale) * f(-32768 - input_zp)
+        input_max = f(input_scale) * f(32767 - input_zp)
+        out_span = f(output_scale) * f(32767) - f(output_scale) * f(-32768)
+        step = (input_max - input_min) / f(512)
+        half = step / f(2)
+        osi = f(65536) / out_span
+        lut = []
+        for i in range(512):
+            val = transform(input_min + f(i) * step)
+            mid = transform(input_min + f(i) * step + half)
+            nxt = transform(input_min + f(i + 1) * step)
+            interp = rnd((nxt * osi + rnd(val * osi)) / f(2))
+            bias = rnd((interp - rnd(mid * osi)) / f(2))
+            lut.append(int(min(max(rnd(val * osi) - bias, f(-32768)), f(32767))))
+        lut.append(int(min(max(rnd(transform(input_max) * osi), f(-32768)), f(32767))))
+        return lut
+
+    span = f(65535)
+    return (gen(lambda v: f(libm.expf(float(v))), f(10) / span, 32767, f(2) / span)
+            + gen(lambda v: f(1) / (f(1) + v), f(1) / span, -32768, f(2) / span))
+
+
+def test_int16_softmax_luts_are_tflms():
+    if not os.path.exists('/lib/x86_64-linux-gnu/libm.so.6') and \
+            not os.path.exists('/usr/lib/x86_64-linux-gnu/libm.so.6'):
+        pytest.skip('needs glibc libm (the TFLM reference build uses its expf)')
+    from tinyml.ops.softmax import int16_luts
+    assert list(int16_luts()) == tflm_int16_luts()
+
+
+@pytest.mark.parametrize('case', range(5))
+def test_softmax_int16(mp, case):
+    shape, scale, beta = [((1, 10), 0.001, 1.0), ((3, 17), 0.0003, 1.0), ((2, 8), 0.002, 0.5),
+                          ((1, 40), 0.0001, 2.0), ((200, 12), 0.00015, 1.0)][case]
+    rng = np.random.default_rng(980 + case)
+    b = ModelBuilder()
+    x = b.tensor('int16', shape, scale=scale, zero_point=0)
+    y = b.tensor('int16', shape, scale=1.0 / 32768, zero_point=0)
+    b.op('SOFTMAX', [x], [y], beta=beta)
+    xs = rng.integers(-32768, 32768, shape, dtype=np.int16)
+    want = check(mp, b.build(inputs=[x], outputs=[y]), [xs], on_mp=case % 2 == 0)
+    assert len(np.unique(want[0])) > 3

@@ -21,6 +21,7 @@ Kernels here (parameter layout at each definition; all tensors NHWC / row-major)
     fully_connected_s16              FC16_HEADER
     avgpool_s8/_s16, maxpool_s8/_s16 POOL_HEADER
     softmax_s8 (int8 -> int8/int16)  SOFTMAX_HEADER
+    softmax_s16 (int16 -> int16)     SOFTMAX16_HEADER, b = TFLM's two int16 LUTs
     log_softmax_s8                   LOG_SOFTMAX_HEADER
     conv_f32, depthwise_f32, fully_connected_f32, avgpool_f32, maxpool_f32,
     softmax_f32, log_softmax_f32     float32; `b` = array('f') of act range, bias, weights
@@ -644,6 +645,47 @@ def softmax_s8(out, a, b, p):
                 out[i] = out_max if v > out_max else (out_min if v < out_min else v)
             else:
                 out[i] = out_min
+
+
+SOFTMAX16_HEADER = 4
+# softmax_s16 (int16 -> int16, TFLM SoftmaxInt16): p[0] rows  p[1] depth
+# p[2] input_multiplier  p[3] input_shift (TFLM sign). b: array('h') of 1026 entries,
+# TFLM's exp LUT (513) then its 1/(1+x) LUT (513), as built by ops/softmax.py.
+
+
+def _lut16(lut, base, v):
+    """TFLM LUTLookup(int16): 9-bit index, 7-bit linear interpolation."""
+    i = base + 256 + (v >> 7)
+    lo = lut[i]
+    r = lo + (((lut[i + 1] - lo) * (v & 0x7F) + 64) >> 7)
+    return ((r + 32768) & 0xFFFF) - 32768
+
+
+def softmax_s16(out, a, b, p):
+    rows, depth, mult, shift = p[0], p[1], p[2], p[3]
+    for r in range(rows):
+        base = r * depth
+        end = base + depth
+        mx = -32768
+        for i in range(base, end):
+            if a[i] > mx:
+                mx = a[i]
+        total = 0
+        for i in range(base, end):
+            d = _requant(a[i] - mx, mult, shift) + 32767
+            d = 32767 if d > 32767 else (-32768 if d < -32768 else d)
+            e = _lut16(b, 0, d)
+            out[i] = e
+            total += e
+        hp1 = _count_leading_zeros32(total & 0xFFFFFFFF)
+        x = (((total << (hp1 - 1)) + (1 << 13)) >> 14) - ((1 << 15) + (1 << 16))
+        x = 32767 if x > 32767 else (-32768 if x < -32768 else x)
+        recip = _lut16(b, 513, x)
+        rs = 31 - hp1
+        rnd = 1 << (rs - 1)
+        for i in range(base, end):
+            v = (out[i] * recip + rnd) >> rs
+            out[i] = 32767 if v > 32767 else (0 if v < 0 else v)
 
 
 def _sat_add(a, b):
