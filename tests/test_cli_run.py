@@ -176,3 +176,56 @@ def test_check_on_a_converted_model_is_a_user_error(tmp_path, zoo):
     cli('convert', zoo / 'hello_world_int8.tflite', '-o', out)
     proc = cli('run', out, '--check', check=False)
     assert proc.returncode == 2 and '--check needs the .tflite' in proc.stderr
+
+
+def test_bmp_decoder_matches_the_reference_grayscale(zoo):
+    from tinyml_host.picture import read_picture
+    pixels, w, h, fmt = read_picture(zoo / 'data' / 'no_person.bmp')
+    expected = np.load(zoo / 'data' / 'no_person_gray_uint8.npy')
+    assert (w, h, fmt) == (96, 96, 'gray')
+    assert np.frombuffer(pixels, np.uint8).reshape(96, 96).tobytes() == expected.tobytes()
+
+
+def png_bytes(rows, color, bpp, filters):
+    """A PNG whose rows are stored with the given filter types (0 none, 1 sub, 2 up)."""
+    import struct
+    import zlib
+    from tinyml_host.plot import _chunk
+    raw, prev = b'', bytes(len(rows[0]))
+    for row, kind in zip(rows, filters):
+        if kind == 1:
+            line = bytes((row[x] - (row[x - bpp] if x >= bpp else 0)) & 255
+                         for x in range(len(row)))
+        elif kind == 2:
+            line = bytes((row[x] - prev[x]) & 255 for x in range(len(row)))
+        else:
+            line = bytes(row)
+        raw += bytes([kind]) + line
+        prev = row
+    header = struct.pack('>IIBBBBB', len(rows[0]) // bpp, len(rows), 8, color, 0, 0, 0)
+    return (b'\x89PNG\r\n\x1a\n' + _chunk(b'IHDR', header) + _chunk(b'IDAT', zlib.compress(raw))
+            + _chunk(b'IEND', b''))
+
+
+def test_png_decoder_undoes_filters_and_drops_alpha(tmp_path):
+    from tinyml_host.picture import read_picture
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, size=(5, 4, 4), dtype=np.uint8)
+    rows = [bytes(r.reshape(-1)) for r in rgba]
+    path = tmp_path / 'x.png'
+    path.write_bytes(png_bytes(rows, 6, 4, [0, 1, 2, 1, 2]))
+    pixels, w, h, fmt = read_picture(path)
+    assert (w, h, fmt) == (4, 5, 'rgb888')
+    assert pixels == rgba[:, :, :3].tobytes()
+
+
+def test_png_image_runs_through_device_image_preprocessing(zoo, tmp_path):
+    """A gray 96x96 PNG of the no_person picture gives the model the reference input."""
+    gray = np.load(zoo / 'data' / 'no_person_gray_uint8.npy')
+    path = tmp_path / 'no_person.png'
+    path.write_bytes(png_bytes([bytes(r) for r in gray], 0, 1, [1] * 96))
+    report = run_json(zoo / 'person_detect.tflite', '--input', path, '--check')
+    reference = run_json(zoo / 'person_detect.tflite', '--input',
+                         zoo / 'data' / 'no_person_int8.npy')
+    assert report['outputs'][0]['raw'] == reference['outputs'][0]['raw']
+    assert report['outputs'][0]['check']['ok']

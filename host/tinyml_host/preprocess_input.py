@@ -6,7 +6,8 @@ input tensor:
 
   int16 input of N samples           -> the first N samples of the clip (zero padded)
   int8 input of 49 x 10 values       -> audio.features(preset='mlperf_kws')   (MLPerf KWS MFCC)
-  image input [1, H, W, C]           -> tinyml.image: decode, resize to H x W, C channels, int8
+  image input [1, H, W, C] / [1, H, W] -> decode (picture.py), tinyml.image.preprocess:
+                                        bilinear resize, channels, int8 = pixel - 128
 """
 import os
 
@@ -54,15 +55,28 @@ def audio_input(path, tensor):
                     % (os.path.basename(path), tensor.dtype, list(tensor.shape)))
 
 
+def image_layout(tensor):
+    """(height, width, channels) of an NHWC image input ([1, H, W, C] or [1, H, W])."""
+    shape = tuple(tensor.shape)
+    if len(shape) == 4 and shape[0] == 1 and shape[3] in (1, 3):
+        return shape[1], shape[2], shape[3]
+    if len(shape) == 3 and shape[0] == 1:
+        return shape[1], shape[2], 1
+    raise UserError('input %s%s is not an NHWC image with 1 or 3 channels; give a .npy'
+                    % (tensor.dtype, list(shape)))
+
+
 def image_input(path, tensor):
-    try:
-        from tinyml import image
-    except ImportError:
-        raise UserError('%s: image input needs tinyml.image, not in this install'
-                        % os.path.basename(path))
-    if not hasattr(image, 'model_input'):
-        raise UserError('%s: tinyml.image has no model_input(path, shape, dtype, scale, zp)'
-                        % os.path.basename(path))
+    """Decode, then tinyml.image.preprocess: bilinear resize, channel conversion, and
+    int8 = pixel - 128 / uint8 = pixel / float32 = pixel / 255 (the corpus conventions)."""
     import numpy as np
-    data = image.model_input(path, tensor.shape, tensor.dtype, tensor.scale, tensor.zero_point)
-    return np.frombuffer(bytes(data), tensor.dtype).reshape(tensor.shape)
+    from tinyml import image
+    from .picture import read_picture
+    if tensor.dtype not in ('int8', 'uint8', 'float32'):
+        raise UserError('image input needs an int8, uint8 or float32 input, not %s' % tensor.dtype)
+    height, width, channels = image_layout(tensor)
+    pixels, w, h, fmt = read_picture(path)
+    quantizer = image.Quantizer(dtype=tensor.dtype, channels=channels)
+    out = image.preprocess(pixels, width, height, channels, quantizer=quantizer, width=w,
+                           height=h, fmt=fmt)
+    return np.frombuffer(bytes(out), tensor.dtype).reshape(tensor.shape)
