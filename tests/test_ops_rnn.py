@@ -24,7 +24,7 @@ from array import array
 from tinyml import reader
 from tinyml.ops import module_for, prepare_fn
 
-CODES = {'int8': 'b', 'int16': 'h', 'int32': 'i', 'uint8': 'B', 'float32': 'f'}
+CODES = {'int8': 'b', 'int16': 'h', 'int32': 'i', 'int64': 'q', 'uint8': 'B', 'float32': 'f'}
 
 
 class OneOp:
@@ -218,13 +218,15 @@ def test_node_on_unix_port(mp, name, op_index):
 # ---- synthetic single-op models: shapes and options the corpus does not cover ----------
 
 def lstm_model(seed, batch, steps, n_in, n_cell, time_major=False, cell_act='TANH',
-               cell_clip=10.0, cell_scale=2.0 ** -11, x_zp=-5, h_zp=3, x_scale=0.05,
-               h_scale=0.0078125, **overrides):
+               cell_clip=10.0, cell_scale=2.0 ** -11, x_zp=-5, h_zp=3, x_scale=0.004,
+               h_scale=0.0078125, act='int8', **overrides):
     from tflite_builder import ModelBuilder
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     shape = (steps, batch, n_in) if time_major else (batch, steps, n_in)
-    x = b.tensor('int8', shape, scale=x_scale, zero_point=x_zp, name='x')
+    x = b.tensor(act, shape, scale=x_scale, zero_point=x_zp, name='x')
+    bias_type = 'int64' if act == 'int16' else 'int32'
+    bias_range = 2 ** 26 if act == 'int16' else 20000
     ins = [x]
     for k in range(8):
         cols = n_in if k < 4 else n_cell
@@ -236,14 +238,14 @@ def lstm_model(seed, batch, steps, n_in, n_cell, time_major=False, cell_act='TAN
                            zero_point=w['zero_point']))
     ins += [-1, -1, -1]
     for k in range(4):
-        ins.append(b.const('int32', (n_cell,), rng.integers(-20000, 20000, n_cell),
+        ins.append(b.const(bias_type, (n_cell,), rng.integers(-bias_range, bias_range, n_cell),
                            scale=0.0002, zero_point=0))
     ins += [-1, -1]
-    h = b.tensor('int8', (batch, n_cell), scale=h_scale, zero_point=h_zp, variable=True)
+    h = b.tensor(act, (batch, n_cell), scale=h_scale, zero_point=h_zp, variable=True)
     c = b.tensor('int16', (batch, n_cell), scale=cell_scale, zero_point=0, variable=True)
     ins += [h, c, -1, -1, -1, -1]
     oshape = shape[:2] + (n_cell,)
-    y = b.tensor('int8', oshape, scale=h_scale, zero_point=h_zp, name='y')
+    y = b.tensor(act, oshape, scale=h_scale, zero_point=h_zp, name='y')
     for k, t in overrides.get('inputs', {}).items():
         # (dtype, shape, scale, zero_point) -> a zero-filled constant tensor
         # or a function of the builder returning a tensor index
@@ -278,14 +280,15 @@ def svdf_model(seed, batch, n_in, n_filter, n_memory, rank, state_dtype, state_z
     return b.build(inputs=[x], outputs=[y]), (batch, n_in)
 
 
-def random_inputs(seed, shape, count):
+def random_inputs(seed, shape, count, dtype=np.int8):
     rng = np.random.default_rng(seed + 1000)
-    return [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(count)]
+    info = np.iinfo(dtype)
+    return [rng.integers(info.min, info.max + 1, shape).astype(dtype) for _ in range(count)]
 
 
-def compare_with_tflm(buf, shape, seed, mp=None, tmp_path=None):
+def compare_with_tflm(buf, shape, seed, mp=None, tmp_path=None, dtype=np.int8):
     """Three invokes without reset, then reset and one more, vs TFLM."""
-    xs = random_inputs(seed, shape, 3)
+    xs = random_inputs(seed, shape, 3, dtype)
     carried = tflm_traces_of(buf, 0, xs, reset_each=False)
     fresh = tflm_traces_of(buf, 0, xs[2:], reset_each=True)
     steps = [(t[0], False) for t in carried] + [(fresh[0][0], True)]
@@ -316,6 +319,26 @@ LSTM_CASES = {
 def test_lstm_synthetic_matches_tflm(case):
     buf, shape = lstm_model(7, **LSTM_CASES[case])
     compare_with_tflm(buf, shape, 7)
+
+
+LSTM16_CASES = {
+    'batch_major_b2': dict(batch=2, steps=3, n_in=5, n_cell=4, x_zp=0, h_zp=0),
+    'time_major_zp': dict(batch=2, steps=2, n_in=3, n_cell=5, time_major=True, x_zp=7,
+                          h_zp=-3, cell_scale=2.0 ** -13),
+}
+
+
+@pytest.mark.parametrize('case', sorted(LSTM16_CASES))
+def test_lstm_int16_activations_match_tflm(case):
+    buf, shape = lstm_model(9, act='int16', x_scale=3e-5, h_scale=3e-5,
+                            **LSTM16_CASES[case])
+    compare_with_tflm(buf, shape, 9, dtype=np.int16)
+
+
+def test_lstm_int16_on_unix_port(mp, tmp_path):
+    buf, shape = lstm_model(10, act='int16', x_scale=3e-5, h_scale=3e-5,
+                            **LSTM16_CASES['time_major_zp'])
+    compare_with_tflm(buf, shape, 10, mp, tmp_path, dtype=np.int16)
 
 
 def test_lstm_synthetic_on_unix_port(mp, tmp_path):
@@ -556,26 +579,6 @@ def test_lstm_rejects_per_channel_weights():
 def test_lstm_rejects_other_cell_activation():
     from tinyml import UnsupportedOpError
     expect_error(lstm_with(cell_act='RELU'), UnsupportedOpError, 'RELU')
-
-
-def test_lstm_rejects_int16_activations():
-    from tinyml import UnsupportedOpError
-    from tflite_builder import ModelBuilder
-    for dtype in ('int16',):
-        b = ModelBuilder()
-        x = b.tensor(dtype, (1, 2, 3), scale=0.5)
-        ins = [x] + [b.const('float32' if dtype == 'float32' else 'int8', (2, 3 if k < 4 else 2),
-                             np.ones((2, 3 if k < 4 else 2)), scale=0.01)
-                     for k in range(8)] + [-1, -1, -1]
-        ins += [b.const('float32' if dtype == 'float32' else 'int64', (2,), [0, 0], scale=1e-4)
-                for _ in range(4)] + [-1, -1]
-        ins += [b.tensor(dtype, (1, 2), scale=0.5, variable=True),
-                b.tensor('float32' if dtype == 'float32' else 'int16', (1, 2), scale=2 ** -11,
-                         variable=True), -1, -1, -1, -1]
-        y = b.tensor(dtype, (1, 2, 2), scale=0.5)
-        b.op('UNIDIRECTIONAL_SEQUENCE_LSTM', ins, [y], fused_activation_function='TANH',
-             cell_clip=0.0, proj_clip=0.0, time_major=False, asymmetric_quantize_inputs=False)
-        expect_error(b.build(inputs=[x], outputs=[y]), UnsupportedOpError, dtype)
 
 
 def test_lstm_rejects_bad_shapes_and_non_variable_state():

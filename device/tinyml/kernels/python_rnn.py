@@ -12,6 +12,7 @@ and svdf_common.cc (int8 input, int8 or int16 time weights and state).
 from array import array
 from math import exp as _exp, tanh as _tanh, copysign as _copysign
 from ..quant import multiply_by_quantized_multiplier as _mbqm, wrap32 as _wrap32
+from ..quant import multiply_by_quantized_multiplier_64 as _mbqm64
 
 # sigmoid(i/24) in unsigned Q0.16, the table TFLM's int16 logistic/tanh interpolate in.
 SIGMOID_TABLE = array('H', (
@@ -90,8 +91,10 @@ FC_MULT = 5      # requantization multiplier (int32)
 FC_SHIFT = 6     # requantization shift (TFLM convention, <0 = right)
 FC_MODE = 7      # 0 write; 1 add to out with int16 saturation; 2 add then sigmoid;
                  # 3 add then tanh (gate input is Q3.12)
-FC_BIAS = 8      # n_out int32 biases with the input zero point folded in:
-                 # bias[j] - x_zp * sum_i w[j, i]
+FC_WIDE = 8      # 0: int8 x, int32 accumulator; 1: int16 x, int64 accumulator and
+                 # TFLM's 64-bit MultiplyByQuantizedMultiplier (the 16x8 LSTM)
+FC_BIAS = 9      # biases with the input zero point folded in, bias[j] - x_zp * sum_i
+                 # w[j, i]: n_out int32 words, or (FC_WIDE) n_out (low, high) word pairs
 MODE_WRITE = 0
 MODE_ADD = 1
 MODE_SIGMOID = 2
@@ -104,18 +107,25 @@ def lstm_gate_fc(out, x, w, p):
     mult = p[FC_MULT]
     shift = p[FC_SHIFT]
     mode = p[FC_MODE]
+    wide = p[FC_WIDE]
     xs = p[FC_X_START]
     o = p[FC_OUT_START]
     for _ in range(p[FC_BATCHES]):
         wi = 0
         for j in range(n_out):
-            acc = p[FC_BIAS + j]
+            if wide:
+                acc = (p[FC_BIAS + 2 * j + 1] << 32) | (p[FC_BIAS + 2 * j] & 0xFFFFFFFF)
+            else:
+                acc = p[FC_BIAS + j]
             xi = xs
             for _k in range(n_in):
                 acc += w[wi] * x[xi]
                 wi += 1
                 xi += 1
-            v = _sat16(_mbqm(_wrap32(acc), mult, shift))
+            if wide:
+                v = _sat16(_mbqm64(acc, mult, shift))
+            else:
+                v = _sat16(_mbqm(_wrap32(acc), mult, shift))
             if mode:
                 v = _sat16(v + out[o])
                 if mode == MODE_SIGMOID:

@@ -1,5 +1,6 @@
-"""UNIDIRECTIONAL_SEQUENCE_LSTM, TFLite Micro's integer path (int8 activations and
-weights, int32 biases, int16 cell state), bit-exact with lstm_eval.h.
+"""UNIDIRECTIONAL_SEQUENCE_LSTM as TFLite Micro runs it (lstm_eval.h): integer paths
+int8 activations / int8 weights / int32 biases and int16 activations / int8 weights /
+int64 biases, both with an int16 cell state, bit-exact; float32 to float32 rounding.
 
 Each gate is act(sat16(FC(x) + FC(h))) with both FCs requantized to Q3.12; forget,
 input and output gates use sigmoid, the cell gate tanh (the only activation TFLM
@@ -106,9 +107,12 @@ def _check_inputs(op, tensors):
             raise fail(op, 'state input %d is not a variable tensor' % k)
 
 
+RANGES = {'int8': (-128, 127), 'int16': (-32768, 32767)}
+
 # dtype each input must have, per path: activations, weights, biases, cell state
 TYPES = {
     'int8': ('int8', 'int8', 'int32', 'int16'),
+    'int16': ('int16', 'int8', 'int64', 'int16'),
     'float32': ('float32', 'float32', 'float32', 'float32'),
 }
 
@@ -118,7 +122,7 @@ def _check_types(op, tensors):
     ins = op.inputs
     kind = tensors[ins[0]].dtype
     if kind not in TYPES:
-        raise unsupported(op, '%s activations (int8 and float32 are implemented)' % kind)
+        raise unsupported(op, '%s activations (int8, int16 and float32 are implemented)' % kind)
     act, weight, bias, cell = TYPES[kind]
     want = {HIDDEN: act, CELL: cell}
     for k in GATE_INPUT_W + GATE_RECURRENT_W:
@@ -181,12 +185,18 @@ def _row_sums(w, rows, cols):
     return sums
 
 
-def _fc_params(batches, n_out, n_in, out_start, mult_shift, mode, bias, x_zp, w):
+def _fc_params(batches, n_out, n_in, out_start, mult_shift, mode, bias, x_zp, w, wide):
     """array('i') for K.lstm_gate_fc; folds -x_zp * sum(w row) into the bias."""
     sums = _row_sums(w, n_out, n_in)
-    p = _fc_block(batches, n_out, n_in, out_start, mult_shift, mode)
+    p = _fc_block(batches, n_out, n_in, out_start, mult_shift, mode, wide)
     for j in range(n_out):
-        p[K.FC_BIAS + j] = quant.wrap32((bias[j] if bias is not None else 0) - x_zp * sums[j])
+        b = (bias[j] if bias is not None else 0) - x_zp * sums[j]
+        if wide:
+            b &= 0xFFFFFFFFFFFFFFFF
+            p[K.FC_BIAS + 2 * j] = quant.wrap32(b)
+            p[K.FC_BIAS + 2 * j + 1] = quant.wrap32(b >> 32)
+        else:
+            p[K.FC_BIAS + j] = quant.wrap32(b)
     return p
 
 
@@ -226,7 +236,7 @@ def _gate_modes(op):
             'cell': K.MODE_TANH, 'output': K.MODE_SIGMOID}
 
 
-def _int8_gates(m, op, rows, n_in, n_cell, modes):
+def _int_gates(m, op, rows, n_in, n_cell, modes, wide):
     """(input FC, recurrent FC) parameter blocks per gate, in GATES order."""
     tensors = m.tensors
     ins = op.inputs
@@ -241,11 +251,11 @@ def _int8_gates(m, op, rows, n_in, n_cell, modes):
         fc_in.append(_fc_params(
             rows, n_cell, n_in, start,
             _fc_multiplier(x_scale, per_tensor(op, tensors[w_in])[0]),
-            K.MODE_WRITE, m.view(ins[GATE_BIAS[g]]), x_zp, m.view(w_in)))
+            K.MODE_WRITE, m.view(ins[GATE_BIAS[g]]), x_zp, m.view(w_in), wide))
         fc_rec.append(_fc_params(
             rows, n_cell, n_cell, start,
             _fc_multiplier(h_scale, per_tensor(op, tensors[w_rec])[0]),
-            modes[name], None, h_zp, m.view(w_rec)))
+            modes[name], None, h_zp, m.view(w_rec), wide))
     return fc_in, fc_rec
 
 
@@ -260,8 +270,9 @@ def _float_gates(rows, n_in, n_cell, modes):
     return fc_in, fc_rec
 
 
-def _fc_block(batches, n_out, n_in, out_start, mult_shift, mode):
-    p = array('i', [0] * (K.FC_BIAS + n_out))
+def _fc_block(batches, n_out, n_in, out_start, mult_shift, mode, wide=0):
+    p = array('i', [0] * (K.FC_BIAS + (2 if wide else 1) * n_out))
+    p[K.FC_WIDE] = wide
     p[K.FC_BATCHES] = batches
     p[K.FC_OUT] = n_out
     p[K.FC_IN] = n_in
@@ -281,7 +292,7 @@ def _bias_copies(rows, n_cell):
     return copies
 
 
-def _int8_updates(op, tensors, span):
+def _int_updates(op, tensors, span):
     ins = op.inputs
     c_scale = per_tensor(op, tensors[ins[CELL]])[0]
     h_scale, h_zp = per_tensor(op, tensors[ins[HIDDEN]])
@@ -294,7 +305,7 @@ def _int8_updates(op, tensors, span):
     hu[K.HU_TANH_MULT], hu[K.HU_TANH_SHIFT] = _tanh_params(c_scale)
     hu[K.HU_MULT], hu[K.HU_SHIFT] = _mul_multiplier(Q0_15, Q0_15, quant.dbl(h_scale))
     hu[K.HU_ZP] = h_zp
-    hu[K.HU_MIN], hu[K.HU_MAX] = -128, 127
+    hu[K.HU_MIN], hu[K.HU_MAX] = RANGES[tensors[ins[HIDDEN]].dtype]
     return cu, hu
 
 
@@ -334,9 +345,11 @@ def prepare(m, op):
     for k in (0, HIDDEN, CELL):
         if not per_tensor(op, tensors[op.inputs[k]])[0] > 0:
             raise fail(op, 'input %d needs a positive scale' % k)
-    plan.fc_in, plan.fc_rec = _int8_gates(m, op, rows, n_in, n_cell, modes)
-    plan.cu, plan.hu = _int8_updates(op, tensors, span)
-    plan.fresh_fill(per_tensor(op, tensors[op.inputs[HIDDEN]])[1])
+    wide = 1 if kind == 'int16' else 0
+    plan.fc_in, plan.fc_rec = _int_gates(m, op, rows, n_in, n_cell, modes, wide)
+    plan.cu, plan.hu = _int_updates(op, tensors, span)
+    if kind == 'int8':   # TFLM resets int8 variables to their zero point, others to 0
+        plan.fresh_fill(per_tensor(op, tensors[op.inputs[HIDDEN]])[1])
     # TFLM's four int16 scratch buffers, merged: one slot per gate output
     return 4 * span * 2, plan.bind
 
