@@ -409,3 +409,36 @@ print(json.dumps(res))
     for k, s in enumerate(range(0, 16000 - 480 + 1, 320)):
         ref += [x[s] % 127, x[s + 479] % 127, (x[s] + x[s + 479]) % 100, k % 100]
     assert got == ref
+
+
+@pytest.mark.parametrize("loops", ["python", "viper"])
+def test_micro_speech_end_to_end_on_unix_port(mp, zoo, loops):
+    """On MicroPython: wav -> Frontend (preprocessor in the tinyml engine) -> micro_speech
+    model in the engine == the corpus' TFLM features and class scores, both DSP loop sets."""
+    real = np.load(zoo / "micro_speech_quantized_real.npz")
+    res = mp.json("""
+import json
+import tinyml
+from tinyml import audio, dsp
+dsp.use_dsp(%r)
+Z = %r
+fe = audio.Frontend('micro_speech', model=Z + '/audio_preprocessor_int8.tflite')
+clf = tinyml.load(Z + '/micro_speech_quantized.tflite')
+res = []
+for name in ('yes', 'no', 'silence', 'noise'):
+    fe.reset()
+    x, sr = audio.read_wav(Z + '/data/%%s_1000ms.wav' %% name)
+    f = fe.feed(x)
+    inp = clf.inputs[0].data
+    for i in range(1960):
+        inp[i] = f[i]
+    clf.invoke()
+    out = clf.get_output(0)
+    res.append([list(f), [out[i] for i in range(4)]])
+print(json.dumps([dsp.kernels().__name__, res]))
+""" % (loops, str(zoo)))
+    name, res = res
+    assert name.endswith("viper_dsp" if loops == "viper" else "python_dsp")
+    for k, (feats, scores) in enumerate(res):
+        assert feats == list(real["input_0"][k].ravel())
+        assert scores == list(real["output_0"][k].ravel())

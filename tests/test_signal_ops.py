@@ -354,7 +354,9 @@ def test_viper_fixed_point_kernels_bit_identical_on_unix_port(mp, zoo):
     """kernels/viper_dsp's KISS FFT / window / energy == the python reference, bit for bit."""
     x = wav(zoo / "data" / "yes_1000ms.wav")
     rng = np.random.default_rng(11)
-    frames = [x[4000:4480], x[8000:8480], rng.integers(-32768, 32767, 480, endpoint=True)]
+    frames = [x[4000:4480], x[8000:8480], rng.integers(-32768, 32767, 480, endpoint=True),
+              np.r_[np.full(3, -32768), np.arange(477) - 200], np.full(480, -32768),
+              np.zeros(480, int), np.r_[np.arange(240) * 7, -np.arange(240) * 5]]
     code = """
 import json
 from array import array
@@ -375,6 +377,9 @@ for name in ('python', 'viper'):
         else:
             v.apply_window(a, win, 480, 12, w, 0)
         s = array('h', bytes(1024))
+        bits = (fx if name == 'python' else v).fft_auto_scale(a, 480, s)
+        res.append([list(s), bits])
+        s = array('h', bytes(1024))
         bits = fx.fft_auto_scale(w, 480, s)
         spec = array('h', bytes(1028))
         fft.run(s, spec)
@@ -389,7 +394,10 @@ print(json.dumps([dsp.viper_available(), out[0] == out[1], out[0]]))
     assert avail
     assert same
     # and the python path on the unix port equals CPython's
-    for fr, (w, bits, spec, en) in zip(frames, ref):
+    for fr, (scaled, sbits), (w, bits, spec, en) in zip(frames, ref[0::2], ref[1::2]):
+        s0 = array("h", bytes(960))
+        assert fx.fft_auto_scale(array("h", [int(v) for v in fr]), 480, s0) == sbits
+        assert list(s0) == scaled[:480]
         win = array("h", [(i * 37) % 4096 for i in range(480)])
         ww = array("h", bytes(1024))
         fx.apply_window(array("h", [int(v) for v in fr]), win, 480, 12, ww)

@@ -171,7 +171,6 @@ class KissFftR16:
         stages.reverse()
         self.stages = stages
         self.buf = array('h', bytes(4 * n))   # tmpbuf: n complex, interleaved
-        self.freq = array('h', bytes(4 * n + 4))
 
     def _permute(self, fout, f, fstride, level):
         p, m = self.factors[level]
@@ -185,7 +184,7 @@ class KissFftR16:
     def run(self, timedata, freqdata):
         from . import dsp
         k = dsp.kernels()
-        if hasattr(k, 'bfly4') and isinstance(timedata, array):
+        if hasattr(k, 'bfly4'):
             return self._run_viper(k, timedata, freqdata)
         n = self.ncfft
         buf = self.buf
@@ -211,13 +210,8 @@ class KissFftR16:
             fly = k.bfly4 if p == 4 else k.bfly2
             for start in range(0, n, p * m):
                 fly(buf, start, fstride, m, self.tw_r, self.tw_i)
-        if isinstance(freqdata, array):
-            k.rfft_post(buf, freqdata, n, self.sup_r, self.sup_i)
-            return
-        freq = self.freq
-        k.rfft_post(buf, freq, n, self.sup_r, self.sup_i)
-        for i in range(2 * n + 2):
-            freqdata[i] = freq[i]
+        # viper pointers take any buffer: arrays and the engine's uctypes tensor views
+        k.rfft_post(buf, freqdata, n, self.sup_r, self.sup_i)
 
 
 def _fixdiv(v, k):

@@ -310,3 +310,35 @@ def spectrum_to_energy(cpx: ptr16, start: int, end: int, out: ptr32):
         im = int(cpx[2 * i + 1])
         im -= (im & 0x8000) << 1
         out[i] = r * r + im * im
+
+
+@micropython.viper
+def copy16(src: ptr16, dst: ptr16, n: int):
+    for i in range(n):
+        dst[i] = src[i]
+
+
+@micropython.viper
+def fft_auto_scale(inp: ptr16, size: int, out: ptr16) -> int:
+    """audio_fixed.fft_auto_scale (TFLM FftAutoScale, its int16 MaxAbs16 quirk included)."""
+    mx = 0
+    for i in range(size):
+        v = int(inp[i])
+        v -= (v & 0x8000) << 1
+        if v > mx:
+            mx = v
+        elif -v > mx:
+            mx = ((32768 - v) & 0xFFFF) - 32768
+    bits = 0
+    if mx >= 0:
+        msb = 0
+        x = mx
+        while x:
+            x >>= 1
+            msb += 1
+        bits = 15 - msb
+        if bits < 0:
+            bits = 0
+    for i in range(size):
+        out[i] = int(inp[i]) << bits
+    return bits

@@ -7,7 +7,7 @@ m.persistent() memory, zeroed by m.reset() like TFLM's Reset.
 """
 import struct
 
-from .. import compat
+from .. import compat, dsp
 from .. import audio_fixed as fx
 from ..errors import ModelError
 from . import not_supported
@@ -128,6 +128,12 @@ def _last_dim(m, i):
     return shape[-1] if shape else 1
 
 
+def _fast(name):
+    """The viper variant of kernel `name` when the viper DSP loops are selected, else None."""
+    k = dsp.kernels()
+    return getattr(k, name, None) if hasattr(k, 'bfly4') else None
+
+
 # ------------------------------------------------------------------ ops
 
 
@@ -145,10 +151,11 @@ def prepare_window(m, op):
 
     def bind(scratch):
         inp, w, out = m.view(op.inputs[0]), m.view(op.inputs[1]), m.view(op.outputs[0])
+        window = _fast('apply_window') or fx.apply_window
 
         def run():
             for base in range(0, total, size):
-                fx.apply_window(inp, w, size, shift, out, base)
+                window(inp, w, size, shift, out, base)
         return run
     return 0, bind
 
@@ -161,9 +168,10 @@ def prepare_fft_auto_scale(m, op):
 
     def bind(scratch):
         inp, out, bits = m.view(op.inputs[0]), m.view(op.outputs[0]), m.view(op.outputs[1])
+        scale = _fast('fft_auto_scale') or fx.fft_auto_scale
 
         def run():
-            bits[0] = fx.fft_auto_scale(inp, n, out)
+            bits[0] = scale(inp, n, out)
         return run
     return 0, bind
 
@@ -192,6 +200,13 @@ def prepare_rfft(m, op):
         out_rows = [compat.typed_view(m.raw(op.outputs[0]), r * out_len * 2, out_len, 'int16',
                                       True) for r in range(total // in_len)]
 
+        copy16 = _fast('copy16')
+        if copy16 is not None and total == in_len:
+            def run_fast():
+                copy16(inp, work, in_len)
+                fft.run(work, out)
+            return run_fast
+
         def run():
             row = 0
             for base in range(0, total, in_len):
@@ -214,9 +229,10 @@ def prepare_energy(m, op):
 
     def bind(scratch):
         inp, out = m.view(op.inputs[0]), m.view(op.outputs[0])
+        energy = _fast('spectrum_to_energy') or fx.spectrum_to_energy
 
         def run():
-            fx.spectrum_to_energy(inp, start, end, out)
+            energy(inp, start, end, out)
         return run
     return 0, bind
 
