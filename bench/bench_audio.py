@@ -45,7 +45,17 @@ for be in ('python', 'viper'):
     for _ in range(20):
         fft.run(td, fd)
     kiss = time.ticks_diff(time.ticks_us(), t0) / 20
-    out[be] = [best[0], best[1], kiss, dsp.kernels().__name__]
+    fe_us = None
+    try:
+        fe = audio.Frontend('micro_speech', model=%r)
+        fe.feed(x)
+        fe.reset()
+        t0 = time.ticks_us()
+        fe.feed(x)
+        fe_us = time.ticks_diff(time.ticks_us(), t0) / 49
+    except Exception as e:
+        fe_us = repr(e)
+    out[be] = [best[0], best[1], kiss, dsp.kernels().__name__, fe_us]
 dsp.use_dsp(None)
 print(json.dumps(out))
 """
@@ -96,7 +106,9 @@ def run(repeats=3):
     x = np.array(x, np.int16)
     np_ms, np_fft_ms = host_numpy_ms(x)
     env = dict(os.environ, MICROPYPATH=str(ROOT / "device"))
-    proc = subprocess.run([micropython(), "-c", MP_CODE % (wav, repeats)], capture_output=True,
+    pre = str(pathlib.Path(zoo) / "audio_preprocessor_int8.tflite")
+    proc = subprocess.run([micropython(), "-c", MP_CODE % (wav, repeats, pre)],
+                          capture_output=True,
                           text=True, env=env, timeout=1200)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-2000:])
@@ -113,7 +125,7 @@ def run(repeats=3):
         if be not in res:
             lines.append("| unix port, %s | not available on this port | | |" % be)
             continue
-        total, fft, _, mod = res[be]
+        total, fft, _, mod, _ = res[be]
         lines.append("| unix port, %s loops (%s) | %.1f | %.0f%% | %.0f |"
                      % (be, mod.split(".")[-1], total / 1e3, 100.0 * fft / total,
                         total / 1e3 / np_ms))
@@ -128,6 +140,17 @@ def run(repeats=3):
                      "python %.2f ms, viper %.3f ms per frame (%.1fx); bit-identical outputs."
                      % (res["python"][2] / 1e3, res["viper"][2] / 1e3,
                         res["python"][2] / res["viper"][2]))
+        fe = [res[be][4] for be in ("python", "viper")]
+        if all(isinstance(v, float) for v in fe):
+            lines.append("")
+            lines.append("micro_speech streaming front end (`Frontend('micro_speech')`: "
+                         "audio_preprocessor_int8.tflite in the tinyml engine, bit-exact with "
+                         "TFLM) on the unix port: python loops %.2f ms, viper loops %.2f ms per "
+                         "30 ms window (20 ms hop), %.1fx." % (fe[0] / 1e3, fe[1] / 1e3,
+                                                               fe[0] / fe[1]))
+        else:
+            lines.append("")
+            lines.append("micro_speech front end in the engine: not measured (%s)." % (fe,))
     lines.append("")
     lines.append("The MFCC loops are float arithmetic: MicroPython boxes floats, so the 'viper' "
                  "variant can only use @micropython.native there; the integer KISS FFT is true "
