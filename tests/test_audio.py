@@ -442,3 +442,28 @@ print(json.dumps([dsp.kernels().__name__, res]))
     for k, (feats, scores) in enumerate(res):
         assert feats == list(real["input_0"][k].ravel())
         assert scores == list(real["output_0"][k].ravel())
+
+
+def test_power_spectrum_and_helpers():
+    from tinyml.audio_mfcc import MfccPipeline
+    p = MfccPipeline(16000, 400, 160, 512, "hamming", False, 40, 0.0, 8000.0, 1e-6, 13,
+                     spectrum="power")
+    rng = np.random.default_rng(2)
+    x = rng.integers(-20000, 20000, 400).astype(np.int16)
+    p.spectrum_frame(python_dsp, array("h", x.tobytes()), 0, 1.0 / 32768)
+    ref = np.abs(np.fft.rfft(x / 32768.0 * np.hamming(400), 512)) ** 2
+    got = np.array(p.spec)[p.first_bin:p.last_bin]
+    assert np.allclose(got, ref[p.first_bin:p.last_bin], rtol=1e-4, atol=1e-6)
+    assert audio.feature_shape("mlperf_kws") == (49, 10)
+    assert audio.feature_shape("micro_speech") == (49, 40)
+    with pytest.raises(ValueError):
+        dsp.use_dsp("cuda")
+    assert list(audio.int16_samples(array("h", [1, -2]))) == [1, -2]
+    with pytest.raises(ValueError):
+        MfccPipeline(16000, 600, 160, 512, "hann", True, 40, 0.0, 8000.0, 1e-6, 13)
+    with pytest.raises(ValueError):
+        dsp.mel_filterbank(40, 257, 16000, 4000.0, 20.0)
+    with pytest.raises(ValueError):
+        dsp.dct_matrix(41, 40)
+    with pytest.raises(ValueError):
+        dsp.window("blackman", 10)

@@ -263,3 +263,10 @@ print(json.dumps(res))
     image.Preprocessor(96, 96, "rgb888", 16, 16, 3, q, crop=(10, 10, 50, 50)).run(b, into)
     assert got["pre"] == list(into)
     assert got["err"] == "ValueError"
+
+
+def test_to_int8_is_pixel_minus_128():
+    px = bytes(range(256))
+    assert list(image.to_int8(px)) == [p - 128 for p in range(256)]
+    into = array("b", bytes(256))
+    assert image.to_int8(px, into) is into

@@ -424,3 +424,38 @@ print(json.dumps([name, max(abs(a[i] - b[i]) for i in range(len(a)))]))
 """ % str(zoo / "data" / "no_1000ms.wav"))
     assert res[0].endswith("viper_dsp")
     assert res[1] == 0.0
+
+
+def test_bad_signal_ops_raise_model_errors(int8_model):
+    import copy
+    from tinyml.errors import UnsupportedOpError
+    h = Harness(int8_model)
+    ops = {op.name: op for op in h.graph.ops}
+    op = copy.copy(ops['SignalWindow'])
+    op.custom = None
+    with pytest.raises(ModelError):
+        sig.OPS['SignalWindow'](h, op)
+    op = copy.copy(ops['SignalRfft'])
+    import flatbuffers.flexbuffers as fb
+    op.custom = memoryview(fb.Dumps({'T': 7, 'fft_length': 500}))
+    with pytest.raises(UnsupportedOpError):
+        sig.OPS['SignalRfft'](h, op)
+    op.custom = memoryview(fb.Dumps({'T': 7, 'fft_length': 256}))   # 480 samples > 256
+    with pytest.raises(ModelError):
+        sig.OPS['SignalRfft'](h, op)
+    op = copy.copy(ops['SignalEnergy'])
+    op.custom = memoryview(fb.Dumps({'start_index': 5, 'end_index': 300}))
+    with pytest.raises(ModelError):
+        sig.OPS['SignalEnergy'](h, op)
+    op = copy.copy(ops['SignalFilterBank'])
+    op.inputs = op.inputs[:5]
+    with pytest.raises(ModelError):
+        sig.OPS['SignalFilterBank'](h, op)
+    op = copy.copy(ops['SignalPCAN'])
+    op.inputs = (op.inputs[0], op.inputs[1], op.inputs[0])    # LUT of the wrong dtype
+    with pytest.raises(UnsupportedOpError):
+        sig.OPS['SignalPCAN'](h, op)
+    op = copy.copy(ops['SignalFilterBankSpectralSubtraction'])
+    op.custom = memoryview(fb.Dumps({'num_channels': 40}))
+    with pytest.raises(ModelError):
+        sig.OPS['SignalFilterBankSpectralSubtraction'](h, op)
