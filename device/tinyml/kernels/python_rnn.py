@@ -4,15 +4,26 @@ Same calling convention as kernels/python.py: kernel(out, a, b, p), p an array('
 whose layout is documented per kernel. Offsets in p are element indices; prepare sets
 the static fields once, run() updates the *_START fields per time step (no allocation).
 Accumulators wrap to int32 before requantization, as the C code's int32 sums do
-(scrambled-weight models do overflow). All arithmetic follows TFLite Micro's integer
-reference kernels bit for bit:
-lstm_eval.cc / lstm_eval_common.cc (int8 activations, int8 weights, int16 cell state)
-and svdf_common.cc (int8 input, int8 or int16 time weights and state).
+(scrambled-weight models do overflow). The integer kernels follow TFLite Micro's
+reference kernels bit for bit: lstm_eval.cc / lstm_eval_common.cc (int8 or int16
+activations, int8 weights, int16 cell state) and svdf_common.cc (int8 input, int8 or
+int16 time weights and state); the *_f32 kernels its float path, to float32 rounding.
+
+An LSTM step (ops/lstm.py) is: for the forget, input and cell gates lstm_gate_fc on x
+(MODE_WRITE) then on h (MODE_SIGMOID / MODE_TANH, adding into the same gate slot);
+lstm_cell_update; the output gate likewise; lstm_hidden_update; rnn_copy of h into the
+output sequence. An SVDF invoke is svdf_feature then svdf_time. Weight buffers are
+indexed as signed values (typed views).
 """
 from array import array
 from math import exp as _exp, tanh as _tanh, copysign as _copysign
 from ..quant import multiply_by_quantized_multiplier as _mbqm, wrap32 as _wrap32
 from ..quant import multiply_by_quantized_multiplier_64 as _mbqm64
+
+# the kernel table entries (kernels/python.py star-imports this module)
+__all__ = ('lstm_gate_fc', 'lstm_cell_update', 'lstm_hidden_update', 'rnn_copy',
+           'svdf_feature', 'svdf_time', 'lstm_gate_fc_f32', 'lstm_cell_update_f32',
+           'lstm_hidden_update_f32', 'svdf_feature_f32', 'svdf_time_f32')
 
 # sigmoid(i/24) in unsigned Q0.16, the table TFLM's int16 logistic/tanh interpolate in.
 SIGMOID_TABLE = array('H', (

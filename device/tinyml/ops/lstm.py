@@ -118,7 +118,7 @@ TYPES = {
 
 
 def _check_types(op, tensors):
-    """The path ('int8' or 'float32') this op takes; raises for anything else."""
+    """The path ('int8', 'int16' or 'float32') this op takes; raises for anything else."""
     ins = op.inputs
     kind = tensors[ins[0]].dtype
     if kind not in TYPES:
@@ -137,6 +137,10 @@ def _check_types(op, tensors):
     out = tensors[op.outputs[0]]
     if out.dtype != kind:
         raise fail(op, 'output is %s, input is %s' % (out.dtype, kind))
+    if kind != 'float32':
+        for k in GATE_INPUT_W + GATE_RECURRENT_W:
+            if per_tensor(op, tensors[ins[k]])[1]:
+                raise unsupported(op, 'weights %d have a nonzero zero point' % k)
     return kind
 
 
