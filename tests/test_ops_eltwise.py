@@ -545,3 +545,60 @@ def test_corpus_model_bit_exact_on_unix_port(mp, zoo, name):
         for o, h in enumerate(outs):
             assert bytes.fromhex(h) == ref['output_%d' % o][s].tobytes(), \
                 '%s sample %d output %d' % (name, s, o)
+
+
+# ------------------------------------------------------------------ randomized quantization
+def _random_binary(rng, op, dtype):
+    rank = int(rng.integers(1, 5))
+    out_shape = tuple(int(d) for d in rng.integers(1, 6, size=rank))
+    sa = tuple(d if rng.random() < 0.7 else 1 for d in out_shape)
+    sb = tuple(d if rng.random() < 0.7 else 1 for d in out_shape)[int(rng.integers(0, rank)):]
+    zp = (lambda: int(rng.integers(-128, 128))) if dtype == 'int8' else (lambda: 0)
+    scale = lambda: float(np.float32(10 ** rng.uniform(-3.5, 0.5)))
+    act = str(rng.choice(['NONE', 'RELU', 'RELU6', 'RELU_N1_TO_1']))
+    if op in ('SQUARED_DIFFERENCE', 'MAXIMUM', 'MINIMUM'):
+        act = None
+    qb = (scale(), zp())
+    model, inputs = binary(op, dtype, sa, sb, (scale(), zp()), qb, (scale(), zp()), rng, act)
+    if op == 'DIV':   # a divisor equal to its zero point is a division by zero (undefined)
+        inputs[1][inputs[1] == qb[1]] = qb[1] + (1 if qb[1] < 127 else -1)
+    return model, inputs
+
+
+def _random_unary(rng, op, dtype):
+    si = float(np.float32(10 ** rng.uniform(-3, 0.5)))
+    zi = int(rng.integers(-128, 128)) if dtype == 'int8' else 0
+    if op == 'LOGISTIC':
+        qo = (1 / 256, -128) if dtype == 'int8' else (2 ** -15, 0)
+    elif op == 'TANH':
+        qo = (1 / 128, 0) if dtype == 'int8' else (2 ** -15, 0)
+    else:
+        qo = (float(np.float32(10 ** rng.uniform(-3, 0.5))),
+              int(rng.integers(-128, 128)) if dtype == 'int8' else 0)
+    opts = {'alpha': float(rng.uniform(-2, 2))} if op == 'LEAKY_RELU' else {}
+    n = 256 if dtype == 'int8' else 2000
+    return unary(op, dtype, (n,), (si, zi), qo, rng, **opts)
+
+
+RANDOM = [('ADD', 'int8'), ('SUB', 'int8'), ('MUL', 'int8'), ('ADD', 'int16'), ('SUB', 'int16'),
+          ('MUL', 'int16'), ('SQUARED_DIFFERENCE', 'int8'), ('DIV', 'int8'),
+          ('LOGISTIC', 'int8'), ('TANH', 'int8'), ('HARD_SWISH', 'int8'), ('LEAKY_RELU', 'int8'),
+          ('RELU', 'int8'), ('RELU', 'int16'), ('LOGISTIC', 'int16'), ('TANH', 'int16'),
+          ('LEAKY_RELU', 'int16')]
+
+
+@pytest.mark.parametrize('op,dtype', RANDOM)
+def test_random_quantization_matches_tflm(op, dtype):
+    """20 random scale / zero point / shape / activation draws per op, byte for byte."""
+    rng = np.random.default_rng(sum((op + dtype).encode()))
+    for trial in range(60 if op == 'DIV' else 20):
+        if op in ('LOGISTIC', 'TANH', 'HARD_SWISH', 'LEAKY_RELU', 'RELU'):
+            model, inputs = _random_unary(rng, op, dtype)
+        else:
+            model, inputs = _random_binary(rng, op, dtype)
+        try:
+            want = run_tflm(model, inputs)
+        except Exception:
+            continue     # TFLM refuses this draw (e.g. a multiplier it cannot represent)
+        got = run_tinyml(model, inputs)
+        assert_matches('%s %s trial %d' % (op, dtype, trial), got, want, None)

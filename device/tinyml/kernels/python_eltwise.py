@@ -188,7 +188,14 @@ def _div8_row(out, o, a, ia, sa, b, ib, sb, n, p):
         headroom = leading_sign_bits(v1)
         quot = _srdhm(_wrap32(v1 << headroom), inv)
         total = so - (31 - hp1) - headroom      # 31 - hp1: GetReciprocal's num_bits_over_unit
-        x = _rdbp(_srdhm(quot, mo), -total) + oo
+        x = _srdhm(quot, mo)
+        if total >= -31:
+            x = _rdbp(x, -total)
+        else:
+            # TFLM then calls RoundingDivideByPOT with an exponent > 31 (undefined in C);
+            # the x86-64 build shifts by exponent & 31 and its mask becomes -1:
+            x = (x >> (-total & 31)) + (x >= 0)
+        x += oo
         out[o] = lo if x < lo else (hi if x > hi else x)
         o += 1
         ia += sa
@@ -200,6 +207,8 @@ def div_int8(out, a, b, p):
 
     p[15] in1_offset, p[16] in2_offset, p[17] out_offset, p[18] out_multiplier,
     p[19] out_shift, p[20] act_min, p[21] act_max. A zero divisor is undefined (as in TFLM).
+    Small numerators make TFLM shift by more than 31 bits; this follows its x86-64 result
+    (see _div8_row), which the tests check against.
     """
     _broadcast(_div8_row, out, a, b, p)
 

@@ -47,7 +47,7 @@ def _relu_params(op, in_t, out_t, act_min, act_max):
     """TFLM CalculateReluOpData: (multiplier, shift, qmin, qmax); act_max None = +inf."""
     lo, hi = QRANGE[out_t.dtype]
     so = scale_of(out_t)
-    mult, shift = quant.quantize_multiplier(dbl(quant.f32(scale_of(in_t) / so)))
+    mult, shift = quant.quantize_multiplier(quant.ddiv(dbl(scale_of(in_t)), dbl(so)))
     qmin = max(lo, zp_of(out_t) + quant.tflite_round(quant.f32(act_min / quant.f32(so))))
     qmax = hi
     if act_max is not None:
@@ -108,10 +108,9 @@ def prepare_leaky_relu(m, op):
     if dt not in QRANGE:
         raise unsupported(op, 'dtype %s' % dt)
     need_scale(op, in_t, out_t)
-    f32 = quant.f32
-    si, so = f32(scale_of(in_t)), f32(scale_of(out_t))
-    ma, sa = quant.quantize_multiplier(dbl(f32(f32(si * alpha) / so)))
-    mi, shi = quant.quantize_multiplier(dbl(f32(si / so)))
+    si, so = dbl(scale_of(in_t)), dbl(scale_of(out_t))
+    ma, sa = quant.quantize_multiplier(quant.ddiv(quant.dmul(si, dbl(alpha)), so))
+    mi, shi = quant.quantize_multiplier(quant.ddiv(si, so))
     negate = 1 if ma < 0 else 0
     ma = -ma if ma < 0 else ma
     izp, ozp = zp_of(in_t), zp_of(out_t)
@@ -145,8 +144,8 @@ def prepare_hard_swish(m, op):
     need_scale(op, in_t, out_t)
     f32 = quant.f32
     hires = f32(f32(1.0 / 128.0) * f32(scale_of(in_t)))
-    out_m, out_e = quant.quantize_multiplier(dbl(f32(hires / f32(scale_of(out_t)))))
-    relu_m, relu_e = quant.quantize_multiplier(dbl(f32(hires / f32(3.0 / 32768.0))))
+    out_m, out_e = quant.quantize_multiplier(quant.ddiv(dbl(hires), dbl(scale_of(out_t))))
+    relu_m, relu_e = quant.quantize_multiplier(quant.ddiv(dbl(hires), dbl(3.0 / 32768.0)))
     if out_e > 0:
         raise unsupported(op, 'output multiplier exponent %d > 0' % out_e)
     params = (zp_of(in_t), zp_of(out_t), _to_int16_multiplier(out_m), out_e,
