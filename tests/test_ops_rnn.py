@@ -730,3 +730,29 @@ def test_float_lstm_and_svdf_on_unix_port(mp, tmp_path):
     compare_float_with_tflm(buf, shape, 23, mp, tmp_path)
     buf, shape = float_svdf_model(24, **FLOAT_SVDF_CASES['relu_rank2_b2'])
     compare_float_with_tflm(buf, shape, 24, mp, tmp_path)
+
+
+@pytest.mark.parametrize('name', ['mnist_lstm_int8', 'micro_speech_lstm',
+                                  'dtln_noise_suppression'])
+def test_corpus_real_inputs_match_tflm(name):
+    """The real recordings/images of the corpus, each from reset: TFLM's bytes, and for
+    the classifiers the labelled class wins."""
+    import tinyml
+    path = zoo_path(name)
+    real = model_zoo() / (name + '_real.npz')
+    if not real.exists():
+        pytest.skip('no real inputs for %s' % name)
+    ref = np.load(str(real))
+    m = tinyml.load(str(path))
+    for s in range(ref['input_0'].shape[0]):
+        m.reset()
+        m.set_input(0, ref['input_0'][s].tobytes())
+        m.invoke()
+        got = bytes(m.outputs[0].raw)
+        assert got == ref['output_0'][s].tobytes(), '%s real sample %d' % (name, s)
+    if name == 'mnist_lstm_int8':   # sampleN.png is digit N
+        for s in range(10):
+            m.reset()
+            m.set_input(0, ref['input_0'][s].tobytes())
+            m.invoke()
+            assert int(np.argmax(np.frombuffer(bytes(m.outputs[0].raw), np.int8))) == s
