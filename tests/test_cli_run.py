@@ -229,3 +229,42 @@ def test_png_image_runs_through_device_image_preprocessing(zoo, tmp_path):
                          zoo / 'data' / 'no_person_int8.npy')
     assert report['outputs'][0]['raw'] == reference['outputs'][0]['raw']
     assert report['outputs'][0]['check']['ok']
+
+
+def test_port_runs_through_the_board_transport(monkeypatch, zoo, capsys):
+    """--port hands the model and input bytes to transport.run_model and reports its result."""
+    from tinyml_host import cli as cli_module, transport
+    seen = {}
+
+    def fake_run_model(port, model_path, inputs, n_outputs, repeat=1, backend=None):
+        seen.update(port=port, model=model_path, inputs=inputs, n_outputs=n_outputs,
+                    repeat=repeat, backend=backend)
+        return {'load_us': 5, 'heap': 7, 'times': [11] * repeat, 'arena': 32,
+                'backend': 'viper'}, b'\x05'
+
+    monkeypatch.setattr(transport, 'run_model', fake_run_model)
+    code = cli_module.main(['run', str(zoo / 'hello_world_int8.tflite'), '--port', '/dev/ttyX',
+                            '--repeat', '2', '--backend', 'viper', '--json'])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert seen['port'] == '/dev/ttyX' and seen['n_outputs'] == 1 and seen['repeat'] == 2
+    assert seen['backend'] == 'viper' and len(seen['inputs'][0]) == 1
+    assert report['outputs'][0]['raw'] == [5] and report['device']['times'] == [11, 11]
+
+
+def test_boards_subcommand_is_dispatched():
+    proc = cli('boards')
+    assert 'rp2040' in proc.stdout and 'unix' in proc.stdout
+
+
+def test_no_command_prints_help_and_fails():
+    proc = cli(check=False)
+    assert proc.returncode == 2 and 'inspect' in proc.stdout and 'convert' in proc.stdout
+
+
+def test_device_failure_is_reported_in_one_line(zoo, tmp_path, monkeypatch):
+    monkeypatch.setenv('TINYML_MICROPYPATH', str(tmp_path))     # no tinyml package there
+    proc = cli('run', zoo / 'hello_world_int8.tflite', check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith('tinyml: error: MicroPython failed (exit 1): ImportError')
+    assert len(proc.stderr.strip().splitlines()) == 1

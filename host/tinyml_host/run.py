@@ -253,8 +253,9 @@ def parse_device_result(proc):
     if result and 'error' in result:
         raise UserError(result['error'])
     if proc.returncode != 0 or result is None:
-        tail = (proc.stderr_text.strip().splitlines() or ['no output'])[-1]
-        raise UserError('MicroPython failed (exit %d): %s' % (proc.returncode, tail))
+        text = proc.stderr_text.strip() or proc.stdout_text.strip() or 'no output'
+        raise UserError('MicroPython failed (exit %d): %s'
+                        % (proc.returncode, text.splitlines()[-1]))
     return result
 
 
