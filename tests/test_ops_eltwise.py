@@ -203,7 +203,8 @@ def reduce_model(op, dtype, shape, axes, keep, qi, qo, rng):
     b = ModelBuilder()
     x = b.tensor(dtype, shape, **quant(dtype, *(qi or ())))
     ax = b.const('int32', (len(axes),), np.array(axes, np.int32))
-    out_shape = np.zeros(shape).sum(axis=tuple(axes), keepdims=keep).shape
+    norm = tuple(sorted(set(a % len(shape) for a in axes)))
+    out_shape = np.zeros(shape).sum(axis=norm, keepdims=keep).shape
     z = b.tensor(dtype, out_shape, **quant(dtype, *(qo or ())))
     b.op(op, [x, ax], [z], keep_dims=keep)
     return b.build(inputs=[x], outputs=[z]), [rand(rng, dtype, shape)]
@@ -580,7 +581,32 @@ def _random_unary(rng, op, dtype):
     return unary(op, dtype, (n,), (si, zi), qo, rng, **opts)
 
 
-RANDOM = [('ADD', 'int8'), ('SUB', 'int8'), ('MUL', 'int8'), ('ADD', 'int16'), ('SUB', 'int16'),
+def _random_reduce(rng, op, dtype):
+    rank = int(rng.integers(1, 5))
+    shape = tuple(int(d) for d in rng.integers(1, 7, size=rank))
+    axes = sorted(set(int(a) for a in rng.integers(-rank, rank, size=int(rng.integers(1, rank + 1)))))
+    zp = (lambda: int(rng.integers(-128, 128))) if dtype == 'int8' else (lambda: 0)
+    scale = lambda: float(np.float32(10 ** rng.uniform(-3, 0)))
+    return reduce_model(op, dtype, shape, axes, bool(rng.integers(0, 2)), (scale(), zp()),
+                        (scale(), zp()), rng)
+
+
+def _random_prelu(rng, dtype):
+    shape = tuple(int(d) for d in rng.integers(1, 6, size=3))
+    alpha_shape = shape[int(rng.integers(0, 3)):]
+    b = ModelBuilder()
+    zp = (lambda: int(rng.integers(-128, 128))) if dtype == 'int8' else (lambda: 0)
+    scale = lambda: float(np.float32(10 ** rng.uniform(-3, 0)))
+    x = b.tensor(dtype, shape, scale=scale(), zero_point=zp())
+    a = b.const('int8', alpha_shape, rand(rng, 'int8', alpha_shape), scale=scale(),
+                zero_point=int(rng.integers(-128, 128)))
+    z = b.tensor(dtype, shape, scale=scale(), zero_point=zp())
+    b.op('PRELU', [x, a], [z])
+    return b.build(inputs=[x], outputs=[z]), [rand(rng, dtype, shape)]
+
+
+RANDOM = [('MEAN', 'int8'), ('MEAN', 'int16'), ('SUM', 'int8'), ('PRELU', 'int8'),
+          ('PRELU', 'int16'), ('SQUARED_DIFFERENCE', 'int16'), ('ADD', 'int8'), ('SUB', 'int8'), ('MUL', 'int8'), ('ADD', 'int16'), ('SUB', 'int16'),
           ('MUL', 'int16'), ('SQUARED_DIFFERENCE', 'int8'), ('DIV', 'int8'),
           ('LOGISTIC', 'int8'), ('TANH', 'int8'), ('HARD_SWISH', 'int8'), ('LEAKY_RELU', 'int8'),
           ('RELU', 'int8'), ('RELU', 'int16'), ('LOGISTIC', 'int16'), ('TANH', 'int16'),
@@ -594,6 +620,10 @@ def test_random_quantization_matches_tflm(op, dtype):
     for trial in range(60 if op == 'DIV' else 20):
         if op in ('LOGISTIC', 'TANH', 'HARD_SWISH', 'LEAKY_RELU', 'RELU'):
             model, inputs = _random_unary(rng, op, dtype)
+        elif op in ('MEAN', 'SUM'):
+            model, inputs = _random_reduce(rng, op, dtype)
+        elif op == 'PRELU':
+            model, inputs = _random_prelu(rng, dtype)
         else:
             model, inputs = _random_binary(rng, op, dtype)
         try:
