@@ -10,7 +10,7 @@ import os
 import struct
 
 from tinyml import compact
-from .term import UserError, table, fmt_bytes, fmt_int, Progress
+from .term import UserError, table, fmt_bytes, fmt_int
 
 
 def add_arguments(p):
@@ -218,8 +218,7 @@ def main(args):
     from tinyml import reader
     if not reader.is_tflite(model_bytes):
         raise UserError('%s: not a .tflite model' % args.model)
-    with Progress(len(reader.read(model_bytes).tensors), 'converting') as bar:
-        converted = convert_bytes(model_bytes, bar)
+    converted = convert_bytes(model_bytes)
     with open(out, 'wb') as f:
         f.write(converted)
     print(table(['model', '.tflite', '.tmdl', 'ratio'],

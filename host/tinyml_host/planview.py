@@ -44,8 +44,11 @@ class Probe(_model.Model):
     build; with failures nothing is bound (the plan is what inspect wants)."""
 
     failures = ()
+    progress = None
 
     def _prepare(self, op):
+        if self.progress is not None:
+            self.progress.step(op.name)
         try:
             return _model.Model._prepare(self, op)
         except ModelError as e:          # UnsupportedOpError is a ModelError
@@ -98,10 +101,12 @@ class MultiplierRecorder:
 
 def plan_model(data, graph, recorder=None):
     """PlanView of graph (data: the model bytes, for the error messages' sake)."""
+    from .term import Progress
     view = PlanView()
     failures = []
     try:
-        probe = build_probe(graph, failures, recorder)
+        with Progress(len(graph.ops), 'preparing ops') as bar:
+            probe = build_probe(graph, failures, recorder, bar)
     except (ModelError, MemoryError) as e:
         view.error = str(e)
         _record_failures(view, failures)
@@ -112,10 +117,11 @@ def plan_model(data, graph, recorder=None):
     return view
 
 
-def build_probe(graph, failures, recorder=None):
+def build_probe(graph, failures, recorder=None, progress=None):
     """A Probe of graph; failing ops are appended to failures even if the build then fails."""
     probe = Probe.__new__(Probe)
     probe.failures = failures
+    probe.progress = progress
     if recorder is None:
         Probe.__init__(probe, graph)
     else:
