@@ -7,20 +7,11 @@ invokes; each invoke shifts it by one slot and appends the new feature activatio
 """
 from array import array
 from .. import quant
-from ..errors import ModelError, UnsupportedOpError
 from ..kernels import python_rnn as K
-from .lstm import scale_product_ratio, kernel
+from .lstm import scale_product_ratio, kernel, fail, unsupported
 
 INPUT, W_FEATURE, W_TIME, BIAS, STATE = 0, 1, 2, 3, 4
 STATE_RANGE = {'int8': (-128, 127), 'int16': (-32768, 32767)}
-
-
-def fail(op, why):
-    return ModelError('op %s (node %d): %s' % (op.name, op.index, why))
-
-
-def unsupported(op, why):
-    return UnsupportedOpError('op %s (node %d) is not supported: %s' % (op.name, op.index, why))
 
 
 def _scalar(op, t, what):
@@ -116,10 +107,8 @@ def _multipliers(op, t, out):
     return quant.quantize_multiplier(e1), quant.quantize_multiplier(e2)
 
 
-def _feature_params(batch, n_input, n_filter, n_memory, ms1, x_zp, state_t, wf):
-    _, s_zp = state_t.scale, state_t.zero_point
-    if isinstance(s_zp, (tuple, list)):
-        s_zp = s_zp[0] if s_zp else 0
+def _feature_params(op, batch, n_input, n_filter, n_memory, ms1, x_zp, state_t, wf):
+    s_zp = _scalar(op, state_t, 'state')[1]
     lo, hi = STATE_RANGE[state_t.dtype]
     p = array('i', [0] * (K.SF_BIAS + n_filter))
     p[K.SF_BATCHES] = batch
@@ -189,7 +178,7 @@ def prepare(m, op):
     ins = op.inputs
     x_zp = _scalar(op, t[INPUT], 'input')[1]
     out_zp = _scalar(op, out, 'output')[1]
-    pf, s_zp = _feature_params(batch, n_input, n_filter, n_memory, ms1, x_zp,
+    pf, s_zp = _feature_params(op, batch, n_input, n_filter, n_memory, ms1, x_zp,
                                t[STATE], m.view(ins[W_FEATURE]))
     pt = _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp,
                       m.view(ins[BIAS]))
