@@ -325,7 +325,7 @@ def test_softmax_int8(mp, case):
 # ------------------------------------------------------------------ float32
 
 
-def float_conv_model(rng, op, in_shape, k, out_c, stride, padding, act, dm=1):
+def float_conv_model(rng, op, in_shape, k, out_c, stride, padding, act, dm=1, dil=(1, 1)):
     n, h, w, c = in_shape
     b = ModelBuilder()
     x = b.tensor('float32', in_shape)
@@ -336,9 +336,10 @@ def float_conv_model(rng, op, in_shape, k, out_c, stride, padding, act, dm=1):
         wshape = (1, k[0], k[1], out_c)
     wt = b.const('float32', wshape, rng.normal(0, 0.5, wshape))
     bias = b.const('float32', (out_c,), rng.normal(0, 0.5, out_c))
-    y = b.tensor('float32', (n, out_dim(h, k[0], stride[0], 1, padding),
-                             out_dim(w, k[1], stride[1], 1, padding), out_c))
+    y = b.tensor('float32', (n, out_dim(h, k[0], stride[0], dil[0], padding),
+                             out_dim(w, k[1], stride[1], dil[1], padding), out_c))
     opts = dict(padding=padding, stride_h=stride[0], stride_w=stride[1],
+                dilation_h_factor=dil[0], dilation_w_factor=dil[1],
                 fused_activation_function=act)
     if op != 'CONV_2D':
         opts['depth_multiplier'] = dm
@@ -351,7 +352,9 @@ def test_float_conv_depthwise(mp):
     cases = [('CONV_2D', (1, 6, 5, 3), (3, 3), 4, (1, 1), 'SAME', 'NONE', 1),
              ('CONV_2D', (1, 7, 7, 2), (3, 2), 3, (2, 2), 'VALID', 'RELU', 1),
              ('DEPTHWISE_CONV_2D', (1, 6, 6, 3), (3, 3), 0, (1, 1), 'SAME', 'RELU6', 2),
-             ('DEPTHWISE_CONV_2D', (1, 6, 5, 4), (2, 2), 0, (2, 1), 'VALID', 'NONE', 1)]
+             ('DEPTHWISE_CONV_2D', (1, 6, 5, 4), (2, 2), 0, (2, 1), 'VALID', 'NONE', 1),
+             ('DEPTHWISE_CONV_2D', (1, 9, 8, 2), (3, 3), 0, (1, 1), 'SAME', 'NONE', 1, (2, 2)),
+             ('CONV_2D', (1, 9, 8, 2), (3, 2), 3, (1, 2), 'VALID', 'RELU_N1_TO_1', 1, (2, 3))]
     for i, case in enumerate(cases):
         model = float_conv_model(rng, *case)
         x = rng.normal(0, 1, case[1]).astype(np.float32)
@@ -404,6 +407,32 @@ def test_unsupported_and_bad_models_raise():
     y = b.tensor('int8', (1, 4), scale=0.1, zero_point=0)
     b.op('SOFTMAX', [x], [y], beta=1.0)
     with pytest.raises(ModelError, match='SOFTMAX.*1/256'):
+        run_cpython(b.build(inputs=[x], outputs=[y]), [bytes(4)])
+    # grouped convolution
+    b = ModelBuilder()
+    x = b.tensor('int8', (1, 5, 5, 4), scale=0.1, zero_point=0)
+    wt = b.const('int8', (4, 3, 3, 2), rand_i8(rng, (4, 3, 3, 2)), scale=0.01, zero_point=0)
+    y = b.tensor('int8', (1, 5, 5, 4), scale=0.1, zero_point=0)
+    b.op('CONV_2D', [x, wt, -1], [y], padding='SAME', stride_h=1, stride_w=1)
+    with pytest.raises(UnsupportedOpError, match='CONV_2D.*grouped'):
+        run_cpython(b.build(inputs=[x], outputs=[y]), [bytes(100)])
+    # int8 conv with an int64 bias
+    b = ModelBuilder()
+    x = b.tensor('int8', (1, 3, 3, 1), scale=0.1, zero_point=0)
+    wt = b.const('int8', (2, 1, 1, 1), [[[[1]]], [[[2]]]], scale=0.01, zero_point=0)
+    bias = b.const('int64', (2,), [1, 2])
+    y = b.tensor('int8', (1, 3, 3, 2), scale=0.1, zero_point=0)
+    b.op('CONV_2D', [x, wt, bias], [y], padding='SAME', stride_h=1, stride_w=1)
+    with pytest.raises(UnsupportedOpError, match='bias dtype int64'):
+        run_cpython(b.build(inputs=[x], outputs=[y]), [bytes(9)])
+    # per-channel scales that do not match the channel count
+    b = ModelBuilder()
+    x = b.tensor('int8', (1, 4), scale=0.1, zero_point=0)
+    wt = b.const('int8', (3, 4), rand_i8(rng, (3, 4)), scale=(0.01, 0.02),
+                 zero_point=(0, 0), qdim=0)
+    y = b.tensor('int8', (1, 3), scale=0.1, zero_point=0)
+    b.op('FULLY_CONNECTED', [x, wt, -1], [y])
+    with pytest.raises(ModelError, match='2 scales for 3 channels'):
         run_cpython(b.build(inputs=[x], outputs=[y]), [bytes(4)])
     # mixed dtypes
     b = ModelBuilder()
