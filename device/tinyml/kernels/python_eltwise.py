@@ -10,10 +10,11 @@ Binary kernels share a broadcast header (prepare collapses the shapes to 5 dims)
     p[0:5]   out dims d0..d4 (d4 innermost; output is dense row-major)
     p[5:10]  element strides of a for each out dim (0 where a broadcasts)
     p[10:15] element strides of b for each out dim (0 where b broadcasts)
-    p[15:]   the kernel's own parameters (offsets below are relative to 15)
+    p[15:]   the kernel's own parameters (indices below are absolute)
 
-The gemmlowp fixed-point helpers at the bottom (logistic, tanh, reciprocal) are exact int32
-ports used by prepare to build lookup tables and by the int8 DIV kernel.
+The gemmlowp fixed-point helpers at the bottom (exp, logistic, tanh, 1/(1+x)) are exact int32
+ports, used by ops/activations.py to build int8 lookup tables and by the int8 DIV kernel.
+None of the kernels allocates heap on a 64-bit port (products stay small ints there).
 """
 from array import array
 
@@ -27,7 +28,6 @@ __all__ = ('add_int8', 'add_int16', 'mul_int8', 'mul_int16', 'div_int8', 'sqdiff
            'resize_bilinear_float')
 
 BCAST_DIMS = 5
-HDR = 15
 INT32_MIN = -2147483648
 INT32_MAX = 2147483647
 

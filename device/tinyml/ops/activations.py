@@ -10,7 +10,7 @@ from array import array
 from .. import quant
 from ..compat import float_bits
 from ..kernels import python_eltwise as K
-from .elementwise import (fail, unsupported, io_tensors, scale_of, zp_of, need_scale, dbl,
+from .elementwise import (unsupported, io_tensors, scale_of, zp_of, need_scale, dbl,
                           bind_run, broadcast_header, check_output_size, QRANGE)
 
 
