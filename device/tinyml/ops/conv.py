@@ -1,4 +1,5 @@
-"""CONV_2D (int8 per-channel, float32), plus helpers shared by the dense ops.
+"""CONV_2D (int8 per-channel, int16x8, float32), plus the helpers the other dense ops
+(depthwise, fully_connected, pool, softmax) import from here.
 
 Padding follows TFLM ComputePaddingHeightWidth; multipliers follow
 PopulateConvolutionQuantizationParams (see quant.per_channel_multipliers).
@@ -156,7 +157,8 @@ def binder(m, fn, out_i, in_i, weights, params):
 
 
 def conv_geometry(op, in_t, w_t, out_t, k_h, k_w, dil_h, dil_w):
-    """(batches, in_h, in_w, in_c, out_h, out_w, pad_top, pad_left) after checks."""
+    """(batches, in_h, in_w, in_c, out_h, out_w, stride_h, stride_w, pad_top, pad_left),
+    checking the output tensor's N, H, W against TFLM's ComputeOutSize."""
     if len(in_t.shape) != 4 or len(out_t.shape) != 4:
         raise fail(op, 'input and output must be 4-D NHWC')
     batches, in_h, in_w, in_c = in_t.shape
