@@ -141,9 +141,8 @@ def byte_view(buf, offset, nbytes, arena=False):
 def typed_view(buf, offset, count, dtype, arena=False):
     """count elements of dtype at byte offset of buf (an arena or source bytes), no copy.
 
-    CPython: a memoryview cast to the dtype. MicroPython: int8 views of an arena and uint8
-    views of bytes are memoryview slices; other dtypes are uctypes arrays (index only).
-    Without uctypes (CircuitPython): StructView.
+    CPython: a memoryview cast to the dtype. MicroPython: a memoryview with the dtype's
+    typecode (see _forge_view), else a uctypes array (index only). CircuitPython: StructView.
     """
     code = STRUCT_CODES[dtype]
     nbytes = count * _ITEMSIZE[code]
@@ -152,12 +151,87 @@ def typed_view(buf, offset, count, dtype, arena=False):
     if code == ('b' if arena else 'B'):
         return memoryview(buf)[offset:offset + count]
     if uctypes is not None:
+        view = _forge_view(buf, offset, count, code)
+        if view is not None:
+            return view
         addr = uctypes.addressof(buf) + offset
         if count == 0:
             return uctypes.bytearray_at(addr, 0)
         layout = {'v': (uctypes.ARRAY | 0, _UCTYPES[dtype] | count)}
         return uctypes.struct(addr, layout, uctypes.LITTLE_ENDIAN).v
     return StructView(byte_view(buf, offset, nbytes, arena), code)
+
+
+# MicroPython's memoryview is an mp_obj_array_t: [type, typecode | offset << 8, len, items]
+# (one machine word each; offset in elements, items the base of the buffer so the GC keeps
+# it alive). There is no memoryview.cast, so a typed view over existing memory is made by
+# taking a fresh 1-element memoryview of the wanted typecode and pointing it at the memory.
+# The layout is checked on the fresh object and the whole trick self-tested once; if either
+# fails, typed_view falls back to uctypes arrays.
+_forge_ok = None
+
+
+def _mv_struct(mv):
+    import sys
+    word = 8 if sys.maxsize > (1 << 32) else 4
+    wt = uctypes.UINT64 if word == 8 else uctypes.UINT32
+    layout = {'head': wt | word, 'len': wt | 2 * word, 'items': wt | 3 * word}
+    return uctypes.struct(id(mv), layout, uctypes.NATIVE)
+
+
+def _forge(base, elem_offset, count, code):
+    from array import array
+    mv = memoryview(array(code, [0]))
+    s = _mv_struct(mv)
+    flags = ord(code) | 0x80
+    if s.head != flags or s.len != 1 or s.items == 0:
+        return None
+    s.head = flags | (elem_offset << 8)
+    s.len = count
+    s.items = base
+    return mv
+
+
+def _base_of(buf):
+    """(address of the buffer's base block, byte offset of buf's data from it)."""
+    if isinstance(buf, memoryview):
+        s = _mv_struct(buf)
+        code = s.head & 0x7F
+        size = 1 if code == 1 else _ITEMSIZE.get(chr(code))   # 1: bytearray's typecode
+        if size is None:
+            return None, 0
+        return s.items, (s.head >> 8) * size
+    return uctypes.addressof(buf), 0
+
+
+def _forge_view(buf, offset, count, code):
+    global _forge_ok
+    if _forge_ok is None:
+        _forge_ok = _forge_self_test()
+    if not _forge_ok or count == 0:
+        return None
+    base, start = _base_of(buf)
+    size = _ITEMSIZE[code]
+    start += offset
+    if base is None or start % size or (base + start) % size:
+        return None
+    return _forge(base, start // size, count, code)
+
+
+def _forge_self_test():
+    try:
+        raw = bytearray(16)
+        v = _forge(uctypes.addressof(raw), 1, 3, 'h')
+        if v is None:
+            return False
+        v[0] = 0x1234
+        v[2] = -2
+        base, start = _base_of(memoryview(raw)[4:])
+        w = _forge(base, start // 2, 2, 'h')
+        return len(v) == 3 and raw[2:4] == b'\x34\x12' and raw[6:8] == b'\xfe\xff' and \
+            v[1:3][1] == -2 and w is not None and w[1] == -2
+    except Exception:
+        return False
 
 
 def buffer_nbytes(buf):
