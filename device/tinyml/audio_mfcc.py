@@ -48,7 +48,8 @@ class MfccPipeline:
         k.load_frame_scaled(f.re, f.im, samples, start, self.frame_length, self.window,
                             scale, f.half)
         k.fft_inplace(f.re, f.im, f.half, f.cos_half, f.sin_half, f.bitrev)
-        k.rfft_split(f.re, f.im, f.out_re, f.out_im, f.half, f.cos_full, f.sin_full)
+        k.rfft_split(f.re, f.im, f.out_re, f.out_im, f.half, f.cos_full, f.sin_full,
+                     self.first_bin, self.last_bin)
         count = self.last_bin - self.first_bin
         if self.power:
             k.power(self.spec, f.out_re, f.out_im, self.first_bin, count)

@@ -85,13 +85,18 @@ def fft_inplace(re, im, n, cos_t, sin_t, bitrev):
 
 
 @micropython.native
-def rfft_split(re, im, out_re, out_im, n_half, cos_f, sin_f):
-    """Turn the n/2-point FFT of the packed real signal into bins 0..n/2 of its n-point FFT."""
+def rfft_split(re, im, out_re, out_im, n_half, cos_f, sin_f, first=1, last=-1):
+    """Turn the n/2-point FFT of the packed real signal into bins 0..n/2 of its n-point FFT
+    (bins 0 and n/2 always; the others only in [first, last) when given)."""
     out_re[0] = re[0] + im[0]
     out_im[0] = 0.0
     out_re[n_half] = re[0] - im[0]
     out_im[n_half] = 0.0
-    for k in range(1, n_half):
+    if first < 1:
+        first = 1
+    if last < 0 or last > n_half:
+        last = n_half
+    for k in range(first, last):
         ar = re[k]
         ai = im[k]
         br = re[n_half - k]
