@@ -200,6 +200,7 @@ def test_micropython_api_and_no_allocation(mp, tmp_path):
 
 CORPUS_ALLOC = r'''
 import gc, json, tinyml
+tinyml.use_backend(%r)
 m = tinyml.load(%r)
 m.set_input(0, bytes(m.inputs[0].nbytes))
 m.invoke()
@@ -211,13 +212,16 @@ print(json.dumps(gc.mem_alloc() - before))
 '''
 
 
-@pytest.mark.parametrize('name', ['hello_world_int8', 'magic_wand', 'micro_speech_quantized'])
-def test_corpus_invoke_allocates_nothing_micropython(mp, name):
+@pytest.mark.parametrize('backend', ['native', 'python'])
+@pytest.mark.parametrize('name', ['hello_world_int8', 'micro_speech_quantized', 'kws_ref_model',
+                                  'keyword_scrambled'])
+def test_corpus_invoke_allocates_nothing_micropython(mp, name, backend):
+    """int8 corpus models (float models box floats on MicroPython: exempt)."""
     zoo = model_zoo()
     if zoo is None:
         pytest.skip('TINYML_MODEL_ZOO not set')
     code = 'def main():\n' + '\n'.join('    ' + line for line in
-                                       (CORPUS_ALLOC % str(zoo / (name + '.tflite'))).splitlines()
+                                       (CORPUS_ALLOC % (backend, str(zoo / (name + '.tflite')))).splitlines()
                                        if line) + '\nmain()\n'
     assert mp.json(code, heapsize=16 << 20) == 0
 
