@@ -1,7 +1,6 @@
 """tinyml convert / tinyml.compact: the .tmdl format round-trips every model exactly."""
 import json
 import os
-import struct
 import subprocess
 import sys
 
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 from flatbuffers import flexbuffers
 
-from conftest import ROOT, corpus_models, model_zoo
+from conftest import ROOT, corpus_models
 from tflite_builder import ModelBuilder
 from tinyml import compact, reader
 from tinyml.errors import ModelError
@@ -187,7 +186,6 @@ def test_convert_missing_file_is_one_line_error(tmp_path):
 
 def test_multiplier_tape_replays_prepare_results_in_order():
     from test_cli_inspect import conv_dw_fc_model
-    from tinyml import quant
     from tinyml_host import planview
     tflite = conv_dw_fc_model()
     recorder = planview.MultiplierRecorder()

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, corpus_models, model_zoo
+from conftest import ROOT, corpus_models
 from tflite_builder import ModelBuilder
 from tinyml import reader
 from tinyml_host import macs, plot, term
