@@ -146,3 +146,14 @@ def test_wrong_input_size_is_value_error():
     m = tinyml.load((zoo / 'hello_world_int8.tflite').read_bytes())
     with pytest.raises(ValueError, match='takes 1 bytes, got 2'):
         m.set_input(0, b'\x00\x00')
+
+
+@pytest.mark.parametrize('name', corpus_models())
+def test_arena_fits_in_tflm_head(name):
+    """Activations + scratch of the full plan (ops prepared) never exceed TFLM's head arena."""
+    catalog = json.loads((model_zoo() / 'catalog.json').read_text())
+    head = {m['name']: m for m in catalog['models']}[name].get('tflm_arena_head')
+    if not head:
+        pytest.skip('no TFLM arena figure for %s' % name)
+    m = tinyml.load((model_zoo() / (name + '.tflite')).read_bytes())
+    assert 0 < m.arena_bytes <= head
