@@ -107,7 +107,8 @@ def test_flash_then_run_matches_the_unix_port(zoo, mp, tmp_path, transport):
     assert out == run_on_unix_port(mp, model, inp)
 
 
-def test_second_flash_skips_what_is_there(zoo, tmp_path):
+def test_second_flash_skips_what_is_there(zoo, tmp_path, monkeypatch):
+    freeze_package_build(monkeypatch)
     model = str(zoo / (SMALL + ".tflite"))
     app = write_app(tmp_path)
     with FakeBoard(tmp_path) as fb:
@@ -118,9 +119,14 @@ def test_second_flash_skips_what_is_there(zoo, tmp_path):
         assert second["copied"] == [] and len(second["skipped"]) == len(first["copied"])
         assert any("already on the board" in ln for ln in lines)
         write_app(tmp_path, "v2")
+        gone = fb.root / "lib" / "tinyml" / "ops" / "removed_in_v2.mpy"
+        gone.write_bytes(b"M")
+        (fb.root / "keep.txt").write_text("user data")
         third = do_flash(["--port", fb.port, app, model])
         assert third["copied"] == ["/app.py"]
         assert "v2" in (fb.root / "app.py").read_text()
+        assert third["removed"] == ["/lib/tinyml/ops/removed_in_v2.mpy"] and not gone.exists()
+        assert (fb.root / "keep.txt").read_text() == "user data"
 
 
 def test_cut_link_keeps_the_old_app(zoo, tmp_path):
@@ -214,7 +220,20 @@ def test_model_too_big_for_the_heap_is_refused(zoo, tmp_path, capsys):
         assert os.listdir(fb.root) == []
 
 
-def test_romfs_flash_mounts_model_and_package_from_rom(zoo, mp, tmp_path):
+def freeze_package_build(monkeypatch):
+    """Build the package once per test (device/ may be edited while tests run)."""
+    cache = {}
+    build = deploy.package_files
+
+    def once(profile):
+        if profile["name"] not in cache:
+            cache[profile["name"]] = build(profile)
+        return cache[profile["name"]]
+    monkeypatch.setattr(deploy, "package_files", once)
+
+
+def test_romfs_flash_mounts_model_and_package_from_rom(zoo, mp, tmp_path, monkeypatch):
+    freeze_package_build(monkeypatch)
     model = zoo / (SMALL + ".tflite")
     app = write_app(tmp_path)
     with FakeBoard(tmp_path, rom_bytes=512 * 1024) as fb:

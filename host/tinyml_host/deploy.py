@@ -25,7 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 DEVICE = ROOT / "device"
 NATIVE_BUILD = ROOT / "native_modules" / "build"
 MPY_VERSION = 6  # what mpy-cross (and MicroPython >= 1.22) emit; boards report it in _mpy & 0xff
-FS_SLACK_BLOCKS = 2  # littlefs/FAT need a little room beyond the files themselves
+PACKAGE_DIR = "/lib/tinyml"  # ours: files there that a new version lacks are removed
 
 
 if str(DEVICE) not in sys.path and (DEVICE / "tinyml").is_dir():

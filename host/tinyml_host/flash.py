@@ -11,6 +11,7 @@ ROMFS image (--romfs) and copy the files atomically, skipping those already ther
 """
 import argparse
 import sys
+import time
 
 from . import boards, deploy
 from .transport import BoardError, open_board
@@ -107,9 +108,12 @@ def flash(args, out=print):
         if args.romfs:
             image = build_image(st.rom)
             out("ROMFS image %d bytes: %s" % (len(image), deploy_rom(target, image)))
-        result = sync(target, st.files, out)
-        out("done: %d copied (%d bytes), %d already there; model at %s"
-            % (len(result["copied"]), result["bytes"], len(result["skipped"]), st.model_remote))
+        start = time.monotonic()
+        result = sync(target, st.files, out, prune_below=deploy.PACKAGE_DIR)
+        took = max(time.monotonic() - start, 1e-3)
+        out("done: %d copied (%d bytes in %.1f s, %.1f KiB/s), %d already there; model at %s"
+            % (len(result["copied"]), result["bytes"], took, result["bytes"] / 1024.0 / took,
+               len(result["skipped"]), st.model_remote))
         if args.romfs:
             target.soft_reset()  # remounts /rom with the new image
         return result

@@ -7,7 +7,9 @@
     board.get(path) -> bytes          board.sha256(path) -> hex str or None if missing
     board.sha256_many(paths) -> {path: hex or None}
     board.listdir(path="/")  board.stat(path) -> (mode, size) or None
-    board.rename(old, new)   board.remove(path)   board.makedirs(path)
+    board.walk(path) -> [every file below path]
+    board.rename(old, new)   board.rename_many([(old, new), ...])  (one exec: all or nothing)
+    board.remove(path)   board.makedirs(path)
     board.statvfs(path="/") -> os.statvfs tuple; board.free_bytes(path="/")
     board.board_info() -> {"implementation", "version", "platform", "machine", "mpy",
                            "mpy_arch", "mem_free", "romfs"}
@@ -163,6 +165,20 @@ class Board:
 
     def rename(self, old, new):
         self.exec("import os\nos.rename(%r, %r)" % (old, new))
+
+    def rename_many(self, pairs):
+        """Rename every (old, new) in one exec: once the board has the command it finishes it
+        even if the link drops, so the switch to new files is all-or-nothing in practice."""
+        self.exec("import os\nfor _a, _b in %r:\n os.rename(_a, _b)" % (list(pairs),))
+
+    def walk(self, remote_path):
+        """Every file below remote_path (full paths), [] if it does not exist."""
+        code = ("import os\ndef _tm_walk(d):\n try:\n  es = list(os.ilistdir(d))\n"
+                " except OSError:\n  return []\n out = []\n for e in es:\n"
+                "  p = d.rstrip('/') + '/' + e[0]\n"
+                "  out += _tm_walk(p) if e[1] & 0x4000 else [p]\n return out\n"
+                "print(repr(_tm_walk(%r)))" % remote_path)
+        return ast.literal_eval(self.exec(code).strip().splitlines()[-1])
 
     def remove(self, remote_path):
         self.exec("import os\nos.remove(%r)" % remote_path)

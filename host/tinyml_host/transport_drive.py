@@ -3,7 +3,7 @@ transport.Board, on a host folder.
 
     drive = Drive("/media/me/CIRCUITPY")
     drive.put(data, "/lib/x.py", progress)   drive.sha256_many(paths)   drive.rename(a, b)
-    drive.remove(p)   drive.free_bytes()   drive.block_size()   drive.board_info()
+    drive.rename_many(pairs)   drive.walk(path)   drive.remove(p)   drive.free_bytes()   drive.block_size()   drive.board_info()
 """
 import hashlib
 import os
@@ -73,6 +73,19 @@ class Drive:
 
     def rename(self, old, new):
         self._io(os.replace, self.local(old), self.local(new))
+
+    def rename_many(self, pairs):
+        for old, new in pairs:
+            self.rename(old, new)
+
+    def walk(self, remote_path):
+        top = self.local(remote_path)
+        found = []
+        for dirpath, _, names in os.walk(top):
+            for n in names:
+                rel = os.path.relpath(os.path.join(dirpath, n), self.root)
+                found.append("/" + rel.replace(os.sep, "/"))
+        return sorted(found)
 
     def remove(self, remote_path):
         self._io(os.remove, self.local(remote_path))
