@@ -208,9 +208,10 @@ def test_board_fit_verdict_follows_ram_and_storage(tmp_path, monkeypatch):
     boards = tmp_path / 'boards'
     boards.mkdir()
     monkeypatch.setenv('TINYML_BOARDS_DIR', str(boards))
-    report = inspect_json(path)
-    from tinyml_host import fit
-    need = fit.ram_need(report, romfs=False)
+    write_board(boards, 'probe', 1 << 30, 1 << 20)
+    report = inspect_json(path, '--board', 'probe')
+    need = report['fit']['ram_need']
+    assert report['fit']['ram_how'].startswith('measured on the unix port')
     write_board(boards, 'roomy', need, 1 << 20)
     write_board(boards, 'tight', need - 1, 1 << 20)
     write_board(boards, 'nofs', 1 << 20, report['model_bytes'] - 1)
@@ -236,3 +237,27 @@ def test_inspect_arena_equals_device_arena_on_corpus(name, zoo, mp):
     arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).arena_bytes))'
                     % str(path), heapsize=64 << 20)
     assert report['totals']['arena_bytes'] == arena
+
+
+def test_measured_ram_need_covers_model_arena_and_runtime(tmp_path, mp):
+    """The measured need is what the unix port keeps: more than model bytes + arena."""
+    from tinyml_host import fit
+    path = tmp_path / 'm.tflite'
+    path.write_bytes(conv_dw_fc_model())
+    measured = fit.measure_heap(str(path), 'python')
+    arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).arena_bytes))'
+                    % str(path))
+    assert measured['model_bytes'] == len(path.read_bytes())
+    assert measured['total'] > measured['model_bytes'] + arena + measured['runtime']
+    assert measured['backend'] == 'python'
+
+
+def test_unsupported_model_gets_an_estimated_fit(tmp_path, monkeypatch):
+    boards = tmp_path / 'boards'
+    boards.mkdir()
+    monkeypatch.setenv('TINYML_BOARDS_DIR', str(boards))
+    write_board(boards, 'big', 1 << 30, 1 << 30)
+    path = tmp_path / 'u.tflite'
+    path.write_bytes(unsupported_model())
+    report = inspect_json(path, '--board', 'big', status=1)
+    assert report['fit']['ram_how'] == 'estimated' and not report['fit']['fits']

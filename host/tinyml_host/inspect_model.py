@@ -163,7 +163,7 @@ def main(args):
     report = analyse(data, graph)
     if args.board:
         from . import fit
-        report['fit'] = fit.verdict(args.board, report)
+        report['fit'] = fit.verdict(args.board, report, args.model)
     if args.plot:
         write_plot(args.plot, report)
     status = 1 if args.board and not report['fit']['fits'] else 0
