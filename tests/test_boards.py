@@ -103,3 +103,9 @@ def test_profile_arch_is_what_mpy_cross_emits(tmp_path, name):
     header = (tmp_path / "m.mpy").read_bytes()[:4]
     assert header[0] == ord("M") and header[1] == deploy.MPY_VERSION
     assert boards.mpy_arch_of(header[1] | (header[2] << 8)) == arch
+
+
+def test_tinyml_boards_command(capsys):
+    from tinyml_host import cli
+    assert cli.main(["boards"]) == 0
+    assert "openmv-rt1062" in capsys.readouterr().out

@@ -292,6 +292,7 @@ def test_user_mistakes_are_one_line_errors(tmp_path, capsys):
     (tmp_path / "d").mkdir()
     cases.append((["--drive", str(tmp_path / "d"), "--board", "unix", app,
                    str(tmp_path / "missing.tflite")], "model not found"))
+    cases.append((["--drive", str(tmp_path / "d"), app, app], "no boot_out.txt"))
     for argv, message in cases:
         assert flash.main(argv) == 1
         err = capsys.readouterr().err.strip()

