@@ -261,3 +261,13 @@ def test_unsupported_model_gets_an_estimated_fit(tmp_path, monkeypatch):
     path.write_bytes(unsupported_model())
     report = inspect_json(path, '--board', 'big', status=1)
     assert report['fit']['ram_how'] == 'estimated' and not report['fit']['fits']
+
+
+def test_inspect_reads_a_converted_model_like_its_tflite(tmp_path):
+    tflite = tmp_path / 'm.tflite'
+    tflite.write_bytes(conv_dw_fc_model())
+    tmdl = tmp_path / 'm.tmdl'
+    cli('convert', tflite, '-o', tmdl)
+    a, b = inspect_json(tflite), inspect_json(tmdl)
+    assert a['ops'] == b['ops'] and a['totals']['arena_bytes'] == b['totals']['arena_bytes']
+    assert b['model_bytes'] == tmdl.stat().st_size < a['model_bytes']
