@@ -34,7 +34,8 @@ class FakeModel:
     def view(self, i):
         if i not in self.buffers:
             t = self.tensors[i]
-            self.buffers[i] = array(_TC[t.dtype], bytes(t.nbytes))
+            raw = bytes(t.data) if t.data is not None else bytes(t.nbytes)
+            self.buffers[i] = array(_TC[t.dtype], raw)
         return self.buffers[i]
 
     def raw(self, i):
@@ -743,3 +744,56 @@ def test_softmax_int16(mp, case):
     xs = rng.integers(-32768, 32768, shape, dtype=np.int16)
     want = check(mp, b.build(inputs=[x], outputs=[y]), [xs], on_mp=case % 2 == 0)
     assert len(np.unique(want[0])) > 3
+
+
+# ------------------------------------------------------------------ allocation-free invoke
+
+ALLOC_CODE = r'''
+import gc, json
+from tinyml import kernels, load
+kernels.use_backend('python')
+def main():
+    out = []
+    for path in %r:
+        m = load(open(path, 'rb').read())
+        m.invoke()
+        gc.collect()
+        before = gc.mem_alloc()
+        m.invoke()
+        out.append(gc.mem_alloc() - before)
+    print(json.dumps(out))
+main()
+'''
+
+
+def test_integer_kernels_allocate_nothing_on_unix_port(mp):
+    """Integer dense kernels run without heap allocation (63-bit small ints on the unix
+    port; boards with 31-bit small ints box the requantization products)."""
+    pytest.importorskip('tinyml.model')
+    rng = np.random.default_rng(990)
+    models = [conv_model(rng, (1, 6, 6, 3), 4, (3, 3), stride=(2, 1)),
+              dw_model(rng, (1, 6, 5, 2), 2, (3, 3)),
+              fc_model(rng, 2, 10, 4, per_channel=True),
+              pool_model('AVERAGE_POOL_2D', (1, 6, 6, 3), (3, 3), (2, 2), 'SAME'),
+              pool_model('MAX_POOL_2D', (1, 6, 6, 3), (2, 2), (2, 2), 'VALID', dtype='int16',
+                         q=(0.01, 0)),
+              softmax_model((2, 6), (0.1, 3)),
+              softmax_model((2, 6), (0.1, 3), 'int16'),
+              conv16_model(rng, 'int64'), fc16_model(rng, 'int32', False)]
+    b = ModelBuilder()
+    x = b.tensor('int16', (1, 8), scale=0.001, zero_point=0)
+    y = b.tensor('int16', (1, 8), scale=1.0 / 32768, zero_point=0)
+    b.op('SOFTMAX', [x], [y], beta=1.0)
+    models.append(b.build(inputs=[x], outputs=[y]))
+    b = ModelBuilder()
+    x = b.tensor('int8', (1, 8), scale=0.1, zero_point=0)
+    y = b.tensor('int8', (1, 8), scale=16.0 / 256, zero_point=127)
+    b.op('LOG_SOFTMAX', [x], [y])
+    models.append(b.build(inputs=[x], outputs=[y]))
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i, model in enumerate(models):
+            paths.append(os.path.join(d, 'm%d.tflite' % i))
+            with open(paths[-1], 'wb') as f:
+                f.write(model)
+        assert mp.json(ALLOC_CODE % (paths,)) == [0] * len(models)

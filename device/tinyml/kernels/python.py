@@ -43,20 +43,12 @@ _scratch = {}
 
 
 def _buf(name, typecode, n):
-    """Module-level scratch (array, view, byte_view) with at least n items; grows, never
-    shrinks. Slice-assign into `view` from a same-typed buffer, into `byte_view` from raw
-    bytes (weights): CPython's memoryview needs matching formats, MicroPython copies bytes."""
-    entry = _scratch.get(name)
-    if entry is None or len(entry[0]) < n:
+    """A module-level scratch array of at least n items (grows, never shrinks)."""
+    buf = _scratch.get(name)
+    if buf is None or len(buf) < n:
         buf = array(typecode, bytes(n) if typecode in 'bB' else [0] * n)
-        view = memoryview(buf)
-        try:
-            raw = view.cast('B')
-        except AttributeError:
-            raw = view
-        entry = (buf, view, raw)
-        _scratch[name] = entry
-    return entry
+        _scratch[name] = buf
+    return buf
 
 
 def _requant(acc, mult, shift):
@@ -90,182 +82,119 @@ CONV_HEADER = 20
 # p[20 : 20+out_c]            bias[oc] (int32; 0 when the op has no bias)
 # p[20+out_c : 20+2*out_c]    multiplier[oc]
 # p[20+2*out_c : 20+3*out_c]  shift[oc]   (TFLM sign: > 0 left, < 0 right)
+# conv: b = filter [out_c, k_h, k_w, in_c]; depthwise: b = filter [1, k_h, k_w, out_c];
+# b indexes as signed int8 (the model's typed view of the weights, used in place).
 
 
-def _fill_patch(patch, patch_v, a, p, base_b, oy, ox):
+def _fill_patch(patch, a, p, base_b, oy, ox):
     """im2col one output pixel: patch[(ky*k_w + kx)*in_c + c] = input tap, or the input
-    zero point (-in_offset) for taps outside the image."""
+    zero point (-in_offset) for taps outside the image. Element loops: no heap use."""
     in_h, in_w, in_c = p[1], p[2], p[3]
     k_h, k_w = p[7], p[8]
-    dil_h, dil_w = p[11], p[12]
-    zp = -p[15]
     iy0 = oy * p[9] - p[13]
     ix0 = ox * p[10] - p[14]
+    zp = -p[15]
     row = k_w * in_c
+    d = 0
     for ky in range(k_h):
-        iy = iy0 + ky * dil_h
-        d = ky * row
+        iy = iy0 + ky * p[11]
         if iy < 0 or iy >= in_h:
             for i in range(d, d + row):
                 patch[i] = zp
+            d += row
             continue
         src = base_b + iy * in_w * in_c
-        if dil_w == 1 and ix0 >= 0 and ix0 + k_w <= in_w:
-            s = src + ix0 * in_c
-            patch_v[d:d + row] = a[s:s + row]
-            continue
         for kx in range(k_w):
-            ix = ix0 + kx * dil_w
+            ix = ix0 + kx * p[12]
             if ix < 0 or ix >= in_w:
                 for i in range(d, d + in_c):
                     patch[i] = zp
             else:
-                s = src + ix * in_c
-                patch_v[d:d + in_c] = a[s:s + in_c]
-            d += in_c
-
-
-def _fill_patch_items(patch, a, p, base_b, oy, ox):
-    """_fill_patch for views without slicing (uctypes float views on MicroPython)."""
-    in_h, in_w, in_c = p[1], p[2], p[3]
-    k_h, k_w = p[7], p[8]
-    iy0 = oy * p[9] - p[13]
-    ix0 = ox * p[10] - p[14]
-    zp = -p[15]
-    d = 0
-    for ky in range(k_h):
-        iy = iy0 + ky * p[11]
-        for kx in range(k_w):
-            ix = ix0 + kx * p[12]
-            if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
-                for i in range(d, d + in_c):
-                    patch[i] = zp
-            else:
-                s = base_b + (iy * in_w + ix) * in_c - d
+                s = src + ix * in_c - d
                 for i in range(d, d + in_c):
                     patch[i] = a[s + i]
             d += in_c
 
 
+def _filter_sums(beff, b, p, out_c, per_row, stride):
+    """beff[oc] = bias[oc] + in_offset * sum of filter oc: rows of per_row values, element
+    j of row oc at oc * (1 if stride > 1 else per_row) + j * stride."""
+    in_off = p[15]
+    for oc in range(out_c):
+        s = 0
+        j = oc if stride > 1 else oc * per_row
+        for _ in range(per_row):
+            s += b[j]
+            j += stride
+        beff[oc] = p[CONV_HEADER + oc] + in_off * s
+
+
+def _requant_clamp(acc, p, nm, ns, oc, out_off, act_min, act_max):
+    acc = _requant(acc, p[nm + oc], p[ns + oc]) + out_off
+    if acc < act_min:
+        return act_min
+    if acc > act_max:
+        return act_max
+    return acc
+
+
 def conv_s8(out, a, b, p):
-    """CONV_2D int8 x int8 -> int8, NHWC input, OHWI filter (b), per-channel requant.
-    Parameter block: CONV_HEADER layout above."""
-    batches, in_h, in_w, in_c = p[0], p[1], p[2], p[3]
+    """CONV_2D int8 x int8 -> int8, NHWC input, OHWI filter, per-channel requant."""
+    batches, in_h, in_w = p[0], p[1], p[2]
+    in_c = p[3]
     out_h, out_w, out_c = p[4], p[5], p[6]
     K = p[7] * p[8] * in_c
     out_off, act_min, act_max = p[16], p[17], p[18]
-    nb = CONV_HEADER
-    nm = nb + out_c
+    nm = CONV_HEADER + out_c
     ns = nm + out_c
-    patch, patch_v, _ = _buf('patch', 'b', K)
-    wrow, _, wrow_raw = _buf('wrow', 'b', K)
-    beff = _buf('beff', 'i', out_c)[0]
-    in_off = p[15]
-    w0 = 0
-    for oc in range(out_c):
-        wrow_raw[0:K] = b[w0:w0 + K]
-        w0 += K
-        s = 0
-        for i in range(K):
-            s += wrow[i]
-        beff[oc] = p[nb + oc] + in_off * s
+    patch = _buf('patch', 'b', K)
+    beff = _buf('beff', 'i', out_c)
+    _filter_sums(beff, b, p, out_c, K, 1)
     o = 0
     for bt in range(batches):
         base_b = bt * in_h * in_w * in_c
         for oy in range(out_h):
             for ox in range(out_w):
-                _fill_patch(patch, patch_v, a, p, base_b, oy, ox)
+                _fill_patch(patch, a, p, base_b, oy, ox)
                 w0 = 0
                 for oc in range(out_c):
-                    wrow_raw[0:K] = b[w0:w0 + K]
-                    w0 += K
                     acc = beff[oc]
                     for i in range(K):
-                        acc += patch[i] * wrow[i]
-                    # _requant inlined (hot loop)
-                    sh = p[ns + oc]
-                    if sh > 0:
-                        acc = ((acc << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
-                    acc *= p[nm + oc]
-                    if acc >= 0:
-                        acc = (acc + 0x40000000) >> 31
-                    else:
-                        acc = -((0x3FFFFFFF - acc) >> 31)
-                    if sh < 0:
-                        mask = (1 << -sh) - 1
-                        rem = acc & mask
-                        acc >>= -sh
-                        if rem > (mask >> 1) + (acc < 0):
-                            acc += 1
-                    acc += out_off
-                    if acc < act_min:
-                        acc = act_min
-                    elif acc > act_max:
-                        acc = act_max
-                    out[o] = acc
+                        acc += patch[i] * b[w0 + i]
+                    w0 += K
+                    out[o] = _requant_clamp(acc, p, nm, ns, oc, out_off, act_min, act_max)
                     o += 1
 
 
 def depthwise_s8(out, a, b, p):
-    """DEPTHWISE_CONV_2D int8 -> int8, NHWC input, filter (b) [1, k_h, k_w, out_c],
-    out channel oc reads input channel oc // depth_multiplier.
-    Parameter block: CONV_HEADER layout above (p[19] = depth_multiplier)."""
-    batches, in_h, in_w, in_c = p[0], p[1], p[2], p[3]
+    """DEPTHWISE_CONV_2D int8 -> int8, NHWC input, filter [1, k_h, k_w, out_c]; output
+    channel oc reads input channel oc // depth_multiplier."""
+    batches, in_h, in_w = p[0], p[1], p[2]
+    in_c = p[3]
     out_h, out_w, out_c = p[4], p[5], p[6]
     taps = p[7] * p[8]
-    out_off, act_min, act_max, dm = p[16], p[17], p[18], p[19]
-    nb = CONV_HEADER
-    nm = nb + out_c
+    out_off, act_min, act_max = p[16], p[17], p[18]
+    dm = p[19]
+    nm = CONV_HEADER + out_c
     ns = nm + out_c
-    patch, patch_v, _ = _buf('patch', 'b', taps * in_c)
-    nw = taps * out_c
-    wf, _, wf_raw = _buf('wfilter', 'b', nw)
-    wf_raw[0:nw] = b[0:nw]
-    pend = taps * in_c
-    beff = _buf('beff', 'i', out_c)[0]
-    in_off = p[15]
-    for oc in range(out_c):
-        s = 0
-        for j in range(oc, nw, out_c):
-            s += wf[j]
-        beff[oc] = p[nb + oc] + in_off * s
+    patch = _buf('patch', 'b', taps * in_c)
+    beff = _buf('beff', 'i', out_c)
+    _filter_sums(beff, b, p, out_c, taps, out_c)
     o = 0
     for bt in range(batches):
         base_b = bt * in_h * in_w * in_c
         for oy in range(out_h):
             for ox in range(out_w):
-                _fill_patch(patch, patch_v, a, p, base_b, oy, ox)
+                _fill_patch(patch, a, p, base_b, oy, ox)
                 for oc in range(out_c):
                     acc = beff[oc]
-                    if dm == 1:
-                        for j in range(oc, pend, in_c):
-                            acc += patch[j] * wf[j]
-                    else:
-                        j = oc
-                        for i in range(oc // dm, pend, in_c):
-                            acc += patch[i] * wf[j]
-                            j += out_c
-                    # _requant inlined (hot loop)
-                    sh = p[ns + oc]
-                    if sh > 0:
-                        acc = ((acc << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
-                    acc *= p[nm + oc]
-                    if acc >= 0:
-                        acc = (acc + 0x40000000) >> 31
-                    else:
-                        acc = -((0x3FFFFFFF - acc) >> 31)
-                    if sh < 0:
-                        mask = (1 << -sh) - 1
-                        rem = acc & mask
-                        acc >>= -sh
-                        if rem > (mask >> 1) + (acc < 0):
-                            acc += 1
-                    acc += out_off
-                    if acc < act_min:
-                        acc = act_min
-                    elif acc > act_max:
-                        acc = act_max
-                    out[o] = acc
+                    i = oc // dm
+                    j = oc
+                    for _ in range(taps):
+                        acc += patch[i] * b[j]
+                        i += in_c
+                        j += out_c
+                    out[o] = _requant_clamp(acc, p, nm, ns, oc, out_off, act_min, act_max)
                     o += 1
 
 
@@ -277,19 +206,18 @@ FC_HEADER = 7
 # p[7 : 7+out_depth]          bias[o] (int32; 0 when the op has no bias)
 # p[7+out_depth : 7+2*out_depth]   multiplier[o]  (per-tensor: repeated)
 # p[7+2*out_depth : 7+3*out_depth] shift[o]
-# Input a: [batches, in_depth] int8; filter b: [out_depth, in_depth] int8 bytes;
+# Input a: [batches, in_depth] int8; filter b: [out_depth, in_depth] signed int8;
 # filter zero point must be 0 (TFLM int8 FC requires it).
 
 
 def fully_connected_s8(out, a, b, p):
     batches, depth, out_d = p[0], p[1], p[2]
-    out_off, act_min, act_max = p[4], p[5], p[6]
+    in_off, out_off, act_min = p[3], p[4], p[5]
+    act_max = p[6]
     nb = FC_HEADER
     nm = nb + out_d
     ns = nm + out_d
-    in_off = p[3]
-    x = _buf('fcx', 'h', depth)[0]
-    wrow, _, wrow_raw = _buf('wrow', 'b', depth)
+    x = _buf('fcx', 'h', depth)
     o = 0
     for bt in range(batches):
         a0 = bt * depth
@@ -297,32 +225,11 @@ def fully_connected_s8(out, a, b, p):
             x[i] = a[a0 + i] + in_off
         w0 = 0
         for oc in range(out_d):
-            wrow_raw[0:depth] = b[w0:w0 + depth]
-            w0 += depth
             acc = p[nb + oc]
             for i in range(depth):
-                acc += x[i] * wrow[i]
-            # _requant inlined (hot loop)
-            sh = p[ns + oc]
-            if sh > 0:
-                acc = ((acc << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
-            acc *= p[nm + oc]
-            if acc >= 0:
-                acc = (acc + 0x40000000) >> 31
-            else:
-                acc = -((0x3FFFFFFF - acc) >> 31)
-            if sh < 0:
-                mask = (1 << -sh) - 1
-                rem = acc & mask
-                acc >>= -sh
-                if rem > (mask >> 1) + (acc < 0):
-                    acc += 1
-            acc += out_off
-            if acc < act_min:
-                acc = act_min
-            elif acc > act_max:
-                acc = act_max
-            out[o] = acc
+                acc += x[i] * b[w0 + i]
+            w0 += depth
+            out[o] = _requant_clamp(acc, p, nm, ns, oc, out_off, act_min, act_max)
             o += 1
 
 
@@ -340,87 +247,73 @@ def _requant64(acc, mult, shift):
     return (((acc * reduced + (1 << (ts - 1))) >> ts) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
 
 
-def _requant16(acc, acc64, mult, shift):
-    if acc64:
-        return _requant64(acc, mult, shift)
-    return _requant(((acc + 0x80000000) & 0xFFFFFFFF) - 0x80000000, mult, shift)
+def _requant16_clamp(acc, p, nl, oc, n, act_min, act_max):
+    """acc + bias, TFLM's requant for the accumulator width at p[nl - 1], clamp.
+    Per-channel arrays start at nl: bias_lo, bias_hi, multiplier, shift (n each)."""
+    acc += (p[nl + n + oc] << 32) + (p[nl + oc] & 0xFFFFFFFF)
+    mult = p[nl + 2 * n + oc]
+    shift = p[nl + 3 * n + oc]
+    if p[nl - 1]:
+        acc = _requant64(acc, mult, shift)
+    else:
+        acc = _requant(((acc + 0x80000000) & 0xFFFFFFFF) - 0x80000000, mult, shift)
+    return act_min if acc < act_min else (act_max if acc > act_max else acc)
 
 
 CONV16_HEADER = 21
-# conv_s16: p[0..19] as CONV_HEADER (in_offset p[15] and out_offset p[16] are 0: TFLM's
-# int16 conv has no offsets), p[20] acc64, then bias_lo[out_c], bias_hi[out_c],
-# multiplier[out_c], shift[out_c].
+# conv_s16 / depthwise_s16: p[0..19] as CONV_HEADER (in_offset p[15] and out_offset p[16]
+# are 0: TFLM's int16 conv has no offsets), p[20] acc64 (depthwise: always 1), then
+# bias_lo[out_c], bias_hi[out_c], multiplier[out_c], shift[out_c].
 
 
 def conv_s16(out, a, b, p):
-    batches, in_h, in_w, in_c = p[0], p[1], p[2], p[3]
+    batches, in_h, in_w = p[0], p[1], p[2]
+    in_c = p[3]
     out_h, out_w, out_c = p[4], p[5], p[6]
     K = p[7] * p[8] * in_c
-    act_min, act_max, acc64 = p[17], p[18], p[20]
-    nl = CONV16_HEADER
-    nh = nl + out_c
-    nm = nh + out_c
-    ns = nm + out_c
-    patch = _buf('patch16', 'h', K)[0]
-    wrow, _, wrow_raw = _buf('wrow', 'b', K)
+    act_min, act_max = p[17], p[18]
+    patch = _buf('patch16', 'h', K)
     o = 0
     for bt in range(batches):
         base_b = bt * in_h * in_w * in_c
         for oy in range(out_h):
             for ox in range(out_w):
-                _fill_patch_items(patch, a, p, base_b, oy, ox)
+                _fill_patch(patch, a, p, base_b, oy, ox)
                 w0 = 0
                 for oc in range(out_c):
-                    wrow_raw[0:K] = b[w0:w0 + K]
-                    w0 += K
                     acc = 0
                     for i in range(K):
-                        acc += patch[i] * wrow[i]
-                    acc += (p[nh + oc] << 32) + (p[nl + oc] & 0xFFFFFFFF)
-                    acc = _requant16(acc, acc64, p[nm + oc], p[ns + oc])
-                    if acc < act_min:
-                        acc = act_min
-                    elif acc > act_max:
-                        acc = act_max
-                    out[o] = acc
+                        acc += patch[i] * b[w0 + i]
+                    w0 += K
+                    out[o] = _requant16_clamp(acc, p, CONV16_HEADER, oc, out_c,
+                                              act_min, act_max)
                     o += 1
 
 
 def depthwise_s16(out, a, b, p):
-    """DEPTHWISE_CONV_2D int16 x int8 -> int16: conv_s16's parameter layout (p[19] depth
-    multiplier; TFLM always uses the int64 accumulator here, so p[20] = 1)."""
-    batches, in_h, in_w, in_c = p[0], p[1], p[2], p[3]
+    """DEPTHWISE_CONV_2D int16 x int8 -> int16 (int64 accumulator)."""
+    batches, in_h, in_w = p[0], p[1], p[2]
+    in_c = p[3]
     out_h, out_w, out_c = p[4], p[5], p[6]
     taps = p[7] * p[8]
-    act_min, act_max, dm, acc64 = p[17], p[18], p[19], p[20]
-    nl = CONV16_HEADER
-    nh = nl + out_c
-    nm = nh + out_c
-    ns = nm + out_c
-    pend = taps * in_c
-    patch = _buf('patch16', 'h', pend)[0]
-    nw = taps * out_c
-    wf, _, wf_raw = _buf('wfilter', 'b', nw)
-    wf_raw[0:nw] = b[0:nw]
+    act_min, act_max, dm = p[17], p[18], p[19]
+    patch = _buf('patch16', 'h', taps * in_c)
     o = 0
     for bt in range(batches):
         base_b = bt * in_h * in_w * in_c
         for oy in range(out_h):
             for ox in range(out_w):
-                _fill_patch_items(patch, a, p, base_b, oy, ox)
+                _fill_patch(patch, a, p, base_b, oy, ox)
                 for oc in range(out_c):
                     acc = 0
+                    i = oc // dm
                     j = oc
-                    for i in range(oc // dm, pend, in_c):
-                        acc += patch[i] * wf[j]
+                    for _ in range(taps):
+                        acc += patch[i] * b[j]
+                        i += in_c
                         j += out_c
-                    acc += (p[nh + oc] << 32) + (p[nl + oc] & 0xFFFFFFFF)
-                    acc = _requant16(acc, acc64, p[nm + oc], p[ns + oc])
-                    if acc < act_min:
-                        acc = act_min
-                    elif acc > act_max:
-                        acc = act_max
-                    out[o] = acc
+                    out[o] = _requant16_clamp(acc, p, CONV16_HEADER, oc, out_c,
+                                              act_min, act_max)
                     o += 1
 
 
@@ -431,13 +324,9 @@ FC16_HEADER = 8
 
 def fully_connected_s16(out, a, b, p):
     batches, depth, out_d = p[0], p[1], p[2]
-    in_off, out_off, act_min, act_max, acc64 = p[3], p[4], p[5], p[6], p[7]
-    nl = FC16_HEADER
-    nh = nl + out_d
-    nm = nh + out_d
-    ns = nm + out_d
-    x = _buf('fcx32', 'i', depth)[0]
-    wrow, _, wrow_raw = _buf('wrow', 'b', depth)
+    in_off, out_off, act_min = p[3], p[4], p[5]
+    act_max = p[6]
+    x = _buf('fcx32', 'i', depth)
     o = 0
     for bt in range(batches):
         a0 = bt * depth
@@ -445,18 +334,13 @@ def fully_connected_s16(out, a, b, p):
             x[i] = a[a0 + i] + in_off
         w0 = 0
         for oc in range(out_d):
-            wrow_raw[0:depth] = b[w0:w0 + depth]
-            w0 += depth
             acc = 0
             for i in range(depth):
-                acc += x[i] * wrow[i]
-            acc += (p[nh + oc] << 32) + (p[nl + oc] & 0xFFFFFFFF)
-            acc = _requant16(acc, acc64, p[nm + oc], p[ns + oc]) + out_off
-            if acc < act_min:
-                acc = act_min
-            elif acc > act_max:
-                acc = act_max
-            out[o] = acc
+                acc += x[i] * b[w0 + i]
+            w0 += depth
+            acc = _requant16_clamp(acc, p, FC16_HEADER, oc, out_d, -2147483648,
+                                   2147483647) + out_off
+            out[o] = act_min if acc < act_min else (act_max if acc > act_max else acc)
             o += 1
 
 
@@ -469,69 +353,84 @@ POOL_HEADER = 14
 # The window is clipped to the image (TFLM semantics); out/a may be int8 or int16 views.
 
 
-def _pool_window(p, oy, ox):
+def _pool_window(win, p, oy, ox):
+    """win[0:4] = first/end input row, first/end input column of the clipped window."""
     iy0 = oy * p[8] - p[10]
     ix0 = ox * p[9] - p[11]
-    y0 = 0 if iy0 > 0 else -iy0
-    x0 = 0 if ix0 > 0 else -ix0
-    y1 = p[6] if p[6] < p[1] - iy0 else p[1] - iy0
-    x1 = p[7] if p[7] < p[2] - ix0 else p[2] - ix0
-    return iy0 + y0, iy0 + y1, ix0 + x0, ix0 + x1
+    win[0] = iy0 if iy0 > 0 else 0
+    win[1] = iy0 + p[6] if iy0 + p[6] < p[1] else p[1]
+    win[2] = ix0 if ix0 > 0 else 0
+    win[3] = ix0 + p[7] if ix0 + p[7] < p[2] else p[2]
+
+
+def _window_sum(a, base, in_w, ch, win, c):
+    acc = 0
+    for iy in range(win[0], win[1]):
+        j = base + (iy * in_w + win[2]) * ch + c
+        for _ in range(win[3] - win[2]):
+            acc += a[j]
+            j += ch
+    return acc
+
+
+def _window_max(a, base, in_w, ch, win, c, mx):
+    for iy in range(win[0], win[1]):
+        j = base + (iy * in_w + win[2]) * ch + c
+        for _ in range(win[3] - win[2]):
+            if a[j] > mx:
+                mx = a[j]
+            j += ch
+    return mx
 
 
 def avgpool_s8(out, a, b, p):
     """AVERAGE_POOL_2D integer: rounded (half away from zero) mean of the clipped window,
     clamped to [act_min, act_max]; input and output share scale/zero point."""
-    batches, in_h, in_w, ch, out_h, out_w = p[0], p[1], p[2], p[3], p[4], p[5]
+    batches, in_h, in_w = p[0], p[1], p[2]
+    ch, out_h, out_w = p[3], p[4], p[5]
     act_min, act_max = p[12], p[13]
+    win = _buf('win', 'i', 4)
     o = 0
     for bt in range(batches):
-        base_b = bt * in_h * in_w * ch
+        base = bt * in_h * in_w * ch
         for oy in range(out_h):
             for ox in range(out_w):
-                ya, yb, xa, xb = _pool_window(p, oy, ox)
-                count = (yb - ya) * (xb - xa)
+                _pool_window(win, p, oy, ox)
+                count = (win[1] - win[0]) * (win[3] - win[2])
                 if count <= 0:
                     raise ValueError('average pool window outside the input')
                 half = count >> 1
                 for c in range(ch):
-                    acc = 0
-                    for iy in range(ya, yb):
-                        r = base_b + (iy * in_w) * ch + c
-                        for j in range(r + xa * ch, r + xb * ch, ch):
-                            acc += a[j]
+                    acc = _window_sum(a, base, in_w, ch, win, c)
                     if acc > 0:
                         acc = (acc + half) // count
                     else:
                         acc = -((half - acc) // count)
-                    if acc < act_min:
-                        acc = act_min
-                    elif acc > act_max:
-                        acc = act_max
-                    out[o] = acc
+                    out[o] = act_min if acc < act_min else (act_max if acc > act_max else acc)
                     o += 1
 
 
 def maxpool_s8(out, a, b, p):
     """MAX_POOL_2D integer: max of the clipped window, clamped to [act_min, act_max]."""
-    batches, in_h, in_w, ch, out_h, out_w = p[0], p[1], p[2], p[3], p[4], p[5]
+    batches, in_h, in_w = p[0], p[1], p[2]
+    ch, out_h, out_w = p[3], p[4], p[5]
     act_min, act_max = p[12], p[13]
+    win = _buf('win', 'i', 4)
     o = 0
     for bt in range(batches):
-        base_b = bt * in_h * in_w * ch
+        base = bt * in_h * in_w * ch
         for oy in range(out_h):
             for ox in range(out_w):
-                ya, yb, xa, xb = _pool_window(p, oy, ox)
+                _pool_window(win, p, oy, ox)
                 for c in range(ch):
-                    mx = act_min
-                    for iy in range(ya, yb):
-                        r = base_b + (iy * in_w) * ch + c
-                        for j in range(r + xa * ch, r + xb * ch, ch):
-                            v = a[j]
-                            if v > mx:
-                                mx = v
+                    mx = _window_max(a, base, in_w, ch, win, c, act_min)
                     out[o] = mx if mx < act_max else act_max
                     o += 1
+
+
+# int16 pooling: the same loops on int16 views (separate names for the native ports)
+avgpool_s16 = avgpool_s8
+maxpool_s16 = maxpool_s8
 
 
 # ---------------------------------------------------------------- softmax
@@ -541,9 +440,9 @@ SOFTMAX_HEADER = 6
 # p[3] input_left_shift   p[4] diff_min          p[5] output bits (8: int8 out, zp -128;
 # 16: int16 out, zp -32768). Input int8. TFLM reference Softmax<int8_t, OutputT>.
 
-_EXP_BARREL = ((1 << 24, 1672461947), (1 << 25, 1302514674), (1 << 26, 790015084),
-               (1 << 27, 290630308), (1 << 28, 39332535), (1 << 29, 720401),
-               (1 << 30, 242))
+# exp(-1/4), exp(-1/2), exp(-1), exp(-2), exp(-4), exp(-8), exp(-16) in Q0.31, for
+# remainder bits 24..30 of the Q5.26 argument
+_EXP_BARREL = (1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242)
 
 
 def _srdhm(a, b):
@@ -589,9 +488,9 @@ def _exp_on_negative_values_q5(a):
     c = 1895147668
     result = _wrap(c + _srdhm(c, _wrap(x + poly)))
     remainder = _wrap(a_mod - a)
-    for bit, mult in _EXP_BARREL:
-        if remainder & bit:
-            result = _srdhm(result, mult)
+    for k in range(7):
+        if remainder & (1 << (24 + k)):
+            result = _srdhm(result, _EXP_BARREL[k])
     if a == 0:
         result = 2147483647
     return result
@@ -617,7 +516,8 @@ def _count_leading_zeros32(x):
 
 
 def softmax_s8(out, a, b, p):
-    rows, depth, mult, lshift, diff_min, bits = p[0], p[1], p[2], p[3], p[4], p[5]
+    rows, depth, mult = p[0], p[1], p[2]
+    lshift, diff_min, bits = p[3], p[4], p[5]
     out_min = -(1 << (bits - 1))
     out_max = (1 << (bits - 1)) - 1
     for r in range(rows):
@@ -662,7 +562,8 @@ def _lut16(lut, base, v):
 
 
 def softmax_s16(out, a, b, p):
-    rows, depth, mult, shift = p[0], p[1], p[2], p[3]
+    rows, depth, mult = p[0], p[1], p[2]
+    shift = p[3]
     for r in range(rows):
         base = r * depth
         end = base + depth
@@ -732,7 +633,9 @@ LOG_SOFTMAX_HEADER = 7
 
 
 def log_softmax_s8(out, a, b, p):
-    rows, depth, mult, lshift, diff_min, rmult, rshift = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    rows, depth, mult = p[0], p[1], p[2]
+    lshift, diff_min, rmult = p[3], p[4], p[5]
+    rshift = p[6]
     for r in range(rows):
         base = r * depth
         mx = -128
@@ -768,18 +671,19 @@ def log_softmax_s8(out, a, b, p):
 def conv_f32(out, a, b, p):
     """CONV_2D float32. p: CONV_HEADER layout (per-channel part absent).
     b: [act_min, act_max, bias[out_c], filter OHWI (out_c * k_h * k_w * in_c)]."""
-    batches, in_h, in_w, in_c = p[0], p[1], p[2], p[3]
+    batches, in_h, in_w = p[0], p[1], p[2]
+    in_c = p[3]
     out_h, out_w, out_c = p[4], p[5], p[6]
     K = p[7] * p[8] * in_c
     act_min, act_max = b[0], b[1]
     w_base = 2 + out_c
-    patch = _buf('patchf', 'f', K)[0]
+    patch = _buf('patchf', 'f', K)
     o = 0
     for bt in range(batches):
         base_b = bt * in_h * in_w * in_c
         for oy in range(out_h):
             for ox in range(out_w):
-                _fill_patch_items(patch, a, p, base_b, oy, ox)
+                _fill_patch(patch, a, p, base_b, oy, ox)
                 w0 = w_base
                 for oc in range(out_c):
                     acc = 0.0
@@ -794,20 +698,21 @@ def conv_f32(out, a, b, p):
 def depthwise_f32(out, a, b, p):
     """DEPTHWISE_CONV_2D float32. p: CONV_HEADER layout (p[19] depth multiplier).
     b: [act_min, act_max, bias[out_c], filter (k_h * k_w * out_c)]."""
-    batches, in_h, in_w, in_c = p[0], p[1], p[2], p[3]
+    batches, in_h, in_w = p[0], p[1], p[2]
+    in_c = p[3]
     out_h, out_w, out_c = p[4], p[5], p[6]
     taps = p[7] * p[8]
     dm = p[19]
     act_min, act_max = b[0], b[1]
     w_base = 2 + out_c
-    patch = _buf('patchf', 'f', taps * in_c)[0]
+    patch = _buf('patchf', 'f', taps * in_c)
     pend = taps * in_c
     o = 0
     for bt in range(batches):
         base_b = bt * in_h * in_w * in_c
         for oy in range(out_h):
             for ox in range(out_w):
-                _fill_patch_items(patch, a, p, base_b, oy, ox)
+                _fill_patch(patch, a, p, base_b, oy, ox)
                 for oc in range(out_c):
                     acc = 0.0
                     j = w_base + oc
@@ -841,46 +746,39 @@ def fully_connected_f32(out, a, b, p):
 
 def avgpool_f32(out, a, b, p):
     """AVERAGE_POOL_2D float32. p: POOL_HEADER layout; b: [act_min, act_max]."""
-    batches, in_h, in_w, ch, out_h, out_w = p[0], p[1], p[2], p[3], p[4], p[5]
+    batches, in_h, in_w = p[0], p[1], p[2]
+    ch, out_h, out_w = p[3], p[4], p[5]
     act_min, act_max = b[0], b[1]
+    win = _buf('win', 'i', 4)
     o = 0
     for bt in range(batches):
-        base_b = bt * in_h * in_w * ch
+        base = bt * in_h * in_w * ch
         for oy in range(out_h):
             for ox in range(out_w):
-                ya, yb, xa, xb = _pool_window(p, oy, ox)
-                count = (yb - ya) * (xb - xa)
+                _pool_window(win, p, oy, ox)
+                count = (win[1] - win[0]) * (win[3] - win[2])
                 if count <= 0:
                     raise ValueError('average pool window outside the input')
                 for c in range(ch):
-                    acc = 0.0
-                    for iy in range(ya, yb):
-                        r = base_b + (iy * in_w) * ch + c
-                        for j in range(r + xa * ch, r + xb * ch, ch):
-                            acc += a[j]
-                    acc = acc / count
+                    acc = _window_sum(a, base, in_w, ch, win, c) / count
                     out[o] = act_min if acc < act_min else (act_max if acc > act_max else acc)
                     o += 1
 
 
 def maxpool_f32(out, a, b, p):
     """MAX_POOL_2D float32. p: POOL_HEADER layout; b: [act_min, act_max]."""
-    batches, in_h, in_w, ch, out_h, out_w = p[0], p[1], p[2], p[3], p[4], p[5]
+    batches, in_h, in_w = p[0], p[1], p[2]
+    ch, out_h, out_w = p[3], p[4], p[5]
     act_min, act_max = b[0], b[1]
+    win = _buf('win', 'i', 4)
     o = 0
     for bt in range(batches):
-        base_b = bt * in_h * in_w * ch
+        base = bt * in_h * in_w * ch
         for oy in range(out_h):
             for ox in range(out_w):
-                ya, yb, xa, xb = _pool_window(p, oy, ox)
+                _pool_window(win, p, oy, ox)
                 for c in range(ch):
-                    mx = -3.4028234663852886e38
-                    for iy in range(ya, yb):
-                        r = base_b + (iy * in_w) * ch + c
-                        for j in range(r + xa * ch, r + xb * ch, ch):
-                            v = a[j]
-                            if v > mx:
-                                mx = v
+                    mx = _window_max(a, base, in_w, ch, win, c, -3.4028234663852886e38)
                     out[o] = act_min if mx < act_min else (act_max if mx > act_max else mx)
                     o += 1
 
@@ -919,8 +817,3 @@ def log_softmax_f32(out, a, b, p):
         lg = _log(total)
         for i in range(base, base + depth):
             out[i] = a[i] - mx - lg
-
-
-# int16 pooling: the same loops on int16 views (separate names for the native ports)
-avgpool_s16 = avgpool_s8
-maxpool_s16 = maxpool_s8

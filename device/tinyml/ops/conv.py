@@ -144,14 +144,23 @@ def kernel(m, name, op):
     return k
 
 
+class WeightsOf:
+    """Marks a kernel's `b` as the typed view of tensor `index` (weights used in place:
+    int8 constants index as signed values), resolved when the op is bound."""
+
+    def __init__(self, index):
+        self.index = index
+
+
 def binder(m, fn, out_i, in_i, weights, params):
     """bind(scratch) -> run() calling fn(out, in, weights, params)."""
     def bind(scratch):
         out = m.view(out_i)
         a = m.view(in_i)
+        b = m.view(weights.index) if isinstance(weights, WeightsOf) else weights
 
         def run():
-            fn(out, a, weights, params)
+            fn(out, a, b, params)
         return run
     return bind
 
@@ -221,7 +230,7 @@ def prepare_conv(m, op):
                               zero_point(out_t), quantized_activation(op, out_t), 1,
                               bias_values(m, op, out_c), mults, shifts)
         return 0, binder(m, kernel(m, 'conv_s8', op), op.outputs[0], op.inputs[0],
-                         weights, params)
+                         WeightsOf(op.inputs[1]), params)
     if dt == ('int16', 'int8', 'int16'):
         if zero_point(in_t) != 0 or zero_point(out_t) != 0:
             raise unsupported(op, 'int16 activations need zero points 0')
@@ -231,7 +240,7 @@ def prepare_conv(m, op):
                               quantized_activation(op, out_t), 1)
         params.extend(array('i', [acc64] + lo + hi + mults + shifts))
         return 0, binder(m, kernel(m, 'conv_s16', op), op.outputs[0], op.inputs[0],
-                         weights, params)
+                         WeightsOf(op.inputs[1]), params)
     raise unsupported(op, 'dtype combination input %s, filter %s, output %s' % dt)
 
 

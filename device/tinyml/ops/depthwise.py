@@ -1,8 +1,8 @@
 """DEPTHWISE_CONV_2D (int8 per-channel, float32); filter [1, k_h, k_w, in_c * multiplier]."""
 from array import array
 
-from .conv import (int16_bias, fail, unsupported, tensor, option, conv_geometry, build_params,
-                   const_data, bias_values, float_activation, float_block,
+from .conv import (WeightsOf, int16_bias, fail, unsupported, tensor, option, conv_geometry,
+                   build_params, const_data, bias_values, float_activation, float_block,
                    quantized_activation, channel_multipliers, zero_point, kernel, binder)
 
 
@@ -41,7 +41,7 @@ def prepare_depthwise(m, op):
                               zero_point(out_t), quantized_activation(op, out_t), dm,
                               bias_values(m, op, out_c), mults, shifts)
         return 0, binder(m, kernel(m, 'depthwise_s8', op), op.outputs[0], op.inputs[0],
-                         weights, params)
+                         WeightsOf(op.inputs[1]), params)
     if dt == ('int16', 'int8', 'int16'):
         if zero_point(in_t) != 0 or zero_point(out_t) != 0:
             raise unsupported(op, 'int16 activations need zero points 0')
@@ -54,7 +54,7 @@ def prepare_depthwise(m, op):
                               quantized_activation(op, out_t), dm)
         params.extend(array('i', [1] + lo + hi + mults + shifts))
         return 0, binder(m, kernel(m, 'depthwise_s16', op), op.outputs[0], op.inputs[0],
-                         weights, params)
+                         WeightsOf(op.inputs[1]), params)
     raise unsupported(op, 'dtype combination input %s, filter %s, output %s' % dt)
 
 

@@ -2,9 +2,9 @@
 from array import array
 
 from .. import quant
-from .conv import (int16_bias, fail, unsupported, tensor, const_data, bias_values, float_activation,
-                   float_block, quantized_activation, channel_multipliers, scale_tuple,
-                   zero_point, kernel, binder)
+from .conv import (WeightsOf, int16_bias, fail, unsupported, tensor, const_data,
+                   bias_values, float_activation, float_block, quantized_activation,
+                   channel_multipliers, scale_tuple, zero_point, kernel, binder)
 
 
 def check_bias_scale(m, op, s_in, s_w, s_out):
@@ -69,7 +69,7 @@ def prepare_fully_connected(m, op):
         params = array('i', [batches, depth, out_d, -zero_point(in_t), zero_point(out_t),
                              act[0], act[1]] + bias_values(m, op, out_d) + mults + shifts)
         return 0, binder(m, kernel(m, 'fully_connected_s8', op), op.outputs[0],
-                         op.inputs[0], weights, params)
+                         op.inputs[0], WeightsOf(op.inputs[1]), params)
     if dt == ('int16', 'int8', 'int16'):
         if zero_point(w_t) != 0:
             raise unsupported(op, 'weights zero point %d (must be 0)' % zero_point(w_t))
@@ -79,7 +79,7 @@ def prepare_fully_connected(m, op):
         params = array('i', [batches, depth, out_d, -zero_point(in_t), zero_point(out_t),
                              act[0], act[1], acc64] + lo + hi + mults + shifts)
         return 0, binder(m, kernel(m, 'fully_connected_s16', op), op.outputs[0],
-                         op.inputs[0], weights, params)
+                         op.inputs[0], WeightsOf(op.inputs[1]), params)
     raise unsupported(op, 'dtype combination input %s, weights %s, output %s' % dt)
 
 
