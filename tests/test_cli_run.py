@@ -267,3 +267,11 @@ def test_device_failure_is_reported_in_one_line(zoo, tmp_path, monkeypatch):
     assert proc.returncode == 2
     assert proc.stderr.startswith('tinyml: error: MicroPython failed (exit 1): ImportError')
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_top_classes_only_for_classifiers(zoo):
+    from tinyml_host.inspect_model import read_model_file
+    assert run.is_classifier(read_model_file(zoo / 'kws_ref_model.tflite')[1])
+    assert run.is_classifier(read_model_file(zoo / 'model_runner_codegen.tflite')[1])
+    assert not run.is_classifier(read_model_file(zoo / 'ad01_int8.tflite')[1])
+    assert 'rank' not in cli('run', zoo / 'ad01_int8.tflite').stdout

@@ -307,6 +307,22 @@ def read_labels(path):
         return [line.strip() for line in f if line.strip()]
 
 
+def is_classifier(graph):
+    """Output 0 comes from a SOFTMAX (possibly through a reshape/dequantize)."""
+    producer = {o: op for op in graph.ops for o in op.outputs}
+    t = graph.outputs[0]
+    for _ in range(4):
+        op = producer.get(t)
+        if op is None:
+            return False
+        if op.name in ('SOFTMAX', 'LOG_SOFTMAX'):
+            return True
+        if op.name not in ('RESHAPE', 'SQUEEZE', 'DEQUANTIZE', 'QUANTIZE'):
+            return False
+        t = op.inputs[0]
+    return False
+
+
 def top_classes(values, labels, k=5):
     flat = list(values.reshape(-1))
     order = sorted(range(len(flat)), key=lambda i: -flat[i])[:k]
@@ -404,7 +420,7 @@ def print_report(args, graph, source, outputs, result, checks, labels):
     print('%s on %s, input: %s' % (os.path.basename(args.model), args.port or args.board, source))
     print(outputs_table(graph, outputs, checks))
     first = graph.tensors[graph.outputs[0]]
-    if outputs[0].size >= 2 and (labels or outputs[0].size <= 1000):
+    if outputs[0].size >= 2 and (labels or is_classifier(graph)):
         top = top_classes(dequantize(outputs[0], first), labels)
         print()
         print(table(['rank', 'class', 'label', 'score'],
