@@ -335,3 +335,22 @@ def test_run_model_on_a_flashed_board(zoo, mp, tmp_path):
         before = copy.stat().st_mtime_ns
         run_model(fb.port, str(model), [inp], n_outputs=1)  # the model on the board is reused
         assert copy.stat().st_mtime_ns == before
+
+
+def test_dry_run_checks_the_profile_without_a_board(zoo, tmp_path, capsys):
+    app = write_app(tmp_path)
+    small, big = str(zoo / (SMALL + ".tflite")), str(zoo / "person_detect.tflite")
+    lines = []
+    result = do_flash(["--board", "rp2040", "--dry-run", app, small], lines)
+    assert result["would_copy"][-1] == "/app.py" and "/lib/tinyml/__init__.mpy" in \
+        result["would_copy"]
+    assert lines[0].startswith("board: rp2040") and lines[-1].startswith("total: ")
+    # person_detect: 300 KB model + arena is more than the Pico W's ~166 KB heap
+    assert flash.main(["--board", "rp2040", "--dry-run", "--no-convert", app, big]) == 1
+    err = capsys.readouterr().err
+    assert "does not fit: the model needs" in err and "rp2040 has" in err
+    # ... and a 96 KB OpenMV filesystem cannot hold it, unless it goes to ROMFS
+    assert flash.main(["--board", "openmv-h7", "--dry-run", "--no-convert", app, big]) == 1
+    assert "(try --romfs)" in capsys.readouterr().err
+    assert flash.main(["--board", "auto", "--dry-run", app, small]) == 1
+    assert "--dry-run needs --board NAME" in capsys.readouterr().err

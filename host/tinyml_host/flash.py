@@ -1,7 +1,7 @@
 """tinyml-flash: put an app, a model and the tinyml package onto a board.
 
     tinyml-flash [--board NAME|auto] [--port PORT] [--transport mpremote|ampy|drive]
-                 [--drive PATH] [--romfs] [--main] [--no-convert] [--force]
+                 [--drive PATH] [--romfs] [--main] [--no-convert] [--force] [--dry-run]
                  APP.py MODEL.tflite [FILES...]
 
 Steps: connect (or open the drive) and identify the board; build what it needs (deploy.stage);
@@ -41,7 +41,9 @@ def parser():
                    help="install the app as main.py (code.py on CircuitPython) so it runs at boot")
     p.add_argument("--no-convert", action="store_true",
                    help="copy the .tflite as is instead of the converted .tmdl")
-    p.add_argument("--force", action="store_true", help="copy even if the RAM check fails")
+    p.add_argument("--force", action="store_true", help="copy even if the fit check fails")
+    p.add_argument("--dry-run", action="store_true",
+                   help="with --board NAME: build and check the fit only, contact no board")
     return p
 
 
@@ -83,43 +85,69 @@ def choose_profile(args, target):
     return profile, info
 
 
-def board_capacity(target, info, romfs):
-    """(free heap or None, free filesystem bytes, ROMFS partition size or None)."""
-    rom = rom_partition_size(target) if romfs and not isinstance(target, Drive) else None
-    return info.get("mem_free"), target.free_bytes("/"), rom
+def build(args, profile, out, heap=None, rom=None):
+    """Stage what the board needs and check the fit (board figures when given, else the
+    profile's); FitError unless --force."""
+    st = deploy.stage(profile, args.app, args.model, args.files, romfs=args.romfs,
+                      convert=not args.no_convert, as_main=args.main)
+    try:
+        notes = deploy.check_fit(profile, st, args.romfs, heap, None, rom)
+    except deploy.FitError:
+        if not args.force:
+            raise
+        notes = ["fit check failed, copying anyway (--force)"]
+    for note in st.notes + notes:
+        out("note: " + note)
+    return st
+
+
+def dry_run(args, out):
+    """--dry-run: build and check against the profile; list what would be copied."""
+    if args.board == "auto":
+        raise boards.BoardNotFound("--dry-run needs --board NAME (no board is contacted)")
+    profile = boards.get(args.board)
+    out("board: %s (%s), dry run" % (profile["name"], profile["title"]))
+    st = build(args, profile, out)
+    for path, data in st.files:
+        out("  %-44s %9d" % (path, len(data)))
+    if args.romfs:
+        out("  ROMFS image: %d bytes (%d files, model at %s)"
+            % (len(build_image(st.rom)), len(st.rom), st.model_remote))
+    out("total: %d bytes" % st.total())
+    return {"copied": [], "skipped": [], "removed": [], "bytes": 0,
+            "would_copy": [p for p, _ in st.files]}
+
+
+def write(target, args, st, out):
+    if args.romfs:
+        image = build_image(st.rom)
+        out("ROMFS image %d bytes: %s" % (len(image), deploy_rom(target, image)))
+    start = time.monotonic()
+    result = sync(target, st.files, out, prune_below=deploy.PACKAGE_DIR)
+    took = max(time.monotonic() - start, 1e-3)
+    out("done: %d copied (%d bytes in %.1f s, %.1f KiB/s), %d already there; model at %s"
+        % (len(result["copied"]), result["bytes"], took, result["bytes"] / 1024.0 / took,
+           len(result["skipped"]), st.model_remote))
+    if args.romfs:
+        target.soft_reset()  # remounts /rom with the new image
+    return result
 
 
 def flash(args, out=print):
+    if args.dry_run:
+        return dry_run(args, out)
     with connect(args) as target:
         profile, info = choose_profile(args, target)
         out("board: %s (%s) on %s" % (profile["name"], info.get("machine") or "?", target.port))
-        if args.romfs and isinstance(target, Drive):
-            raise RomfsError("--romfs needs a serial link (mpremote or ampy), not a drive")
-        st = deploy.stage(profile, args.app, args.model, args.files, romfs=args.romfs,
-                          convert=not args.no_convert, as_main=args.main)
-        heap, fs_free, rom = board_capacity(target, info, args.romfs)
-        if args.romfs and rom is None:
-            raise RomfsError("this board has no ROMFS partition: flash without --romfs")
-        try:
-            notes = deploy.check_fit(profile, st, args.romfs, heap, None, rom)
-        except deploy.FitError:
-            if not args.force:
-                raise
-            notes = ["fit check failed, copying anyway (--force)"]
-        for note in st.notes + notes:
-            out("note: " + note)
+        rom = None
         if args.romfs:
-            image = build_image(st.rom)
-            out("ROMFS image %d bytes: %s" % (len(image), deploy_rom(target, image)))
-        start = time.monotonic()
-        result = sync(target, st.files, out, prune_below=deploy.PACKAGE_DIR)
-        took = max(time.monotonic() - start, 1e-3)
-        out("done: %d copied (%d bytes in %.1f s, %.1f KiB/s), %d already there; model at %s"
-            % (len(result["copied"]), result["bytes"], took, result["bytes"] / 1024.0 / took,
-               len(result["skipped"]), st.model_remote))
-        if args.romfs:
-            target.soft_reset()  # remounts /rom with the new image
-        return result
+            if isinstance(target, Drive):
+                raise RomfsError("--romfs needs a serial link (mpremote or ampy), not a drive")
+            rom = rom_partition_size(target)
+            if rom is None:
+                raise RomfsError("this board has no ROMFS partition: flash without --romfs")
+        st = build(args, profile, out, info.get("mem_free"), rom)
+        return write(target, args, st, out)
 
 
 def main(argv=None):
