@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, corpus_models, model_zoo
 from tinyml.graph import Tensor, Graph
-from tinyml_host import run
+from tinyml_host import model_inputs, run
 from tinyml_host.term import UserError
 
 
@@ -29,8 +29,8 @@ def int8_input(shape=(1, 4), scale=0.5, zp=-3):
 
 def test_random_input_covers_the_dtype_and_is_seeded():
     t = int8_input((1, 1000))
-    a = run.random_input(t, np.random.default_rng(1))
-    b = run.random_input(t, np.random.default_rng(1))
+    a = model_inputs.random_input(t, np.random.default_rng(1))
+    b = model_inputs.random_input(t, np.random.default_rng(1))
     assert a.dtype == np.int8 and a.shape == (1, 1000)
     assert a.tobytes() == b.tobytes()
     assert a.min() < -100 and a.max() > 100
@@ -38,28 +38,28 @@ def test_random_input_covers_the_dtype_and_is_seeded():
 
 def test_float_input_is_quantized_with_the_tensor_scale():
     t = int8_input()
-    x = run.fit_array(np.array([[0.0, 1.0, -1.0, 100.0]], np.float32), t, 0, 'x.npy')
+    x = model_inputs.fit_array(np.array([[0.0, 1.0, -1.0, 100.0]], np.float32), t, 0, 'x.npy')
     assert x.tolist() == [[-3, -1, -5, 127]]
 
 
 def test_leading_sample_axis_is_indexed():
     t = int8_input()
     stack = np.arange(12, dtype=np.int8).reshape(3, 1, 4)
-    assert run.fit_array(stack, t, 2, 'x.npz').tolist() == [[8, 9, 10, 11]]
+    assert model_inputs.fit_array(stack, t, 2, 'x.npz').tolist() == [[8, 9, 10, 11]]
     with pytest.raises(UserError):
-        run.fit_array(stack, t, 5, 'x.npz')
+        model_inputs.fit_array(stack, t, 5, 'x.npz')
 
 
 def test_wrong_shape_is_a_user_error():
     with pytest.raises(UserError, match='does not fit'):
-        run.fit_array(np.zeros((2, 3), np.int8), int8_input(), 0, 'x.npy')
+        model_inputs.fit_array(np.zeros((2, 3), np.int8), int8_input(), 0, 'x.npy')
 
 
 def test_npz_inputs_by_name(tmp_path):
     graph = Graph([int8_input(), Tensor(1, 'y', (1, 2), 'int16')], [], [0, 1], [])
     path = tmp_path / 'in.npz'
     np.savez(path, input_1=np.ones((1, 2), np.int16), input_0=np.zeros((1, 4), np.int8))
-    arrays = run.arrays_from_file(str(path), graph)
+    arrays = model_inputs.arrays_from_file(str(path), graph)
     assert [a.dtype for a in arrays] == [np.int8, np.int16]
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 
-from .term import UserError, fmt_bytes, Spinner
+from .term import UserError, fmt_bytes
 
 RUNTIME_BYTES = 112 * 1024    # `import tinyml` + model on the unix port, measured 2026-11
 OP_BYTES = 2048               # per prepared op (closures, views, parameter blocks)
@@ -52,17 +52,16 @@ def board_profile(name):
 
 def measure_heap(model_path, backend):
     """Heap the unix port keeps for this model (dict), or None when it cannot load it."""
-    from . import run
+    from . import unixport
     try:
-        exe = run.micropython_binary()
+        exe = unixport.micropython_binary()
     except UserError:
         return None
-    device, native = run.repo_paths()
-    path = os.environ.get('TINYML_MICROPYPATH') or ':'.join(p for p in (device, native) if p)
     size = os.path.getsize(model_path)
     cmd = [exe, '-X', 'heapsize=%d' % (4 * size + (64 << 20)), '-c',
            MEASURE_SCRIPT % dict(backend=backend, path=os.path.abspath(model_path))]
-    proc = run.run_with_spinner(cmd, dict(os.environ, MICROPYPATH=path), 'measuring heap')
+    proc = unixport.run_with_spinner(cmd, dict(os.environ, MICROPYPATH=unixport.micropypath()),
+                                     'measuring heap')
     lines = proc.stdout_text.strip().splitlines()
     if proc.returncode != 0 or not lines:
         return None
