@@ -170,3 +170,29 @@ def test_romfs_image_mounts_with_vfsrom_and_imports(mp, tmp_path):
         "print(json.dumps([pkg.X, pkg.sub.Y, sorted(os.listdir('/rom')), h.decode(),"
         " os.stat('/rom/empty')[6]]))" % str(path))
     assert out == [42, "sub", ["empty", "lib", "model.bin"], hashlib.sha256(big).hexdigest(), 0]
+
+
+def test_romfs_write_cut_short_leaves_no_mountable_image(tmp_path):
+    from tinyml_host.transport_romfs import chunk_order, deploy_rom, CHUNK
+    assert chunk_order(3 * CHUNK + 1) == [CHUNK, 2 * CHUNK, 3 * CHUNK, 0]
+    image = build_image([("m.bin", os.urandom(5 * CHUNK))])
+    fb = FakeBoard(tmp_path, rom_bytes=64 * 1024).start()
+    try:
+        b = open_board(fb.port, timeout=3)
+
+        def pull_cable(done, total):
+            if done > total // 2:
+                fb.kill()
+        with pytest.raises(LinkError):
+            deploy_rom(b, image, progress=pull_cable)
+        b.close()
+        fb.start()
+        with open_board(fb.port) as b:
+            with pytest.raises(BoardError, match="ENOENT|ENODEV|OSError"):
+                b.exec("import os\nos.listdir('/rom')")
+            assert deploy_rom(b, image) == "written"
+            b.soft_reset()
+            assert b.listdir("/rom") == ["m.bin"]
+            assert deploy_rom(b, image) == "unchanged"
+    finally:
+        fb.kill()

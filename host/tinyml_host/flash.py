@@ -121,7 +121,13 @@ def dry_run(args, out):
 def write(target, args, st, out):
     if args.romfs:
         image = build_image(st.rom)
-        out("ROMFS image %d bytes: %s" % (len(image), deploy_rom(target, image)))
+        try:
+            state = deploy_rom(target, image)
+        except LinkError as e:
+            raise RomfsError("%s while writing the ROMFS image: the board boots without /rom "
+                             "until tinyml-flash --romfs runs again; its files are unchanged"
+                             % e)
+        out("ROMFS image %d bytes: %s" % (len(image), state))
     start = time.monotonic()
     result = sync(target, st.files, out, prune_below=deploy.PACKAGE_DIR)
     took = max(time.monotonic() - start, 1e-3)

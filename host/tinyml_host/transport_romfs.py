@@ -10,6 +10,7 @@ byte but the last; a redundant leading 0x80 pads the image to an even length.
     image = build_image([("lib/tinyml/__init__.mpy", b"..."), ("model.tmdl", b"...")])
     deploy_rom(board, image, progress=None)  -> "written" or "unchanged"
 """
+import binascii
 import hashlib
 
 from .transport import BoardError
@@ -108,18 +109,27 @@ def rom_sha256(board, n):
     return board.exec(_ROM_SHA % n).strip()
 
 
+def chunk_order(size):
+    """Offsets to write: the first chunk (the header) last, so a write cut short leaves an
+    image without a valid header, which the board will not mount, rather than a broken one."""
+    offsets = list(range(0, size, CHUNK))
+    return offsets[1:] + offsets[:1]
+
+
 def _write_chunks(board, image, block_device, progress):
-    for off in range(0, len(image), CHUNK):
+    done = 0
+    for off in chunk_order(len(image)):
         chunk = image[off:off + CHUNK]
         code = "import binascii\n_tm_b = binascii.a2b_base64(%r)\n" % (
-            __import__("binascii").b2a_base64(chunk).strip().decode())
+            binascii.b2a_base64(chunk).strip().decode())
         if block_device:
             code += "_tm_d.writeblocks(%d // _tm_bs, _tm_b, %d %% _tm_bs)" % (off, off)
         else:
             code += "vfs.rom_ioctl(4, 0, %d, _tm_b)" % off
         board.exec(code)
+        done += len(chunk)
         if progress:
-            progress(min(off + CHUNK, len(image)), len(image))
+            progress(done, len(image))
 
 
 def deploy_rom(board, image, progress=None):
