@@ -84,6 +84,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         sys.stderr.write('tinyml: interrupted\n')
         return 130
+    except BrokenPipeError:         # `tinyml inspect m.tflite | head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:
         msg = error_message(e)
         if msg is None:

@@ -58,8 +58,8 @@ def table(headers, rows, title=None):
     for row in cells:
         for i, c in enumerate(row):
             widths[i] = max(widths[i], len(c))
-    numeric = [all(_is_number(r[i]) or r[i] in ('', '-') for r in cells) and bool(cells)
-               for i in range(len(head))]
+    numeric = [all(_is_number(r[i]) or r[i] in ('', '-') for r in cells)
+               and any(_is_number(r[i]) for r in cells) for i in range(len(head))]
 
     def line(row):
         out = []
