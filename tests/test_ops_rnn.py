@@ -756,3 +756,36 @@ def test_corpus_real_inputs_match_tflm(name):
             m.set_input(0, ref['input_0'][s].tobytes())
             m.invoke()
             assert int(np.argmax(np.frombuffer(bytes(m.outputs[0].raw), np.int8))) == s
+
+
+# ---- kernel helpers ---------------------------------------------------------------------
+
+REQUANT_CHECK = r'''
+from tinyml import quant
+from tinyml.kernels.python_rnn import requant
+
+
+def requant_mismatches(seed, count):
+    state = seed
+    bad = []
+    for i in range(count):
+        state = (state * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+        acc = (state >> 11) % (1 << 36) - (1 << 35)          # beyond int32: must wrap
+        if i % 3 == 0:
+            acc = (state >> 20) % 65536 - 32768
+        mult = (1 << 30) + (state >> 7) % (1 << 30)
+        shift = (state >> 40) % 40 - 31
+        if i % 5 == 0:
+            shift = (state >> 45) % 4
+        want = quant.multiply_by_quantized_multiplier(quant.wrap32(acc), mult, shift)
+        if requant(acc, mult, shift) != want:
+            bad.append((acc, mult, shift))
+    return bad
+'''
+
+
+def test_requant_equals_quant_mbqm(mp):
+    scope = {}
+    exec(REQUANT_CHECK, scope)
+    assert scope['requant_mismatches'](1, 20000) == []
+    assert mp.json(REQUANT_CHECK + '\nimport json\nprint(json.dumps(requant_mismatches(2, 3000)))\n') == []

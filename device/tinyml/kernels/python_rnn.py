@@ -17,7 +17,6 @@ indexed as signed values (typed views).
 """
 from array import array
 from math import exp as _exp, tanh as _tanh, copysign as _copysign
-from ..quant import multiply_by_quantized_multiplier as _mbqm, wrap32 as _wrap32
 from ..quant import multiply_by_quantized_multiplier_64 as _mbqm64
 
 # the kernel table entries (kernels/python.py star-imports this module)
@@ -50,6 +49,26 @@ SIGMOID_TABLE = array('H', (
     65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
     65534, 65534, 65534, 65535,
 ))
+
+
+def requant(acc, mult, shift):
+    """TFLM MultiplyByQuantizedMultiplier (double rounding) of acc wrapped to int32, for
+    mult >= 0: quant.multiply_by_quantized_multiplier in one call (hot path)."""
+    acc = ((acc + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    if shift > 0:
+        acc = (((acc << shift) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    ab = acc * mult
+    if ab >= 0:
+        x = (ab + 0x40000000) >> 31
+    else:
+        x = -((0x3FFFFFFF - ab) >> 31)   # C division truncates toward zero
+    if shift < 0:
+        mask = (1 << -shift) - 1
+        rem = x & mask
+        x >>= -shift
+        if rem > (mask >> 1) + (1 if x < 0 else 0):
+            x += 1
+    return x
 
 
 def _sat16(v):
@@ -128,15 +147,14 @@ def lstm_gate_fc(out, x, w, p):
                 acc = (p[FC_BIAS + 2 * j + 1] << 32) | (p[FC_BIAS + 2 * j] & 0xFFFFFFFF)
             else:
                 acc = p[FC_BIAS + j]
-            xi = xs
-            for _k in range(n_in):
-                acc += w[wi] * x[xi]
-                wi += 1
-                xi += 1
+            d = wi - xs   # x index = weight index - d (one loop counter is faster)
+            for k in range(wi, wi + n_in):
+                acc += w[k] * x[k - d]
+            wi += n_in
             if wide:
                 v = _sat16(_mbqm64(acc, mult, shift))
             else:
-                v = _sat16(_mbqm(_wrap32(acc), mult, shift))
+                v = _sat16(requant(acc, mult, shift))
             if mode:
                 v = _sat16(v + out[o])
                 if mode == MODE_SIGMOID:
@@ -179,8 +197,8 @@ def lstm_cell_update(cell, gates, unused, p):
     hi = p[CU_CLIP]
     lo = -hi
     for k in range(p[CU_COUNT]):
-        v = _sat16(_mbqm(gates[f + k] * cell[c + k], m1, s1))
-        v = _sat16(v + _sat16(_mbqm(gates[i + k] * gates[g + k], m2, s2)))
+        v = _sat16(requant(gates[f + k] * cell[c + k], m1, s1))
+        v = _sat16(v + _sat16(requant(gates[i + k] * gates[g + k], m2, s2)))
         if clip_on:
             v = hi if v > hi else (lo if v < lo else v)
         cell[c + k] = v
@@ -215,7 +233,7 @@ def lstm_hidden_update(hidden, cell, gates, p):
     lo = p[HU_MIN]
     hi = p[HU_MAX]
     for k in range(p[HU_COUNT]):
-        v = zp + _mbqm(tanh16(cell[c + k], tm, ts) * gates[o + k], m, s)
+        v = zp + requant(tanh16(cell[c + k], tm, ts) * gates[o + k], m, s)
         hidden[h + k] = hi if v > hi else (lo if v < lo else v)
 
 
@@ -270,12 +288,11 @@ def svdf_feature(state, x, wf, p):
         wi = 0
         for f in range(n_filter):
             acc = p[SF_BIAS + f]
-            xi = xs
-            for _k in range(n_in):
-                acc += wf[wi] * x[xi]
-                wi += 1
-                xi += 1
-            v = _mbqm(_wrap32(acc), mult, shift)
+            d = wi - xs
+            for k in range(wi, wi + n_in):
+                acc += wf[k] * x[k - d]
+            wi += n_in
+            v = requant(acc, mult, shift)
             v = zp + (hi if v > hi else (lo if v < lo else v))
             if v > hi:
                 v -= span
@@ -310,17 +327,19 @@ def svdf_time(out, state, wt, p):
     shift = p[ST_SHIFT]
     out_zp = p[ST_OUT_ZP]
     n_unit = n_filter // rank
+    span = rank * n_mem
     si = 0
     o = 0
     for _ in range(p[ST_BATCHES]):
         wi = 0
         for u in range(n_unit):
             acc = p[ST_BIAS + u]
-            for _r in range(rank * n_mem):
-                acc += wt[wi] * (state[si] - zp)
-                wi += 1
-                si += 1
-            v = _mbqm(_wrap32(acc), mult, shift) + out_zp
+            d = wi - si
+            for k in range(wi, wi + span):
+                acc += wt[k] * (state[k - d] - zp)
+            wi += span
+            si += span
+            v = requant(acc, mult, shift) + out_zp
             out[o] = 127 if v > 127 else (-128 if v < -128 else v)
             o += 1
 
@@ -352,11 +371,10 @@ def lstm_gate_fc_f32(out, x, w, p):
         wi = 0
         for j in range(n_out):
             acc = 0.0
-            xi = xs
-            for _k in range(n_in):
-                acc += w[wi] * x[xi]
-                wi += 1
-                xi += 1
+            d = wi - xs   # x index = weight index - d (one loop counter is faster)
+            for k in range(wi, wi + n_in):
+                acc += w[k] * x[k - d]
+            wi += n_in
             out[o] = out[o] + acc
             if mode == MODE_SIGMOID:
                 out[o] = sigmoid_f32(out[o])
@@ -405,11 +423,10 @@ def svdf_feature_f32(state, x, wf, p):
         wi = 0
         for f in range(n_filter):
             acc = 0.0
-            xi = xs
-            for _k in range(n_in):
-                acc += wf[wi] * x[xi]
-                wi += 1
-                xi += 1
+            d = wi - xs
+            for k in range(wi, wi + n_in):
+                acc += wf[k] * x[k - d]
+            wi += n_in
             state[si] = acc
             si += n_mem
         xs += n_in
@@ -449,10 +466,11 @@ def svdf_time_f32(out, state, wt, p):
         for u in range(n_unit):
             for _r in range(rank):
                 part = 0.0
-                for _j in range(n_mem):
-                    part += wt[wi] * state[si]
-                    wi += 1
-                    si += 1
+                d = wi - si
+                for k in range(wi, wi + n_mem):
+                    part += wt[k] * state[k - d]
+                wi += n_mem
+                si += n_mem
                 out[o] = out[o] + part
             out[o] = _activation_f32(act, out[o])
             o += 1
