@@ -282,9 +282,12 @@ def test_drive_mode_circuitpython(zoo, tmp_path):
     assert second["copied"] == [] and len(second["skipped"]) == len(first["copied"])
 
 
-def test_user_mistakes_are_one_line_errors(tmp_path, capsys):
+def test_user_mistakes_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    from serial.tools import list_ports
+    monkeypatch.setattr(list_ports, "comports", lambda: [])
     app = write_app(tmp_path)
     cases = [
+        ([app, app], "board not found: no USB serial ports; give --port"),
         (["--port", str(tmp_path / "ttyACM9"), app, app], "board not found"),
         (["--drive", str(tmp_path / "nodrive"), app, app], "board drive not found"),
         (["--drive", str(tmp_path), "--board", "nope", app, app], "unknown board"),
@@ -354,3 +357,11 @@ def test_dry_run_checks_the_profile_without_a_board(zoo, tmp_path, capsys):
     assert "(try --romfs)" in capsys.readouterr().err
     assert flash.main(["--board", "auto", "--dry-run", app, small]) == 1
     assert "--dry-run needs --board NAME" in capsys.readouterr().err
+
+
+def test_run_model_without_the_package_says_so(zoo, tmp_path):
+    from tinyml_host.term import UserError
+    from tinyml_host.transport import run_model
+    with FakeBoard(tmp_path) as fb:
+        with pytest.raises(UserError, match="no tinyml package: copy it first"):
+            run_model(fb.port, str(zoo / (SMALL + ".tflite")), [b"\0"], n_outputs=1)

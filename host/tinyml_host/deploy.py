@@ -23,7 +23,20 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
-DEVICE = ROOT / "device"
+
+
+def _device_dir():
+    """device/ of a source checkout, else the folder holding the installed tinyml package."""
+    if (ROOT / "device" / "tinyml").is_dir():
+        return ROOT / "device"
+    import importlib.util
+    spec = importlib.util.find_spec("tinyml")
+    if spec and spec.origin:
+        return pathlib.Path(spec.origin).resolve().parent.parent
+    return ROOT / "device"
+
+
+DEVICE = _device_dir()
 NATIVE_BUILD = ROOT / "native_modules" / "build"
 MPY_VERSION = 6  # what mpy-cross (and MicroPython >= 1.22) emit; boards report it in _mpy & 0xff
 PACKAGE_DIR = "/lib/tinyml"  # ours: files there that a new version lacks are removed

@@ -264,7 +264,12 @@ def run_model(port, model_path, inputs, n_outputs, repeat=1, backend=None,
             out = board.exec(_RUN_SCRIPT % dict(
                 backend=backend or "", model=RUN_MODEL, input=RUN_INPUT,
                 sizes=[len(x) for x in inputs], repeat=repeat, n_out=n_outputs), timeout=600)
-    except (LinkError, BoardError) as e:
+    except BoardError as e:
+        if "no module named 'tinyml'" in str(e):
+            raise UserError("the board has no tinyml package: copy it first with "
+                            "`tinyml flash --port %s APP.py MODEL`" % port)
         raise UserError("on the board: %s" % e)
+    except LinkError as e:
+        raise UserError(str(e))
     lines = out.strip().splitlines()
     return json.loads(lines[-1]), binascii.a2b_base64(lines[-2])
