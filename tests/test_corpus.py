@@ -157,3 +157,5 @@ def test_arena_fits_in_tflm_head(name):
         pytest.skip('no TFLM arena figure for %s' % name)
     m = tinyml.load((model_zoo() / (name + '.tflite')).read_bytes())
     assert 0 < m.arena_bytes <= head
+    from tinyml import planner
+    planner.check(m._buffers.values())   # no two live buffers (scratch included) overlap

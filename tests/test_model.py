@@ -275,3 +275,30 @@ def test_typed_data_views_micropython(mp, tmp_path):
     got = mp.json(TYPED_MP % str(tmp_path))
     assert got == {'float32': [-3.5, 2.25, 1e6, 0.5], 'int16': [-3, 2, 100, 1],
                    'int32': [-3, 2, 100, 1], 'uint8': [250, 2, 100, 1], 'int8': [-3, 2, 100, 1]}
+
+
+FUZZ_LOAD_MP = r'''
+import random, tinyml
+f = open(%r, 'rb'); buf = f.read(); f.close()
+random.seed(11)
+ok = 0
+for k in range(600):
+    b = bytearray(buf)
+    for _ in range(1 + random.getrandbits(3) %% 5):
+        b[random.getrandbits(16) %% len(b)] = random.getrandbits(8)
+    try:
+        m = tinyml.load(bytes(b))
+        for i in range(len(m.inputs)):
+            m.set_input(i, bytes(m.inputs[i].nbytes))
+        m.invoke()
+        ok += 1
+    except ValueError:
+        pass
+print(ok)
+'''
+
+
+def test_fuzzed_models_fail_cleanly_micropython(mp, tmp_path):
+    path = tmp_path / 'p.tflite'
+    path.write_bytes(_pipeline())
+    assert mp.json(FUZZ_LOAD_MP % str(path), heapsize=32 << 20, timeout=600) > 0
