@@ -296,3 +296,22 @@ def test_gather_index_out_of_range_raises():
     m.set_input(1, np.array([1, 9], np.int32).tobytes())
     with pytest.raises(ValueError, match='index 9 out of range'):
         m.invoke()
+
+
+def test_concat_int8_needs_equal_quantization_like_tflm():
+    b = ModelBuilder()
+    x = b.tensor('int8', (2, 2), scale=0.5, zero_point=0)
+    z = b.tensor('int8', (2, 2), scale=0.25, zero_point=0)
+    y = b.tensor('int8', (4, 2), scale=0.5, zero_point=0)
+    b.op('CONCATENATION', [x, z], [y], axis=0)
+    buf = b.build([x, z], [y])
+    with pytest.raises(RuntimeError):
+        run_tflm(buf, [rand('int8', (2, 2)), rand('int8', (2, 2))])
+    with pytest.raises(tinyml.UnsupportedOpError, match=r'CONCATENATION \(node 0\).*quantization'):
+        tinyml.load(buf)
+
+
+def test_transpose_copies_raw_values_across_quantization_like_tflm():
+    buf, inputs = unary('TRANSPOSE', 'int8', (3, 5), (5, 3), [i32(1, 0)],
+                        in_q=dict(scale=0.5, zero_point=1), out_q=dict(scale=0.1, zero_point=-4))
+    _check(_run_tinyml(buf, inputs), run_tflm(buf, inputs), 'transpose raw')

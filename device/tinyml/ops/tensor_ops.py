@@ -174,16 +174,22 @@ def _axis(op, axis, rank):
 
 
 def _same_type(m, op, ins, outs):
+    """The common dtype; values are copied raw, as TFLM does (quantization not checked)."""
     first = m.tensors[ins[0]]
     for i in tuple(ins) + tuple(outs):
         t = m.tensors[i]
         if t.dtype != first.dtype:
             raise ModelError('op %s (node %d): tensor %d is %s, expected %s'
                              % (op.name, op.index, i, t.dtype, first.dtype))
-        if first.dtype in ('int8', 'uint8', 'int16') and \
-                (t.scale != first.scale or t.zero_point != first.zero_point):
-            raise not_supported(op, 'inputs and outputs with different quantization')
     return first.dtype
+
+
+def _same_quantization(m, op, tensors):
+    first = m.tensors[tensors[0]]
+    for i in tensors:
+        t = m.tensors[i]
+        if t.scale != first.scale or t.zero_point != first.zero_point:
+            raise not_supported(op, 'int8 inputs and output with different quantization')
 
 
 def _expect_shape(op, t, shape):
@@ -231,6 +237,8 @@ def prepare_concatenation(m, op):
     if not ins:
         raise ModelError('op CONCATENATION (node %d): no inputs' % op.index)
     dtype = _same_type(m, op, ins, op.outputs)
+    if dtype == 'int8':   # TFLM's int8 CONCATENATION does not rescale
+        _same_quantization(m, op, ins + [op.outputs[0]])
     out_t = m.tensors[op.outputs[0]]
     rank = len(m.tensors[ins[0]].shape)
     axis = _axis(op, op.options.get('axis', 0), rank)
