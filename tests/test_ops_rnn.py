@@ -788,4 +788,5 @@ def test_requant_equals_quant_mbqm(mp):
     scope = {}
     exec(REQUANT_CHECK, scope)
     assert scope['requant_mismatches'](1, 20000) == []
-    assert mp.json(REQUANT_CHECK + '\nimport json\nprint(json.dumps(requant_mismatches(2, 3000)))\n') == []
+    code = REQUANT_CHECK + '\nimport json\nprint(json.dumps(requant_mismatches(2, 3000)))\n'
+    assert mp.json(code) == []

@@ -413,7 +413,7 @@ class Plan:
     def run(self):
         if self.fresh is not None and not self.fresh[0]:
             hidden = self.hidden
-            for k in range(len(hidden)):
+            for k in range(self.batch * self.n_cell):
                 hidden[k] = self.h_zp
             self.fresh[0] = 1
         span = self.cu[K.CU_COUNT]

@@ -192,6 +192,7 @@ class Plan:
         self.pf = pf
         self.pt = pt
         self.s_zp = s_zp
+        self.state_count = pf[K.SF_BATCHES] * pf[K.SF_FILTERS] * pf[K.SF_MEMORY]
         self.bias_copies = bias_copies   # float path: rnn_copy blocks bias -> output rows
         # int8 state restarts from its zero point (TFLM ResetTensorData); this
         # persistent flag, zeroed by reset(), says the fill is still due
@@ -215,7 +216,7 @@ class Plan:
     def run(self):
         if self.fresh is not None and not self.fresh[0]:
             state = self.state
-            for k in range(len(state)):
+            for k in range(self.state_count):
                 state[k] = self.s_zp
             self.fresh[0] = 1
         if self.bias_copies is not None:
