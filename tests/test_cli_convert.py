@@ -1,28 +1,17 @@
 """tinyml convert / tinyml.compact: the .tmdl format round-trips every model exactly."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from flatbuffers import flexbuffers
 
-from conftest import ROOT, corpus_models
+from conftest import corpus_models
+from test_cli_inspect import cli
 from tflite_builder import ModelBuilder
 from tinyml import compact, reader
 from tinyml.errors import ModelError
 from tinyml_host import convert
-
-
-def cli(*args, check=True):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / 'host'), str(ROOT / 'device')]))
-    proc = subprocess.run([sys.executable, '-m', 'tinyml_host.cli'] + [str(a) for a in args],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError('tinyml %s exited %d\n%s\n%s'
-                             % (' '.join(map(str, args)), proc.returncode, proc.stdout, proc.stderr))
-    return proc
 
 
 def builder_model():

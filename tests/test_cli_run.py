@@ -1,26 +1,14 @@
 """tinyml run: inputs, the unix port, --check against TFLM, reports and errors."""
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, corpus_models, model_zoo
+from conftest import corpus_models, model_zoo
+from test_cli_inspect import cli
 from tinyml.graph import Tensor, Graph
 from tinyml_host import model_inputs, run
 from tinyml_host.term import UserError
-
-
-def cli(*args, check=True):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / 'host'), str(ROOT / 'device')]))
-    proc = subprocess.run([sys.executable, '-m', 'tinyml_host.cli'] + [str(a) for a in args],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
-    if check and proc.returncode not in (0,):
-        raise AssertionError('tinyml %s exited %d\n%s\n%s'
-                             % (' '.join(map(str, args)), proc.returncode, proc.stdout, proc.stderr))
-    return proc
 
 
 def int8_input(shape=(1, 4), scale=0.5, zp=-3):
