@@ -790,3 +790,45 @@ def test_requant_equals_quant_mbqm(mp):
     assert scope['requant_mismatches'](1, 20000) == []
     code = REQUANT_CHECK + '\nimport json\nprint(json.dumps(requant_mismatches(2, 3000)))\n'
     assert mp.json(code) == []
+
+
+NO_ALLOC = r'''
+import gc, tinyml
+from tinyml.ops import lstm, svdf
+
+runs = []
+for mod in (lstm, svdf):
+    def bind(self, scratch, orig=mod.Plan.bind):
+        run = orig(self, scratch)
+        runs.append(run)
+        return run
+    mod.Plan.bind = bind
+
+
+def rnn_alloc(path):
+    """Heap bytes the model's LSTM/SVDF runs allocate in one invoke (after a first one)."""
+    del runs[:]
+    m = tinyml.load(path)
+    m.invoke()
+    gc.collect()
+    gc.disable()
+    total = 0
+    for run in runs:
+        before = gc.mem_alloc()
+        run()
+        total += gc.mem_alloc() - before
+    gc.enable()
+    return [len(runs), total]
+'''
+
+
+@pytest.mark.parametrize('name', ['mnist_lstm_int8', 'dtln_noise_suppression',
+                                  'keyword_scrambled', 'keyword_scrambled_8bit'])
+def test_integer_runs_allocate_nothing_on_unix_port(mp, name):
+    """64-bit unix port: every intermediate fits a small int, so an invoke of the integer
+    LSTM/SVDF kernels allocates no heap at all (no slices, tuples or bound methods)."""
+    path = zoo_path(name)
+    count, total = mp.json(NO_ALLOC + '\nimport json\nprint(json.dumps(rnn_alloc(%r)))\n'
+                           % str(path))
+    assert count >= 1
+    assert total == 0
