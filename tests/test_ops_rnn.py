@@ -349,6 +349,8 @@ def test_lstm_synthetic_on_unix_port(mp, tmp_path):
 SVDF_CASES = {
     'int16_b2_rank2': dict(batch=2, n_in=7, n_filter=6, n_memory=4, rank=2,
                            state_dtype='int16'),
+    'int16_zp_resets_to_0': dict(batch=1, n_in=4, n_filter=3, n_memory=3, rank=1,
+                                 state_dtype='int16', state_zp=40),
     'int8_zp_b2_rank3': dict(batch=2, n_in=5, n_filter=6, n_memory=3, rank=3,
                              state_dtype='int8', state_zp=9),
     'int8_rank1': dict(batch=1, n_in=9, n_filter=4, n_memory=5, rank=1, state_dtype='int8',

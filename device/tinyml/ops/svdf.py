@@ -182,21 +182,23 @@ def prepare(m, op):
                                t[STATE], m.view(ins[W_FEATURE]))
     pt = _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp,
                       m.view(ins[BIAS]))
-    return 0, Plan(m, op, pf, pt, s_zp, None).bind
+    # TFLM resets int8 variables to their zero point, other types to 0
+    fill = s_zp if t[STATE].dtype == 'int8' else 0
+    return 0, Plan(m, op, pf, pt, fill, None).bind
 
 
 class Plan:
-    def __init__(self, m, op, pf, pt, s_zp, bias_copies):
+    def __init__(self, m, op, pf, pt, fill, bias_copies):
         self.m = m
         self.op = op
         self.pf = pf
         self.pt = pt
-        self.s_zp = s_zp
+        self.fill = fill
         self.state_count = pf[K.SF_BATCHES] * pf[K.SF_FILTERS] * pf[K.SF_MEMORY]
         self.bias_copies = bias_copies   # float path: rnn_copy blocks bias -> output rows
-        # int8 state restarts from its zero point (TFLM ResetTensorData); this
-        # persistent flag, zeroed by reset(), says the fill is still due
-        self.fresh = m.persistent(1) if s_zp else None
+        # a nonzero reset value (TFLM ResetTensorData) is written by the first run
+        # after load or reset(): reset() zeroes this persistent flag
+        self.fresh = m.persistent(1) if fill else None
 
     def bind(self, scratch):
         m = self.m
@@ -217,7 +219,7 @@ class Plan:
         if self.fresh is not None and not self.fresh[0]:
             state = self.state
             for k in range(self.state_count):
-                state[k] = self.s_zp
+                state[k] = self.fill
             self.fresh[0] = 1
         if self.bias_copies is not None:
             for pc in self.bias_copies:
