@@ -38,6 +38,7 @@ except ImportError:
     uctypes = None
 
 import struct
+from array import array as _array
 
 
 def alloc_bytes():
@@ -45,14 +46,21 @@ def alloc_bytes():
     return _mem_alloc() if _mem_alloc else 0
 
 
-try:
-    import time as _time
-    _ticks_us = _time.ticks_us
-except AttributeError:
-    import time as _time
+import time as _time
 
-    def _ticks_us():
-        return int(_time.perf_counter() * 1000000)
+if hasattr(_time, 'ticks_us'):
+    _ticks_us = _time.ticks_us
+    _ticks_diff = _time.ticks_diff
+else:
+    if hasattr(_time, 'perf_counter'):
+        def _ticks_us():
+            return int(_time.perf_counter() * 1000000)
+    else:   # CircuitPython
+        def _ticks_us():
+            return _time.monotonic_ns() // 1000
+
+    def _ticks_diff(a, b):
+        return a - b
 
 
 def ticks_us():
@@ -60,10 +68,7 @@ def ticks_us():
 
 
 def ticks_diff(a, b):
-    try:
-        return _time.ticks_diff(a, b)
-    except AttributeError:
-        return a - b
+    return _ticks_diff(a, b)
 
 
 def float_bits(f):
@@ -133,9 +138,22 @@ def byte_view(buf, offset, nbytes, arena=False):
     arena=True: buf comes from new_arena (an array('b') on MicroPython)."""
     if not IS_MICROPYTHON:
         return memoryview(buf).cast('B')[offset:offset + nbytes]
-    if arena and uctypes is not None:
+    code = _mp_typecode(buf, arena)
+    if code == 'B':
+        return memoryview(buf)[offset:offset + nbytes]
+    if uctypes is not None:
         return uctypes.bytearray_at(uctypes.addressof(buf) + offset, nbytes)
     return memoryview(buf)[offset:offset + nbytes]
+
+
+def _mp_typecode(buf, arena):
+    """Typecode of a MicroPython buffer object ('B' for bytes-like), or the arena's 'b'."""
+    if isinstance(buf, (bytes, bytearray)):
+        return 'B'
+    if uctypes is not None and _forge_works() and isinstance(buf, (memoryview, _array)):
+        code = _mv_struct(buf).head & 0x7F
+        return 'B' if code == 1 else chr(code)
+    return 'b' if arena else 'B'
 
 
 def typed_view(buf, offset, count, dtype, arena=False):
@@ -148,7 +166,7 @@ def typed_view(buf, offset, count, dtype, arena=False):
     nbytes = count * _ITEMSIZE[code]
     if not IS_MICROPYTHON:
         return memoryview(buf).cast('B')[offset:offset + nbytes].cast(code)
-    if code == ('b' if arena else 'B'):
+    if _ITEMSIZE[code] == 1 and code == _mp_typecode(buf, arena):
         return memoryview(buf)[offset:offset + count]
     if uctypes is not None:
         view = _forge_view(buf, offset, count, code)
@@ -204,11 +222,15 @@ def _base_of(buf):
     return uctypes.addressof(buf), 0
 
 
-def _forge_view(buf, offset, count, code):
+def _forge_works():
     global _forge_ok
     if _forge_ok is None:
         _forge_ok = _forge_self_test()
-    if not _forge_ok or count == 0:
+    return _forge_ok
+
+
+def _forge_view(buf, offset, count, code):
+    if count == 0 or not _forge_works():
         return None
     base, start = _base_of(buf)
     size = _ITEMSIZE[code]

@@ -480,17 +480,19 @@ def prepare_pad(m, op):
 def _pad_fill(m, op, out_t):
     """Raw bytes of the pad value: PADV2's constant, else the output zero point (0.0 float)."""
     import struct
-    from ..compat import STRUCT_CODES
     size = ITEMSIZE[out_t.dtype]
     if op.name == 'PADV2' and len(op.inputs) > 2 and op.inputs[2] >= 0:
         c = m.tensors[op.inputs[2]]
         if c.data is None or c.dtype != out_t.dtype or c.size != 1:
             raise not_supported(op, 'constant_values must be a constant scalar of the output type')
         return bytes(c.data[:size])
-    zp = out_t.zero_point if out_t.dtype in ('int8', 'uint8', 'int16') else 0
+    if out_t.dtype not in ('int8', 'uint8', 'int16'):
+        return bytes(size)               # 0 / 0.0
+    zp = out_t.zero_point
     if isinstance(zp, tuple):
         raise not_supported(op, 'per-channel quantized output')
-    return struct.pack('<' + STRUCT_CODES[out_t.dtype], zp)
+    # the C cast of the int32 zero point to the element type keeps the low bits
+    return struct.pack('<' + ('B' if size == 1 else 'H'), zp & ((1 << 8 * size) - 1))
 
 
 def _border_jobs(out, out_shape, in_shape, pads):
