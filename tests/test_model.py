@@ -302,3 +302,58 @@ def test_fuzzed_models_fail_cleanly_micropython(mp, tmp_path):
     path = tmp_path / 'p.tflite'
     path.write_bytes(_pipeline())
     assert mp.json(FUZZ_LOAD_MP % str(path), heapsize=32 << 20, timeout=600) > 0
+
+
+def test_compat_views_cpython():
+    from tinyml import compat
+    raw = bytearray(16)
+    v = compat.typed_view(raw, 4, 2, 'int16')
+    v[0], v[1] = -2, 300
+    assert raw[4:8] == b'\xfe\xff\x2c\x01'
+    s = compat.StructView(memoryview(raw)[4:8], 'h')       # the no-uctypes fallback
+    assert len(s) == 2 and s[0] == -2 and s[-1] == 300
+    s[1] = -1
+    assert raw[6:8] == b'\xff\xff'
+    with pytest.raises(IndexError):
+        s[2]
+    assert compat.buffer_nbytes(array.array('i', [1, 2, 3])) == 12
+    assert bytes(compat.as_bytes(array.array('h', [1]), 2)) == b'\x01\x00'
+
+
+COMPAT_MP = r'''
+import gc, json
+from array import array
+from tinyml import compat
+out = {}
+arena = compat.new_arena(64)
+v = compat.typed_view(arena, 16, 3, 'int32', True)
+v[2] = -7
+out['int32'] = [type(v).__name__, len(v), list(arena[24:28])]
+raw = compat.byte_view(arena, 24, 4, True)
+out['raw'] = list(raw)
+src = bytes([0, 1, 0, 2, 0, 0xff, 0xff])
+u = compat.typed_view(memoryview(src)[1:], 0, 3, 'int16')      # odd address: uctypes fallback
+out['unaligned'] = [type(u).__name__, u[0], u[1], u[2]]
+s8 = compat.typed_view(memoryview(src), 5, 2, 'int8')
+out['int8'] = list(s8)
+u8 = compat.typed_view(arena, 24, 4, 'uint8', True)
+out['uint8'] = list(u8)
+out['nbytes'] = [compat.buffer_nbytes(array('h', [1, 2])), compat.buffer_nbytes(v)]
+keep = compat.typed_view(compat.new_arena(32), 0, 8, 'int32', True)
+keep[7] = 12345
+junk = [bytearray(256) for _ in range(200)]
+gc.collect()
+out['alive'] = keep[7]
+print(json.dumps(out))
+'''
+
+
+def test_compat_views_micropython(mp):
+    got = mp.json(COMPAT_MP)
+    assert got['int32'] == ['memoryview', 3, [-7, -1, -1, -1]]
+    assert got['raw'] == [249, 255, 255, 255]
+    assert got['unaligned'] == ['struct', 1, 2, -1]
+    assert got['int8'] == [-1, -1]
+    assert got['uint8'] == [249, 255, 255, 255]
+    assert got['nbytes'] == [4, 12]
+    assert got['alive'] == 12345
