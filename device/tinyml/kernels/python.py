@@ -104,6 +104,12 @@ def _fill_patch(patch, a, p, base_b, oy, ox):
             d += row
             continue
         src = base_b + iy * in_w * in_c
+        if p[12] == 1 and ix0 >= 0 and ix0 + k_w <= in_w:
+            s = src + ix0 * in_c - d
+            for i in range(d, d + row):
+                patch[i] = a[s + i]
+            d += row
+            continue
         for kx in range(k_w):
             ix = ix0 + kx * p[12]
             if ix < 0 or ix >= in_w:
@@ -127,15 +133,6 @@ def _filter_sums(beff, b, p, out_c, per_row, stride):
             s += b[j]
             j += stride
         beff[oc] = p[CONV_HEADER + oc] + in_off * s
-
-
-def _requant_clamp(acc, p, nm, ns, oc, out_off, act_min, act_max):
-    acc = _requant(acc, p[nm + oc], p[ns + oc]) + out_off
-    if acc < act_min:
-        return act_min
-    if acc > act_max:
-        return act_max
-    return acc
 
 
 def conv_s8(out, a, b, p):
@@ -162,7 +159,23 @@ def conv_s8(out, a, b, p):
                     for i in range(K):
                         acc += patch[i] * b[w0 + i]
                     w0 += K
-                    out[o] = _requant_clamp(acc, p, nm, ns, oc, out_off, act_min, act_max)
+                    # _requant inlined (hot loop)
+                    sh = p[ns + oc]
+                    if sh > 0:
+                        acc = ((acc << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+                    acc *= p[nm + oc]
+                    if acc >= 0:
+                        acc = (acc + 0x40000000) >> 31
+                    else:
+                        acc = -((0x3FFFFFFF - acc) >> 31)
+                    if sh < 0:
+                        mask = (1 << -sh) - 1
+                        rem = acc & mask
+                        acc >>= -sh
+                        if rem > (mask >> 1) + (acc < 0):
+                            acc += 1
+                    acc += out_off
+                    out[o] = act_min if acc < act_min else (act_max if acc > act_max else acc)
                     o += 1
 
 
@@ -188,13 +201,34 @@ def depthwise_s8(out, a, b, p):
                 _fill_patch(patch, a, p, base_b, oy, ox)
                 for oc in range(out_c):
                     acc = beff[oc]
-                    i = oc // dm
                     j = oc
-                    for _ in range(taps):
-                        acc += patch[i] * b[j]
-                        i += in_c
-                        j += out_c
-                    out[o] = _requant_clamp(acc, p, nm, ns, oc, out_off, act_min, act_max)
+                    if dm == 1:
+                        for _ in range(taps):
+                            acc += patch[j] * b[j]
+                            j += in_c
+                    else:
+                        i = oc // dm
+                        for _ in range(taps):
+                            acc += patch[i] * b[j]
+                            i += in_c
+                            j += out_c
+                    # _requant inlined (hot loop)
+                    sh = p[ns + oc]
+                    if sh > 0:
+                        acc = ((acc << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+                    acc *= p[nm + oc]
+                    if acc >= 0:
+                        acc = (acc + 0x40000000) >> 31
+                    else:
+                        acc = -((0x3FFFFFFF - acc) >> 31)
+                    if sh < 0:
+                        mask = (1 << -sh) - 1
+                        rem = acc & mask
+                        acc >>= -sh
+                        if rem > (mask >> 1) + (acc < 0):
+                            acc += 1
+                    acc += out_off
+                    out[o] = act_min if acc < act_min else (act_max if acc > act_max else acc)
                     o += 1
 
 
@@ -229,7 +263,23 @@ def fully_connected_s8(out, a, b, p):
             for i in range(depth):
                 acc += x[i] * b[w0 + i]
             w0 += depth
-            out[o] = _requant_clamp(acc, p, nm, ns, oc, out_off, act_min, act_max)
+            # _requant inlined (hot loop)
+            sh = p[ns + oc]
+            if sh > 0:
+                acc = ((acc << sh) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+            acc *= p[nm + oc]
+            if acc >= 0:
+                acc = (acc + 0x40000000) >> 31
+            else:
+                acc = -((0x3FFFFFFF - acc) >> 31)
+            if sh < 0:
+                mask = (1 << -sh) - 1
+                rem = acc & mask
+                acc >>= -sh
+                if rem > (mask >> 1) + (acc < 0):
+                    acc += 1
+            acc += out_off
+            out[o] = act_min if acc < act_min else (act_max if acc > act_max else acc)
             o += 1
 
 
