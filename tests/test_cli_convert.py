@@ -245,13 +245,13 @@ from tinyml import compact, planner
 calls = []
 real = planner.plan
 planner.plan = lambda *a, **k: calls.append(1) or real(*a, **k)
-m = tinyml.load(%r)
+m = tinyml.load(MODEL)
 m.set_input(0, bytes([(k * 37) % 256 for k in range(192)]))
 m.invoke()
 print(json.dumps([calls, compact._replay, m.arena_bytes, list(bytes(m.get_output(0)))]))
 """
-    out = mp.json(script % str(path))
-    reference = mp.json(script % str(tmp_path / 'm.tflite'))
+    out = mp.json(script.replace('MODEL', repr(str(path))))
+    reference = mp.json(script.replace('MODEL', repr(str(tmp_path / 'm.tflite'))))
     planner_calls, tape_left, arena, output = out
     assert planner_calls == [] and reference[0] == [1]     # the stored plan was used
     assert tape_left is None            # every stored multiplier was replayed
