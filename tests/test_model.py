@@ -357,3 +357,46 @@ def test_compat_views_micropython(mp):
     assert got['uint8'] == [249, 255, 255, 255]
     assert got['nbytes'] == [4, 12]
     assert got['alive'] == 12345
+
+
+ROMFS_MP = r'''
+import gc, json, vfs, tinyml
+f = open(%r, 'rb'); image = f.read(); f.close()
+vfs.mount(vfs.VfsRom(memoryview(image)), '/rom')
+def main():
+    m = tinyml.load('/rom/big.tflite')   # warm up: imports the modules load needs
+    m = None
+    gc.collect()
+    before = gc.mem_alloc()
+    m = tinyml.load('/rom/big.tflite')
+    gc.collect()
+    grew = gc.mem_alloc() - before
+    m.set_input(0, bytes(%r))
+    m.invoke()
+    print(json.dumps({'grew': grew, 'arena': m.arena_bytes, 'out': bytes(m.outputs[0].raw).hex()}))
+main()
+'''
+
+
+def test_romfs_model_used_in_place_micropython(mp, tmp_path):
+    """A model file on a ROMFS is mapped, not read: loading costs less heap than its weights."""
+    from mpremote.romfs import make_romfs
+    b = ModelBuilder()
+    x = b.tensor('int8', (2, 8), scale=0.5, zero_point=0)
+    w = b.const('int8', (3000, 8), RNG_BYTES, scale=0.5, zero_point=0)
+    y = b.tensor('int8', (3002, 8), scale=0.5, zero_point=0)
+    b.op('CONCATENATION', [x, w], [y], axis=0)
+    buf = b.build([x], [y])
+    src = tmp_path / 'fs'
+    src.mkdir()
+    (src / 'big.tflite').write_bytes(buf)
+    image = tmp_path / 'rom.img'
+    image.write_bytes(make_romfs(str(src), mpy_cross=False))
+    got = mp.json(ROMFS_MP % (str(image), bytes(range(16))), heapsize=4 << 20)
+    # heap used by the load: the arena plus bookkeeping, not another copy of the 24000 weights
+    assert got['grew'] < got['arena'] + 12000, got
+    want = run_tflm(buf, [np.arange(16, dtype=np.int8).reshape(2, 8)])[0]
+    assert got['out'] == want.tobytes().hex()
+
+
+RNG_BYTES = np.random.default_rng(7).integers(-128, 128, 24000, dtype=np.int8)
