@@ -11,8 +11,45 @@ from tinyml_host import deploy, flash, transport_sync
 from tinyml_host.transport import open_board
 from tinyml_host.transport_sync import SyncError
 
-SMALL = "hello_world_int8"
-OTHER = "micro_speech_quantized"
+CORPUS = {"small": "hello_world_int8", "other": "micro_speech_quantized",
+          "big": "person_detect"}
+
+
+class Models:
+    """small, other, big: corpus models (TINYML_MODEL_ZOO), else FULLY_CONNECTED models built
+    here (big: 300 KB of weights, more than a 256 KB heap)."""
+
+    def __init__(self, folder):
+        from conftest import model_zoo
+        zoo = model_zoo()
+        for role, name in CORPUS.items():
+            path = zoo / (name + ".tflite") if zoo else None
+            if path is None or not path.exists():
+                path = build_fc_model(folder / ("%s_fc.tflite" % role),
+                                      *{"small": (4, 3), "other": (64, 40),
+                                        "big": (600, 500)}[role])
+            setattr(self, role, path)
+
+
+def build_fc_model(path, n_in, n_out):
+    import numpy as np
+    from tflite_builder import ModelBuilder
+    rng = np.random.RandomState(n_in * 1000 + n_out)
+    b = ModelBuilder()
+    x = b.tensor("int8", (1, n_in), scale=0.5, zero_point=-1)
+    w = b.const("int8", (n_out, n_in), rng.randint(-127, 128, (n_out, n_in)), scale=0.02,
+                zero_point=0)
+    bias = b.const("int32", (n_out,), rng.randint(-1000, 1000, n_out), scale=0.01, zero_point=0)
+    y = b.tensor("int8", (1, n_out), scale=0.25, zero_point=3)
+    b.op("FULLY_CONNECTED", [x, w, bias], [y])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b.build(inputs=[x], outputs=[y]))
+    return path
+
+
+@pytest.fixture
+def models(tmp_path):
+    return Models(tmp_path / "models")
 
 APP = """import os, binascii, tinyml
 VERSION = %r
@@ -83,8 +120,8 @@ def tree_hashes(root):
 
 
 @pytest.mark.parametrize("transport", ["mpremote", "ampy"])
-def test_flash_then_run_matches_the_unix_port(zoo, mp, tmp_path, transport):
-    model = zoo / (SMALL + ".tflite")
+def test_flash_then_run_matches_the_unix_port(models, mp, tmp_path, transport):
+    model = models.small
     app = write_app(tmp_path)
     labels = tmp_path / "labels.txt"
     labels.write_text("sine\n")
@@ -103,13 +140,13 @@ def test_flash_then_run_matches_the_unix_port(zoo, mp, tmp_path, transport):
         assert not [p for p in tree_hashes(fb.root) if p.endswith(transport_sync.TMP)]
         inp = input_for(model.read_bytes())
         version, path, out = run_on_board(fb.port, transport, inp)
-    assert version == "v1" and path.startswith("/" + SMALL)
+    assert version == "v1" and path.startswith("/" + models.small.stem)
     assert out == run_on_unix_port(mp, model, inp)
 
 
-def test_second_flash_skips_what_is_there(zoo, tmp_path, monkeypatch):
+def test_second_flash_skips_what_is_there(models, tmp_path, monkeypatch):
     freeze_package_build(monkeypatch)
-    model = str(zoo / (SMALL + ".tflite"))
+    model = str(models.small)
     app = write_app(tmp_path)
     with FakeBoard(tmp_path) as fb:
         first = do_flash(["--port", fb.port, app, model])
@@ -129,9 +166,9 @@ def test_second_flash_skips_what_is_there(zoo, tmp_path, monkeypatch):
         assert (fb.root / "keep.txt").read_text() == "user data"
 
 
-def test_cut_link_keeps_the_old_app(zoo, tmp_path):
+def test_cut_link_keeps_the_old_app(models, tmp_path):
     app = write_app(tmp_path, "v1")
-    small, other = zoo / (SMALL + ".tflite"), zoo / (OTHER + ".tflite")
+    small, other = models.small, models.other
     fb = FakeBoard(tmp_path).start()
     try:
         do_flash(["--port", fb.port, "--no-convert", app, str(small)])
@@ -150,9 +187,9 @@ def test_cut_link_keeps_the_old_app(zoo, tmp_path):
         after = tree_hashes(fb.root)
         for path, digest in before.items():
             assert after[path] == digest, path
-        assert not (fb.root / (OTHER + ".tflite")).exists()
+        assert not (fb.root / models.other.name).exists()
         version, path, _ = run_on_board(fb.port, "mpremote", input_for(small.read_bytes()))
-        assert version == "v1" and path == "/%s.tflite" % SMALL
+        assert version == "v1" and path == "/" + models.small.name
         # the next flash completes and cleans up the temp files of the cut one
         do_flash(["--port", fb.port, "--no-convert", "--force", app, str(other), str(extra)])
         final = tree_hashes(fb.root)
@@ -179,8 +216,8 @@ def board_hashes(port, paths):
         return b.sha256_many(paths), b.listdir("/")
 
 
-def test_full_filesystem_is_refused_before_touching_anything(zoo, tmp_path):
-    model = str(zoo / (SMALL + ".tflite"))
+def test_full_filesystem_is_refused_before_touching_anything(models, tmp_path):
+    model = str(models.small)
     app = write_app(tmp_path)
     with FakeBoard(tmp_path, fs_bytes=256 * 1024) as fb:
         first = do_flash(["--port", fb.port, app, model])
@@ -193,9 +230,9 @@ def test_full_filesystem_is_refused_before_touching_anything(zoo, tmp_path):
         assert board_hashes(fb.port, first["copied"]) == (old, listing)
 
 
-def test_disk_full_during_write_removes_only_the_new_files(zoo, tmp_path, monkeypatch):
+def test_disk_full_during_write_removes_only_the_new_files(models, tmp_path, monkeypatch):
     """Even when statvfs over-promises, ENOSPC midway leaves every old file in place."""
-    model = str(zoo / (SMALL + ".tflite"))
+    model = str(models.small)
     app = write_app(tmp_path)
     with FakeBoard(tmp_path, fs_bytes=256 * 1024) as fb:
         first = do_flash(["--port", fb.port, app, model])
@@ -209,8 +246,8 @@ def test_disk_full_during_write_removes_only_the_new_files(zoo, tmp_path, monkey
         assert board_hashes(fb.port, first["copied"]) == (old, listing)
 
 
-def test_model_too_big_for_the_heap_is_refused(zoo, tmp_path, capsys):
-    model = str(zoo / "person_detect.tflite")
+def test_model_too_big_for_the_heap_is_refused(models, tmp_path, capsys):
+    model = str(models.big)
     app = write_app(tmp_path)
     with FakeBoard(tmp_path, heap=256 * 1024) as fb:
         rc = flash.main(["--port", fb.port, "--no-convert", app, model])
@@ -232,9 +269,9 @@ def freeze_package_build(monkeypatch):
     monkeypatch.setattr(deploy, "package_files", once)
 
 
-def test_romfs_flash_mounts_model_and_package_from_rom(zoo, mp, tmp_path, monkeypatch):
+def test_romfs_flash_mounts_model_and_package_from_rom(models, mp, tmp_path, monkeypatch):
     freeze_package_build(monkeypatch)
-    model = zoo / (SMALL + ".tflite")
+    model = models.small
     app = write_app(tmp_path)
     with FakeBoard(tmp_path, rom_bytes=512 * 1024) as fb:
         lines = []
@@ -243,7 +280,7 @@ def test_romfs_flash_mounts_model_and_package_from_rom(zoo, mp, tmp_path, monkey
         assert any("ROMFS image" in ln and "written" in ln for ln in lines)
         inp = input_for(model.read_bytes())
         version, path, out = run_on_board(fb.port, "mpremote", inp)
-        assert path.startswith("/rom/" + SMALL) and out == run_on_unix_port(mp, model, inp)
+        assert path.startswith("/rom/" + models.small.stem) and out == run_on_unix_port(mp, model, inp)
         with open_board(fb.port) as b:
             assert b.exec("import tinyml\nprint(tinyml.__file__)").startswith("/rom/lib/")
         lines = []
@@ -251,8 +288,8 @@ def test_romfs_flash_mounts_model_and_package_from_rom(zoo, mp, tmp_path, monkey
         assert any("ROMFS image" in ln and "unchanged" in ln for ln in lines)
 
 
-def test_romfs_too_small_or_missing_is_a_clear_error(zoo, tmp_path, capsys):
-    model = str(zoo / (OTHER + ".tflite"))
+def test_romfs_too_small_or_missing_is_a_clear_error(models, tmp_path, capsys):
+    model = str(models.other)
     app = write_app(tmp_path)
     with FakeBoard(tmp_path, rom_bytes=16 * 1024, name="small") as fb:
         assert flash.main(["--port", fb.port, "--romfs", app, model]) == 1
@@ -263,14 +300,14 @@ def test_romfs_too_small_or_missing_is_a_clear_error(zoo, tmp_path, capsys):
         assert "no ROMFS partition" in capsys.readouterr().err
 
 
-def test_drive_mode_circuitpython(zoo, tmp_path):
+def test_drive_mode_circuitpython(models, tmp_path):
     drive = tmp_path / "CIRCUITPY"
     drive.mkdir()
     (drive / "boot_out.txt").write_text(
         "Adafruit CircuitPython 9.2.1 on 2024-11-20; Adafruit Feather RP2040 with rp2040\n")
     (drive / "code.py").write_text("print('old')\n")
     app = write_app(tmp_path)
-    model = str(zoo / (SMALL + ".tflite"))
+    model = str(models.small)
     lines = []
     first = do_flash(["--drive", str(drive), "--main", app, model], lines)
     assert lines[0].startswith("board: circuitpython-rp2040")
@@ -321,10 +358,10 @@ def test_stage_builds_for_the_profile_arch():
         (deploy.NATIVE_BUILD / "armv6m" / "tinyml_kernels.mpy").exists()
 
 
-def test_run_model_on_a_flashed_board(zoo, mp, tmp_path):
+def test_run_model_on_a_flashed_board(models, mp, tmp_path):
     """transport.run_model (behind `tinyml run --port`) gives the unix port's output bytes."""
     from tinyml_host.transport import run_model
-    model = zoo / (SMALL + ".tflite")
+    model = models.small
     app = write_app(tmp_path)
     inp = input_for(model.read_bytes())
     with FakeBoard(tmp_path) as fb:
@@ -340,15 +377,15 @@ def test_run_model_on_a_flashed_board(zoo, mp, tmp_path):
         assert copy.stat().st_mtime_ns == before
 
 
-def test_dry_run_checks_the_profile_without_a_board(zoo, tmp_path, capsys):
+def test_dry_run_checks_the_profile_without_a_board(models, tmp_path, capsys):
     app = write_app(tmp_path)
-    small, big = str(zoo / (SMALL + ".tflite")), str(zoo / "person_detect.tflite")
+    small, big = str(models.small), str(models.big)
     lines = []
     result = do_flash(["--board", "rp2040", "--dry-run", app, small], lines)
     assert result["would_copy"][-1] == "/app.py" and "/lib/tinyml/__init__.mpy" in \
         result["would_copy"]
     assert lines[0].startswith("board: rp2040") and lines[-1].startswith("total: ")
-    # person_detect: 300 KB model + arena is more than the Pico W's ~166 KB heap
+    # big: 300 KB model + arena is more than the Pico W's ~166 KB heap
     assert flash.main(["--board", "rp2040", "--dry-run", "--no-convert", app, big]) == 1
     err = capsys.readouterr().err
     assert "does not fit: the model needs" in err and "rp2040 has" in err
@@ -359,9 +396,9 @@ def test_dry_run_checks_the_profile_without_a_board(zoo, tmp_path, capsys):
     assert "--dry-run needs --board NAME" in capsys.readouterr().err
 
 
-def test_run_model_without_the_package_says_so(zoo, tmp_path):
+def test_run_model_without_the_package_says_so(models, tmp_path):
     from tinyml_host.term import UserError
     from tinyml_host.transport import run_model
     with FakeBoard(tmp_path) as fb:
         with pytest.raises(UserError, match="no tinyml package: copy it first"):
-            run_model(fb.port, str(zoo / (SMALL + ".tflite")), [b"\0"], n_outputs=1)
+            run_model(fb.port, str(models.small), [b"\0"], n_outputs=1)
