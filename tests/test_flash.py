@@ -1,7 +1,6 @@
 """tinyml-flash end to end on the emulated board (tests/fakeboard.py) and on a drive folder."""
 import binascii
 import hashlib
-import json
 import os
 
 import pytest
@@ -402,3 +401,26 @@ def test_run_model_without_the_package_says_so(models, tmp_path):
     with FakeBoard(tmp_path) as fb:
         with pytest.raises(UserError, match="no tinyml package: copy it first"):
             run_model(fb.port, str(models.small), [b"\0"], n_outputs=1)
+
+
+def test_files_landing_on_the_same_path_are_refused(tmp_path, capsys):
+    app = write_app(tmp_path)
+    (tmp_path / "x").mkdir()
+    same = tmp_path / "x" / "app.py"
+    same.write_text("other")
+    assert flash.main(["--board", "unix", "--dry-run", app, app, str(same)]) == 1
+    assert "two files would be copied to /app.py" in capsys.readouterr().err
+
+
+def test_ram_need_counts_arena_model_and_runtime(models):
+    from tinyml_host import boards
+    profile = dict(boards.get("rp2040"))
+    st = deploy.stage(profile, __file__, str(models.small), convert=False)
+    need = deploy.arena_bytes(st.source_model) + len(st.model) + \
+        deploy.runtime_bytes(st.source_model)
+    profile["ram_bytes"] = need
+    assert any(n.startswith("RAM: ") for n in deploy.check_fit(profile, st, False))
+    profile["ram_bytes"] = need - 1
+    with pytest.raises(deploy.FitError, match="does not fit: the model needs"):
+        deploy.check_fit(profile, st, False)
+    assert deploy.check_fit(profile, st, True)  # from ROMFS the model is not copied to RAM

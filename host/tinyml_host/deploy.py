@@ -191,6 +191,10 @@ def stage(profile, app_path, model_path, extra_paths=(), romfs=False, convert=Tr
     app_name = ("code.py" if profile["circuitpython"] else "main.py") if as_main \
         else os.path.basename(app_path)
     st.files += [("/" + n, d) for n, d in extras] + [("/" + app_name, app)]
+    paths = [p for p, _ in st.files]
+    twice = sorted({p for p in paths if paths.count(p) > 1})
+    if twice:
+        raise FitError("two files would be copied to %s: rename one" % ", ".join(twice))
     return st
 
 
@@ -209,6 +213,17 @@ def arena_bytes(model):
         return None  # the device package has no model loader yet
     except ModelError as e:
         raise FitError("the model cannot run on the board: %s" % e)
+
+
+def runtime_bytes(model):
+    """Heap beyond arena and model: imported tinyml modules + prepared ops (figures shared
+    with `tinyml inspect --board`, tinyml_host.fit)."""
+    try:
+        from .fit import RUNTIME_BYTES, OP_BYTES
+    except ImportError:
+        RUNTIME_BYTES, OP_BYTES = 48 * 1024, 768
+    from tinyml import reader
+    return RUNTIME_BYTES + OP_BYTES * len(reader.read(model).ops)
 
 
 def _kib(n):
@@ -235,12 +250,13 @@ def check_fit(profile, st, romfs, heap_free=None, fs_free=None, rom_size=None):
     if arena is None:
         notes.append("arena size not checked (device planner not available)")
         return notes
-    ram_need = arena + (0 if romfs else len(model))
+    runtime = runtime_bytes(st.source_model)
+    ram_need = arena + runtime + (0 if romfs else len(model))
     if ram_need > heap:
-        raise FitError("does not fit: the model needs %s of RAM (arena %s%s), %s has %s free"
-                       % (_kib(ram_need), _kib(arena),
-                          "" if romfs else " + model %s" % _kib(len(model)),
-                          profile["name"], _kib(heap)))
+        raise FitError("does not fit: the model needs %s of RAM (arena %s%s + runtime %s), "
+                       "%s has %s free" % (_kib(ram_need), _kib(arena),
+                                           "" if romfs else " + model %s" % _kib(len(model)),
+                                           _kib(runtime), profile["name"], _kib(heap)))
     notes.append("RAM: %s needed of %s" % (_kib(ram_need), _kib(heap)))
     return notes
 
