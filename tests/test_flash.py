@@ -331,6 +331,8 @@ def test_user_mistakes_are_one_line_errors(tmp_path, capsys, monkeypatch):
     (tmp_path / "d").mkdir()
     cases.append((["--drive", str(tmp_path / "d"), "--board", "unix", app,
                    str(tmp_path / "missing.tflite")], "model not found"))
+    cases.append((["--port", str(tmp_path / "ttyACM9"), str(tmp_path / "no_app.py"), app],
+                  "app not found"))  # before looking for the board
     cases.append((["--drive", str(tmp_path / "d"), app, app], "no boot_out.txt"))
     for argv, message in cases:
         assert flash.main(argv) == 1

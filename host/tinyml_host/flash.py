@@ -10,6 +10,7 @@ ROMFS image (--romfs) and copy the files atomically, skipping those already ther
 (transport_sync.sync). Errors the user can fix print one line and exit 1.
 """
 import argparse
+import os
 import sys
 import time
 
@@ -139,7 +140,16 @@ def write(target, args, st, out):
     return result
 
 
+def check_inputs(args):
+    """Missing files are reported before any board is contacted."""
+    for what, path in [("app", args.app), ("model", args.model)] + \
+            [("file", f) for f in args.files]:
+        if not os.path.isfile(path):
+            raise deploy.FitError("%s not found: %s" % (what, path))
+
+
 def flash(args, out=print):
+    check_inputs(args)
     if args.dry_run:
         return dry_run(args, out)
     with connect(args) as target:
@@ -164,7 +174,8 @@ def main(argv=None):
         print("tinyml-flash: error: %s" % e, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("tinyml-flash: interrupted", file=sys.stderr)
+        print("tinyml-flash: interrupted (files already switched stay; the rest are not "
+              "activated: run it again)", file=sys.stderr)
         return 1
     return 0
 
