@@ -1,10 +1,14 @@
 """Pure-Python reference kernels: the semantics every other backend copies bit for bit.
 
 Every kernel is kernel(out, a, b, p): `out`/`a` typed buffers of the output/input
-tensor (int8 tensors index as signed values), `b` the weights (raw int8 bytes in any
-buffer; float kernels take an array('f')), `p` an array('i') parameter block laid out
-as documented at each kernel. Offsets follow TFLM: in_offset = -input_zero_point,
-out_offset = output_zero_point.
+tensor (int8 tensors index as signed values), `b` the weights: the model's typed view of
+the int8 weight tensor (signed, used in place in the model buffer; buffer protocol for
+native ports), an array('f') block for float kernels, TFLM's LUTs for softmax_s16;
+`p` an array('i') parameter block laid out as documented at each kernel. Offsets follow
+TFLM: in_offset = -input_zero_point, out_offset = output_zero_point.
+
+The integer kernels allocate nothing per call on ports with 63-bit small ints (the
+unix port); 32-bit ports box the 62-bit requantization products as long ints.
 
 Requantization (all int8 kernels) is TFLM's double-rounding
 MultiplyByQuantizedMultiplier(acc, mult, shift) (see _requant), then + out_offset,
