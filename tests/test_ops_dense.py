@@ -797,3 +797,21 @@ def test_integer_kernels_allocate_nothing_on_unix_port(mp):
             with open(paths[-1], 'wb') as f:
                 f.write(model)
         assert mp.json(ALLOC_CODE % (paths,)) == [0] * len(models)
+
+
+def test_pool_quantization_must_match():
+    from tinyml.errors import ModelError
+    b = ModelBuilder()
+    x = b.tensor('int8', (1, 4, 4, 1), scale=0.1, zero_point=0)
+    y = b.tensor('int8', (1, 2, 2, 1), scale=0.2, zero_point=0)
+    b.op('MAX_POOL_2D', [x], [y], padding='VALID', stride_h=2, stride_w=2, filter_height=2,
+         filter_width=2)
+    with pytest.raises(ModelError, match='MAX_POOL_2D.*quantization differ'):
+        run_cpython(b.build(inputs=[x], outputs=[y]), [bytes(16)])
+
+
+def test_pool_int16_with_zero_point(mp):
+    rng = np.random.default_rng(411)
+    model = pool_model('AVERAGE_POOL_2D', (1, 5, 5, 2), (2, 2), (1, 1), 'SAME', 'RELU',
+                       dtype='int16', q=(0.01, 7))
+    check(mp, model, [rng.integers(-32768, 32768, (1, 5, 5, 2), dtype=np.int16)], on_mp=False)

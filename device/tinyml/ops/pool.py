@@ -30,11 +30,10 @@ def _prepare(m, op, kind):
         block = array('f', float_activation(op))
         name = kind + '_f32'
     elif in_t.dtype in ('int8', 'int16'):
-        if in_t.dtype == 'int16' and zero_point(in_t) != 0:
-            raise unsupported(op, 'int16 pooling needs zero point 0')
-        if kind == 'avgpool' and (scale_tuple(in_t)[0] != scale_tuple(out_t)[0] or
-                                  zero_point(in_t) != zero_point(out_t)):
-            raise unsupported(op, 'input and output quantization differ')
+        # TFLM's PoolingPrepare: pooling never requantizes
+        if abs(scale_tuple(in_t)[0] - scale_tuple(out_t)[0]) > 1e-6 or \
+                zero_point(in_t) != zero_point(out_t):
+            raise fail(op, 'input and output quantization differ')
         act = quantized_activation(op, out_t)
         params = array('i', head + [act[0], act[1]])
         block = None
