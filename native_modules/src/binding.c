@@ -11,7 +11,7 @@
 typedef struct {
     void *buf;
     size_t len;         /* bytes */
-    int elem;           /* item size from the buffer's typecode: 1 (b, B) or 2 (h, H), else 0 */
+    int elem;           /* item size from the typecode: 1 (b, B, bytearray) or 2 (h, H), else 0 */
 } span_t;
 
 /* [scratch bytearray]: a module global, so the GC keeps the buffer alive between calls */
@@ -41,6 +41,8 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_fully_connected_s8, MP_OBJ_FROM_PTR(&fully_connected_s8_obj));
     mp_store_global(MP_QSTR_avgpool_s8, MP_OBJ_FROM_PTR(&avgpool_s8_obj));
     mp_store_global(MP_QSTR_maxpool_s8, MP_OBJ_FROM_PTR(&maxpool_s8_obj));
+    mp_store_global(MP_QSTR_avgpool_s16, MP_OBJ_FROM_PTR(&avgpool_s8_obj));   /* by typecode */
+    mp_store_global(MP_QSTR_maxpool_s16, MP_OBJ_FROM_PTR(&maxpool_s8_obj));
     mp_store_global(MP_QSTR_softmax_s8, MP_OBJ_FROM_PTR(&softmax_s8_obj));
     mp_store_global(MP_QSTR_add_int8, MP_OBJ_FROM_PTR(&add_int8_obj));
     mp_store_global(MP_QSTR_mul_int8, MP_OBJ_FROM_PTR(&mul_q_obj));
@@ -62,7 +64,7 @@ static span_t get_span(mp_obj_t o, int writable) {
     mp_get_buffer_raise(o, &bi, writable ? MP_BUFFER_WRITE : MP_BUFFER_READ);
     span_t s = {bi.buf, bi.len, 0};
     int t = bi.typecode & 0x7F;
-    if (t == 'b' || t == 'B') {
+    if (t == 'b' || t == 'B' || t == 1) {     /* 1: bytearray's internal typecode */
         s.elem = 1;
     } else if (t == 'h' || t == 'H') {
         s.elem = 2;
@@ -356,8 +358,11 @@ static mp_obj_t add_int8(size_t n_args, const mp_obj_t *args) {
     check_range(p[ADD_OUT_SHIFT], -31, 0, MP_ERROR_TEXT("shift out of range"));
     check_act(p[ADD_ACT_MIN], p[ADD_ACT_MAX], 1);
     span_t out = get_span(args[0], 1), a = get_span(args[1], 0), b = get_span(args[2], 0);
-    check_out(out, check_broadcast(p, a, b, 1));
-    tk_add_int8(out.buf, a.buf, b.buf, p);
+    size_t n = check_broadcast(p, a, b, 1);
+    check_out(out, n);
+    if (n) {     /* with an empty innermost dim the outer loops would spin for nothing */
+        tk_add_int8(out.buf, a.buf, b.buf, p);
+    }
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(add_int8_obj, 4, 4, add_int8);
@@ -373,8 +378,11 @@ static mp_obj_t mul_q(size_t n_args, const mp_obj_t *args) {
     need(elem != 0 && a.elem == elem && b.elem == elem,
          MP_ERROR_TEXT("mul buffers must all be int8 or all int16"));
     check_act(p[MUL_ACT_MIN], p[MUL_ACT_MAX], elem);
-    check_out(out, mul_dims(check_broadcast(p, a, b, elem), elem));
-    tk_mul_q(out.buf, a.buf, b.buf, p, elem);
+    size_t n = check_broadcast(p, a, b, elem);
+    check_out(out, mul_dims(n, elem));
+    if (n) {
+        tk_mul_q(out.buf, a.buf, b.buf, p, elem);
+    }
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mul_q_obj, 4, 4, mul_q);

@@ -1,0 +1,230 @@
+"""Native kernels (native_modules/): every C kernel against the python reference kernels.
+
+* the x64 .mpy on the MicroPython unix port, random cases, byte-equal with kernels/python.py;
+* the same C built for the host with -fsanitize=address,undefined, random shapes;
+* the binding: wrong lengths / shapes / parameter blocks raise ValueError, random parameter
+  blocks never crash the interpreter.
+"""
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NATIVE = ROOT / "native_modules"
+sys.path.insert(0, str(NATIVE / "harness"))
+
+import cases as C  # noqa: E402
+from tinyml.kernels import python as K  # noqa: E402
+
+
+def make(*targets):
+    subprocess.run(["make", "-s", "-C", str(NATIVE)] + list(targets), check=True)
+
+
+@pytest.fixture(scope="module")
+def built():
+    make("all", "harness-host")
+
+
+def compare(cases, outs):
+    bad = []
+    for i, (c, got) in enumerate(zip(cases, outs)):
+        want = C.expected(c, K)
+        if list(want) != list(got):
+            bad.append("case %d %s p=%s\n want %s\n got  %s"
+                       % (i, c.kernel, list(c.p[:20]), list(want)[:16], list(got)[:16]))
+    assert not bad, "%d/%d cases differ:\n%s" % (len(bad), len(cases), "\n".join(bad[:5]))
+
+
+# The unix-port side: read the cases file, call tinyml_kernels.<name>, write outputs.
+RUNNER = r"""
+import struct, tinyml_kernels as N
+from array import array
+NAMES = %r
+cases = open(%r, 'rb').read()
+out_f = open(%r, 'wb')
+pos = 0
+n = 0
+while pos < len(cases):
+    kid, np_, lo, la, lb = struct.unpack_from('<5I', cases, pos)
+    pos += 20
+    p = array('i', cases[pos:pos + 4 * np_]); pos += 4 * np_
+    name, tcode = NAMES[kid]
+    a = array(tcode, cases[pos:pos + la]); pos += (la + 3) & ~3
+    b = cases[pos:pos + lb]; pos += (lb + 3) & ~3
+    b = array(tcode, b)
+    out = array(tcode if name != 'softmax_s8' else ('b' if p[5] == 8 else 'h'), bytes(lo))
+    getattr(N, name)(out, a, b if lb else None, p)
+    out_f.write(bytes(out) + bytes(-lo %% 4))
+    n += 1
+out_f.close()
+print(n)
+"""
+
+# harness kernel name -> (tinyml_kernels attribute, input typecode)
+MODULE_NAMES = {
+    'conv_s8': ('conv_s8', 'b'), 'conv_s8_ref': ('_conv_s8_ref', 'b'),
+    'depthwise_s8': ('depthwise_s8', 'b'), 'depthwise_s8_ref': ('_depthwise_s8_ref', 'b'),
+    'fully_connected_s8': ('fully_connected_s8', 'b'),
+    'fully_connected_s8_ref': ('_fully_connected_s8_ref', 'b'),
+    'avgpool_s8': ('avgpool_s8', 'b'), 'avgpool_s16': ('avgpool_s16', 'h'),
+    'maxpool_s8': ('maxpool_s8', 'b'), 'maxpool_s16': ('maxpool_s16', 'h'),
+    'softmax_s8': ('softmax_s8', 'b'), 'add_int8': ('add_int8', 'b'),
+    'mul_int8': ('mul_int8', 'b'), 'mul_int16': ('mul_int16', 'h'),
+}
+
+
+def run_on_unix_port(mp, cases, tmp_path):
+    names = [None] * len(C.KERNEL_IDS)
+    for k, i in C.KERNEL_IDS.items():
+        names[i] = MODULE_NAMES[k]
+    src, dst = tmp_path / "cases.bin", tmp_path / "out.bin"
+    C.write_cases(src, cases)
+    out = mp(RUNNER % (names, str(src), str(dst)))
+    assert int(out.split()[-1]) == len(cases)
+    return C.read_outputs(dst, cases)
+
+
+@pytest.mark.parametrize("kernel", sorted(C.GENERATORS))
+def test_unix_port_native_matches_python(mp, built, tmp_path, kernel):
+    cases = C.random_cases(seed=hash(kernel) & 0xFFFF, per_kernel=40, kernels=[kernel])
+    compare(cases, run_on_unix_port(mp, cases, tmp_path))
+
+
+def test_unix_port_kws_vww_shapes(mp, built, tmp_path):
+    """Layer shapes of the KWS DS-CNN and VWW MobileNet models (1x1, 3x3, strided, FC)."""
+    import random
+    rng = random.Random(7)
+    cases = [
+        C.conv_case(rng, shape=(1, 49, 10, 1, 64, 10, 4, 2, 1)),        # KWS first conv
+        C.conv_case(rng, shape=(1, 25, 5, 64, 64, 1, 1, 1, 1)),         # KWS pointwise
+        C.depthwise_case(rng, shape=(1, 25, 5, 64, 1, 3, 3, 1, 1)),     # KWS depthwise
+        C.conv_case(rng, shape=(1, 24, 24, 3, 8, 3, 3, 2, 1)),          # VWW stem
+        C.depthwise_case(rng, shape=(1, 12, 12, 32, 1, 3, 3, 2, 1)),    # VWW strided dw
+        C.conv_case(rng, shape=(1, 6, 6, 64, 128, 1, 1, 1, 1)),         # VWW pointwise
+        C.fc_case(rng, shape=(1, 64, 12)),                              # KWS classifier
+        C.fc_case(rng, shape=(2, 256, 3)),
+    ]
+    compare(cases, run_on_unix_port(mp, cases, tmp_path))
+
+
+def test_host_sanitized_harness_random_shapes(built, tmp_path):
+    """The C kernels under ASan + UBSan over random shapes, byte-equal with python."""
+    cases = C.random_cases(seed=1234, per_kernel=60)
+    src, dst = tmp_path / "cases.bin", tmp_path / "out.bin"
+    C.write_cases(src, cases)
+    res = subprocess.run([str(NATIVE / "build" / "host" / "harness"), str(src), str(dst)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "runtime error" not in res.stderr, res.stderr[-4000:]
+    compare(cases, C.read_outputs(dst, cases))
+
+
+BAD_ARGS = r"""
+import tinyml_kernels as N
+from array import array
+def expect(f, *args):
+    try:
+        f(*args)
+    except ValueError:
+        return 1
+    raise AssertionError('accepted: %s %r' % (f, [len(x) if x is not None else None for x in args]))
+
+def conv_p(out_c=3, k=3, in_c=2, dm=1):
+    hdr = [1, 5, 5, in_c, 5, 5, out_c, k, k, 1, 1, 1, 1, 1, 1, 3, -2, -128, 127, dm]
+    return array('i', hdr + [100] * out_c + [1 << 30] * out_c + [-3] * out_c)
+
+n = 0
+# conv: each buffer one byte short, out one byte long, p truncated/extended, bad values
+p = conv_p()
+a, w, out = bytes(50), bytes(3 * 9 * 2), bytearray(75)
+N.conv_s8(out, a, w, p)                       # the valid call works
+n += expect(N.conv_s8, bytearray(74), a, w, p)
+n += expect(N.conv_s8, bytearray(76), a, w, p)
+n += expect(N.conv_s8, out, bytes(49), w, p)
+n += expect(N.conv_s8, out, a, bytes(53), p)
+n += expect(N.conv_s8, out, a, w, p[:-1])
+n += expect(N.conv_s8, out, a, w, array('i', list(p) + [0]))
+n += expect(N.conv_s8, out, a, w, array('h', list(p)))
+for idx, val in ((0, -1), (1, 0), (3, 0), (6, 0), (7, 0), (9, 0), (11, 0), (1, 1 << 25),
+                 (13, 1 << 30), (15, 300), (17, -200), (18, 200), (20 + 6, 40), (20 + 6, -32)):
+    q = array('i', p)
+    q[idx] = val
+    n += expect(N.conv_s8, out, a, w, q)
+# depthwise: out_c must equal in_c * depth multiplier
+q = conv_p(out_c=4, in_c=2, dm=1)
+n += expect(N.depthwise_s8, bytearray(100), a, bytes(36), q)
+# fully connected
+p = array('i', [1, 8, 2, 0, 0, -128, 127, 1, 2, 1 << 30, 1 << 30, -1, -1])
+N.fully_connected_s8(bytearray(2), bytes(8), bytes(16), p)
+n += expect(N.fully_connected_s8, bytearray(2), bytes(7), bytes(16), p)
+n += expect(N.fully_connected_s8, bytearray(2), bytes(8), bytes(15), p)
+n += expect(N.fully_connected_s8, bytearray(3), bytes(8), bytes(16), p)
+n += expect(N.fully_connected_s8, bytearray(2), bytes(8), bytes(16), p[:-2])
+n += expect(N.fully_connected_s8, bytearray(2), bytes(8), bytes(16), array('b', bytes(52)))
+# pooling: int8 vs int16 views must agree with p
+p = array('i', [1, 4, 4, 2, 2, 2, 2, 2, 2, 2, 0, 0, -128, 127])
+N.maxpool_s8(bytearray(8), bytes(32), None, p)
+n += expect(N.maxpool_s8, bytearray(8), bytes(31), None, p)
+n += expect(N.maxpool_s8, array('h', bytes(16)), array('b', bytes(32)), None, p)
+n += expect(N.avgpool_s8, array('h', bytes(16)), array('h', bytes(62)), None, p)
+# softmax: bits must be 8 or 16 and match the output
+p = array('i', [2, 5, 1 << 30, 5, -100, 8])
+N.softmax_s8(bytearray(10), bytes(10), None, p)
+n += expect(N.softmax_s8, array('h', bytes(20)), bytes(10), None, p)
+n += expect(N.softmax_s8, bytearray(10), bytes(9), None, p)
+p[5] = 12
+n += expect(N.softmax_s8, bytearray(10), bytes(10), None, p)
+# broadcast: a stride that walks past the end of b
+p = array('i', [1, 1, 1, 2, 3, 0, 0, 0, 3, 1, 0, 0, 0, 3, 1, 0, 0, 0, 1 << 30, -3, -128, 127])
+N.mul_int8(array('b', bytes(6)), array('b', bytes(6)), array('b', bytes(6)), p)
+n += expect(N.mul_int8, array('b', bytes(6)), array('b', bytes(6)), array('b', bytes(5)), p)
+n += expect(N.mul_int8, array('b', bytes(6)), array('h', bytes(12)), array('b', bytes(6)), p)
+p[13] = 4
+n += expect(N.mul_int8, array('b', bytes(6)), array('b', bytes(6)), array('b', bytes(6)), p)
+print(n)
+"""
+
+
+def test_binding_rejects_bad_arguments(mp, built):
+    assert int(mp(BAD_ARGS).split()[-1]) == 36
+
+
+FUZZ = r"""
+import tinyml_kernels as N, random
+from array import array
+random.seed(%d)
+names = ('conv_s8', 'depthwise_s8', 'fully_connected_s8', 'avgpool_s8', 'maxpool_s8',
+         'softmax_s8', 'add_int8', 'mul_int8', 'mul_int16')
+heads = {'conv_s8': 20, 'depthwise_s8': 20, 'fully_connected_s8': 7, 'avgpool_s8': 14,
+         'maxpool_s8': 14, 'softmax_s8': 6, 'add_int8': 532, 'mul_int8': 22, 'mul_int16': 22}
+def val():
+    r = random.random()
+    if r < 0.6:
+        return random.randint(-2, 9)
+    if r < 0.8:
+        return random.randint(-300, 300)
+    return random.getrandbits(32) - (1 << 31)   # randint hangs on 2**32-wide ranges
+ok = err = 0
+for i in range(%d):
+    name = random.choice(names)
+    n = heads[name] + random.choice((0, 0, 3, 6, 9, random.randint(0, 30)))
+    p = array('i', [val() for _ in range(n)])
+    tc = random.choice('bbh')
+    bufs = [array(tc, bytes(random.choice((0, 1, 7, 64, 300, 2000)) * (2 if tc == 'h' else 1)))
+            for _ in range(3)]
+    try:
+        getattr(N, name)(bufs[0], bufs[1], bufs[2], p)
+        ok += 1
+    except (ValueError, MemoryError):
+        err += 1
+print(ok, err)
+"""
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_binding_random_parameter_blocks_never_crash(mp, built, seed):
+    ok, err = map(int, mp(FUZZ % (seed, 3000)).split()[-2:])
+    assert ok + err == 3000 and err > 0
