@@ -5,6 +5,7 @@
     FakeBoard(tmp_path, fs_bytes=64 * 1024)    # a real size-limited littlefs2 filesystem instead
     FakeBoard(tmp_path, rom_bytes=256 * 1024)  # a ROMFS partition: vfs.rom_ioctl, /rom mounted
     fb.kill()                                  # pull the cable (the relay process dies at once)
+    url = fb.serve_tcp()                       # socket://127.0.0.1:PORT via socat (one client)
 
 The relay (this file run as a script) owns the pty; it runs `micropython -i -c STARTUP` on a
 second pty and copies bytes both ways. STARTUP makes the process look like a board: it mounts
@@ -241,6 +242,19 @@ def relay_main(argv):
             relay.child.kill()
 
 
+def _listening(tcp_port):
+    """Is something listening on 127.0.0.1:tcp_port? (read from /proc, without connecting:
+    socat serves a single connection)."""
+    needle = ":%04X" % tcp_port
+    try:
+        with open("/proc/net/tcp") as f:
+            return any(ln.split()[1].endswith(needle) and ln.split()[3] == "0A"
+                       for ln in f.readlines()[1:])
+    except OSError:
+        time.sleep(0.5)
+        return True
+
+
 # --- the test-side handle ---------------------------------------------------------------------
 
 class FakeBoard:
@@ -261,6 +275,7 @@ class FakeBoard:
                          rom=str(self.rom or ""), rom_bytes=rom_bytes or 0, heap=heap,
                          link=str(self.link))
         self.proc = None
+        self.socat = None
 
     @property
     def port(self):
@@ -280,8 +295,27 @@ class FakeBoard:
             time.sleep(0.02)
         return self
 
+    def serve_tcp(self):
+        """Also offer the board on a loopback TCP port (socat, one connection) -> URL."""
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        tcp_port = s.getsockname()[1]
+        s.close()
+        self.socat = subprocess.Popen(
+            ["socat", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr" % tcp_port,
+             "FILE:%s,raw,echo=0" % self.port], start_new_session=True)
+        end = time.time() + 10
+        while not _listening(tcp_port) and time.time() < end:
+            time.sleep(0.05)
+        return "socket://127.0.0.1:%d" % tcp_port
+
     def kill(self):
         """Cut the link: the relay and its micropython die at once."""
+        if self.socat is not None:
+            self.socat.kill()
+            self.socat.wait()
+            self.socat = None
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

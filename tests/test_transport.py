@@ -2,8 +2,6 @@
 import hashlib
 import os
 import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -96,33 +94,14 @@ def test_pulled_cable_is_a_link_error_not_a_hang(tmp_path, transport):
         b.close()
 
 
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.mark.skipif(not shutil.which("socat"), reason="socat not installed")
 def test_mpremote_over_tcp_socket(tmp_path):
     with FakeBoard(tmp_path) as fb:
-        port = _free_port()
-        socat = subprocess.Popen(["socat", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr" % port,
-                                  "FILE:%s,raw,echo=0" % fb.port])
-        try:
-            for attempt in range(50):  # until socat listens (it serves one connection)
-                try:
-                    b = open_board("socket://127.0.0.1:%d" % port, "mpremote")
-                    break
-                except LinkError:
-                    time.sleep(0.1)
-            with b:
-                b.put(BLOB, "/net.bin")
-                assert b.sha256("/net.bin") == hashlib.sha256(BLOB).hexdigest()
-        finally:
-            socat.kill()
-            socat.wait()
+        url = fb.serve_tcp()
+        with open_board(url, "mpremote") as b:
+            b.put(BLOB, "/net.bin")
+            assert b.sha256("/net.bin") == hashlib.sha256(BLOB).hexdigest()
+        assert (fb.root / "net.bin").read_bytes() == BLOB
 
 
 def test_drive_has_the_same_file_api(tmp_path):

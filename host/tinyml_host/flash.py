@@ -174,8 +174,8 @@ def main(argv=None):
         print("tinyml-flash: error: %s" % e, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("tinyml-flash: interrupted (files already switched stay; the rest are not "
-              "activated: run it again)", file=sys.stderr)
+        print("tinyml-flash: interrupted: the board keeps its previous files unless the "
+              "final switch had begun; run tinyml-flash again", file=sys.stderr)
         return 1
     return 0
 
