@@ -109,3 +109,16 @@ def test_tinyml_boards_command(capsys):
     from tinyml_host import cli
     assert cli.main(["boards"]) == 0
     assert "openmv-rt1062" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("transport", ["mpremote", "ampy"])
+def test_boards_port_identifies_a_connected_board(tmp_path, capsys, transport):
+    from fakeboard import FakeBoard
+    with FakeBoard(tmp_path) as fb:
+        assert boards.main(["--port", fb.port, "--transport", transport]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "micropython 1." in out[0] and "mpy arch x64" in out[0]
+    assert out[1].startswith("profile: unix (")
+    assert boards.main(["--port", str(tmp_path / "gone")]) == 1
+    assert "board not found" in capsys.readouterr().err
+    assert boards.main(["--bogus"]) == 2

@@ -3,6 +3,7 @@
     profiles() -> {name: profile dict}     get(name) -> profile (BoardNotFound if unknown)
     identify(info) -> profile              info = transport.Board.board_info()
     list_boards() -> str                   main(argv) prints it (`tinyml boards`)
+    describe_connected(port) -> str        `tinyml boards --port PORT`: what is plugged in
 """
 import json
 import os
@@ -106,16 +107,41 @@ def list_boards():
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+def describe_connected(port, transport="mpremote"):
+    """What the board on `port` reports, and the profile it matches (`tinyml boards --port`)."""
+    from .transport import open_board
+    with open_board(port, transport) as board:
+        info = board.board_info()
+    lines = ["%s: %s %s on %s (%s), mpy arch %s, %s heap free"
+             % (port, info["implementation"], info["version"], info["machine"] or "?",
+                info["platform"], info["mpy_arch"] or "-", _size(info["mem_free"]))]
     try:
-        if argv and argv[0] not in ("-h", "--help"):
+        lines.append("profile: %s (%s)" % (identify(info)["name"], identify(info)["title"]))
+    except BoardNotFound as e:
+        lines.append("profile: none (%s)" % e)
+    return "\n".join(lines)
+
+
+USAGE = ("usage: tinyml boards [NAME]          list board profiles, or show one\n"
+         "       tinyml boards --port PORT [--transport mpremote|ampy]"
+         "   identify a connected board")
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .transport import BoardError, LinkError
+    try:
+        if argv[:1] == ["--port"] and len(argv) in (2, 4):
+            transport = argv[3] if len(argv) == 4 and argv[2] == "--transport" else "mpremote"
+            print(describe_connected(argv[1], transport))
+        elif len(argv) == 1 and not argv[0].startswith("-"):
             print(json.dumps(get(argv[0]), indent=2))
         elif argv:
-            print("usage: tinyml boards [NAME]   (lists board profiles, or shows one)")
+            print(USAGE)
+            return 0 if argv[0] in ("-h", "--help") else 2
         else:
             print(list_boards())
-    except (BoardNotFound, ValueError) as e:
+    except (BoardNotFound, ValueError, LinkError, BoardError) as e:
         print("tinyml boards: error: %s" % e, file=sys.stderr)
         return 1
     return 0
