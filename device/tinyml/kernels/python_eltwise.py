@@ -452,23 +452,8 @@ def logistic_int16(out, a, b, p):
 
     p[0] n, p[1] input_multiplier (already resolved: never 0), p[2] input_left_shift (>= 0).
     """
-    mult, shift = p[1], p[2]
-    rnd = (1 << (shift - 1)) if shift > 0 else 0
-    table = SIGMOID_TABLE
-    for i in range(p[0]):
-        x = (a[i] * mult + rnd) >> shift
-        ax = -x if x < 0 else x
-        uh = ax >> 9
-        if uh >= 255:
-            r = 0x7FFF << 10
-        else:
-            ua = table[uh]
-            r = (ua << 9) + (ax & 0x1FF) * (table[uh + 1] - ua)
-        if x >= 0:
-            r += 1 << 9
-        else:
-            r = (1 << 25) - r + (1 << 9) - 1
-        out[i] = r >> 10
+    # sigmoid(x / 2**12) = table at x / 2**9; by symmetry 1 - sigmoid(-x) for x < 0
+    _interpolate_int16(out, a, p, 9, 0x7FFF << 10, 1 << 9, (1 << 25) + (1 << 9) - 1, 10)
 
 
 def tanh_int16(out, a, b, p):
@@ -476,23 +461,28 @@ def tanh_int16(out, a, b, p):
 
     p[0] n, p[1] input_multiplier (never 0), p[2] input_left_shift (>= 0).
     """
+    # tanh(x) = 2 sigmoid(2x) - 1: the same table at x / 2**8, recentred
+    _interpolate_int16(out, a, p, 8, 0xFFFF << 8, (1 << 7) - (1 << 23), (1 << 23) + (1 << 7) - 1, 8)
+
+
+def _interpolate_int16(out, a, p, frac_bits, saturated, pos_add, neg_add, out_shift):
+    """The loop of logistic_int16 and tanh_int16: x = scaled input, r = the table
+    interpolated at |x| with frac_bits fraction bits (saturated past the end), then
+    out = (r + pos_add if x >= 0 else neg_add - r) >> out_shift."""
     mult, shift = p[1], p[2]
     rnd = (1 << (shift - 1)) if shift > 0 else 0
+    mask = (1 << frac_bits) - 1
     table = SIGMOID_TABLE
     for i in range(p[0]):
         x = (a[i] * mult + rnd) >> shift
         ax = -x if x < 0 else x
-        uh = ax >> 8
+        uh = ax >> frac_bits
         if uh >= 255:
-            r = 0xFFFF << 8
+            r = saturated
         else:
             ua = table[uh]
-            r = (ua << 8) + (ax & 0xFF) * (table[uh + 1] - ua)
-        if x >= 0:
-            r = r - (1 << 23) + (1 << 7)
-        else:
-            r = -r + (1 << 23) + (1 << 7) - 1
-        out[i] = r >> 8
+            r = (ua << frac_bits) + (ax & mask) * (table[uh + 1] - ua)
+        out[i] = (r + pos_add if x >= 0 else neg_add - r) >> out_shift
 
 
 def requant_int16(out, a, b, p):
