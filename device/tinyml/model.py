@@ -4,15 +4,15 @@ The stages are separate so another reader (e.g. a compact format) can feed the s
 `Model(graph)` takes any graph.Graph.
 """
 import math
-from . import compat, planner, reader
+from . import compact, compat, planner, reader
 from .errors import ModelError
-from .graph import ITEMSIZE
 from .ops import prepare_fn
 
 MAX_ARENA = 1 << 31
 
-# (test(buffer) -> bool, read(buffer) -> Graph); a second format appends itself here.
-READERS = [(reader.is_tflite, reader.read)]
+
+# (test(buffer) -> bool, read(buffer) -> Graph), tried in order.
+READERS = [(reader.is_tflite, reader.read), (compact.is_compact, compact.read_graph)]
 
 _INT_RANGES = {'int8': (-128, 127), 'uint8': (0, 255), 'int16': (-32768, 32767),
                'int32': (-2147483648, 2147483647)}
@@ -40,7 +40,8 @@ def read_graph(buf):
         if test(buf):
             return read(buf)
     head = bytes(memoryview(buf)[:8])
-    raise ModelError('Model: unknown format (first bytes %r); expected a TFLite flatbuffer' % head)
+    raise ModelError('Model: unknown format (first bytes %r); expected a TFLite flatbuffer'
+                     ' or a .tmdl file' % head)
 
 
 def load(src, kernels=None):
@@ -155,7 +156,8 @@ class Model:
         for op, nbytes, bind in steps:
             if nbytes:
                 scratch[op.index] = nbytes
-        size, buffers = planner.plan(self.graph, self._aliases, scratch)
+        size, buffers = self._stored_plan(scratch) or \
+            planner.plan(self.graph, self._aliases, scratch)
         if size > MAX_ARENA:
             raise ModelError('Model: arena of %d bytes is too large' % size)
         self.arena_bytes = size
@@ -179,6 +181,12 @@ class Model:
             self._state = compat.new_arena(state)
         except MemoryError:
             raise MemoryError('arena of %d + %d bytes does not fit in memory' % (size, state))
+
+    def _stored_plan(self, scratch):
+        """The plan a compact (.tmdl) file carries, if it fits what prepare asked for."""
+        if getattr(self.graph, 'plan', None) is None:
+            return None
+        return compact.stored_plan(self.graph, self._aliases, scratch)
 
     def _bind(self, steps):
         runs = []
