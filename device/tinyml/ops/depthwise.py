@@ -1,4 +1,8 @@
-"""DEPTHWISE_CONV_2D (int8 per-channel, float32); filter [1, k_h, k_w, in_c * multiplier]."""
+"""DEPTHWISE_CONV_2D (int8 per-channel, int16x8, float32).
+
+Filter [1, k_h, k_w, in_c * depth_multiplier]; output channel oc reads input channel
+oc // depth_multiplier.
+"""
 from array import array
 
 from .conv import (WeightsOf, int16_bias, fail, unsupported, tensor, option, conv_geometry,

@@ -1,4 +1,4 @@
-"""FULLY_CONNECTED (int8 per-tensor / per-channel, float32)."""
+"""FULLY_CONNECTED (int8 per-tensor / per-channel, int16x8, float32)."""
 from array import array
 
 from .. import quant
