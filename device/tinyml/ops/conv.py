@@ -64,6 +64,18 @@ def zero_point(t):
     return z
 
 
+DENSE_DTYPES = (('float32', 'float32', 'float32'), ('int8', 'int8', 'int8'),
+                ('int16', 'int8', 'int16'))
+
+
+def check_dtypes(op, in_t, w_t, out_t):
+    """(input, weights, output) dtypes, UnsupportedOpError unless a kernel exists."""
+    dt = (in_t.dtype, w_t.dtype, out_t.dtype)
+    if dt not in DENSE_DTYPES:
+        raise unsupported(op, 'dtype combination input %s, weights %s, output %s' % dt)
+    return dt
+
+
 def const_data(op, t, what):
     if t.data is None:
         raise unsupported(op, '%s must be a constant tensor' % what)
@@ -216,8 +228,8 @@ def prepare_conv(m, op):
                           % (geo[3], w_in_c))
     if out_t.shape[3] != out_c:
         raise fail(op, 'output depth %d != filter count %d' % (out_t.shape[3], out_c))
+    dt = check_dtypes(op, in_t, w_t, out_t)
     weights = const_data(op, w_t, 'filter')
-    dt = (in_t.dtype, w_t.dtype, out_t.dtype)
     if dt == ('float32', 'float32', 'float32'):
         act = float_activation(op)
         params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, 0, 0, (0, 0), 1)
@@ -241,7 +253,6 @@ def prepare_conv(m, op):
         params.extend(array('i', [acc64] + lo + hi + mults + shifts))
         return 0, binder(m, kernel(m, 'conv_s16', op), op.outputs[0], op.inputs[0],
                          WeightsOf(op.inputs[1]), params)
-    raise unsupported(op, 'dtype combination input %s, filter %s, output %s' % dt)
 
 
 OPS = {'CONV_2D': prepare_conv}

@@ -5,9 +5,10 @@ oc // depth_multiplier.
 """
 from array import array
 
-from .conv import (WeightsOf, int16_bias, fail, unsupported, tensor, option, conv_geometry,
-                   build_params, const_data, bias_values, float_activation, float_block,
-                   quantized_activation, channel_multipliers, zero_point, kernel, binder)
+from .conv import (WeightsOf, check_dtypes, int16_bias, fail, unsupported, tensor, option,
+                   conv_geometry, build_params, const_data, bias_values, float_activation,
+                   float_block, quantized_activation, channel_multipliers, zero_point,
+                   kernel, binder)
 
 
 def prepare_depthwise(m, op):
@@ -31,8 +32,8 @@ def prepare_depthwise(m, op):
         raise fail(op, 'depth_multiplier %d but filter implies %d' % (declared, dm))
     if out_t.shape[3] != out_c:
         raise fail(op, 'output depth %d != filter channels %d' % (out_t.shape[3], out_c))
+    dt = check_dtypes(op, in_t, w_t, out_t)
     weights = const_data(op, w_t, 'filter')
-    dt = (in_t.dtype, w_t.dtype, out_t.dtype)
     if dt == ('float32', 'float32', 'float32'):
         params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, 0, 0, (0, 0), dm)
         block = float_block(float_activation(op), bias_values(m, op, out_c, 'float32'),
@@ -59,7 +60,6 @@ def prepare_depthwise(m, op):
         params.extend(array('i', [1] + lo + hi + mults + shifts))
         return 0, binder(m, kernel(m, 'depthwise_s16', op), op.outputs[0], op.inputs[0],
                          WeightsOf(op.inputs[1]), params)
-    raise unsupported(op, 'dtype combination input %s, filter %s, output %s' % dt)
 
 
 OPS = {'DEPTHWISE_CONV_2D': prepare_depthwise}

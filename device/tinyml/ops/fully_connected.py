@@ -2,9 +2,10 @@
 from array import array
 
 from .. import quant
-from .conv import (WeightsOf, int16_bias, fail, unsupported, tensor, const_data,
-                   bias_values, float_activation, float_block, quantized_activation,
-                   channel_multipliers, scale_tuple, zero_point, kernel, binder)
+from .conv import (WeightsOf, check_dtypes, int16_bias, fail, unsupported, tensor,
+                   const_data, bias_values, float_activation, float_block,
+                   quantized_activation, channel_multipliers, scale_tuple, zero_point,
+                   kernel, binder)
 
 
 def check_bias_scale(m, op, s_in, s_w, s_out):
@@ -53,8 +54,8 @@ def prepare_fully_connected(m, op):
     w_t = tensor(m, op, op.inputs[1], 'weights')
     out_t = tensor(m, op, op.outputs[0], 'output')
     batches, depth, out_d = fc_geometry(op, in_t, w_t, out_t)
+    dt = check_dtypes(op, in_t, w_t, out_t)
     weights = const_data(op, w_t, 'weights')
-    dt = (in_t.dtype, w_t.dtype, out_t.dtype)
     if dt == ('float32', 'float32', 'float32'):
         params = array('i', [batches, depth, out_d, 0, 0, 0, 0])
         block = float_block(float_activation(op), bias_values(m, op, out_d, 'float32'),
@@ -80,7 +81,6 @@ def prepare_fully_connected(m, op):
                              act[0], act[1], acc64] + lo + hi + mults + shifts)
         return 0, binder(m, kernel(m, 'fully_connected_s16', op), op.outputs[0],
                          op.inputs[0], WeightsOf(op.inputs[1]), params)
-    raise unsupported(op, 'dtype combination input %s, weights %s, output %s' % dt)
 
 
 OPS = {'FULLY_CONNECTED': prepare_fully_connected}
