@@ -36,6 +36,7 @@ Runtime integer ops (gemmlowp / TFLM semantics, int32 inputs):
         used by int16-activation conv/FC
 """
 import struct
+from . import compact
 
 INT32_MIN = -2147483648
 INT32_MAX = 2147483647
@@ -298,6 +299,9 @@ def per_channel_multipliers(input_scale, filter_scales, output_scale, n):
     """TFLM PopulateConvolutionQuantizationParams: for each of n channels,
     QuantizeMultiplier((double)in * (double)filter[c] / (double)out).
     filter_scales: a float or a tuple (length 1 broadcasts). -> (mults, shifts) lists."""
+    stored = compact.replay_multipliers(input_scale, filter_scales, output_scale, n)
+    if stored is not None:      # a .tmdl carries the results (tinyml convert)
+        return stored
     if not isinstance(filter_scales, (tuple, list)):
         filter_scales = (filter_scales,)
     din = dbl(input_scale)
