@@ -11,7 +11,7 @@ from .. import quant
 from ..compat import float_bits
 from ..kernels import python_eltwise as K
 from .elementwise import (unsupported, io_tensors, scale_of, zp_of, need_scale, dbl,
-                          bind_run, broadcast_header, check_output_size, QRANGE)
+                          bind_run, binary_tensors, check_output_size, QRANGE)
 
 
 def _unary(m, op):
@@ -225,8 +225,8 @@ def _prepare_sigmoid_like(m, op, logistic):
         mult, shift = quant.quantize_multiplier(quant.dmul(dbl(scale_of(in_t)), (1, 27)))
         radius = _input_radius(shift)
         izp = zp_of(in_t)
-        f = _logistic_int8 if logistic else _tanh_int8
-        return _lut_run(m, op, in_t, out_t, lambda q: f(q - izp, radius, mult, shift))
+        return _lut_run(m, op, in_t, out_t,
+                        lambda q: _sigmoid_like_int8(q - izp, radius, mult, shift, logistic))
     if dt == 'int16':
         need_scale(op, in_t, out_t)
         mult, shift = _int16_input_multiplier(op, in_t, out_t, logistic)
@@ -240,23 +240,18 @@ def _input_radius(left_shift):
     return v >> left_shift if left_shift >= 0 else v << -left_shift
 
 
-def _logistic_int8(x, radius, mult, shift):
+def _sigmoid_like_int8(x, radius, mult, shift, logistic):
+    """TFLM's int8 LOGISTIC (or TANH) of x, the input minus its zero point."""
     if x <= -radius:
         return -128
     if x >= radius:
         return 127
     q4 = quant.multiply_by_quantized_multiplier(x, mult, shift)
-    y = quant.rounding_divide_by_pot(K.fixed_logistic(q4, 4), 23) - 128
+    if logistic:
+        y = quant.rounding_divide_by_pot(K.fixed_logistic(q4, 4), 23) - 128
+    else:
+        y = quant.rounding_divide_by_pot(K.fixed_tanh(q4, 4), 24)
     return _clamp(y, -128, 127)
-
-
-def _tanh_int8(x, radius, mult, shift):
-    if x <= -radius:
-        return -128
-    if x >= radius:
-        return 127
-    q4 = quant.multiply_by_quantized_multiplier(x, mult, shift)
-    return _clamp(quant.rounding_divide_by_pot(K.fixed_tanh(q4, 4), 24), -128, 127)
 
 
 def _checked_log2(x):
@@ -293,12 +288,7 @@ def _dbl_le(m1, e1, m2, e2):
 
 
 def prepare_prelu(m, op):
-    a_t, alpha_t, out_t = io_tensors(m, op, 2)
-    header, dims = broadcast_header(op, a_t.shape, alpha_t.shape)
-    n = 1
-    for d in dims:
-        n *= d
-    check_output_size(op, out_t, n)
+    a_t, alpha_t, out_t, header = binary_tensors(m, op)
     dt = out_t.dtype
     if a_t.dtype != dt:
         raise unsupported(op, 'input %s but output %s' % (a_t.dtype, dt))

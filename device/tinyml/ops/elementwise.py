@@ -179,7 +179,8 @@ def _mergeable(outer, d, sa, sb):
 
 
 # ---------------------------------------------------------------- prepare
-def _binary(m, op):
+def binary_tensors(m, op):
+    """(a, b, out) tensors and the broadcast header of a two-input op, output size checked."""
     a_t, b_t, out_t = io_tensors(m, op, 2)
     header, dims = broadcast_header(op, a_t.shape, b_t.shape)
     n = 1
@@ -190,7 +191,7 @@ def _binary(m, op):
 
 
 def _prepare(m, op, opcode):
-    a_t, b_t, out_t, header = _binary(m, op)
+    a_t, b_t, out_t, header = binary_tensors(m, op)
     dt = out_t.dtype
     same_dtype(op, dt, a_t, b_t)
     if dt == 'float32':
@@ -252,12 +253,18 @@ def _add_int16(op, a_t, b_t, out_t):
 def _add_multipliers(op, a_t, b_t, out_t, left_shift):
     """TFLM CalculateOpDataAdd / CalculateOpDataSub (double math in the TFLM build the tests
     check against; its disassembly shows divsd/mulsd for both)."""
+    out_scale = quant.dmul(quant.dbl_int(1 << left_shift), dbl(scale_of(out_t)))
+    twice, in1, in2 = _input_multipliers(op, a_t, b_t)
+    return in1, in2, qm_smaller_than_one(op, quant.ddiv(twice, out_scale))
+
+
+def _input_multipliers(op, a_t, b_t):
+    """ADD/SUB/SQUARED_DIFFERENCE input rescaling: (twice the larger input scale, then each
+    input's multiplier/shift for scale / twice)."""
     d1, d2 = dbl(scale_of(a_t)), dbl(scale_of(b_t))
     twice = quant.dmul((2, 0), d1 if quant.dcmp(d1, d2) >= 0 else d2)
-    r1 = quant.ddiv(d1, twice)
-    r2 = quant.ddiv(d2, twice)
-    ro = quant.ddiv(twice, quant.dmul(quant.dbl_int(1 << left_shift), dbl(scale_of(out_t))))
-    return qm_smaller_than_one(op, r1), qm_smaller_than_one(op, r2), qm_smaller_than_one(op, ro)
+    return (twice, qm_smaller_than_one(op, quant.ddiv(d1, twice)),
+            qm_smaller_than_one(op, quant.ddiv(d2, twice)))
 
 
 def _mul_q(op, a_t, b_t, out_t):
@@ -281,10 +288,7 @@ def _sqdiff_q(op, a_t, b_t, out_t):
     left_shift = 7 if dt == 'int8' else 0
     if dt == 'int16' and (zp_of(a_t) or zp_of(b_t) or zp_of(out_t)):
         raise unsupported(op, 'int16 SQUARED_DIFFERENCE needs zero points 0')
-    d1, d2 = dbl(scale_of(a_t)), dbl(scale_of(b_t))
-    twice = quant.dmul((2, 0), d1 if quant.dcmp(d1, d2) >= 0 else d2)
-    m1, s1 = qm_smaller_than_one(op, quant.ddiv(d1, twice))
-    m2, s2 = qm_smaller_than_one(op, quant.ddiv(d2, twice))
+    twice, (m1, s1), (m2, s2) = _input_multipliers(op, a_t, b_t)
     out_scale = dbl(quant.f32((1 << (2 * left_shift)) * quant.f32(scale_of(out_t))))
     mo, so = quant.quantize_multiplier(quant.ddiv(quant.dmul(twice, twice), out_scale))
     lo, hi = QRANGE[dt]
@@ -301,36 +305,15 @@ _QUANTIZED = {
 }
 
 
-def prepare_add(m, op):
-    return _prepare(m, op, K.OP_ADD)
-
-
-def prepare_sub(m, op):
-    return _prepare(m, op, K.OP_SUB)
-
-
-def prepare_mul(m, op):
-    return _prepare(m, op, K.OP_MUL)
-
-
-def prepare_div(m, op):
-    return _prepare(m, op, K.OP_DIV)
-
-
-def prepare_maximum(m, op):
-    return _prepare(m, op, K.OP_MAX)
-
-
-def prepare_minimum(m, op):
-    return _prepare(m, op, K.OP_MIN)
-
-
-def prepare_squared_difference(m, op):
-    return _prepare(m, op, K.OP_SQDIFF)
+def _prepare_for(opcode):
+    def prepare(m, op):
+        return _prepare(m, op, opcode)
+    return prepare
 
 
 OPS = {
-    'ADD': prepare_add, 'SUB': prepare_sub, 'MUL': prepare_mul, 'DIV': prepare_div,
-    'MAXIMUM': prepare_maximum, 'MINIMUM': prepare_minimum,
-    'SQUARED_DIFFERENCE': prepare_squared_difference,
+    'ADD': _prepare_for(K.OP_ADD), 'SUB': _prepare_for(K.OP_SUB),
+    'MUL': _prepare_for(K.OP_MUL), 'DIV': _prepare_for(K.OP_DIV),
+    'MAXIMUM': _prepare_for(K.OP_MAX), 'MINIMUM': _prepare_for(K.OP_MIN),
+    'SQUARED_DIFFERENCE': _prepare_for(K.OP_SQDIFF),
 }
