@@ -4,6 +4,7 @@
         ...                                    # fb.root: the board's filesystem (a host folder)
     FakeBoard(tmp_path, fs_bytes=64 * 1024)    # a real size-limited littlefs2 filesystem instead
     FakeBoard(tmp_path, rom_bytes=256 * 1024)  # a ROMFS partition: vfs.rom_ioctl, /rom mounted
+    FakeBoard(tmp_path, cwd="/flash")          # pyboard/OpenMV style: files live in /flash
     fb.kill()                                  # pull the cable (the relay process dies at once)
     url = fb.serve_tcp()                       # socket://127.0.0.1:PORT via socat (one client)
 
@@ -30,6 +31,7 @@ BANNER_END = b">>> "
 STARTUP = r'''
 import sys, os, vfs
 _root, _img, _fsb, _rom, _romb = %(root)r, %(image)r, %(fs_bytes)r, %(rom)r, %(rom_bytes)r
+_cwd = %(cwd)r
 
 
 class _FileBlocks:
@@ -124,18 +126,27 @@ def _boot():
         except OSError:
             vfs.VfsLfs2.mkfs(bdev)
             vfs.mount(vfs.VfsLfs2(bdev), '/')
-    os.chdir('/')
+    if _cwd != '/':
+        try:
+            os.mkdir(_cwd)
+        except OSError:
+            pass
+    os.chdir(_cwd)
     if rom is not None:
         sys.modules['vfs'] = _shim(vfs, rom_ioctl=rom.ioctl)
         try:
             vfs.mount(vfs.VfsRom(memoryview(rom.buf)), '/rom')
         except OSError:
             pass  # no valid image: boards boot without /rom
-    sys.path[:] = ['', '.frozen', '/rom', '/rom/lib', '/lib']
+    if _cwd == '/':
+        sys.path[:] = ['', '.frozen', '/rom', '/rom/lib', '/lib']
+    else:
+        sys.path[:] = ['', '.frozen', '/rom', '/rom/lib', _cwd, _cwd + '/lib']
 
 
 _boot()
-del _boot, _FileBlocks, _Rom, _VfsModule, _shim, _posix_rename, _root, _img, _fsb, _rom, _romb, sys, os, vfs
+del _boot, _FileBlocks, _Rom, _VfsModule, _shim, _posix_rename, _root, _img, _fsb, _rom, _romb
+del _cwd, sys, os, vfs
 '''
 
 
@@ -260,7 +271,8 @@ def _listening(tcp_port):
 class FakeBoard:
     """Start/stop an emulated board; see the module docstring."""
 
-    def __init__(self, workdir, fs_bytes=None, rom_bytes=None, heap=None, name="board"):
+    def __init__(self, workdir, fs_bytes=None, rom_bytes=None, heap=None, name="board",
+                 cwd="/"):
         self.workdir = pathlib.Path(workdir)
         self.root = self.workdir / (name + "_fs")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -272,7 +284,7 @@ class FakeBoard:
         if self.rom and not self.rom.exists():
             self.rom.write_bytes(b"\xff" * rom_bytes)
         self.args = dict(root=str(self.root), image=str(self.image or ""), fs_bytes=fs_bytes or 0,
-                         rom=str(self.rom or ""), rom_bytes=rom_bytes or 0, heap=heap,
+                         rom=str(self.rom or ""), rom_bytes=rom_bytes or 0, heap=heap, cwd=cwd,
                          link=str(self.link))
         self.proc = None
         self.socat = None

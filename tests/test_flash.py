@@ -55,7 +55,7 @@ VERSION = %r
 
 
 def model_path():
-    for d in ('/rom', '/'):
+    for d in ('/rom', os.getcwd()):
         try:
             names = sorted(os.listdir(d))
         except OSError:
@@ -239,7 +239,7 @@ def test_disk_full_during_write_removes_only_the_new_files(models, tmp_path, mon
         big = tmp_path / "big.bin"
         big.write_bytes(os.urandom(200 * 1024))
         write_app(tmp_path, "v2")
-        monkeypatch.setattr(transport_sync, "check_space", lambda target, changed: None)
+        monkeypatch.setattr(transport_sync, "check_space", lambda target, changed, root: None)
         with pytest.raises(SyncError, match="full while writing /big.bin; nothing old"):
             do_flash(["--port", fb.port, app, model, str(big)])
         assert board_hashes(fb.port, first["copied"]) == (old, listing)
@@ -426,3 +426,15 @@ def test_ram_need_counts_arena_model_and_runtime(models):
     with pytest.raises(deploy.FitError, match="does not fit: the model needs"):
         deploy.check_fit(profile, st, False)
     assert deploy.check_fit(profile, st, True)  # from ROMFS the model is not copied to RAM
+
+
+def test_pyboard_style_flash_folder(models, tmp_path):
+    """Boards whose files live in /flash (pyboard, OpenMV): everything goes below the working
+    directory, where their sys.path looks."""
+    app = write_app(tmp_path)
+    with FakeBoard(tmp_path, cwd="/flash") as fb:
+        result = do_flash(["--port", fb.port, app, str(models.small)])
+        assert all(p.startswith("/flash/") for p in result["copied"])
+        assert (fb.root / "flash" / "lib" / "tinyml" / "__init__.mpy").exists()
+        version, path, _ = run_on_board(fb.port, "mpremote", input_for(models.small.read_bytes()))
+        assert version == "v1"

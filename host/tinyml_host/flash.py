@@ -119,6 +119,18 @@ def dry_run(args, out):
             "would_copy": [p for p, _ in st.files]}
 
 
+def filesystem_root(target):
+    """Where files go: the board's working directory after a reset ('/' on ESP32 and RP2,
+    '/flash' or '/sd' on pyboard-style boards such as OpenMV), '/' of a drive."""
+    if isinstance(target, Drive):
+        return "/"
+    return target.exec("import os\nprint(os.getcwd())").strip() or "/"
+
+
+def under(root, path):
+    return root.rstrip("/") + path
+
+
 def write(target, args, st, out):
     if args.romfs:
         image = build_image(st.rom)
@@ -129,12 +141,15 @@ def write(target, args, st, out):
                              "until tinyml-flash --romfs runs again; its files are unchanged"
                              % e)
         out("ROMFS image %d bytes: %s" % (len(image), state))
+    root = filesystem_root(target)
+    files = [(under(root, p), d) for p, d in st.files]
     start = time.monotonic()
-    result = sync(target, st.files, out, prune_below=deploy.PACKAGE_DIR)
+    result = sync(target, files, out, prune_below=under(root, deploy.PACKAGE_DIR), root=root)
     took = max(time.monotonic() - start, 1e-3)
     out("done: %d copied (%d bytes in %.1f s, %.1f KiB/s), %d already there; model at %s"
         % (len(result["copied"]), result["bytes"], took, result["bytes"] / 1024.0 / took,
-           len(result["skipped"]), st.model_remote))
+           len(result["skipped"]), st.model_remote if args.romfs else
+           under(root, st.model_remote)))
     if args.romfs:
         target.soft_reset()  # remounts /rom with the new image
     return result

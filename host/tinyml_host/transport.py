@@ -212,8 +212,8 @@ def sha256_hex(data):
 
 
 # --- tinyml run --port -----------------------------------------------------------------------
-RUN_MODEL = "/tinyml_run.model"
-RUN_INPUT = "/tinyml_run.in"
+RUN_MODEL = "tinyml_run.model"  # relative: the board's working directory (/flash on some)
+RUN_INPUT = "tinyml_run.in"
 _RUN_SCRIPT = """
 import gc, json, sys, time, binascii
 import tinyml
@@ -253,7 +253,7 @@ def run_model(port, model_path, inputs, n_outputs, repeat=1, backend=None,
     """Run a model on a flashed board -> (measurements dict, output bytes of the first invoke).
 
     The board must hold the tinyml package (tinyml-flash). The model is copied to
-    /tinyml_run.model unless that file already has the same sha256."""
+    tinyml_run.model (in its working directory) unless that file has the same sha256."""
     from .term import UserError
     with open(model_path, "rb") as f:
         model = f.read()

@@ -1,6 +1,8 @@
 """Atomic, hash-skipping copy of a file list onto a board (transport.Board or transport_drive.Drive).
 
-    sync(target, files, out=print) -> {"copied": [...], "skipped": [...], "bytes": n}
+    sync(target, files, out=print, prune_below=None, root="/")
+        -> {"copied": [...], "skipped": [...], "removed": [...], "bytes": n}
+    root: the filesystem the files go to (its statvfs is checked)
 
 1. ask the board for the sha256 of every destination (and of leftover temp files);
 2. files whose hash already matches are skipped;
@@ -30,10 +32,10 @@ def _kib(n):
     return "%.1f KiB" % (n / 1024.0)
 
 
-def block_size(target):
+def block_size(target, root="/"):
     if hasattr(target, "block_size"):
         return target.block_size()
-    st = target.statvfs("/")
+    st = target.statvfs(root)
     return st[1] or st[0] or 4096
 
 
@@ -53,9 +55,9 @@ def plan(target, files):
     return changed, skipped, stale
 
 
-def check_space(target, changed):
-    free = target.free_bytes("/")
-    need = space_needed(changed, block_size(target))
+def check_space(target, changed, root="/"):
+    free = target.free_bytes(root)
+    need = space_needed(changed, block_size(target, root))
     if need > free:
         raise SyncError("board filesystem full: the new files need %s, %s free; nothing was "
                         "changed on the board" % (_kib(need), _kib(free)))
@@ -158,7 +160,7 @@ def prune(target, files, folder, out):
     return stale
 
 
-def sync(target, files, out=print, prune_below=None):
+def sync(target, files, out=print, prune_below=None, root="/"):
     try:
         changed, skipped, stale = plan(target, files)
         _remove_quietly(target, stale)
@@ -167,7 +169,7 @@ def sync(target, files, out=print, prune_below=None):
     if skipped:
         out("  %d file(s) already on the board (same sha256), skipped" % len(skipped))
     if changed:
-        check_space(target, changed)
+        check_space(target, changed, root)
         upload(target, changed, out)
         activate(target, changed)
     removed = []
