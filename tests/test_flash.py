@@ -348,9 +348,9 @@ def test_wrong_board_profile_is_refused(tmp_path, capsys):
         assert "runs x64 code but profile rp2040 is for armv6m" in capsys.readouterr().err
 
 
-def test_stage_builds_for_the_profile_arch():
+def test_stage_builds_for_the_profile_arch(models):
     from tinyml_host import boards
-    st = deploy.stage(boards.get("rp2040"), __file__, __file__, convert=False)
+    st = deploy.stage(boards.get("rp2040"), __file__, str(models.small), convert=False)
     mpys = [(p, d) for p, d in st.files if p.endswith(".mpy")]
     assert mpys and all(p.startswith("/lib/") for p, _ in mpys)
     arches = {boards.mpy_arch_of(d[1] | (d[2] << 8)) for p, d in mpys if d[2] >> 2}
