@@ -11,8 +11,9 @@
 The relay (this file run as a script) owns the pty; it runs `micropython -i -c STARTUP` on a
 second pty and copies bytes both ways. STARTUP makes the process look like a board: it mounts
 the board filesystem at / (VfsPosix on a host folder, or VfsLfs2 on a block device backed by an
-image file, so littlefs really fills up), sets sys.path to ['', '.frozen', '/rom', '/rom/lib',
-'/lib'], and emulates a ROMFS partition in an image file. A soft reset (Ctrl-D in the raw REPL,
+image file, so littlefs really fills up), changes to `cwd`, sets sys.path to ['', '.frozen',
+'/rom', '/rom/lib', '/lib'] (cwd and cwd/lib for /flash boards), and emulates a ROMFS
+partition in an image file (vfs.rom_ioctl; the image is mounted at /rom when valid). A soft reset (Ctrl-D in the raw REPL,
 which ends the unix port) prints "soft reboot", restarts the process and re-enters the raw
 REPL, as real boards do; the filesystem and ROMFS images persist across restarts.
 """
@@ -25,7 +26,6 @@ import sys
 import time
 import tty
 
-HERE = pathlib.Path(__file__).resolve().parent
 BANNER_END = b">>> "
 
 STARTUP = r'''
