@@ -131,16 +131,23 @@ def under(root, path):
     return root.rstrip("/") + path
 
 
+def rom_progress(out):
+    """A live percentage while the ROMFS image is written, on a terminal only."""
+    if out is not print or not sys.stdout.isatty():
+        return None
+    return lambda done, total: sys.stdout.write("\r  ROMFS %3d%%" % (100 * done // total))
+
+
 def write(target, args, st, out):
     if args.romfs:
         image = build_image(st.rom)
         try:
-            state = deploy_rom(target, image)
+            state = deploy_rom(target, image, rom_progress(out))
         except LinkError as e:
             raise RomfsError("%s while writing the ROMFS image: the board boots without /rom "
                              "until tinyml-flash --romfs runs again; its files are unchanged"
                              % e)
-        out("ROMFS image %d bytes: %s" % (len(image), state))
+        out(("\r" if rom_progress(out) else "") + "ROMFS image %d bytes: %s" % (len(image), state))
     root = filesystem_root(target)
     files = [(under(root, p), d) for p, d in st.files]
     start = time.monotonic()
