@@ -250,6 +250,20 @@ def test_fully_connected_int8(mp, case):
     assert len(np.unique(want[0])) > 2
 
 
+def test_fully_connected_multiplier_uses_double_product(mp):
+    """The reference TFLM multiplies input and weight scales in double: rounding the product
+    to float32 first moves this output by one."""
+    b = ModelBuilder()
+    s_in, s_w = 0.05563613399863243, 0.016178779304027557
+    x = b.tensor('int8', (1, 1), scale=s_in, zero_point=0)
+    w = b.const('int8', (1, 1), [[1]], scale=s_w, zero_point=0)
+    bias = b.const('int32', (1,), [-110667], scale=s_in * s_w, zero_point=0)
+    y = b.tensor('int8', (1, 1), scale=0.8542912006378174, zero_point=0)
+    b.op('FULLY_CONNECTED', [x, w, bias], [y])
+    want = check(mp, b.build(inputs=[x], outputs=[y]), [np.array([[100]], np.int8)])
+    assert want[0].ravel()[0] == -117
+
+
 # ------------------------------------------------------------------ pools
 
 

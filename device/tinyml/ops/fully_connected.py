@@ -21,16 +21,16 @@ def check_bias_scale(m, op, s_in, s_w, s_out):
 
 
 def fc_multipliers(m, op, in_t, w_t, out_t, n):
-    """Per-channel filters: like conv. Per-tensor: TFLM GetQuantizedConvolutionMultipler,
-    whose input*filter product is rounded to float32 before the double division."""
+    """Per-channel filters: like conv. Per-tensor: TFLM GetQuantizedConvolutionMultipler as the
+    reference build computes it, input*filter and the division all in double."""
     if len(scale_tuple(w_t)) > 1:
         return channel_multipliers(op, in_t, w_t, out_t, n, 0)
     s_in, s_w, s_out = scale_tuple(in_t)[0], scale_tuple(w_t)[0], scale_tuple(out_t)[0]
     if not (s_in > 0 and s_w > 0 and s_out > 0):
         raise fail(op, 'missing or non-positive quantization scale')
     check_bias_scale(m, op, s_in, s_w, s_out)
-    prod = quant.f32(quant.f32(s_in) * quant.f32(s_w))
-    mult, shift = quant.quantize_multiplier(quant.ddiv(quant.dbl(prod), quant.dbl(s_out)))
+    prod = quant.dmul(quant.dbl(s_in), quant.dbl(s_w))
+    mult, shift = quant.quantize_multiplier(quant.ddiv(prod, quant.dbl(s_out)))
     return [mult] * n, [shift] * n
 
 
