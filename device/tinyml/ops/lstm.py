@@ -8,8 +8,8 @@ runs there). The hidden and cell states are variable tensors kept across invokes
 """
 from array import array
 from .. import compat, quant
-from ..errors import ModelError, UnsupportedOpError
 from ..kernels import python_rnn as K
+from .elementwise import fail, unsupported, scale_of, zp_of, QRANGE
 
 N_INPUTS = 24
 REQUIRED = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15, 18, 19)
@@ -69,25 +69,21 @@ def kernel(m, name):
     return fn if fn is not None else getattr(K, name)
 
 
-def fail(op, why):
-    return ModelError('op %s (node %d): %s' % (op.name, op.index, why))
+def per_tensor(op, t, what):
+    """(scale, zero point) of t; UnsupportedOpError when t is quantized per channel."""
+    if isinstance(t.scale, (tuple, list)) and len(t.scale) != 1:
+        raise unsupported(op, 'per-channel quantized %s %r (TFLM uses per-tensor '
+                          'multipliers here)' % (what, t.name))
+    return scale_of(t), zp_of(t)
 
 
-def unsupported(op, why):
-    return UnsupportedOpError('op %s (node %d) is not supported: %s' % (op.name, op.index, why))
-
-
-def per_tensor(op, t):
-    s = t.scale
-    if isinstance(s, (tuple, list)):
-        if len(s) != 1:
-            raise unsupported(op, 'per-channel quantized weights in tensor %r '
-                              '(TFLM uses per-tensor LSTM multipliers)' % t.name)
-        s = s[0]
-    z = t.zero_point
-    if isinstance(z, (tuple, list)):
-        z = z[0] if z else 0
-    return s, z
+def fill_once(flag, view, count, value):
+    """TFLM ResetTensorData for a nonzero reset value: view[:count] = value on the first
+    run after load or reset() (reset() zeroes the persistent flag)."""
+    if not flag[0]:
+        for k in range(count):
+            view[k] = value
+        flag[0] = 1
 
 
 def _check_inputs(op, tensors):
@@ -106,8 +102,6 @@ def _check_inputs(op, tensors):
         if not tensors[ins[k]].is_variable:
             raise fail(op, 'state input %d is not a variable tensor' % k)
 
-
-RANGES = {'int8': (-128, 127), 'int16': (-32768, 32767)}
 
 # dtype each input must have, per path: activations, weights, biases, cell state
 TYPES = {
@@ -139,7 +133,7 @@ def _check_types(op, tensors):
         raise fail(op, 'output is %s, input is %s' % (out.dtype, kind))
     if kind != 'float32':
         for k in GATE_INPUT_W + GATE_RECURRENT_W:
-            if per_tensor(op, tensors[ins[k]])[1]:
+            if per_tensor(op, tensors[ins[k]], 'weights')[1]:
                 raise unsupported(op, 'weights %d have a nonzero zero point' % k)
     return kind
 
@@ -177,7 +171,8 @@ def _sizes(op, tensors, time_major):
     return batch, steps, n_in, n_cell
 
 
-def _row_sums(w, rows, cols):
+def row_sums(w, rows, cols):
+    """Sum of each row of the row-major [rows, cols] weights w."""
     sums = []
     i = 0
     for _ in range(rows):
@@ -191,7 +186,7 @@ def _row_sums(w, rows, cols):
 
 def _fc_params(batches, n_out, n_in, out_start, mult_shift, mode, bias, x_zp, w, wide):
     """array('i') for K.lstm_gate_fc; folds -x_zp * sum(w row) into the bias."""
-    sums = _row_sums(w, n_out, n_in)
+    sums = row_sums(w, n_out, n_in)
     p = _fc_block(batches, n_out, n_in, out_start, mult_shift, mode, wide)
     for j in range(n_out):
         b = (bias[j] if bias is not None else 0) - x_zp * sums[j]
@@ -244,8 +239,8 @@ def _int_gates(m, op, rows, n_in, n_cell, modes, wide):
     """(input FC, recurrent FC) parameter blocks per gate, in GATES order."""
     tensors = m.tensors
     ins = op.inputs
-    x_scale, x_zp = per_tensor(op, tensors[ins[0]])
-    h_scale, h_zp = per_tensor(op, tensors[ins[HIDDEN]])
+    x_scale, x_zp = per_tensor(op, tensors[ins[0]], 'input')
+    h_scale, h_zp = per_tensor(op, tensors[ins[HIDDEN]], 'hidden state')
     span = rows * n_cell
     fc_in, fc_rec = [], []
     for g, name in enumerate(GATES):
@@ -254,11 +249,11 @@ def _int_gates(m, op, rows, n_in, n_cell, modes, wide):
         start = SLOT[name] * span
         fc_in.append(_fc_params(
             rows, n_cell, n_in, start,
-            _fc_multiplier(x_scale, per_tensor(op, tensors[w_in])[0]),
+            _fc_multiplier(x_scale, per_tensor(op, tensors[w_in], 'weights')[0]),
             K.MODE_WRITE, m.view(ins[GATE_BIAS[g]]), x_zp, m.view(w_in), wide))
         fc_rec.append(_fc_params(
             rows, n_cell, n_cell, start,
-            _fc_multiplier(h_scale, per_tensor(op, tensors[w_rec])[0]),
+            _fc_multiplier(h_scale, per_tensor(op, tensors[w_rec], 'weights')[0]),
             modes[name], None, h_zp, m.view(w_rec), wide))
     return fc_in, fc_rec
 
@@ -298,18 +293,17 @@ def _bias_copies(rows, n_cell):
 
 def _int_updates(op, tensors, span):
     ins = op.inputs
-    c_scale = per_tensor(op, tensors[ins[CELL]])[0]
-    h_scale, h_zp = per_tensor(op, tensors[ins[HIDDEN]])
+    c_scale = per_tensor(op, tensors[ins[CELL]], 'cell state')[0]
+    h_scale, h_zp = per_tensor(op, tensors[ins[HIDDEN]], 'hidden state')
     c_d = quant.dbl(c_scale)
-    cu = _update_blocks(span)[0]
+    cu, hu = _update_blocks(span)
     cu[K.CU_FC_MULT], cu[K.CU_FC_SHIFT] = _mul_multiplier(Q0_15, c_d, c_d)
     cu[K.CU_IG_MULT], cu[K.CU_IG_SHIFT] = _mul_multiplier(Q0_15, Q0_15, c_d)
     cu[K.CU_CLIP_ON], cu[K.CU_CLIP] = _cell_clip(op, op.options.get('cell_clip', 0.0), c_scale)
-    hu = _update_blocks(span)[1]
     hu[K.HU_TANH_MULT], hu[K.HU_TANH_SHIFT] = _tanh_params(c_scale)
     hu[K.HU_MULT], hu[K.HU_SHIFT] = _mul_multiplier(Q0_15, Q0_15, quant.dbl(h_scale))
     hu[K.HU_ZP] = h_zp
-    hu[K.HU_MIN], hu[K.HU_MAX] = RANGES[tensors[ins[HIDDEN]].dtype]
+    hu[K.HU_MIN], hu[K.HU_MAX] = QRANGE[tensors[ins[HIDDEN]].dtype]
     return cu, hu
 
 
@@ -346,14 +340,14 @@ def prepare(m, op):
         plan.cu[K.CU_CLIP_ON] = 1 if clip > 0 else 0
         plan.clip = array('f', [clip])
         return 4 * span * 4, plan.bind
-    for k in (0, HIDDEN, CELL):
-        if not per_tensor(op, tensors[op.inputs[k]])[0] > 0:
+    for k, what in ((0, 'input'), (HIDDEN, 'hidden state'), (CELL, 'cell state')):
+        if not per_tensor(op, tensors[op.inputs[k]], what)[0] > 0:
             raise fail(op, 'input %d needs a positive scale' % k)
     wide = 1 if kind == 'int16' else 0
     plan.fc_in, plan.fc_rec = _int_gates(m, op, rows, n_in, n_cell, modes, wide)
     plan.cu, plan.hu = _int_updates(op, tensors, span)
     if kind == 'int8':   # TFLM resets int8 variables to their zero point, others to 0
-        plan.fresh_fill(per_tensor(op, tensors[op.inputs[HIDDEN]])[1])
+        plan.fresh_fill(per_tensor(op, tensors[op.inputs[HIDDEN]], 'hidden state')[1])
     # TFLM's four int16 scratch buffers, merged: one slot per gate output
     return 4 * span * 2, plan.bind
 
@@ -411,11 +405,8 @@ class Plan:
         return self.run
 
     def run(self):
-        if self.fresh is not None and not self.fresh[0]:
-            hidden = self.hidden
-            for k in range(self.batch * self.n_cell):
-                hidden[k] = self.h_zp
-            self.fresh[0] = 1
+        if self.fresh is not None:
+            fill_once(self.fresh, self.hidden, self.batch * self.n_cell, self.h_zp)
         span = self.cu[K.CU_COUNT]
         if self.time_major:
             for t in range(self.steps):

@@ -8,21 +8,10 @@ invokes; each invoke shifts it by one slot and appends the new feature activatio
 from array import array
 from .. import quant
 from ..kernels import python_rnn as K
-from .lstm import scale_product_ratio, kernel, fail, unsupported
+from .elementwise import fail, unsupported, QRANGE
+from .lstm import scale_product_ratio, kernel, per_tensor, row_sums, fill_once
 
 INPUT, W_FEATURE, W_TIME, BIAS, STATE = 0, 1, 2, 3, 4
-STATE_RANGE = {'int8': (-128, 127), 'int16': (-32768, 32767)}
-
-
-def _scalar(op, t, what):
-    s, z = t.scale, t.zero_point
-    if isinstance(s, (tuple, list)):
-        if len(s) != 1:
-            raise unsupported(op, 'per-channel quantized %s %r' % (what, t.name))
-        s = s[0]
-    if isinstance(z, (tuple, list)):
-        z = z[0] if z else 0
-    return s, z
 
 
 def _tensors(op, tensors):
@@ -56,7 +45,7 @@ def _check_types(op, t, out):
         raise fail(op, 'input must be int8 or float32, got %s' % x.dtype)
     if t[W_FEATURE].dtype != 'int8':
         raise fail(op, 'feature weights must be int8, got %s' % t[W_FEATURE].dtype)
-    if t[W_TIME].dtype not in STATE_RANGE:
+    if t[W_TIME].dtype not in QRANGE:
         raise fail(op, 'time weights must be int8 or int16, got %s' % t[W_TIME].dtype)
     if t[STATE].dtype != t[W_TIME].dtype:
         # TFLM's kernel reads both through the time-weight type
@@ -95,11 +84,11 @@ def _sizes(op, t, out):
 
 
 def _multipliers(op, t, out):
-    s_x, _ = _scalar(op, t[INPUT], 'input')
-    s_wf, _ = _scalar(op, t[W_FEATURE], 'feature weights')
-    s_wt, _ = _scalar(op, t[W_TIME], 'time weights')
-    s_state, _ = _scalar(op, t[STATE], 'state')
-    s_out, _ = _scalar(op, out, 'output')
+    s_x, _ = per_tensor(op, t[INPUT], 'input')
+    s_wf, _ = per_tensor(op, t[W_FEATURE], 'feature weights')
+    s_wt, _ = per_tensor(op, t[W_TIME], 'time weights')
+    s_state, _ = per_tensor(op, t[STATE], 'state')
+    s_out, _ = per_tensor(op, out, 'output')
     if not (s_state > 0 and s_out > 0):
         raise fail(op, 'state and output need positive scales')
     e1 = scale_product_ratio(s_x, s_wf, s_state)
@@ -107,35 +96,41 @@ def _multipliers(op, t, out):
     return quant.quantize_multiplier(e1), quant.quantize_multiplier(e2)
 
 
-def _feature_params(op, batch, n_input, n_filter, n_memory, ms1, x_zp, state_t, wf):
-    s_zp = _scalar(op, state_t, 'state')[1]
-    lo, hi = STATE_RANGE[state_t.dtype]
-    p = array('i', [0] * (K.SF_BIAS + n_filter))
+def _feature_block(batch, n_input, n_filter, n_memory, n_bias):
+    """array('i') for K.svdf_feature with the sizes set and n_bias bias words."""
+    p = array('i', [0] * (K.SF_BIAS + n_bias))
     p[K.SF_BATCHES] = batch
     p[K.SF_IN] = n_input
     p[K.SF_FILTERS] = n_filter
     p[K.SF_MEMORY] = n_memory
+    return p
+
+
+def _time_block(batch, n_filter, n_memory, rank, n_bias):
+    """array('i') for K.svdf_time with the sizes set and n_bias bias words."""
+    p = array('i', [0] * (K.ST_BIAS + n_bias))
+    p[K.ST_BATCHES] = batch
+    p[K.ST_FILTERS] = n_filter
+    p[K.ST_MEMORY] = n_memory
+    p[K.ST_RANK] = rank
+    return p
+
+
+def _feature_params(op, batch, n_input, n_filter, n_memory, ms1, x_zp, state_t, wf):
+    s_zp = per_tensor(op, state_t, 'state')[1]
+    p = _feature_block(batch, n_input, n_filter, n_memory, n_filter)
     p[K.SF_MULT], p[K.SF_SHIFT] = ms1
     p[K.SF_STATE_ZP] = s_zp
-    p[K.SF_STATE_MIN] = lo
-    p[K.SF_STATE_MAX] = hi
-    i = 0
+    p[K.SF_STATE_MIN], p[K.SF_STATE_MAX] = QRANGE[state_t.dtype]
+    sums = row_sums(wf, n_filter, n_input)
     for f in range(n_filter):
-        s = 0
-        for _ in range(n_input):
-            s += wf[i]
-            i += 1
-        p[K.SF_BIAS + f] = quant.wrap32(-x_zp * s)
+        p[K.SF_BIAS + f] = quant.wrap32(-x_zp * sums[f])
     return p, s_zp
 
 
 def _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp, bias):
     n_unit = n_filter // rank
-    p = array('i', [0] * (K.ST_BIAS + n_unit))
-    p[K.ST_BATCHES] = batch
-    p[K.ST_FILTERS] = n_filter
-    p[K.ST_MEMORY] = n_memory
-    p[K.ST_RANK] = rank
+    p = _time_block(batch, n_filter, n_memory, rank, n_unit)
     p[K.ST_STATE_ZP] = s_zp
     p[K.ST_MULT], p[K.ST_SHIFT] = ms2
     p[K.ST_OUT_ZP] = out_zp
@@ -148,16 +143,8 @@ ACTIVATIONS = ('NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT')
 
 
 def _float_params(op, batch, n_input, n_filter, n_memory, rank):
-    pf = array('i', [0] * K.SF_BIAS)
-    pf[K.SF_BATCHES] = batch
-    pf[K.SF_IN] = n_input
-    pf[K.SF_FILTERS] = n_filter
-    pf[K.SF_MEMORY] = n_memory
-    pt = array('i', [0] * K.ST_BIAS)
-    pt[K.ST_BATCHES] = batch
-    pt[K.ST_FILTERS] = n_filter
-    pt[K.ST_MEMORY] = n_memory
-    pt[K.ST_RANK] = rank
+    pf = _feature_block(batch, n_input, n_filter, n_memory, 0)
+    pt = _time_block(batch, n_filter, n_memory, rank, 0)
     act = op.options.get('fused_activation_function', 'NONE')
     if act not in ACTIVATIONS:
         raise unsupported(op, 'activation %s' % act)
@@ -176,8 +163,8 @@ def prepare(m, op):
         return 0, Plan(m, op, pf, pt, 0, copies).bind
     ms1, ms2 = _multipliers(op, t, out)
     ins = op.inputs
-    x_zp = _scalar(op, t[INPUT], 'input')[1]
-    out_zp = _scalar(op, out, 'output')[1]
+    x_zp = per_tensor(op, t[INPUT], 'input')[1]
+    out_zp = per_tensor(op, out, 'output')[1]
     pf, s_zp = _feature_params(op, batch, n_input, n_filter, n_memory, ms1, x_zp,
                                t[STATE], m.view(ins[W_FEATURE]))
     pt = _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp,
@@ -216,11 +203,8 @@ class Plan:
         return self.run
 
     def run(self):
-        if self.fresh is not None and not self.fresh[0]:
-            state = self.state
-            for k in range(self.state_count):
-                state[k] = self.fill
-            self.fresh[0] = 1
+        if self.fresh is not None:
+            fill_once(self.fresh, self.state, self.state_count, self.fill)
         if self.bias_copies is not None:
             for pc in self.bias_copies:
                 self.copy(self.out, self.bias, None, pc)
