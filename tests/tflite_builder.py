@@ -24,7 +24,6 @@
 Flexbuffer custom options: `flatbuffers.flexbuffers.Dumps({...})`.
 """
 import importlib
-import re
 
 import flatbuffers
 import numpy as np

@@ -7,7 +7,7 @@ memoryview slices of the source buffer (never copied).
 """
 import struct
 from .errors import ModelError, UnsupportedOpError
-from .graph import Tensor, Op, Graph, ITEMSIZE, element_count
+from .graph import Tensor, Op, Graph, ITEMSIZE
 
 # BuiltinOperator codes 0..161, in order (schema.fbs).
 _OP_NAMES = (

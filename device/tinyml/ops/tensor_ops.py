@@ -74,7 +74,7 @@ def _row_mode(job, size):
         job.shape[3] * size >= MIN_ROW_BYTES
 
 
-def bind_jobs(m, out_index, make_jobs, dtype, fill=None):
+def bind_jobs(m, make_jobs, dtype, fill=None):
     """Return bind(scratch) -> run copying all jobs. make_jobs() is called at bind time (views
     exist then) and returns Jobs whose dst/src are tensor indices (src None: fill)."""
     size = ITEMSIZE[dtype]
@@ -251,8 +251,7 @@ def prepare_concatenation(m, op):
                              % (op.index, i, s, m.tensors[ins[0]].shape))
         shape[axis] += s[axis]
     _expect_shape(op, out_t, shape)
-    return 0, bind_jobs(m, op.outputs[0], _concat_jobs(m, op, ins, op.outputs[0], axis, False),
-                        dtype)
+    return 0, bind_jobs(m, _concat_jobs(m, op, ins, op.outputs[0], axis, False), dtype)
 
 
 def prepare_pack(m, op):
@@ -269,8 +268,7 @@ def prepare_pack(m, op):
     shape = list(in_shape)
     shape.insert(axis, len(ins))
     _expect_shape(op, m.tensors[op.outputs[0]], shape)
-    return 0, bind_jobs(m, op.outputs[0], _concat_jobs(m, op, ins, op.outputs[0], axis, True),
-                        dtype)
+    return 0, bind_jobs(m, _concat_jobs(m, op, ins, op.outputs[0], axis, True), dtype)
 
 
 # -- UNPACK / SPLIT / SPLIT_V ------------------------------------------------------------------
@@ -290,7 +288,7 @@ def _split_bind(m, op, src, axis, sizes, drop_axis):
     def make():
         return [Job(out, 0, strides_of(shape), src, start * istr[axis], istr, shape)
                 for out, start, shape in starts]
-    return bind_jobs(m, None, make, in_t.dtype)
+    return bind_jobs(m, make, in_t.dtype)
 
 
 def prepare_unpack(m, op):
@@ -414,7 +412,7 @@ def prepare_strided_slice(m, op):
 
     def make():
         return [Job(out, 0, strides_of(counts), src, offset, src_strides, counts)]
-    return 0, bind_jobs(m, out, make, dtype)
+    return 0, bind_jobs(m, make, dtype)
 
 
 def _product(xs):
@@ -448,7 +446,7 @@ def prepare_transpose(m, op):
         make()
     except ValueError as e:
         raise not_supported(op, str(e))
-    return 0, bind_jobs(m, out, make, dtype)
+    return 0, bind_jobs(m, make, dtype)
 
 
 # -- PAD / PADV2 -------------------------------------------------------------------------------
@@ -474,7 +472,7 @@ def prepare_pad(m, op):
         jobs = _border_jobs(out, out_shape, shape, pads)
         jobs.append(Job(out, inner, ostr, src, 0, strides_of(shape), shape))
         return jobs
-    return 0, bind_jobs(m, out, make, dtype, fill)
+    return 0, bind_jobs(m, make, dtype, fill)
 
 
 def _pad_fill(m, op, out_t):
