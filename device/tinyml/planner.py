@@ -70,21 +70,17 @@ def lifetimes(graph, aliases=None, sizes=None):
             touch(t, k)
     for t in graph.outputs:
         touch(t, last_time)
+    group_size = {}
+    for t in graph.tensors:
+        r = _root(aliases, t.index) if t.index in aliases else t.index
+        if r in spans:
+            nb = sizes[t.index] if sizes and t.index in sizes else t.nbytes
+            if nb > group_size.get(r, 0):
+                group_size[r] = nb
     buffers = {}
     for r, (first, last) in spans.items():
-        nbytes = _group_size(graph, aliases, r, sizes)
-        buffers[r] = Buffer(('t', r), nbytes, first, last)
+        buffers[r] = Buffer(('t', r), group_size.get(r, 0), first, last)
     return buffers
-
-
-def _group_size(graph, aliases, root, sizes):
-    size = 0
-    for t in graph.tensors:
-        if t.index == root or (t.index in aliases and _root(aliases, t.index) == root):
-            nb = sizes[t.index] if sizes and t.index in sizes else t.nbytes
-            if nb > size:
-                size = nb
-    return size
 
 
 def place(buffers, align=ALIGN):
