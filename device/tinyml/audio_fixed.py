@@ -7,6 +7,8 @@ The real FFT is KISS FFT's FIXED_POINT=16 kiss_fftr (what TFLM's SignalRfft int1
 import math
 from array import array
 
+from .quant import wrap32 as w32
+
 M16 = 0xFFFF
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF
@@ -22,15 +24,6 @@ def msb32(x):
     __builtin_clz path returns 32 for 0, never reached by the callers below)."""
     n = 0
     x &= M32
-    while x:
-        x >>= 1
-        n += 1
-    return n
-
-
-def msb64(x):
-    n = 0
-    x &= M64
     while x:
         x >>= 1
         n += 1
@@ -341,42 +334,37 @@ def filterbank_accumulate(inp, weights, unweights, freq_starts, weight_starts, w
         unweight_acc = 0
 
 
-def sqrt32(num):
-    if num == 0:
-        return 0
+def _sqrt(num, width, res_mask):
+    """TFLM Sqrt32 / Sqrt64 (width 32 / 64) of 0 < num < 2**width: bitwise integer square
+    root, rounded up when the remainder exceeds it unless that would overflow res_mask."""
+    top = 0
+    x = num
+    while x:
+        x >>= 1
+        top += 1
+    top = width - 1 - ((width - top) | 1)
+    bit = 1 << top
     res = 0
-    max_bit = (32 - msb32(num)) | 1
-    bit = 1 << (31 - max_bit)
-    it = (31 - max_bit) // 2 + 1
-    for _ in range(it):
+    for _ in range(top // 2 + 1):
         if num >= res + bit:
             num -= res + bit
             res = (res >> 1) + bit
         else:
             res >>= 1
         bit >>= 2
-    if num > res and res != 0xFFFF:
+    if num > res and res != res_mask:
         res += 1
-    return res & M16
+    return res & res_mask
+
+
+def sqrt32(num):
+    return _sqrt(num, 32, M16) if num else 0
 
 
 def sqrt64(num):
     if (num >> 32) == 0:
-        return sqrt32(num)
-    res = 0
-    max_bit = (64 - msb64(num)) | 1
-    bit = 1 << (63 - max_bit)
-    it = (63 - max_bit) // 2 + 1
-    for _ in range(it):
-        if num >= res + bit:
-            num -= res + bit
-            res = (res >> 1) + bit
-        else:
-            res >>= 1
-        bit >>= 2
-    if num > res and res != 0xFFFFFFFF:
-        res += 1
-    return res & M32
+        return _sqrt(num, 32, M16) if num else 0
+    return _sqrt(num, 64, M32)
 
 
 def filterbank_sqrt(inp, num_channels, scale_down_bits, out):
@@ -429,10 +417,6 @@ def wide_dynamic_function(x, lut):
     result = (result + (1 << 14)) >> 15
     result += lut[base]
     return w16(result)
-
-
-def w32(v):
-    return ((v + 0x80000000) & M32) - 0x80000000
 
 
 def pcan_shrink(x):
