@@ -118,6 +118,18 @@ def tree_hashes(root):
     return out
 
 
+def freeze_package_build(monkeypatch):
+    """Build the package once per test (device/ may be edited while tests run)."""
+    cache = {}
+    build = deploy.package_files
+
+    def once(profile):
+        if profile["name"] not in cache:
+            cache[profile["name"]] = build(profile)
+        return cache[profile["name"]]
+    monkeypatch.setattr(deploy, "package_files", once)
+
+
 @pytest.mark.parametrize("transport", ["mpremote", "ampy"])
 def test_flash_then_run_matches_the_unix_port(models, mp, tmp_path, transport):
     model = models.small
@@ -165,49 +177,51 @@ def test_second_flash_skips_what_is_there(models, tmp_path, monkeypatch):
         assert (fb.root / "keep.txt").read_text() == "user data"
 
 
-def test_cut_link_keeps_the_old_app(models, tmp_path):
+@pytest.mark.parametrize("transport", ["mpremote", "ampy"])
+def test_cut_link_keeps_the_old_app(models, tmp_path, monkeypatch, transport):
+    freeze_package_build(monkeypatch)
     app = write_app(tmp_path, "v1")
     small, other = models.small, models.other
     fb = FakeBoard(tmp_path).start()
+    flash_args = ["--port", fb.port, "--transport", transport, "--no-convert", "--force"]
     try:
-        do_flash(["--port", fb.port, "--no-convert", app, str(small)])
+        do_flash(flash_args + [app, str(small)])
         before = tree_hashes(fb.root)
         write_app(tmp_path, "v2")
         extra = tmp_path / "labels.txt"
         extra.write_bytes(os.urandom(9000))
 
-        def pull_cable_after_first_file(line):
-            if line.startswith("  [1/"):
-                fb.kill()
-        with pytest.raises(SyncError, match="keeps the previous app"):
-            do_flash(["--port", fb.port, "--no-convert", "--force", app, str(other), str(extra)],
-                     _Callback(pull_cable_after_first_file))
+        with open(app, "a") as f:
+            f.write("# padding: the app spans several write chunks\n" * 150)
+
+        def pull_cable_halfway_through_the_app(self, i, n, path, size):
+            def progress(done, total):
+                if path == "/app.py" and done >= total // 2:
+                    fb.kill()
+            return progress
+        with monkeypatch.context() as m:
+            m.setattr(transport_sync.Progress, "writing", pull_cable_halfway_through_the_app)
+            with pytest.raises(SyncError, match="while copying /app.py: the board keeps "
+                                                "the previous app"):
+                do_flash(flash_args + [app, str(other), str(extra)])
         fb.start()  # plug it back in
         after = tree_hashes(fb.root)
         for path, digest in before.items():
             assert after[path] == digest, path
         assert not (fb.root / models.other.name).exists()
-        version, path, _ = run_on_board(fb.port, "mpremote", input_for(small.read_bytes()))
+        assert not (fb.root / "labels.txt").exists()  # copied and verified, never activated
+        cut = (fb.root / "app.py.tinyml-new").stat().st_size
+        assert 0 < cut < os.path.getsize(app)  # the app copy really was cut halfway
+        version, path, _ = run_on_board(fb.port, transport, input_for(small.read_bytes()))
         assert version == "v1" and path == "/" + models.small.name
         # the next flash completes and cleans up the temp files of the cut one
-        do_flash(["--port", fb.port, "--no-convert", "--force", app, str(other), str(extra)])
+        do_flash(flash_args + [app, str(other), str(extra)])
         final = tree_hashes(fb.root)
         assert not [p for p in final if p.endswith(transport_sync.TMP)]
         assert final["app.py"] == sha((tmp_path / "app.py").read_bytes())
+        assert final["labels.txt"] == sha(extra.read_bytes())
     finally:
         fb.kill()
-
-
-class _Callback(list):
-    """A `lines` list that also calls fn on each appended line."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def append(self, line):
-        super().append(line)
-        self.fn(line)
 
 
 def board_hashes(port, paths):
@@ -254,18 +268,6 @@ def test_model_too_big_for_the_heap_is_refused(models, tmp_path, capsys):
         assert rc == 1 and "\n" not in err
         assert "does not fit: the model needs" in err and "free" in err
         assert os.listdir(fb.root) == []
-
-
-def freeze_package_build(monkeypatch):
-    """Build the package once per test (device/ may be edited while tests run)."""
-    cache = {}
-    build = deploy.package_files
-
-    def once(profile):
-        if profile["name"] not in cache:
-            cache[profile["name"]] = build(profile)
-        return cache[profile["name"]]
-    monkeypatch.setattr(deploy, "package_files", once)
 
 
 def test_romfs_flash_mounts_model_and_package_from_rom(models, mp, tmp_path, monkeypatch):
