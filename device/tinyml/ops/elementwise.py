@@ -7,9 +7,10 @@ Helpers shared with activations/reduce/resize live here too.
 """
 from array import array
 
-from ..errors import ModelError, UnsupportedOpError
+from ..errors import ModelError
 from .. import quant
 from ..kernels import python_eltwise as K
+from . import not_supported as unsupported
 
 INT32_RANGE = (-2147483648, 2147483647)
 QRANGE = {'int8': (-128, 127), 'int16': (-32768, 32767)}
@@ -19,10 +20,6 @@ FLOAT_ACT = {'NONE': 4, 'RELU': 1, 'RELU_N1_TO_1': 2, 'RELU6': 3}
 # ---------------------------------------------------------------- shared helpers
 def fail(op, why):
     return ModelError('op %s (node %d): %s' % (op.name, op.index, why))
-
-
-def unsupported(op, why):
-    return UnsupportedOpError('op %s (node %d) is not supported: %s' % (op.name, op.index, why))
 
 
 def io_tensors(m, op, n_in, n_out=1):

@@ -11,6 +11,7 @@ from .. import compat, dsp
 from .. import audio_fixed as fx
 from ..errors import ModelError
 from . import not_supported
+from .elementwise import fail
 
 # ------------------------------------------------------------------ flexbuffers
 
@@ -98,22 +99,21 @@ def flexbuffer_map(data):
 
 def _options(op, *names):
     if op.custom is None:
-        raise ModelError('op %s (node %d): missing custom options' % (op.name, op.index))
+        raise fail(op, 'missing custom options')
     opts = flexbuffer_map(op.custom)
     for name in names:
         if name not in opts:
-            raise ModelError('op %s (node %d): custom option %r missing' % (op.name, op.index,
-                                                                              name))
+            raise fail(op, 'custom option %r missing' % name)
     return opts
 
 
 def _check(m, op, n_in, n_out, in_types, out_types):
     if len(op.inputs) != n_in or len(op.outputs) != n_out:
-        raise ModelError('op %s (node %d): expected %d inputs / %d outputs, got %d / %d'
-                         % (op.name, op.index, n_in, n_out, len(op.inputs), len(op.outputs)))
+        raise fail(op, 'expected %d inputs / %d outputs, got %d / %d'
+                   % (n_in, n_out, len(op.inputs), len(op.outputs)))
     for idx, want in zip(op.inputs + op.outputs, in_types + out_types):
         if idx < 0:
-            raise ModelError('op %s (node %d): missing tensor' % (op.name, op.index))
+            raise fail(op, 'missing tensor')
         t = m.tensors[idx]
         if want is not None and t.dtype != want:
             raise not_supported(op, 'tensor %d is %s, expected %s' % (idx, t.dtype, want))
@@ -142,12 +142,12 @@ def prepare_window(m, op):
     shift = _options(op, 'shift')['shift']
     weights_t = m.tensors[op.inputs[1]]
     if len(weights_t.shape) != 1:
-        raise ModelError('op SignalWindow (node %d): weights must be 1-D' % op.index)
+        raise fail(op, 'weights must be 1-D')
     size = weights_t.shape[0]
     total = _size(m, op.inputs[0])
     if total % size or _size(m, op.outputs[0]) != total:
-        raise ModelError('op SignalWindow (node %d): input size %d is not a multiple of '
-                         'the %d window weights' % (op.index, total, size))
+        raise fail(op, 'input size %d is not a multiple of the %d window weights'
+                   % (total, size))
 
     def bind(scratch):
         inp, w, out = m.view(op.inputs[0]), m.view(op.inputs[1]), m.view(op.outputs[0])
@@ -164,7 +164,7 @@ def prepare_fft_auto_scale(m, op):
     _check(m, op, 1, 2, ('int16',), ('int16', 'int32'))
     n = _size(m, op.outputs[0])
     if _size(m, op.inputs[0]) != n:
-        raise ModelError('op SignalFftAutoScale (node %d): size mismatch' % op.index)
+        raise fail(op, 'size mismatch')
 
     def bind(scratch):
         inp, out, bits = m.view(op.inputs[0]), m.view(op.outputs[0]), m.view(op.outputs[1])
@@ -190,8 +190,7 @@ def prepare_rfft(m, op):
     out_len = _last_dim(m, op.outputs[0])
     total = _size(m, op.inputs[0])
     if in_len > nfft or out_len != nfft + 2 or total % in_len:
-        raise ModelError('op SignalRfft (node %d): shapes do not fit fft_length %d'
-                         % (op.index, nfft))
+        raise fail(op, 'shapes do not fit fft_length %d' % nfft)
     from array import array
     work = array('h', bytes(2 * nfft))
 
@@ -224,8 +223,7 @@ def prepare_energy(m, op):
     start, end = opts['start_index'], opts['end_index']
     n_out = _size(m, op.outputs[0])
     if not 0 <= start <= end <= n_out or 2 * end > _size(m, op.inputs[0]):
-        raise ModelError('op SignalEnergy (node %d): bad index range %d..%d'
-                         % (op.index, start, end))
+        raise fail(op, 'bad index range %d..%d' % (start, end))
 
     def bind(scratch):
         inp, out = m.view(op.inputs[0]), m.view(op.outputs[0])
@@ -242,17 +240,14 @@ def prepare_filter_bank(m, op):
     channels = _options(op, 'num_channels')['num_channels']
     for i in op.inputs[3:]:
         if _size(m, i) != channels + 1:
-            raise ModelError('op SignalFilterBank (node %d): tensor %d must have %d entries'
-                             % (op.index, i, channels + 1))
+            raise fail(op, 'tensor %d must have %d entries' % (i, channels + 1))
     if _size(m, op.outputs[0]) != channels:
-        raise ModelError('op SignalFilterBank (node %d): output must have %d channels'
-                         % (op.index, channels))
+        raise fail(op, 'output must have %d channels' % channels)
     fs, ws, wd = (m.view(i) for i in op.inputs[3:])
     n_in, n_w = _size(m, op.inputs[0]), _size(m, op.inputs[1])
     for c in range(channels + 1):
         if fs[c] < 0 or ws[c] < 0 or wd[c] < 0 or fs[c] + wd[c] > n_in or ws[c] + wd[c] > n_w:
-            raise ModelError('op SignalFilterBank (node %d): channel %d reads outside its '
-                             'inputs' % (op.index, c))
+            raise fail(op, 'channel %d reads outside its inputs' % c)
 
     def bind(scratch):
         views = [m.view(i) for i in op.inputs]
@@ -286,8 +281,7 @@ def prepare_spectral_subtraction(m, op):
     n = o['num_channels']
     for i in (op.inputs[0], op.outputs[0], op.outputs[1]):
         if _size(m, i) != n:
-            raise ModelError('op %s (node %d): tensors must have num_channels=%d entries'
-                             % (op.name, op.index, n))
+            raise fail(op, 'tensors must have num_channels=%d entries' % n)
     cfg = (o['smoothing'], o['one_minus_smoothing'], o['alternate_smoothing'],
            o['alternate_one_minus_smoothing'], o['min_signal_remaining'], o['smoothing_bits'],
            o['spectral_subtraction_bits'], bool(o['clamping']))
@@ -310,9 +304,9 @@ def prepare_pcan(m, op):
     snr_shift = _options(op, 'snr_shift')['snr_shift']
     n = _size(m, op.inputs[0])
     if _size(m, op.inputs[1]) != n or _size(m, op.outputs[0]) != n:
-        raise ModelError('op SignalPCAN (node %d): size mismatch' % op.index)
+        raise fail(op, 'size mismatch')
     if _size(m, op.inputs[2]) < 4 * 32 - 6 + 3:
-        raise ModelError('op SignalPCAN (node %d): gain LUT too short' % op.index)
+        raise fail(op, 'gain LUT too short')
 
     def bind(scratch):
         inp, noise, lut, out = (m.view(op.inputs[0]), m.view(op.inputs[1]), m.view(op.inputs[2]),
