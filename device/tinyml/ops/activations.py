@@ -5,13 +5,12 @@ exact integer algorithm (so every backend only needs the table kernel); int16 on
 per-element kernels; float32 ones run unary_float. RELU_N1_TO_1 is not in TFLM: it follows
 TFLite's ReluX (requantize, clamp to the quantized [-1, 1]).
 """
-from array import array
 
 from .. import quant
-from ..compat import float_bits
 from ..kernels import python_eltwise as K
 from .elementwise import (unsupported, io_tensors, scale_of, zp_of, need_scale, dbl,
-                          bind_run, binary_tensors, check_output_size, QRANGE)
+                          binary_tensors, check_output_size, unary_run, binary_run,
+                          signed_float_bits, QRANGE)
 
 
 def _unary(m, op):
@@ -22,21 +21,17 @@ def _unary(m, op):
     return in_t, out_t
 
 
-def _run(m, op, name, params):
-    return 0, bind_run(m, op, name, op.inputs[:1], op.outputs[0], array('i', params))
-
-
 def _lut_run(m, op, in_t, out_t, fn):
     """int8 -> int8 via table: fn(q) gives the output for the signed input value q."""
     table = [0] * 256
     for v in range(256):
         q = v - 256 if v > 127 else v
         table[v] = fn(q)
-    return _run(m, op, 'lut_int8', [in_t.size] + table)
+    return unary_run(m, op, 'lut_int8', [in_t.size] + table)
 
 
 def _float_run(m, op, in_t, code, alpha_bits=0):
-    return _run(m, op, 'unary_float', [in_t.size, code, alpha_bits])
+    return unary_run(m, op, 'unary_float', [in_t.size, code, alpha_bits])
 
 
 def _clamp(x, lo, hi):
@@ -70,8 +65,8 @@ def _prepare_relu_x(m, op, act_min, act_max, float_code):
     if dt == 'int8':
         return _lut_run(m, op, in_t, out_t, lambda q: _clamp(
             ozp + quant.multiply_by_quantized_multiplier(q - izp, mult, shift), qmin, qmax))
-    return _run(m, op, 'requant_int16', [in_t.size, izp, ozp, mult, shift, mult, shift, 0,
-                                         qmin, qmax, 1])
+    return unary_run(m, op, 'requant_int16', [in_t.size, izp, ozp, mult, shift, mult, shift, 0,
+                                              qmin, qmax, 1])
 
 
 def prepare_relu(m, op):
@@ -96,7 +91,7 @@ def prepare_relu6(m, op):
     six = _clamp(zero + quant.tflite_round(quant.f32(6.0 / quant.f32(scale_of(in_t)))), lo, hi)
     if dt == 'int8':
         return _lut_run(m, op, in_t, out_t, lambda q: _clamp(q, zero, six))
-    return _run(m, op, 'requant_int16', [in_t.size, 0, 0, 0, 0, 0, 0, 0, zero, six, 0])
+    return unary_run(m, op, 'requant_int16', [in_t.size, 0, 0, 0, 0, 0, 0, 0, zero, six, 0])
 
 
 def prepare_leaky_relu(m, op):
@@ -104,7 +99,7 @@ def prepare_leaky_relu(m, op):
     dt = in_t.dtype
     alpha = quant.f32(op.options.get('alpha', 0.0))
     if dt == 'float32':
-        return _float_run(m, op, in_t, K.UF_LEAKY_RELU, _signed_bits(alpha))
+        return _float_run(m, op, in_t, K.UF_LEAKY_RELU, signed_float_bits(alpha))
     if dt not in QRANGE:
         raise unsupported(op, 'dtype %s' % dt)
     need_scale(op, in_t, out_t)
@@ -118,8 +113,8 @@ def prepare_leaky_relu(m, op):
     if dt == 'int8':
         return _lut_run(m, op, in_t, out_t, lambda q: _clamp(
             ozp + _leaky(q - izp, mi, shi, ma, sa, negate), lo, hi))
-    return _run(m, op, 'requant_int16', [in_t.size, izp, ozp, mi, shi, ma, sa, negate,
-                                         lo, hi, 1])
+    return unary_run(m, op, 'requant_int16', [in_t.size, izp, ozp, mi, shi, ma, sa, negate,
+                                              lo, hi, 1])
 
 
 def _leaky(x, mi, shi, ma, sa, negate):
@@ -127,11 +122,6 @@ def _leaky(x, mi, shi, ma, sa, negate):
         return quant.multiply_by_quantized_multiplier(x, mi, shi)
     y = quant.multiply_by_quantized_multiplier(x, ma, sa)
     return -y if negate else y
-
-
-def _signed_bits(f):
-    u = float_bits(f)
-    return u - (1 << 32) if u & 0x80000000 else u
 
 
 def prepare_hard_swish(m, op):
@@ -230,7 +220,8 @@ def _prepare_sigmoid_like(m, op, logistic):
     if dt == 'int16':
         need_scale(op, in_t, out_t)
         mult, shift = _int16_input_multiplier(op, in_t, out_t, logistic)
-        return _run(m, op, 'logistic_int16' if logistic else 'tanh_int16', [in_t.size, mult, shift])
+        name = 'logistic_int16' if logistic else 'tanh_int16'
+        return unary_run(m, op, name, [in_t.size, mult, shift])
     raise unsupported(op, 'dtype %s' % dt)
 
 
@@ -295,8 +286,7 @@ def prepare_prelu(m, op):
     if dt == 'float32':
         if alpha_t.dtype != 'float32':
             raise unsupported(op, 'float PRELU needs a float32 alpha')
-        params = header + [K.OP_PRELU, 0]
-        return 0, bind_run(m, op, 'binary_float', op.inputs[:2], op.outputs[0], array('i', params))
+        return binary_run(m, op, 'binary_float', header + [K.OP_PRELU, 0])
     if dt not in QRANGE or alpha_t.dtype != 'int8':
         raise unsupported(op, 'input %s with alpha %s' % (dt, alpha_t.dtype))
     need_scale(op, a_t, alpha_t, out_t)
@@ -304,8 +294,8 @@ def prepare_prelu(m, op):
     m1, s1 = quant.quantize_multiplier(quant.ddiv(si, so))
     m2, s2 = quant.quantize_multiplier(quant.ddiv(quant.dmul(si, sa), so))
     lo, hi = QRANGE[dt]
-    params = header + [-zp_of(a_t), -zp_of(alpha_t), zp_of(out_t), m1, s1, m2, s2, lo, hi]
-    return 0, bind_run(m, op, 'prelu_q', op.inputs[:2], op.outputs[0], array('i', params))
+    return binary_run(m, op, 'prelu_q', header + [-zp_of(a_t), -zp_of(alpha_t), zp_of(out_t),
+                                                  m1, s1, m2, s2, lo, hi])
 
 
 OPS = {

@@ -9,6 +9,8 @@ from array import array
 
 from ..errors import ModelError
 from .. import quant
+from ..compat import float_bits
+from ..quant import dbl
 from ..kernels import python_eltwise as K
 from . import not_supported as unsupported
 
@@ -73,10 +75,6 @@ def check_output_size(op, out_t, n):
         raise fail(op, 'output %r has %d elements, expected %d' % (out_t.name, out_t.size, n))
 
 
-def dbl(x):
-    return quant.dbl(x)
-
-
 def qm_smaller_than_one(op, d):
     try:
         return quant.quantize_multiplier_smaller_than_one_exp(d)
@@ -112,6 +110,23 @@ def float_act(op):
     if act not in FLOAT_ACT:
         raise unsupported(op, 'fused activation %s' % act)
     return FLOAT_ACT[act]
+
+
+def signed_float_bits(f):
+    """The float32 bit pattern of f as a signed int (an array('i') parameter)."""
+    u = float_bits(f)
+    return u - (1 << 32) if u & 0x80000000 else u
+
+
+def unary_run(m, op, name, params):
+    """(0, bind) of kernel `name` on the op's first input, p = array('i', params)."""
+    return 0, bind_run(m, op, name, op.inputs[:1], op.outputs[0], array('i', params))
+
+
+def binary_run(m, op, name, params):
+    """(0, bind) of kernel `name` on the op's first two inputs, p = array('i', params)."""
+    p = array('i', [int(v) for v in params])
+    return 0, bind_run(m, op, name, op.inputs[:2], op.outputs[0], p)
 
 
 def bind_run(m, op, name, in_indices, out_index, p, raw=False):
@@ -194,19 +209,19 @@ def _prepare(m, op, opcode):
     if dt == 'float32':
         act = 0 if opcode in (K.OP_MAX, K.OP_MIN, K.OP_SQDIFF) else float_act(op)
         if opcode in (K.OP_MAX, K.OP_MIN):
-            return _run(m, op, 'minmax', header + [opcode == K.OP_MAX, K.DT_FLOAT32])
-        return _run(m, op, 'binary_float', header + [opcode, act])
+            return binary_run(m, op, 'minmax', header + [opcode == K.OP_MAX, K.DT_FLOAT32])
+        return binary_run(m, op, 'binary_float', header + [opcode, act])
     if dt == 'int32':
-        return _run(m, op, 'binary_int32', header + [opcode] + list(_int32_range(op, opcode)))
+        return binary_run(m, op, 'binary_int32', header + [opcode] + list(_int32_range(op, opcode)))
     if opcode in (K.OP_MAX, K.OP_MIN) and dt in QRANGE:
         dcode = K.DT_INT8 if dt == 'int8' else K.DT_INT16
-        return _run(m, op, 'minmax', header + [opcode == K.OP_MAX, dcode])
+        return binary_run(m, op, 'minmax', header + [opcode == K.OP_MAX, dcode])
     quantized = _QUANTIZED.get((op.name, dt))
     if quantized is None:
         raise unsupported(op, 'dtype %s' % dt)
     need_scale(op, a_t, b_t, out_t)
     name, params = quantized(op, a_t, b_t, out_t)
-    return _run(m, op, name, header + params)
+    return binary_run(m, op, name, header + params)
 
 
 def _int32_range(op, opcode):
@@ -214,11 +229,6 @@ def _int32_range(op, opcode):
     if opcode in (K.OP_ADD, K.OP_MAX, K.OP_MIN, K.OP_SQDIFF):
         return INT32_RANGE
     return int32_act_range(op)
-
-
-def _run(m, op, name, params):
-    p = array('i', [int(v) for v in params])
-    return 0, bind_run(m, op, name, op.inputs[:2], op.outputs[0], p)
 
 
 def _add_int8(op, a_t, b_t, out_t):

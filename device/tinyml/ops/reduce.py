@@ -7,12 +7,11 @@ and SUM follow QuantizedMeanOrSum, including the eval-time division of the multi
 the reduced element count, which is done here once.
 """
 import struct
-from array import array
 
 from .. import quant
 from ..kernels import python_eltwise as K
 from .elementwise import (fail, unsupported, io_tensors, scale_of, zp_of, need_scale, dbl,
-                          bind_run, QRANGE)
+                          unary_run, QRANGE)
 
 
 def _axes(op, axis_t, rank):
@@ -73,10 +72,10 @@ def _prepare(m, op, kind):
         if dt not in ('int8', 'float32'):
             raise unsupported(op, 'dtype %s' % dt)
         name = 'reduce_max' if dt != 'float32' else 'reduce_float'
-        return _run(m, op, name, head + [K.RF_MAX] + offsets)
+        return unary_run(m, op, name, head + [K.RF_MAX] + offsets)
     if dt == 'float32':
-        return _run(m, op, 'reduce_float', head + [K.RF_MEAN if kind == 'MEAN' else K.RF_SUM]
-                    + offsets)
+        code = K.RF_MEAN if kind == 'MEAN' else K.RF_SUM
+        return unary_run(m, op, 'reduce_float', head + [code] + offsets)
     if dt not in QRANGE:
         raise unsupported(op, 'dtype %s' % dt)
     need_scale(op, in_t, out_t)
@@ -84,8 +83,8 @@ def _prepare(m, op, kind):
     if kind == 'MEAN':
         mult, shift = _divide_multiplier(mult, shift, len(red))
     lo, hi = QRANGE[dt]
-    return _run(m, op, 'reduce_int', head + [zp_of(in_t), zp_of(out_t), mult, shift, lo, hi]
-                + offsets)
+    return unary_run(m, op, 'reduce_int',
+                     head + [zp_of(in_t), zp_of(out_t), mult, shift, lo, hi] + offsets)
 
 
 def _divide_multiplier(mult, shift, n):
@@ -95,10 +94,6 @@ def _divide_multiplier(mult, shift, n):
         k += 1                      # floor(log2(n))
     k = min(k, 32, 31 + shift)
     return (mult << k) // n if k >= 0 else (mult >> -k) // n, shift - k
-
-
-def _run(m, op, name, params):
-    return 0, bind_run(m, op, name, op.inputs[:1], op.outputs[0], array('i', params))
 
 
 def prepare_mean(m, op):

@@ -8,8 +8,8 @@ import struct
 from array import array
 
 from .. import quant
-from ..compat import float_bits
-from .elementwise import fail, unsupported, io_tensors, bind_run
+from ..quant import f32 as _f32
+from .elementwise import fail, unsupported, io_tensors, bind_run, unary_run, signed_float_bits
 
 
 def _sizes(op, in_t, size_t, out_t):
@@ -28,10 +28,6 @@ def _sizes(op, in_t, size_t, out_t):
     if out_t.dtype != in_t.dtype:
         raise unsupported(op, 'input %s but output %s' % (in_t.dtype, out_t.dtype))
     return nb, ih, iw, c, oh, ow
-
-
-def _f32(x):
-    return quant.f32(x)
 
 
 def _scale(in_size, out_size, align_corners):
@@ -98,12 +94,7 @@ def _float_coords(value, scale, hpc, in_size):
     lower = max(int(math.floor(scaled)), 0)
     upper = min(int(math.ceil(scaled)), in_size - 1)
     d = _f32(scaled - lower)
-    return lower, upper, _signed_bits(_f32(1 - d)), _signed_bits(d)
-
-
-def _signed_bits(f):
-    bits = float_bits(f)
-    return bits - (1 << 32) if bits & 0x80000000 else bits
+    return lower, upper, signed_float_bits(_f32(1 - d)), signed_float_bits(d)
 
 
 def prepare_bilinear(m, op):
@@ -126,7 +117,7 @@ def prepare_bilinear(m, op):
         params.extend(coords(y, hs, hpc, ih))
     for x in range(ow):
         params.extend(coords(x, ws, hpc, iw))
-    return 0, bind_run(m, op, name, op.inputs[:1], op.outputs[0], array('i', params))
+    return unary_run(m, op, name, params)
 
 
 OPS = {'RESIZE_NEAREST_NEIGHBOR': prepare_nearest, 'RESIZE_BILINEAR': prepare_bilinear}
