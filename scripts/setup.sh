@@ -22,12 +22,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
-if [ ! -f "$STAMP" ] || ! cmp -s requirements.txt "$STAMP"; then
+if [ ! -f "$STAMP" ] || ! cat requirements.txt pyproject.toml | cmp -s - "$STAMP"; then
   echo "setup: installing Python packages into .venv"
   .venv/bin/pip install -q --upgrade pip >/dev/null
   .venv/bin/pip install -q -r requirements.txt
   .venv/bin/pip install -q -e . --no-deps
-  cp requirements.txt "$STAMP"
+  cat requirements.txt pyproject.toml > "$STAMP"
 fi
 
 # MicroPython native-module build tree (py/dynruntime.mk, tools/mpy_ld.py), MicroPython 1.23 / ABI 6.3

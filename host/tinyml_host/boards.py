@@ -11,6 +11,8 @@ import pathlib
 import sys
 
 BOARDS_DIR = pathlib.Path(__file__).resolve().parent.parent.parent / "boards"
+if not BOARDS_DIR.is_dir():   # installed from a wheel: the profiles ship inside the package
+    BOARDS_DIR = pathlib.Path(__file__).resolve().parent / "boards"
 REQUIRED = ("name", "title", "firmware", "cpu", "clock_mhz", "ram_bytes", "flash_bytes",
             "fs_bytes", "romfs", "transport", "backend", "mpy_arch", "circuitpython")
 TRANSPORTS = ("serial", "drive")
