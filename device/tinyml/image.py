@@ -24,18 +24,35 @@ import math
 from array import array
 
 FORMATS = {'gray': 1, 'grayscale': 1, 'rgb565': 2, 'rgb888': 3}
+_FORMAT_OF_BPP = {1: 'gray', 2: 'rgb565', 3: 'rgb888'}
 
 
 def _fmt(fmt):
     f = FORMATS.get(fmt.lower() if isinstance(fmt, str) else fmt)
     if f is None:
         raise ValueError('unknown pixel format %r (use gray, rgb565 or rgb888)' % (fmt,))
-    return {1: 'gray', 2: 'rgb565', 3: 'rgb888'}[f]
+    return _FORMAT_OF_BPP[f]
+
+
+def _is_openmv_image(obj):
+    return hasattr(obj, 'bytearray') and callable(getattr(obj, 'width', None))
+
+
+def _check_crop(x, y, w, h, width, height):
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+        raise ValueError('crop %r outside the %dx%d image' % ((x, y, w, h), width, height))
+
+
+def _new_array(dtype, n):
+    """A zeroed array of n model-input values of dtype ('int8', 'uint8' or 'float32')."""
+    if dtype == 'float32':
+        return array('f', bytes(4 * n))
+    return array('b' if dtype == 'int8' else 'B', bytes(n))
 
 
 def source(src, width=None, height=None, fmt=None):
     """(buffer, width, height, fmt) of a raw buffer or an OpenMV-like image."""
-    if hasattr(src, 'width') and hasattr(src, 'bytearray') and callable(src.width):
+    if _is_openmv_image(src):
         width, height = src.width(), src.height()
         buf = src.bytearray()
         if fmt is None:
@@ -45,7 +62,7 @@ def source(src, width=None, height=None, fmt=None):
             if per not in (1, 2, 3) or per * width * height != len(buf):
                 raise ValueError('image format %r: %d bytes for %dx%d pixels'
                                  % (src.format(), len(buf), width, height))
-            fmt = {1: 'gray', 2: 'rgb565', 3: 'rgb888'}[per]
+            fmt = _FORMAT_OF_BPP[per]
         src = buf
     if width is None or height is None or fmt is None:
         raise ValueError('raw buffers need width, height and fmt')
@@ -67,8 +84,7 @@ def source(src, width=None, height=None, fmt=None):
 def crop(src, x, y, w, h, width=None, height=None, fmt=None, into=None):
     """The w x h rectangle at (x, y), same pixel format, as a bytearray (or into)."""
     buf, width, height, fmt = source(src, width, height, fmt)
-    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
-        raise ValueError('crop %r outside the %dx%d image' % ((x, y, w, h), width, height))
+    _check_crop(x, y, w, h, width, height)
     bpp = FORMATS[fmt]
     out = into if into is not None else bytearray(w * h * bpp)
     if len(out) != w * h * bpp:
@@ -104,8 +120,7 @@ class Quantizer:
         for c in range(channels):
             m = mean[c if len(mean) > 1 else 0]
             sd = std[c if len(std) > 1 else 0]
-            t = array('f' if dtype == 'float32' else ('b' if dtype == 'int8' else 'B'),
-                      bytes((4 if dtype == 'float32' else 1) * 256))
+            t = _new_array(dtype, 256)
             for p in range(256):
                 if scale is None:
                     if dtype == 'float32':
@@ -218,8 +233,7 @@ class Resizer:
         if byteorder not in ('little', 'big'):
             raise ValueError("byteorder must be 'little' or 'big'")
         x, y, w, h = crop if crop is not None else (0, 0, width, height)
-        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
-            raise ValueError('crop %r outside the %dx%d image' % ((x, y, w, h), width, height))
+        _check_crop(x, y, w, h, width, height)
         self.width, self.height = width, height
         self.out_w, self.out_h, self.channels = out_w, out_h, channels
         self.method = method
@@ -298,15 +312,20 @@ def preprocess(src, out_w, out_h, channels, quantizer=None, method='bilinear', w
                height=None, fmt=None, crop=None, byteorder='little', into=None):
     """Camera frame -> model input values (int8 = pixel - 128 unless a Quantizer is given)."""
     pixels = resize(src, out_w, out_h, channels, method, width, height, fmt, crop, byteorder)
+    q = _quantizer_for(quantizer, channels)
+    n = out_w * out_h * channels
+    if into is None:
+        into = _new_array(q.dtype, n)
+    q.apply(pixels, into, n)
+    return into
+
+
+def _quantizer_for(quantizer, channels):
+    """quantizer (default: pixel - 128 to int8), checked against the channel count."""
     q = quantizer if quantizer is not None else Quantizer(channels=channels)
     if q.channels != channels:
         raise ValueError('quantizer is for %d channels, image has %d' % (q.channels, channels))
-    n = out_w * out_h * channels
-    if into is None:
-        into = array('f' if q.dtype == 'float32' else ('b' if q.dtype == 'int8' else 'B'),
-                     bytes((4 if q.dtype == 'float32' else 1) * n))
-    q.apply(pixels, into, n)
-    return into
+    return q
 
 
 class Preprocessor:
@@ -319,16 +338,12 @@ class Preprocessor:
                  method='bilinear', crop=None, byteorder='little'):
         self.resizer = Resizer(width, height, fmt, out_w, out_h, channels, method, crop,
                                byteorder)
-        self.quantizer = quantizer if quantizer is not None else Quantizer(channels=channels)
-        if self.quantizer.channels != channels:
-            raise ValueError('quantizer is for %d channels, image has %d'
-                             % (self.quantizer.channels, channels))
+        self.quantizer = _quantizer_for(quantizer, channels)
         self.count = out_w * out_h * channels
         self.pixels = bytearray(self.count)
 
     def run(self, frame, into):
-        buf = frame.bytearray() if hasattr(frame, 'bytearray') and callable(
-            getattr(frame, 'width', None)) else frame
+        buf = frame.bytearray() if _is_openmv_image(frame) else frame
         self.resizer.run(buf, self.pixels)
         self.quantizer.apply(self.pixels, into, self.count)
         return into
