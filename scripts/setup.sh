@@ -24,9 +24,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f "$STAMP" ] || ! cat requirements.txt pyproject.toml | cmp -s - "$STAMP"; then
   echo "setup: installing Python packages into .venv"
-  .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -r requirements.txt
-  .venv/bin/pip install -q -e . --no-deps
+  log=.venv/setup-pip.log
+  { .venv/bin/pip install -q --upgrade pip &&
+    .venv/bin/pip install -q -r requirements.txt &&
+    .venv/bin/pip install -q -e . --no-deps; } >"$log" 2>&1 || { cat "$log"; exit 1; }
   cat requirements.txt pyproject.toml > "$STAMP"
 fi
 
