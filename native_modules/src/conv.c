@@ -53,18 +53,20 @@ static int col_stride(int K) {
     return (K + 3) & ~3;
 }
 
+/* two natural columns, then (DSP) the packed pair of the same size */
 size_t tk_conv_s8_scratch(const int32_t *p) {
-    return 2 * (size_t)col_stride(conv_depth(p)) * sizeof(int16_t);
+    return 4 * (size_t)col_stride(conv_depth(p)) * sizeof(tk_col_t);
 }
 
-/* the column of output pixel (oy, ox): taps in (ky, kx, c) order like the filter rows */
-static void conv_fill_col(int16_t *col, const int8_t *in_b, const int32_t *p, int oy, int ox) {
+/* the column of output pixel (oy, ox), natural order: taps in (ky, kx, c) order like the
+   filter rows; out-of-image taps are 0 (input zero point + offset) */
+static void conv_fill_col(tk_col_t *col, const int8_t *in_b, const int32_t *p, int oy, int ox) {
     int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_w = p[CV_K_W];
     int dil_w = p[CV_DIL_W], row = k_w * in_c;
     int32_t in_offset = p[CV_IN_OFFSET];
     int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP];
     int ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
-    int16_t *d = col;
+    tk_col_t *d = col;
     for (int ky = 0; ky < p[CV_K_H]; ky++, d += row) {
         int iy = iy0 + ky * p[CV_DIL_H];
         if (iy < 0 || iy >= in_h) {
@@ -72,7 +74,7 @@ static void conv_fill_col(int16_t *col, const int8_t *in_b, const int32_t *p, in
             continue;
         }
         const int8_t *src = in_b + iy * in_w * in_c;
-        if (dil_w == 1 && ix0 >= 0 && ix0 + k_w <= in_w) {
+        if (dil_w == 1 && ix0 >= 0 && ix0 + k_w <= in_w) {    /* whole kernel row inside */
             tk_col_put(d, src + ix0 * in_c, row, in_offset);
             continue;
         }
@@ -85,52 +87,6 @@ static void conv_fill_col(int16_t *col, const int8_t *in_b, const int32_t *p, in
             }
         }
     }
-    tk_col_finish(col, row * p[CV_K_H]);
-}
-
-static inline int8_t conv_out(int32_t acc, const int32_t *p, int oc) {
-    int out_c = p[CV_OUT_C];
-    const int32_t *mult = p + CV_HDR + out_c;
-    return (int8_t)tk_output(acc, mult[oc], mult[out_c + oc], p[CV_OUT_OFFSET],
-                             p[CV_ACT_MIN], p[CV_ACT_MAX]);
-}
-
-/* all output channels of one pixel (c1 == NULL) or of two pixels (out, out + out_c) */
-static void conv_cols(int8_t *out, const int16_t *c0, const int16_t *c1, const int8_t *w,
-                      int K, const int32_t *p) {
-    int out_c = p[CV_OUT_C];
-    const int32_t *bias = p + CV_HDR;
-    int oc = 0;
-    int32_t acc[4];
-    if (c1) {
-        for (; oc + 2 <= out_c; oc += 2) {
-            acc[0] = acc[2] = bias[oc];
-            acc[1] = acc[3] = bias[oc + 1];
-            tk_dot_2x2(c0, c1, w + oc * K, w + (oc + 1) * K, K, acc);
-            out[oc] = conv_out(acc[0], p, oc);
-            out[oc + 1] = conv_out(acc[1], p, oc + 1);
-            out[out_c + oc] = conv_out(acc[2], p, oc);
-            out[out_c + oc + 1] = conv_out(acc[3], p, oc + 1);
-        }
-        for (; oc < out_c; oc++) {
-            out[oc] = conv_out(tk_dot_1x1(c0, w + oc * K, K, bias[oc]), p, oc);
-            out[out_c + oc] = conv_out(tk_dot_1x1(c1, w + oc * K, K, bias[oc]), p, oc);
-        }
-        return;
-    }
-    for (; oc + 4 <= out_c; oc += 4) {
-        acc[0] = bias[oc];
-        acc[1] = bias[oc + 1];
-        acc[2] = bias[oc + 2];
-        acc[3] = bias[oc + 3];
-        tk_dot_1x4(c0, w + oc * K, K, acc);
-        for (int j = 0; j < 4; j++) {
-            out[oc + j] = conv_out(acc[j], p, oc + j);
-        }
-    }
-    for (; oc < out_c; oc++) {
-        out[oc] = conv_out(tk_dot_1x1(c0, w + oc * K, K, bias[oc]), p, oc);
-    }
 }
 
 /* 1x1 kernel, no padding, every output pixel inside the input: columns are input runs */
@@ -140,38 +96,121 @@ static int conv_is_1x1(const int32_t *p) {
            && (p[CV_OUT_W] - 1) * p[CV_STRIDE_W] < p[CV_IN_W];
 }
 
-static void conv_col_1x1(int16_t *col, const int8_t *in_b, const int32_t *p, int oy, int ox) {
-    int in_c = p[CV_IN_C];
-    const int8_t *x = in_b + (oy * p[CV_STRIDE_H] * p[CV_IN_W] + ox * p[CV_STRIDE_W]) * in_c;
-    tk_col_from_run(col, x, in_c, p[CV_IN_OFFSET]);
+typedef struct {
+    const int8_t *in_b;     /* this batch's input */
+    const int32_t *p;
+    int K, is_1x1;
+    tk_col_t *col[2];        /* natural columns (1x1 on DSP: just the K % 4 tail) */
+    uint32_t *packed;       /* DSP: the packed single column or pair */
+} conv_cols_t;
+
+/* column j (0, 1) of output pixel (oy, ox); pair: it is part of a two-pixel block */
+static void conv_column(conv_cols_t *cc, int j, int oy, int ox, int pair) {
+    const int32_t *p = cc->p;
+    int K = cc->K;
+    if (!cc->is_1x1) {
+        conv_fill_col(cc->col[j], cc->in_b, p, oy, ox);
+#if TK_DSP
+        if (!pair) {
+            tk_pack_col(cc->packed, cc->col[0], K);
+        } else if (j == 1) {
+            tk_pack_pair(cc->packed, cc->col[0], cc->col[1], K);
+        }
+#endif
+        return;
+    }
+    const int8_t *x = cc->in_b + (oy * p[CV_STRIDE_H] * p[CV_IN_W] + ox * p[CV_STRIDE_W]) * K;
+#if TK_DSP
+    int k4 = K & ~3;
+    tk_pack_run(cc->packed + 2 * j, x, K, p[CV_IN_OFFSET], pair ? 4 : 2);
+    tk_col_put(cc->col[j] + k4, x + k4, K - k4, p[CV_IN_OFFSET]);
+#else
+    (void)pair;
+    tk_col_put(cc->col[j], x, K, p[CV_IN_OFFSET]);
+#endif
+}
+
+static tk_rq_t conv_rq(const int32_t *p) {
+    const int32_t *mult = p + CV_HDR + p[CV_OUT_C];
+    return tk_rq(mult, mult + p[CV_OUT_C], p[CV_OUT_OFFSET], p[CV_ACT_MIN], p[CV_ACT_MAX]);
+}
+
+/* all output channels of two pixels (out, out + out_c): 2x2 blocks of (pixel, channel) */
+static void conv_pair(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
+    const int32_t *p = cc->p, *bias = p + CV_HDR;
+    int out_c = p[CV_OUT_C], K = cc->K, oc = 0;
+    const tk_col_t *c0 = cc->col[0], *c1 = cc->col[1];
+    const tk_rq_t rq = conv_rq(p);
+    int32_t acc[4];
+    for (; oc + 2 <= out_c; oc += 2) {
+        acc[0] = acc[2] = bias[oc];
+        acc[1] = acc[3] = bias[oc + 1];
+        tk_dot_2x2(c0, c1, cc->packed, w + oc * K, K, acc);
+        out[oc] = tk_rq_s8(&rq, acc[0], oc);
+        out[oc + 1] = tk_rq_s8(&rq, acc[1], oc + 1);
+        out[out_c + oc] = tk_rq_s8(&rq, acc[2], oc);
+        out[out_c + oc + 1] = tk_rq_s8(&rq, acc[3], oc + 1);
+    }
+    if (oc < out_c) {
+        out[oc] = tk_rq_s8(&rq, tk_dot_1x1(c0, cc->packed, 4, w + oc * K, K, bias[oc]), oc);
+        out[out_c + oc] = tk_rq_s8(&rq, tk_dot_1x1(c1, cc->packed + 2, 4, w + oc * K, K, bias[oc]),
+                                   oc);
+    }
+}
+
+/* all output channels of one pixel: four channels at a time */
+static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
+    const int32_t *p = cc->p, *bias = p + CV_HDR;
+    int out_c = p[CV_OUT_C], K = cc->K, oc = 0;
+    const tk_rq_t rq = conv_rq(p);
+    int32_t acc[4];
+    for (; oc + 4 <= out_c; oc += 4) {
+        for (int j = 0; j < 4; j++) {
+            acc[j] = bias[oc + j];
+        }
+        tk_dot_1x4(cc->col[0], cc->packed, w + oc * K, K, acc);
+        for (int j = 0; j < 4; j++) {
+            out[oc + j] = tk_rq_s8(&rq, acc[j], oc + j);
+        }
+    }
+    for (; oc < out_c; oc++) {
+        int32_t a = tk_dot_1x1(cc->col[0], cc->packed, 2, w + oc * K, K, bias[oc]);
+        out[oc] = tk_rq_s8(&rq, a, oc);
+    }
 }
 
 void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p, void *scratch) {
-    int K = conv_depth(p), out_c = p[CV_OUT_C], out_h = p[CV_OUT_H], out_w = p[CV_OUT_W];
-    int16_t *col0 = (int16_t *)scratch, *col1 = col0 + col_stride(K);
-    void (*fill)(int16_t *, const int8_t *, const int32_t *, int, int) =
-        conv_is_1x1(p) ? conv_col_1x1 : conv_fill_col;
+    int out_c = p[CV_OUT_C], out_w = p[CV_OUT_W];
+    conv_cols_t cc;
+    cc.p = p;
+    cc.K = conv_depth(p);
+    cc.is_1x1 = conv_is_1x1(p);
+    cc.col[0] = (tk_col_t *)scratch;
+    cc.col[1] = cc.col[0] + col_stride(cc.K);
+    cc.packed = (uint32_t *)(cc.col[1] + col_stride(cc.K));
     for (int b = 0; b < p[CV_BATCHES]; b++) {
-        const int8_t *in_b = in + b * p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
-        int oy = 0, ox = 0;
-        for (int left = out_h * out_w; left > 0; left -= 2) {
-            fill(col0, in_b, p, oy, ox);
+        cc.in_b = in + b * p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
+        int oy = 0, ox = 0, left = p[CV_OUT_H] * out_w;
+        for (; TK_PAIRS && left >= 2; left -= 2, out += 2 * out_c) {
+            conv_column(&cc, 0, oy, ox, 1);
             if (++ox == out_w) {
                 ox = 0;
                 oy++;
             }
-            if (left == 1) {
-                conv_cols(out, col0, 0, w, K, p);
-                out += out_c;
-                break;
-            }
-            fill(col1, in_b, p, oy, ox);
+            conv_column(&cc, 1, oy, ox, 1);
             if (++ox == out_w) {
                 ox = 0;
                 oy++;
             }
-            conv_cols(out, col0, col1, w, K, p);
-            out += 2 * out_c;
+            conv_pair(out, &cc, w);
+        }
+        for (; left > 0; left--, out += out_c) {
+            conv_column(&cc, 0, oy, ox, 0);
+            conv_single(out, &cc, w);
+            if (++ox == out_w) {
+                ox = 0;
+                oy++;
+            }
         }
     }
 }

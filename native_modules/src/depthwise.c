@@ -110,9 +110,10 @@ static inline int32_t dw_taps1(const dw_window_t *win, int c, int32_t in_offset,
 
 static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p) {
     int out_c = p[CV_OUT_C], c = 0;
-    int32_t in_offset = p[CV_IN_OFFSET], out_offset = p[CV_OUT_OFFSET];
-    int32_t lo = p[CV_ACT_MIN], hi = p[CV_ACT_MAX];
-    const int32_t *bias = p + CV_HDR, *mult = bias + out_c, *shift = mult + out_c;
+    int32_t in_offset = p[CV_IN_OFFSET];
+    const int32_t *bias = p + CV_HDR;
+    const tk_rq_t rq = tk_rq(bias + out_c, bias + 2 * out_c, p[CV_OUT_OFFSET], p[CV_ACT_MIN],
+                             p[CV_ACT_MAX]);
     int32_t acc[4];
     for (; c + 4 <= out_c; c += 4) {
         for (int j = 0; j < 4; j++) {
@@ -120,12 +121,12 @@ static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p) {
         }
         dw_taps4(win, c, in_offset, out_c, acc);
         for (int j = 0; j < 4; j++) {
-            out[c + j] = (int8_t)tk_output(acc[j], mult[c + j], shift[c + j], out_offset, lo, hi);
+            out[c + j] = tk_rq_s8(&rq, acc[j], c + j);
         }
     }
     for (; c < out_c; c++) {
         int32_t a = dw_taps1(win, c, in_offset, out_c, bias[c]);
-        out[c] = (int8_t)tk_output(a, mult[c], shift[c], out_offset, lo, hi);
+        out[c] = tk_rq_s8(&rq, a, c);
     }
 }
 

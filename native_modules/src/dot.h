@@ -1,9 +1,11 @@
 /* Shared inner loops of conv and fully connected: int16 "columns" (input + offset, one per
-   output pixel) times int8 weight rows. Plain C99; on Armv7E-M the DSP extension is used the
-   way CMSIS-NN does: SXTB16 widens four int8 weights into two int16 pairs and SMLAD does two
-   MACs per instruction. For that, every group of four column values is stored as
-   (x0, x2, x1, x3), matching SXTB16's lanes (bytes 0,2) and (bytes 1,3); the K % 4 tail is
-   stored in natural order. */
+   output pixel or input row, 0 for padding) times int8 weight rows of length K.
+
+   Columns are filled in natural order. On Armv7E-M (DSP extension) the dot products run the
+   way CMSIS-NN's do: SXTB16 widens four int8 weights into the int16 pairs (w0, w2), (w1, w3)
+   and SMLAD does two MACs per instruction, so each group of four column values is repacked
+   as words (x0, x2), (x1, x3); a pair of columns is interleaved group by group so one LDM
+   fetches both. The K % 4 tail is always done in C from the natural columns. */
 #ifndef TK_DOT_H
 #define TK_DOT_H
 #include <stdint.h>
@@ -14,10 +16,35 @@
 #define TK_DSP 0
 #endif
 
+/* Cortex-M0 loads bytes and halfwords only with register offsets and multiplies in place, so
+   its loop (tk_dot_1x4_m0) walks an int32 column with LDM and the four weight rows with one
+   shared index; there, columns hold int32 values and pixels go one at a time. */
+#if defined(__ARM_ARCH_6M__)
+#define TK_M0 1
+typedef int32_t tk_col_t;
+#else
+#define TK_M0 0
+typedef int16_t tk_col_t;
+#endif
+#define TK_PAIRS (!TK_M0)       /* blocks of two pixels / input rows */
+
 static inline uint32_t tk_ld32(const void *p) {
     uint32_t v;
     __builtin_memcpy(&v, p, 4);
     return v;
+}
+
+/* col[0..n) = x[0..n) + offset */
+static inline void tk_col_put(tk_col_t *col, const int8_t *x, int n, int32_t offset) {
+    for (int i = 0; i < n; i++) {
+        col[i] = (tk_col_t)(x[i] + offset);
+    }
+}
+
+static inline void tk_col_zero(tk_col_t *col, int n) {
+    for (int i = 0; i < n; i++) {
+        col[i] = 0;
+    }
 }
 
 #if TK_DSP
@@ -41,87 +68,70 @@ static inline int32_t tk_sxtab16_ror8(uint32_t a, uint32_t x) {
     __asm__ ("sxtab16 %0, %1, %2, ror #8" : "=r" (r) : "r" (a), "r" (x));
     return r;
 }
-static inline int32_t tk_smlad(uint32_t a, uint32_t b, int32_t acc) {
-    int32_t r;
-    __asm__ ("smlad %0, %1, %2, %3" : "=r" (r) : "r" (a), "r" (b), "r" (acc));
-    return r;
-}
-#endif
 
-/* col[0..n) = x[0..n) + offset, natural order */
-static inline void tk_col_put(int16_t *col, const int8_t *x, int n, int32_t offset) {
-    for (int i = 0; i < n; i++) {
-        col[i] = (int16_t)(x[i] + offset);
+/* acc[0..4) += the block's dot products; cols: packed words, w: first row, k: row length */
+void tk_dot_2x2_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);
+void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);
+
+static inline uint32_t tk_pack16(int32_t lo, int32_t hi) {
+    return ((uint32_t)lo & 0xFFFF) | ((uint32_t)hi << 16);
+}
+
+/* one column's groups as words (x0, x2), (x1, x3) */
+static inline void tk_pack_col(uint32_t *dst, const int16_t *c, int K) {
+    for (int k = 0; k + 4 <= K; k += 4, dst += 2) {
+        dst[0] = tk_pack16(c[k], c[k + 2]);
+        dst[1] = tk_pack16(c[k + 1], c[k + 3]);
     }
 }
 
-static inline void tk_col_zero(int16_t *col, int n) {
-    for (int i = 0; i < n; i++) {
-        col[i] = 0;
+/* two columns' groups interleaved: c0 (x0, x2), c0 (x1, x3), c1 (x0, x2), c1 (x1, x3) */
+static inline void tk_pack_pair(uint32_t *dst, const int16_t *c0, const int16_t *c1, int K) {
+    for (int k = 0; k + 4 <= K; k += 4, dst += 4) {
+        dst[0] = tk_pack16(c0[k], c0[k + 2]);
+        dst[1] = tk_pack16(c0[k + 1], c0[k + 3]);
+        dst[2] = tk_pack16(c1[k], c1[k + 2]);
+        dst[3] = tk_pack16(c1[k + 1], c1[k + 3]);
     }
 }
 
-/* after a column of K values was written in natural order: bring it to the dot layout */
-static inline void tk_col_finish(int16_t *col, int K) {
-#if TK_DSP
-    for (int i = 0; i + 4 <= K; i += 4) {
-        int16_t t = col[i + 1];
-        col[i + 1] = col[i + 2];
-        col[i + 2] = t;
-    }
-#else
-    (void)col;
-    (void)K;
-#endif
-}
-
-/* a whole column from one contiguous input run (1x1 conv, fully connected), dot layout */
-static inline void tk_col_from_run(int16_t *col, const int8_t *x, int K, int32_t offset) {
-    int i = 0;
-#if TK_DSP
+/* pack straight from an input run (1x1 conv, fully connected): SXTAB16 adds the offset to
+   bytes (0, 2) and, rotated, (1, 3) of four inputs at once. step 2: a single column, step 4:
+   the first (dst) or second (dst + 2) column of an interleaved pair */
+static inline void tk_pack_run(uint32_t *dst, const int8_t *x, int K, int32_t offset, int step) {
     uint32_t off2 = ((uint32_t)offset & 0xFFFF) * 0x10001u;
-    uint32_t *dst = (uint32_t *)col;
-    for (; i + 4 <= K; i += 4) {
-        uint32_t v = tk_ld32(x + i);
-        *dst++ = (uint32_t)tk_sxtab16(off2, v);
-        *dst++ = (uint32_t)tk_sxtab16_ror8(off2, v);
+    for (int k = 0; k + 4 <= K; k += 4, dst += step) {
+        uint32_t v = tk_ld32(x + k);
+        dst[0] = (uint32_t)tk_sxtab16(off2, v);
+        dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
     }
-#endif
-    tk_col_put(col + i, x + i, K - i, offset);
 }
+#endif
 
-/* acc[2*c + r] += dot(column c, weight row r) for two columns and two rows of length K */
-static inline void tk_dot_2x2(const int16_t *c0, const int16_t *c1, const int8_t *w0,
-                              const int8_t *w1, int K, int32_t *acc) {
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+#if TK_M0
+/* acc[0..4) += dot(column, rows w, w + K, w + 2K, w + 3K); K >= 1 */
+void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k);
+#endif
+
+/* acc[2*c + r] += dot(column c, weight row r), rows w0 and w0 + K. On DSP `packed` holds the
+   pair as tk_pack_pair lays it out; c0/c1 (natural order) are still read for the tail. */
+static inline void tk_dot_2x2(const tk_col_t *c0, const tk_col_t *c1, const void *packed,
+                              const int8_t *w0, int K, int32_t *acc) {
     int k = 0;
 #if TK_DSP
-    const uint32_t *x0 = (const uint32_t *)c0, *x1 = (const uint32_t *)c1;
-    for (; k + 4 <= K; k += 4) {
-        uint32_t wa = tk_ld32(w0 + k), wb = tk_ld32(w1 + k);
-        int32_t wa02 = tk_sxtb16(wa), wa13 = tk_sxtb16_ror8(wa);
-        int32_t wb02 = tk_sxtb16(wb), wb13 = tk_sxtb16_ror8(wb);
-        uint32_t p0 = x0[0], p1 = x0[1];
-        x0 += 2;
-        a00 = tk_smlad(wa02, p0, a00);
-        a00 = tk_smlad(wa13, p1, a00);
-        a01 = tk_smlad(wb02, p0, a01);
-        a01 = tk_smlad(wb13, p1, a01);
-        p0 = x1[0];
-        p1 = x1[1];
-        x1 += 2;
-        a10 = tk_smlad(wa02, p0, a10);
-        a10 = tk_smlad(wa13, p1, a10);
-        a11 = tk_smlad(wb02, p0, a11);
-        a11 = tk_smlad(wb13, p1, a11);
-    }
+    tk_dot_2x2_dsp(acc, packed, w0, K);
+    k = K & ~3;
+#else
+    (void)packed;
 #endif
+    const int8_t *w1 = w0 + K;
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     for (; k < K; k++) {
-        int32_t x0v = c0[k], x1v = c1[k], wav = w0[k], wbv = w1[k];
-        a00 += x0v * wav;
-        a01 += x0v * wbv;
-        a10 += x1v * wav;
-        a11 += x1v * wbv;
+        int32_t x0 = c0[k], x1 = c1[k], wa = w0[k], wb = w1[k];
+        a00 += x0 * wa;
+        a01 += x0 * wb;
+        a10 += x1 * wa;
+        a11 += x1 * wb;
     }
     acc[0] = a00;
     acc[1] = a01;
@@ -129,36 +139,29 @@ static inline void tk_dot_2x2(const int16_t *c0, const int16_t *c1, const int8_t
     acc[3] = a11;
 }
 
-/* acc[r] += dot(column, weight row r) for one column and four rows w, w+K, w+2K, w+3K */
-static inline void tk_dot_1x4(const int16_t *c, const int8_t *w, int K, int32_t *acc) {
-    const int8_t *w0 = w, *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+/* acc[r] += dot(column, weight row r) for rows w, w + K, w + 2K, w + 3K; on DSP `packed` is
+   the column as tk_pack_col lays it out */
+static inline void tk_dot_1x4(const tk_col_t *c, const void *packed, const int8_t *w, int K,
+                              int32_t *acc) {
     int k = 0;
 #if TK_DSP
-    const uint32_t *x = (const uint32_t *)c;
-    for (; k + 4 <= K; k += 4) {
-        uint32_t p0 = x[0], p1 = x[1];
-        x += 2;
-        uint32_t v = tk_ld32(w0 + k);
-        a0 = tk_smlad(tk_sxtb16(v), p0, a0);
-        a0 = tk_smlad(tk_sxtb16_ror8(v), p1, a0);
-        v = tk_ld32(w1 + k);
-        a1 = tk_smlad(tk_sxtb16(v), p0, a1);
-        a1 = tk_smlad(tk_sxtb16_ror8(v), p1, a1);
-        v = tk_ld32(w2 + k);
-        a2 = tk_smlad(tk_sxtb16(v), p0, a2);
-        a2 = tk_smlad(tk_sxtb16_ror8(v), p1, a2);
-        v = tk_ld32(w3 + k);
-        a3 = tk_smlad(tk_sxtb16(v), p0, a3);
-        a3 = tk_smlad(tk_sxtb16_ror8(v), p1, a3);
-    }
+    tk_dot_1x4_dsp(acc, packed, w, K);
+    k = K & ~3;
+#elif TK_M0
+    (void)packed;
+    tk_dot_1x4_m0(acc, c, w, K);
+    k = K;
+#else
+    (void)packed;
 #endif
+    const int8_t *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     for (; k < K; k++) {
-        int32_t xv = c[k];
-        a0 += xv * w0[k];
-        a1 += xv * w1[k];
-        a2 += xv * w2[k];
-        a3 += xv * w3[k];
+        int32_t x = c[k];
+        a0 += x * w[k];
+        a1 += x * w1[k];
+        a2 += x * w2[k];
+        a3 += x * w3[k];
     }
     acc[0] = a0;
     acc[1] = a1;
@@ -166,17 +169,23 @@ static inline void tk_dot_1x4(const int16_t *c, const int8_t *w, int K, int32_t 
     acc[3] = a3;
 }
 
-/* dot(column, weight row) */
-static inline int32_t tk_dot_1x1(const int16_t *c, const int8_t *w, int K, int32_t acc) {
+/* dot(column, weight row) + acc. On DSP the K / 4 groups come from packed words (stride:
+   words from one group to the next: 2 for a single column, 4 inside a pair) and only the
+   tail from the natural column c. */
+static inline int32_t tk_dot_1x1(const tk_col_t *c, const void *packed, int stride,
+                                 const int8_t *w, int K, int32_t acc) {
     int k = 0;
 #if TK_DSP
-    const uint32_t *x = (const uint32_t *)c;
-    for (; k + 4 <= K; k += 4) {
+    const uint32_t *x = packed;
+    for (; k + 4 <= K; k += 4, x += stride) {
         uint32_t v = tk_ld32(w + k);
-        acc = tk_smlad(tk_sxtb16(v), x[0], acc);
-        acc = tk_smlad(tk_sxtb16_ror8(v), x[1], acc);
-        x += 2;
+        int32_t lo = tk_sxtb16(v), hi = tk_sxtb16_ror8(v);
+        __asm__ ("smlad %0, %1, %2, %0" : "+r" (acc) : "r" (lo), "r" (x[0]));
+        __asm__ ("smlad %0, %1, %2, %0" : "+r" (acc) : "r" (hi), "r" (x[1]));
     }
+#else
+    (void)packed;
+    (void)stride;
 #endif
     for (; k < K; k++) {
         acc += c[k] * w[k];

@@ -17,18 +17,14 @@ static inline int64_t tk_mul64(int32_t a, int32_t b) {
 #endif
 }
 
-/* SaturatingRoundingDoublingHighMul */
+/* SaturatingRoundingDoublingHighMul. The reference nudges by +2**30 or 1 - 2**30 by sign and
+   divides by 2**31 truncating toward zero; for every int64 product that equals
+   floor((ab + 2**30) / 2**31), an add and an arithmetic shift. */
 static inline int32_t tk_srdhm(int32_t a, int32_t b) {
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
-    int64_t ab = tk_mul64(a, b);
-    int64_t nudged = ab + (ab >= 0 ? (1 << 30) : (1 - (1 << 30)));
-    /* division by 2**31 truncating toward zero, as the C++ reference does */
-    if (nudged < 0) {
-        return (int32_t)-((-nudged) >> 31);
-    }
-    return (int32_t)(nudged >> 31);
+    return (int32_t)((tk_mul64(a, b) + (1 << 30)) >> 31);
 }
 
 /* RoundingDivideByPOT, exponent in [0, 31] */
@@ -56,6 +52,29 @@ static inline int32_t tk_clamp(int32_t v, int32_t lo, int32_t hi) {
 static inline int32_t tk_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t out_offset,
                                 int32_t act_min, int32_t act_max) {
     return tk_clamp(tk_requantize(acc, multiplier, shift) + out_offset, act_min, act_max);
+}
+
+/* per-channel requantization of one int8 output tensor; multipliers are >= 0 (the binding
+   checks), so SaturatingRoundingDoublingHighMul never saturates here */
+typedef struct {
+    const int32_t *mult, *shift;
+    int32_t out_offset, act_min, act_max;
+} tk_rq_t;
+
+static inline tk_rq_t tk_rq(const int32_t *mult, const int32_t *shift, int32_t out_offset,
+                            int32_t act_min, int32_t act_max) {
+    tk_rq_t rq = {mult, shift, out_offset, act_min, act_max};
+    return rq;
+}
+
+static inline int8_t tk_rq_s8(const tk_rq_t *rq, int32_t acc, int ch) {
+    int32_t m = rq->mult[ch], s = rq->shift[ch], v;
+    if (__builtin_expect(s > 0, 0)) {     /* multipliers > 1 are rare */
+        v = (int32_t)((tk_mul64((int32_t)((uint32_t)acc << s), m) + (1 << 30)) >> 31);
+    } else {
+        v = tk_rdbpot((int32_t)((tk_mul64(acc, m) + (1 << 30)) >> 31), -s);
+    }
+    return (int8_t)tk_clamp(v + rq->out_offset, rq->act_min, rq->act_max);
 }
 
 #endif

@@ -1,0 +1,162 @@
+/* The DSP-extension inner loops of dot.h (Armv7E-M only; empty elsewhere). Register-allocated
+   by hand: gcc spills in these loops. Per four K values:
+     tk_dot_2x2_dsp: 1 LDM + 2 LDR + 4 SXTB16 + 8 SMLAD + 2 loop = 17 instructions, 16 MACs
+     tk_dot_1x4_dsp: 1 LDM + 4 LDR + 8 SXTB16 + 8 SMLAD + 2 loop = 23 instructions, 16 MACs */
+#include "dot.h"
+
+#if TK_DSP
+
+/* r0 = acc (saved), r1..r4 = acc values, r5 = packed pair, r6 = row a, r7 = K - 4 (row b after the post-increment),
+   r8 = end of row a's groups; per group: r9/r10 column 0, r11/r12 column 1 */
+__attribute__((naked)) void tk_dot_2x2_dsp(int32_t *acc, const void *cols, const int8_t *w,
+                                           int32_t k) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "push {r0}\n"
+        "mov r5, r1\n"
+        "mov r6, r2\n"
+        "sub r7, r3, #4\n"
+        "bic r8, r3, #3\n"
+        "add r8, r6, r8\n"
+        "ldm r0, {r1, r2, r3, r4}\n"
+        "cmp r6, r8\n"
+        "beq 2f\n"
+        "1:\n"
+        "ldm r5!, {r9, r10, r11, r12}\n"
+        "ldr lr, [r6], #4\n"
+        "sxtb16 r0, lr\n"
+        "smlad r1, r0, r9, r1\n"
+        "smlad r3, r0, r11, r3\n"
+        "sxtb16 lr, lr, ror #8\n"
+        "smlad r1, lr, r10, r1\n"
+        "smlad r3, lr, r12, r3\n"
+        "ldr lr, [r6, r7]\n"
+        "sxtb16 r0, lr\n"
+        "smlad r2, r0, r9, r2\n"
+        "smlad r4, r0, r11, r4\n"
+        "sxtb16 lr, lr, ror #8\n"
+        "smlad r2, lr, r10, r2\n"
+        "smlad r4, lr, r12, r4\n"
+        "cmp r6, r8\n"
+        "bne 1b\n"
+        "2:\n"
+        "pop {r0}\n"
+        "stm r0, {r1, r2, r3, r4}\n"
+        "pop {r4-r11, pc}\n");
+}
+
+/* r1..r4 = acc, r5 = packed column, r6 = row 0, r9/r10/r11 = K-4, 2K-4, 3K-4 (rows 1..3 after
+   the post-increment), r8 = end of row 0's groups; per group r7/r12 = the column words */
+__attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const int8_t *w,
+                                           int32_t k) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "push {r0}\n"
+        "mov r5, r1\n"
+        "mov r6, r2\n"
+        "sub r9, r3, #4\n"
+        "add r10, r9, r3\n"
+        "add r11, r10, r3\n"
+        "bic r8, r3, #3\n"
+        "add r8, r6, r8\n"
+        "ldm r0, {r1, r2, r3, r4}\n"
+        "cmp r6, r8\n"
+        "beq 2f\n"
+        "1:\n"
+        "ldm r5!, {r7, r12}\n"
+        "ldr lr, [r6], #4\n"
+        "sxtb16 r0, lr\n"
+        "smlad r1, r0, r7, r1\n"
+        "sxtb16 lr, lr, ror #8\n"
+        "smlad r1, lr, r12, r1\n"
+        "ldr lr, [r6, r9]\n"
+        "sxtb16 r0, lr\n"
+        "smlad r2, r0, r7, r2\n"
+        "sxtb16 lr, lr, ror #8\n"
+        "smlad r2, lr, r12, r2\n"
+        "ldr lr, [r6, r10]\n"
+        "sxtb16 r0, lr\n"
+        "smlad r3, r0, r7, r3\n"
+        "sxtb16 lr, lr, ror #8\n"
+        "smlad r3, lr, r12, r3\n"
+        "ldr lr, [r6, r11]\n"
+        "sxtb16 r0, lr\n"
+        "smlad r4, r0, r7, r4\n"
+        "sxtb16 lr, lr, ror #8\n"
+        "smlad r4, lr, r12, r4\n"
+        "cmp r6, r8\n"
+        "bne 1b\n"
+        "2:\n"
+        "pop {r0}\n"
+        "stm r0, {r1, r2, r3, r4}\n"
+        "pop {r4-r11, pc}\n");
+}
+
+#elif TK_M0
+
+/* Cortex-M0 (Thumb-1): per K value 1 LDM + 4 x (LDRSB, MULS, ADD) + ADDS + BNE = 15
+   instructions for 4 MACs. r0 column, r1..r4 rows advanced by K, r5 = -K counting up to 0,
+   r6 value, r7 product; accumulators in r8..r11. Row r's element k is read as
+   (w + (r + 1) * K)[k - K]. */
+__attribute__((naked)) void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w,
+                                          int32_t k) {
+    __asm__ volatile (
+        ".syntax unified\n"          /* gcc hands Thumb-1 inline asm over in divided syntax */
+        "push {r4-r7, lr}\n"
+        "mov r4, r8\n"
+        "mov r5, r9\n"
+        "mov r6, r10\n"
+        "mov r7, r11\n"
+        "push {r4-r7}\n"
+        "push {r0}\n"
+        "ldr r4, [r0, #0]\n"
+        "mov r8, r4\n"
+        "ldr r4, [r0, #4]\n"
+        "mov r9, r4\n"
+        "ldr r4, [r0, #8]\n"
+        "mov r10, r4\n"
+        "ldr r4, [r0, #12]\n"
+        "mov r11, r4\n"
+        "mov r0, r1\n"
+        "mov r5, r3\n"
+        "adds r1, r2, r5\n"
+        "adds r2, r1, r5\n"
+        "adds r3, r2, r5\n"
+        "adds r4, r3, r5\n"
+        "negs r5, r5\n"
+        "1:\n"
+        "ldm r0!, {r6}\n"
+        "ldrsb r7, [r1, r5]\n"
+        "muls r7, r6, r7\n"
+        "add r8, r7\n"
+        "ldrsb r7, [r2, r5]\n"
+        "muls r7, r6, r7\n"
+        "add r9, r7\n"
+        "ldrsb r7, [r3, r5]\n"
+        "muls r7, r6, r7\n"
+        "add r10, r7\n"
+        "ldrsb r7, [r4, r5]\n"
+        "muls r7, r6, r7\n"
+        "add r11, r7\n"
+        "adds r5, r5, #1\n"
+        "bne 1b\n"
+        "pop {r0}\n"
+        "mov r4, r8\n"
+        "str r4, [r0, #0]\n"
+        "mov r4, r9\n"
+        "str r4, [r0, #4]\n"
+        "mov r4, r10\n"
+        "str r4, [r0, #8]\n"
+        "mov r4, r11\n"
+        "str r4, [r0, #12]\n"
+        "pop {r4-r7}\n"
+        "mov r8, r4\n"
+        "mov r9, r5\n"
+        "mov r10, r6\n"
+        "mov r11, r7\n"
+        "pop {r4-r7, pc}\n");
+}
+
+#else
+typedef int tk_dot_dsp_unused;   /* ISO C forbids an empty translation unit */
+#endif
