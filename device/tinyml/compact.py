@@ -195,16 +195,19 @@ class Cursor:
             self.strings[s] = found = s
         return found
 
-    def str(self):
+    def str(self, lazy=False):
+        """The next string; lazy: its bytes as a memoryview when longer than 24 bytes
+        (graph.Tensor decodes names on access)."""
         n = self.u16()
         if self.pos + n > self.end:
             self.fail('truncated string')
+        raw = self.buf[self.pos:self.pos + n]
         try:
-            s = str(bytes(self.buf[self.pos:self.pos + n]), 'utf-8')
+            s = str(bytes(raw), 'utf-8')
         except UnicodeError:
             self.fail('string is not utf-8')
         self.pos += n
-        return s
+        return raw if lazy and n > 24 else s
 
 
 def _crc32(data):
@@ -275,12 +278,20 @@ def _quant(c, flags):
     if not flags & PER_CHANNEL:
         return c.f32(), c.i32()
     n = c.u16()
-    return tuple(c.f32s(n)), tuple(c.i32s(n))
+    if c.pos + 8 * n > c.end:
+        c.fail('truncated')
+    pos = c.pos
+    c.pos += 8 * n
+    if n < 2:
+        return (struct.unpack_from('<%df' % n, c.buf, pos),
+                struct.unpack_from('<%di' % n, c.buf, pos + 4 * n))
+    # per-channel vectors stay views of the file, decoded on access (graph.Tensor)
+    return c.buf[pos:pos + 4 * n], c.buf[pos + 4 * n:pos + 8 * n]
 
 
 def _tensor(c, index, mv):
     c.what = 'tensor %d' % index
-    name = c.str()
+    name = c.str(True)
     code, flags, ndim = c.u8(), c.u8(), c.u8()
     if code >= len(DTYPES):
         c.fail('dtype code %d' % code)

@@ -2,7 +2,13 @@
 
 Readers (the TFLite flatbuffer reader, later the compact format) build these;
 ops, the planner and the model only read them (prepare may fill in shapes).
+
+Memory: a tensor's name and per-channel scales / zero points may be held as memoryview
+slices of the model buffer and decoded on each access (`t.name` is a str, `t.scale` a tuple
+of floats, `t.zero_point` a tuple of ints, as always): a model with a few hundred channels
+would otherwise keep thousands of boxed floats alive for as long as it is loaded.
 """
+import struct
 
 ITEMSIZE = {
     'int8': 1, 'uint8': 1, 'bool': 1, 'int16': 2, 'uint16': 2, 'float16': 2,
@@ -18,17 +24,54 @@ def element_count(shape):
 
 
 class Tensor:
+    """name: str or a memoryview of its UTF-8 bytes; scale / zero_point: as documented, or
+    (per-channel) memoryviews of n little-endian float32 scales and n int64 or int32 zero
+    points, decoded on access."""
+
     def __init__(self, index, name, shape, dtype, scale=0.0, zero_point=0, qdim=0,
                  data=None, is_variable=False):
         self.index = index
-        self.name = name
+        self._name = name
         self.shape = tuple(shape)
         self.dtype = dtype
-        self.scale = scale
-        self.zero_point = zero_point
+        self._scale = scale
+        self._zp = zero_point
         self.qdim = qdim
         self.data = data
         self.is_variable = is_variable
+
+    @property
+    def name(self):
+        n = self._name
+        return n if isinstance(n, str) else str(bytes(n), 'utf-8')
+
+    @name.setter
+    def name(self, v):
+        self._name = v
+
+    @property
+    def scale(self):
+        s = self._scale
+        if isinstance(s, memoryview):
+            return struct.unpack_from('<%df' % (len(s) >> 2), s, 0)
+        return s
+
+    @scale.setter
+    def scale(self, v):
+        self._scale = v
+
+    @property
+    def zero_point(self):
+        z = self._zp
+        if isinstance(z, memoryview):
+            s = self._scale
+            n = len(s) >> 2 if isinstance(s, memoryview) else len(s)
+            return struct.unpack_from('<%d%s' % (n, 'q' if len(z) == 8 * n else 'i'), z, 0)
+        return z
+
+    @zero_point.setter
+    def zero_point(self, v):
+        self._zp = v
 
     @property
     def itemsize(self):

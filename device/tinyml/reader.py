@@ -211,14 +211,18 @@ class Table:
         start, n = self.vector(slot, 1, fname)
         return self.fb.buf[start:start + n] if n else None
 
-    def string(self, slot, fname):
+    def string(self, slot, fname, lazy=False):
+        """The string field (checked UTF-8); lazy: its bytes as a memoryview when that is
+        smaller than a str object (graph.Tensor decodes it on access)."""
         start, n = self.vector(slot, 1, fname)
         if not n:
             return ''
+        raw = self.fb.buf[start:start + n]
         try:
-            return str(bytes(self.fb.buf[start:start + n]), 'utf-8')
+            s = str(bytes(raw), 'utf-8')
         except (UnicodeError, ValueError):
             raise ModelError('%s.%s: invalid UTF-8 at offset %d' % (self.name, fname, start))
+        return raw if lazy and n > 24 else s
 
 
 class FlatBuffer:
@@ -285,17 +289,17 @@ def _op_code(t):
 
 
 def _tensor(fb, t, index, buffers):
-    name = t.string(3, 'name')
+    name = t.string(3, 'name', True)
     shape = t.numbers(0, 'i', 'shape')
     for d in shape:
         if d < 0:
             raise ModelError('Tensor.shape: tensor %d %r has negative dimension %d at offset %d'
-                             % (index, name, d, t.pos))
+                             % (index, t.string(3, 'name'), d, t.pos))
     type_code = t.scalar(1, 'b', 0, 'type')
     dtype = TENSOR_TYPES[type_code] if 0 <= type_code < len(TENSOR_TYPES) else None
     if dtype not in ITEMSIZE:
         raise UnsupportedOpError('tensor %d %r: type %s is not supported'
-                                 % (index, name, dtype or type_code))
+                                 % (index, t.string(3, 'name'), dtype or type_code))
     scale, zero_point, qdim = _quantization(t.table(4, 'quantization', 'QuantizationParameters'))
     is_variable = t.scalar(5, '?', False, 'is_variable')
     tensor = Tensor(index, name, shape, dtype, scale, zero_point, qdim, None, is_variable)
@@ -307,22 +311,29 @@ def _tensor(fb, t, index, buffers):
     if data is not None and not is_variable:
         if len(data) != tensor.nbytes:
             raise ModelError('Tensor.buffer: tensor %d %r holds %d bytes, shape %r needs %d'
-                             ' at offset %d' % (index, name, len(data), shape, tensor.nbytes, t.pos))
+                             ' at offset %d' % (index, tensor.name, len(data), shape, tensor.nbytes, t.pos))
         tensor.data = data
     return tensor
 
 
 def _quantization(q):
+    """(scale, zero_point, qdim); per-channel vectors of equal length stay memoryviews of the
+    buffer (graph.Tensor decodes them on access), so no boxed floats are kept."""
     if q is None:
         return 0.0, 0, 0
-    scales = q.numbers(2, 'f', 'scale')
-    zps = q.numbers(3, 'q', 'zero_point')
     qdim = q.scalar(6, 'i', 0, 'quantized_dimension')
     if qdim < 0:
         raise ModelError('QuantizationParameters.quantized_dimension: %d at offset %d'
                          % (qdim, q.pos))
-    scale = scales[0] if len(scales) == 1 else (tuple(scales) if scales else 0.0)
-    zp = zps[0] if len(zps) == 1 else (tuple(zps) if zps else 0)
+    s0, ns = q.vector(2, 4, 'scale')
+    z0, nz = q.vector(3, 8, 'zero_point')
+    buf = q.fb.buf
+    if ns > 1 and nz == ns:
+        return buf[s0:s0 + 4 * ns], buf[z0:z0 + 8 * nz], qdim
+    scales = struct.unpack_from('<%df' % ns, buf, s0) if ns else ()
+    zps = struct.unpack_from('<%dq' % nz, buf, z0) if nz else ()
+    scale = scales[0] if ns == 1 else (scales if ns else 0.0)
+    zp = zps[0] if nz == 1 else (zps if nz else 0)
     return scale, zp, qdim
 
 
