@@ -320,18 +320,25 @@ def mp_outputs(mp, request):
     """Outputs of every case from one MicroPython process, with the pure-python kernels and
     with the port's default (fastest) backend."""
     with tempfile.TemporaryDirectory() as d:
-        jobs = []
-        for name in sorted(CASES):
-            model, inputs, _, _ = built(name)
-            path = os.path.join(d, name + '.tflite')
-            with open(path, 'wb') as f:
-                f.write(model)
-            jobs.append([name, path, [list(np.ascontiguousarray(x).tobytes()) for x in inputs]])
-        spec = os.path.join(d, 'jobs.json')
-        with open(spec, 'w') as f:
-            json.dump(jobs, f)
+        spec = write_jobs(d, sorted(CASES))
         code = MP_RUNNER % (request.param, request.param, spec)
         return mp.json(code, heapsize=32 * 1024 * 1024)
+
+
+def write_jobs(d, names):
+    """Write the named cases' models and a jobs.json ([name, model path, input bytes]) into
+    directory d for the MicroPython runners; returns the jobs.json path."""
+    jobs = []
+    for name in names:
+        model, inputs, _, _ = built(name)
+        path = os.path.join(d, name + '.tflite')
+        with open(path, 'wb') as f:
+            f.write(model)
+        jobs.append([name, path, [list(np.ascontiguousarray(x).tobytes()) for x in inputs]])
+    spec = os.path.join(d, 'jobs.json')
+    with open(spec, 'w') as f:
+        json.dump(jobs, f)
+    return spec
 
 
 @pytest.mark.parametrize('name', sorted(CASES))
@@ -368,17 +375,7 @@ def test_integer_kernels_allocate_nothing_on_unix_port(mp):
     (64-bit port: intermediate products stay small ints; float kernels box floats)."""
     names = [n for n in sorted(CASES) if 'float' not in n]
     with tempfile.TemporaryDirectory() as d:
-        jobs = []
-        for name in names:
-            model, inputs, _, _ = built(name)
-            path = os.path.join(d, name + '.tflite')
-            with open(path, 'wb') as f:
-                f.write(model)
-            jobs.append([name, path, [list(np.ascontiguousarray(x).tobytes()) for x in inputs]])
-        spec = os.path.join(d, 'jobs.json')
-        with open(spec, 'w') as f:
-            json.dump(jobs, f)
-        allocated = mp.json(MP_ALLOC % spec, heapsize=32 * 1024 * 1024)
+        allocated = mp.json(MP_ALLOC % write_jobs(d, names), heapsize=32 * 1024 * 1024)
     assert {n: b for n, b in allocated.items() if b} == {}
     assert len(allocated) == len(names) > 90
 

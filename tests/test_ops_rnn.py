@@ -286,20 +286,25 @@ def random_inputs(seed, shape, count, dtype=np.int8):
     return [rng.integers(info.min, info.max + 1, shape).astype(dtype) for _ in range(count)]
 
 
+def tinyml_traces(buf, steps, mp=None, tmp_path=None):
+    """tinyml's traces of steps [(input, reset first)]: in this process (CPython), or on the
+    MicroPython unix port when mp is given."""
+    if mp is None:
+        scope = {}
+        exec(HARNESS, scope)
+        return scope['run_model_steps'](scope['OneOp'](buf, 0), steps)
+    path = tmp_path / 'op.tflite'
+    path.write_bytes(buf)
+    return run_micropython(mp, path, 0, steps)
+
+
 def compare_with_tflm(buf, shape, seed, mp=None, tmp_path=None, dtype=np.int8):
     """Three invokes without reset, then reset and one more, vs TFLM."""
     xs = random_inputs(seed, shape, 3, dtype)
     carried = tflm_traces_of(buf, 0, xs, reset_each=False)
     fresh = tflm_traces_of(buf, 0, xs[2:], reset_each=True)
     steps = [(t[0], False) for t in carried] + [(fresh[0][0], True)]
-    if mp is None:
-        scope = {}
-        exec(HARNESS, scope)
-        got = scope['run_model_steps'](scope['OneOp'](buf, 0), steps)
-    else:
-        path = tmp_path / 'op.tflite'
-        path.write_bytes(buf)
-        got = run_micropython(mp, path, 0, steps)
+    got = tinyml_traces(buf, steps, mp, tmp_path)
     check(carried + fresh, got)
     assert got[2] != got[3]
 
@@ -684,14 +689,7 @@ def compare_float_with_tflm(buf, shape, seed, mp=None, tmp_path=None):
     carried = tflm_outputs(buf, xs)
     fresh = tflm_outputs(buf, xs[2:])
     steps = [(t[0], False) for t in carried] + [(fresh[0][0], True)]
-    if mp is None:
-        scope = {}
-        exec(HARNESS, scope)
-        got = scope['run_model_steps'](scope['OneOp'](buf, 0), steps)
-    else:
-        path = tmp_path / 'op.tflite'
-        path.write_bytes(buf)
-        got = run_micropython(mp, path, 0, steps)
+    got = tinyml_traces(buf, steps, mp, tmp_path)
     want = carried + fresh
     assert len(got) == len(want) == 4
     for step, (w, g) in enumerate(zip(want, got)):

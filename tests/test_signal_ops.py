@@ -15,7 +15,7 @@ import pytest
 
 from tinyml import audio_fixed as fx
 from tinyml import compat, reader
-from tinyml.errors import ModelError
+from tinyml.errors import ModelError, UnsupportedOpError
 from tinyml.ops import signal as sig
 
 NP = {'int8': np.int8, 'uint8': np.uint8, 'int16': np.int16, 'int32': np.int32,
@@ -190,7 +190,6 @@ def test_full_scale_noise_bit_exact(int8_model):
 
 def _engine_or_skip(model_bytes):
     import tinyml
-    from tinyml.errors import UnsupportedOpError
     try:
         return tinyml.load(model_bytes)
     except UnsupportedOpError as e:
@@ -426,36 +425,31 @@ print(json.dumps([name, max(abs(a[i] - b[i]) for i in range(len(a)))]))
     assert res[1] == 0.0
 
 
-def test_bad_signal_ops_raise_model_errors(int8_model):
-    import copy
-    from tinyml.errors import UnsupportedOpError
-    h = Harness(int8_model)
-    ops = {op.name: op for op in h.graph.ops}
-    op = copy.copy(ops['SignalWindow'])
-    op.custom = None
-    with pytest.raises(ModelError):
-        sig.OPS['SignalWindow'](h, op)
-    op = copy.copy(ops['SignalRfft'])
+def _flex(**options):
     import flatbuffers.flexbuffers as fb
-    op.custom = memoryview(fb.Dumps({'T': 7, 'fft_length': 500}))
-    with pytest.raises(UnsupportedOpError):
-        sig.OPS['SignalRfft'](h, op)
-    op.custom = memoryview(fb.Dumps({'T': 7, 'fft_length': 256}))   # 480 samples > 256
-    with pytest.raises(ModelError):
-        sig.OPS['SignalRfft'](h, op)
-    op = copy.copy(ops['SignalEnergy'])
-    op.custom = memoryview(fb.Dumps({'start_index': 5, 'end_index': 300}))
-    with pytest.raises(ModelError):
-        sig.OPS['SignalEnergy'](h, op)
-    op = copy.copy(ops['SignalFilterBank'])
-    op.inputs = op.inputs[:5]
-    with pytest.raises(ModelError):
-        sig.OPS['SignalFilterBank'](h, op)
-    op = copy.copy(ops['SignalPCAN'])
-    op.inputs = (op.inputs[0], op.inputs[1], op.inputs[0])    # LUT of the wrong dtype
-    with pytest.raises(UnsupportedOpError):
-        sig.OPS['SignalPCAN'](h, op)
-    op = copy.copy(ops['SignalFilterBankSpectralSubtraction'])
-    op.custom = memoryview(fb.Dumps({'num_channels': 40}))
-    with pytest.raises(ModelError):
-        sig.OPS['SignalFilterBankSpectralSubtraction'](h, op)
+    return memoryview(fb.Dumps(options))
+
+
+BAD_SIGNAL_OPS = [
+    # (op, attribute to replace, its bad value (a function of the op), error)
+    ('SignalWindow', 'custom', lambda op: None, ModelError),
+    ('SignalRfft', 'custom', lambda op: _flex(T=7, fft_length=500), UnsupportedOpError),
+    ('SignalRfft', 'custom', lambda op: _flex(T=7, fft_length=256),   # 480 samples > 256
+     ModelError),
+    ('SignalEnergy', 'custom', lambda op: _flex(start_index=5, end_index=300), ModelError),
+    ('SignalFilterBank', 'inputs', lambda op: op.inputs[:5], ModelError),
+    ('SignalPCAN', 'inputs', lambda op: (op.inputs[0], op.inputs[1], op.inputs[0]),  # LUT dtype
+     UnsupportedOpError),
+    ('SignalFilterBankSpectralSubtraction', 'custom', lambda op: _flex(num_channels=40),
+     ModelError),
+]
+
+
+@pytest.mark.parametrize('name, field, bad, error', BAD_SIGNAL_OPS)
+def test_bad_signal_ops_raise_model_errors(int8_model, name, field, bad, error):
+    import copy
+    h = Harness(int8_model)
+    op = copy.copy({op.name: op for op in h.graph.ops}[name])
+    setattr(op, field, bad(op))
+    with pytest.raises(error):
+        sig.OPS[name](h, op)
