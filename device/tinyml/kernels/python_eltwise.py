@@ -19,6 +19,7 @@ None of the kernels allocates heap on a 64-bit port (products stay small ints th
 import math
 from array import array
 
+from ..compat import bits_float
 from ..quant import (srdhm as _srdhm, rounding_divide_by_pot as _rdbp,
                      multiply_by_quantized_multiplier as _mbqm, wrap32 as _wrap32)
 
@@ -517,9 +518,9 @@ def unary_float(out, a, b, p):
     p[0] n, p[1] op code (UF_*), p[2] LEAKY_RELU alpha as float32 bits (else 0).
     LOGISTIC/TANH use math.exp/tanh: TFLM uses expf/tanhf, the last bit may differ.
     """
-    import math
+    exp, tanh = math.exp, math.tanh
     op = p[1]
-    alpha = _bits_float(p[2])
+    alpha = bits_float(p[2])
     for i in range(p[0]):
         x = a[i]
         if op == UF_RELU:
@@ -532,11 +533,11 @@ def unary_float(out, a, b, p):
             if x > 16.619047164916992:
                 out[i] = 1.0
             elif x < -9.0:
-                out[i] = math.exp(x)
+                out[i] = exp(x)
             else:
-                out[i] = 1.0 / (1.0 + math.exp(-x))
+                out[i] = 1.0 / (1.0 + exp(-x))
         elif op == UF_TANH:
-            out[i] = math.tanh(x)
+            out[i] = tanh(x)
         elif op == UF_HARD_SWISH:
             out[i] = x + 3.0
             r = out[i]
@@ -544,11 +545,6 @@ def unary_float(out, a, b, p):
             out[i] = out[i] / 6.0
         else:
             out[i] = x if x > 0.0 else x * alpha
-
-
-def _bits_float(u):
-    import struct
-    return struct.unpack('<f', struct.pack('<i', u))[0]
 
 
 # ---------------------------------------------------------------- reductions
@@ -713,11 +709,11 @@ def resize_bilinear_float(out, a, b, p):
             k = 6 + 4 * y
             r0 = base + p[k] * row_stride
             r1 = base + p[k + 1] * row_stride
-            wy0, wy1 = _bits_float(p[k + 2]), _bits_float(p[k + 3])
+            wy0, wy1 = bits_float(p[k + 2]), bits_float(p[k + 3])
             for x in range(ow):
                 k = xs + 4 * x
                 x0, x1 = p[k] * depth, p[k + 1] * depth
-                wx0, wx1 = _bits_float(p[k + 2]), _bits_float(p[k + 3])
+                wx0, wx1 = bits_float(p[k + 2]), bits_float(p[k + 3])
                 for c in range(depth):
                     s = add(mul(mul(a[r0 + x0 + c], wy0), wx0), mul(mul(a[r1 + x0 + c], wy1), wx0))
                     s = add(s, mul(mul(a[r0 + x1 + c], wy0), wx1))
