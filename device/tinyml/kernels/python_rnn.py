@@ -243,6 +243,12 @@ SF_STATE_MAX = 8
 SF_BIAS = 9      # n_filter ints: -x_zp * sum_i wf[f, i] (input zero point folded in)
 
 
+def _drop_oldest(state, p):
+    """Shift the whole state left by one element; each filter's newest slot is rewritten next."""
+    for k in range(p[SF_BATCHES] * p[SF_FILTERS] * p[SF_MEMORY] - 1):
+        state[k] = state[k + 1]
+
+
 def svdf_feature(state, x, wf, p):
     n_in = p[SF_IN]
     n_filter = p[SF_FILTERS]
@@ -253,9 +259,7 @@ def svdf_feature(state, x, wf, p):
     lo = p[SF_STATE_MIN]
     hi = p[SF_STATE_MAX]
     span = hi - lo + 1
-    total = p[SF_BATCHES] * n_filter * n_mem
-    for k in range(total - 1):
-        state[k] = state[k + 1]
+    _drop_oldest(state, p)
     si = n_mem - 1
     xs = 0
     for _ in range(p[SF_BATCHES]):
@@ -388,9 +392,7 @@ def svdf_feature_f32(state, x, wf, p):
     n_in = p[SF_IN]
     n_filter = p[SF_FILTERS]
     n_mem = p[SF_MEMORY]
-    total = p[SF_BATCHES] * n_filter * n_mem
-    for k in range(total - 1):
-        state[k] = state[k + 1]
+    _drop_oldest(state, p)
     si = n_mem - 1
     xs = 0
     for _ in range(p[SF_BATCHES]):
