@@ -7,9 +7,6 @@ from array import array
 
 from . import dsp
 
-def dsp_kernels():
-    return dsp.kernels()
-
 
 class MfccPipeline:
     def __init__(self, sample_rate, frame_length, frame_step, fft_length, window_kind,
@@ -64,7 +61,7 @@ class MfccPipeline:
 
     def run(self, samples, num_samples, out, scale):
         """MFCCs of every full frame of samples[0:num_samples] (times scale) into out."""
-        k = dsp_kernels()
+        k = dsp.kernels()
         frames = self.num_frames(num_samples)
         for t in range(frames):
             self.spectrum_frame(k, samples, t * self.frame_step, scale)
