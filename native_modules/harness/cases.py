@@ -50,9 +50,11 @@ def _act(rng, lo=-128, hi=127):
     return a, b
 
 
-def _out_size(rng, in_size, k, stride, dil):
+def _out_size(rng, in_size, k, stride, dil, padding=None):
     eff = (k - 1) * dil + 1
-    if rng.random() < 0.5:                       # SAME
+    if padding is None:
+        padding = 'SAME' if rng.random() < 0.5 else 'VALID'
+    if padding == 'SAME':
         out = (in_size + stride - 1) // stride
     else:                                        # VALID
         out = (in_size + stride - eff) // stride
@@ -62,17 +64,19 @@ def _out_size(rng, in_size, k, stride, dil):
     return out, (total // 2 if total > 0 else 0)
 
 
-def conv_geometry(rng, batches, in_h, in_w, in_c, k_h, k_w, stride, dil, out_c, dm=1):
-    out_h, pad_t = _out_size(rng, in_h, k_h, stride[0], dil[0])
-    out_w, pad_l = _out_size(rng, in_w, k_w, stride[1], dil[1])
+def conv_geometry(rng, batches, in_h, in_w, in_c, k_h, k_w, stride, dil, out_c, dm=1,
+                  padding=None):
+    out_h, pad_t = _out_size(rng, in_h, k_h, stride[0], dil[0], padding)
+    out_w, pad_l = _out_size(rng, in_w, k_w, stride[1], dil[1], padding)
     act = _act(rng)
     return [batches, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride[0], stride[1],
             dil[0], dil[1], pad_t, pad_l, -rng.randint(-128, 127), rng.randint(-128, 127),
             act[0], act[1], dm]
 
 
-def conv_case(rng, kernel='conv_s8', shape=None):
-    """shape: (batches, in_h, in_w, in_c, out_c, k_h, k_w, stride, dil) or None for random."""
+def conv_case(rng, kernel='conv_s8', shape=None, padding=None):
+    """shape: (batches, in_h, in_w, in_c, out_c, k_h, k_w, stride, dil) or None for random;
+    padding 'SAME' / 'VALID' or None for random."""
     if shape is None:
         k = rng.choice([1, 1, 2, 3, 3, 5])
         shape = (rng.randint(1, 2), rng.randint(1, 9), rng.randint(1, 9), rng.randint(1, 10),
@@ -80,7 +84,7 @@ def conv_case(rng, kernel='conv_s8', shape=None):
                  rng.choice([1, 1, 1, 2]))
     batches, in_h, in_w, in_c, out_c, k_h, k_w, stride, dil = shape
     hdr = conv_geometry(rng, batches, in_h, in_w, in_c, k_h, k_w, (stride, stride), (dil, dil),
-                        out_c)
+                        out_c, 1, padding)
     mults, shifts = _requant_params(rng, out_c)
     bias = [rng.randint(-40000, 40000) for _ in range(out_c)]
     p = array('i', hdr + bias + mults + shifts)
@@ -89,7 +93,7 @@ def conv_case(rng, kernel='conv_s8', shape=None):
     return Case(kernel, batches * hdr[4] * hdr[5] * out_c, 'b', a, b, p)
 
 
-def depthwise_case(rng, kernel='depthwise_s8', shape=None):
+def depthwise_case(rng, kernel='depthwise_s8', shape=None, padding=None):
     """shape: (batches, in_h, in_w, in_c, dm, k_h, k_w, stride, dil) or None."""
     if shape is None:
         k = rng.choice([1, 2, 3, 3, 3, 5])
@@ -99,7 +103,7 @@ def depthwise_case(rng, kernel='depthwise_s8', shape=None):
     batches, in_h, in_w, in_c, dm, k_h, k_w, stride, dil = shape
     out_c = in_c * dm
     hdr = conv_geometry(rng, batches, in_h, in_w, in_c, k_h, k_w, (stride, stride), (dil, dil),
-                        out_c, dm)
+                        out_c, dm, padding)
     mults, shifts = _requant_params(rng, out_c)
     bias = [rng.randint(-40000, 40000) for _ in range(out_c)]
     p = array('i', hdr + bias + mults + shifts)
@@ -124,7 +128,13 @@ def fc_case(rng, kernel='fully_connected_s8', shape=None):
                 _i8(rng, n_out * n_in), p)
 
 
-def pool_case(rng, kernel='avgpool_s8'):
+def pool_case(rng, kernel='avgpool_s8', shape=None):
+    """shape: (in_h, in_w, ch, k_h, k_w, stride) with VALID padding, or None for random."""
+    if shape is not None:
+        in_h, in_w, ch, k_h, k_w, s = shape
+        out_h, out_w = (in_h - k_h) // s + 1, (in_w - k_w) // s + 1
+        p = array('i', [1, in_h, in_w, ch, out_h, out_w, k_h, k_w, s, s, 0, 0, -128, 127])
+        return Case(kernel, out_h * out_w * ch, 'b', _i8(rng, in_h * in_w * ch), None, p)
     wide = kernel.endswith('16')
     batches, in_h, in_w, ch = rng.randint(1, 2), rng.randint(1, 9), rng.randint(1, 9), rng.randint(1, 6)
     k_h, k_w, s = rng.randint(1, 4), rng.randint(1, 4), rng.randint(1, 3)
@@ -157,8 +167,8 @@ def softmax_params(scale, beta=1.0):
     return mult, shift, -radius
 
 
-def softmax_case(rng, kernel='softmax_s8', bits=None):
-    rows, depth = rng.randint(1, 4), rng.randint(1, 40)
+def softmax_case(rng, kernel='softmax_s8', bits=None, shape=None):
+    rows, depth = shape or (rng.randint(1, 4), rng.randint(1, 40))
     bits = bits or rng.choice([8, 16])
     mult, shift, diff_min = softmax_params(rng.choice([0.02, 0.05, 0.1, 0.25, 1 / 16.0]))
     p = array('i', [rows, depth, mult, shift, diff_min, bits])

@@ -1,0 +1,83 @@
+"""The ARM builds of the C kernels under QEMU (bare metal, picolibc semihosting).
+
+Cortex-M0 code runs on mps2-an385 (a Cortex-M3 board: it executes the armv6m build unchanged),
+Cortex-M4 on mps2-an386, Cortex-M7 on mps2-an500. Outputs must equal, byte for byte, the x64
+build of the same C (the sanitized host harness) and the python reference kernels; instruction
+counts come from single-stepped execution traces between marker functions.
+"""
+import pathlib
+import random
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NATIVE = ROOT / "native_modules"
+sys.path.insert(0, str(NATIVE / "harness"))
+
+import cases as C  # noqa: E402
+import qemu as Q  # noqa: E402
+import perf  # noqa: E402
+from tinyml.kernels import python as K  # noqa: E402
+
+WHY = Q.missing_tools()
+pytestmark = pytest.mark.skipif(WHY is not None, reason="QEMU kernel checks: %s" % WHY)
+
+
+@pytest.fixture(scope="module")
+def built():
+    Q.build()
+    subprocess.run(["make", "-s", "-C", str(NATIVE), "harness-host"], check=True)
+
+
+def host_outputs(cases, tmp_path):
+    src, dst = tmp_path / "host_cases.bin", tmp_path / "host_out.bin"
+    C.write_cases(src, cases)
+    subprocess.run([str(NATIVE / "build" / "host" / "harness"), str(src), str(dst)], check=True,
+                   capture_output=True)
+    return C.read_outputs(dst, cases)
+
+
+def assert_same(cases, got, want, what):
+    bad = [i for i, (g, w) in enumerate(zip(got, want)) if list(g) != list(w)]
+    assert not bad, "%s: %d/%d cases differ, first: %s p=%s" % (
+        what, len(bad), len(cases), cases[bad[0]].kernel, list(cases[bad[0]].p[:20]))
+
+
+@pytest.mark.parametrize("cpu", sorted(Q.MACHINES))
+def test_qemu_random_cases_match_x64_and_python(built, tmp_path, cpu):
+    cases = C.random_cases(seed=77, per_kernel=12)
+    arm = Q.run_cases(cpu, cases, tmp_path)
+    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
+    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+
+
+def test_qemu_cortex_m0_big_shapes(built, tmp_path):
+    """Whole KWS DS-CNN layers on the Cortex-M0 build (no DSP, no divide, 16-bit multiplies
+    in the requantization)."""
+    cases = [c for _, c in perf.kws_cases()]
+    arm = Q.run_cases("cortex-m0", cases, tmp_path)
+    assert_same(cases, arm, [C.expected(c, K) for c in cases], "cortex-m0 KWS layers")
+
+
+LABELS = ('conv 3x3, 8x8x32 -> 8x8x32', 'conv 1x1, KWS 25x5x64 -> 64',
+          'depthwise 3x3, KWS 25x5x64', 'fully connected, 512 -> 128')
+
+
+def test_instruction_counts_cortex_m4(built, tmp_path):
+    """Exact executed instructions per MAC on Cortex-M4 for tinyml's kernels and for the naive
+    C loop (TFLM's reference loop compiled the same way)."""
+    opt = {l: n / m for l, n, m in perf.per_mac("cortex-m4", "opt", tmp_path, LABELS)}
+    ref = {l: n / m for l, n, m in perf.per_mac("cortex-m4", "ref", tmp_path, LABELS[3:])}
+    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 1.5, opt
+    assert opt['conv 1x1, KWS 25x5x64 -> 64'] <= 1.8, opt
+    assert opt['fully connected, 512 -> 128'] <= 1.6, opt
+    for label in ref:
+        assert opt[label] * 4 < ref[label], (opt, ref)
+
+
+def test_instruction_counts_cortex_m0(built, tmp_path):
+    opt = {l: n / m for l, n, m in perf.per_mac("cortex-m0", "opt", tmp_path, LABELS[:2])}
+    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 4.5, opt
+    assert opt['conv 1x1, KWS 25x5x64 -> 64'] <= 6.0, opt
