@@ -406,26 +406,22 @@ def _expect(exc, text, build):
     assert text in str(info.value)
 
 
-def test_bad_broadcast_is_model_error():
-    def build():
-        b = ModelBuilder()
-        x = b.tensor('int8', (2, 3), scale=0.1, zero_point=0)
-        y = b.tensor('int8', (4,), scale=0.1, zero_point=0)
-        z = b.tensor('int8', (2, 3), scale=0.1, zero_point=0)
-        b.op('ADD', [x, y], [z])
-        return b.build(inputs=[x, y], outputs=[z])
-    _expect(ModelError, 'do not broadcast', build)
+def _binary_model(op, x, y, z):
+    """One binary op; x, y, z are (dtype, shape), integer tensors quantized (0.1, 0)."""
+    b = ModelBuilder()
+    ts = [b.tensor(dt, shape) if dt == 'float32' else b.tensor(dt, shape, scale=0.1, zero_point=0)
+          for dt, shape in (x, y, z)]
+    b.op(op, ts[:2], ts[2:])
+    return b.build(inputs=ts[:2], outputs=ts[2:])
 
 
-def test_wrong_output_size_is_model_error():
-    def build():
-        b = ModelBuilder()
-        x = b.tensor('float32', (2, 3))
-        y = b.tensor('float32', (3,))
-        z = b.tensor('float32', (2, 2))
-        b.op('MUL', [x, y], [z])
-        return b.build(inputs=[x, y], outputs=[z])
-    _expect(ModelError, 'output', build)
+@pytest.mark.parametrize('op, x, y, z, exc, text', [
+    ('ADD', ('int8', (2, 3)), ('int8', (4,)), ('int8', (2, 3)), ModelError, 'do not broadcast'),
+    ('MUL', ('float32', (2, 3)), ('float32', (3,)), ('float32', (2, 2)), ModelError, 'output'),
+    ('ADD', ('int8', (4,)), ('int16', (4,)), ('int8', (4,)), UnsupportedOpError, 'node 0'),
+], ids=['bad_broadcast', 'wrong_output_size', 'mixed_dtypes'])
+def test_bad_binary_op(op, x, y, z, exc, text):
+    _expect(exc, text, lambda: _binary_model(op, x, y, z))
 
 
 def test_logistic_int8_output_zero_point_checked():
@@ -437,17 +433,6 @@ def test_reduce_max_int8_needs_same_quantization():
     _expect(UnsupportedOpError, 'REDUCE_MAX', lambda: reduce_model(
         'REDUCE_MAX', 'int8', (2, 3), [1], False, (0.1, 0), (0.2, 0),
         np.random.default_rng(0))[0])
-
-
-def test_mixed_dtypes_unsupported():
-    def build():
-        b = ModelBuilder()
-        x = b.tensor('int8', (4,), scale=0.1, zero_point=0)
-        y = b.tensor('int16', (4,), scale=0.1, zero_point=0)
-        z = b.tensor('int8', (4,), scale=0.1, zero_point=0)
-        b.op('ADD', [x, y], [z])
-        return b.build(inputs=[x, y], outputs=[z])
-    _expect(UnsupportedOpError, 'node 0', build)
 
 
 def test_mean_axis_must_be_constant():
