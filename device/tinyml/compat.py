@@ -125,8 +125,10 @@ class StructView:
 
 
 def new_arena(nbytes):
-    """Zeroed arena memory: an array('b') on MicroPython (signed int8 slices), else bytearray."""
-    if IS_MICROPYTHON:
+    """Zeroed arena memory: a bytearray (int8 views are forged memoryviews, see _forge_view);
+    an array('b') on a MicroPython without forged views (signed int8 slices; building it
+    needs a temporary bytes of the same size)."""
+    if IS_MICROPYTHON and not (uctypes is not None and _forge_works()):
         from array import array
         return array('b', bytes(nbytes))
     return bytearray(nbytes)

@@ -3,6 +3,7 @@
 The stages are separate so another reader (e.g. a compact format) can feed the same graph:
 `Model(graph)` takes any graph.Graph.
 """
+import gc
 import math
 from . import compact, compat, planner, reader
 from .errors import ModelError
@@ -45,7 +46,9 @@ def read_graph(buf):
 
 
 def load(src, kernels=None):
-    return Model(read_graph(source_buffer(src)), kernels)
+    buf = source_buffer(src)
+    hold = _reserve(buf)
+    return Model(read_graph(buf), kernels, hold)   # hold: [block] or None, emptied by Model
 
 
 def _kernel_table():
@@ -81,7 +84,7 @@ class Tensor:
 
 
 class Model:
-    def __init__(self, graph, kernels=None):
+    def __init__(self, graph, kernels=None, _hold=None):
         self.graph = graph
         self.tensors = graph.tensors
         self.kernels = kernels if kernels is not None else _kernel_table()
@@ -92,6 +95,7 @@ class Model:
         self._state = None
         self._state_offsets = {}
         _validate(graph)
+        self._hold = _hold
         steps = [self._prepare(op) for op in graph.ops]
         self._plan(steps)
         self._runs = tuple(self._bind(steps))
@@ -176,6 +180,10 @@ class Model:
                 self._state_offsets[t.index] = state
                 state += (t.nbytes + planner.ALIGN - 1) // planner.ALIGN * planner.ALIGN
         self.state_bytes = state
+        if self._hold:
+            self._hold[0] = None    # give the reserved block back, for the arena to take
+            self._hold = None
+            gc.collect()
         try:
             self._arena = compat.new_arena(size)
             self._state = compat.new_arena(state)
@@ -235,6 +243,47 @@ class Model:
         self.invoke()
         outs = [_dequantize(t) for t in self.outputs]
         return outs[0] if len(outs) == 1 else outs
+
+
+def _reserve(buf):
+    """[a zeroed block about the size of the arena], allocated before the graph is read
+    (MicroPython only; load() hands it to Model, which frees it just before allocating the
+    arena).
+
+    Reading and preparing leave long-lived objects scattered between their temporaries; on a
+    small heap the free space is then in pieces too small for the arena although the total
+    would do. So the size is found first (the .tmdl header's stored plan, or for a flatbuffer
+    a throwaway read + plan without aliases and scratch, whose garbage is collected at
+    once; that read also imports the op modules the model uses, so their bytecode is
+    compiled before the heap is cut up), then the block is taken while the heap is still in
+    one piece. If the real arena is
+    larger it is allocated wherever it fits, as without the reservation."""
+    if not compat.IS_MICROPYTHON:
+        return None
+    try:
+        size = _arena_estimate(buf)   # its own frame: no stale reference to the graph
+        gc.collect()
+        return [bytearray(size)] if size > 1024 else None   # a list: Model empties it
+    except (MemoryError, ValueError):
+        return None
+
+
+def _arena_estimate(buf):
+    if compact.is_compact(buf):
+        return compact.read_header(memoryview(buf))[3]
+    if not reader.is_tflite(buf):
+        return 0
+    g = reader.read(buf)
+    for op in g.ops:        # import (compile) the op modules now, while the heap is in one piece
+        try:
+            prepare_fn(op)
+        except ModelError:
+            pass            # reported by the real prepare
+    size = planner.place(list(planner.lifetimes(g).values()))
+    for t in g.tensors:
+        if t.is_variable and t.data is None:
+            size += t.nbytes
+    return size
 
 
 def _zero(buf):
