@@ -14,7 +14,8 @@ REF = {'conv_s8': 'conv_s8_ref', 'depthwise_s8': 'depthwise_s8_ref',
 
 # label, kind, shape (see cases.py), padding
 MICRO = [
-    ('conv 3x3 s2, VWW stem 96x96x3 -> 48x48x8', 'conv', (1, 96, 96, 3, 8, 3, 3, 2, 1), 'SAME'),
+    ('conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8', 'conv', (1, 48, 48, 3, 8, 3, 3, 2, 1),
+     'SAME'),
     ('conv 3x3, 8x8x32 -> 8x8x32', 'conv', (1, 8, 8, 32, 32, 3, 3, 1, 1), 'SAME'),
     ('conv 1x1, KWS 25x5x64 -> 64', 'conv', (1, 25, 5, 64, 64, 1, 1, 1, 1), 'VALID'),
     ('depthwise 3x3, KWS 25x5x64', 'dw', (1, 25, 5, 64, 1, 3, 3, 1, 1), 'SAME'),

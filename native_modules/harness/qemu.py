@@ -3,10 +3,8 @@
     run_cases(cpu, cases, workdir) -> list of typed output arrays
     count_instructions(cpu, cases, workdir) -> list of executed-instruction counts per case
 
-Instruction counts come from `-singlestep -d exec,nochain`: every translation block is one
-guest instruction and every execution is logged, so the log lines between entering
-tk_mark_begin and entering tk_mark_end are the instructions of one kernel call (plus the
-handful of marker call instructions).
+Instruction counts come from QEMU's in_asm + exec logs (see count_instructions): exact
+counts of executed guest instructions between the marker functions around each kernel call.
 """
 import os
 import pathlib
@@ -71,27 +69,43 @@ def _symbol(cpu, name):
 
 
 def count_instructions(cpu, cases, workdir, timeout=1200):
+    """Executed instructions of each case's kernel call.
+
+    QEMU logs every translated block's instructions (in_asm) and every block execution
+    (exec, with chaining off so none is skipped); a kernel call's count is the sum of the
+    sizes of the blocks executed from tk_mark_begin to tk_mark_end, the same number
+    single-stepping gives (instructions after the first one of tk_mark_begin, up to and
+    including the first one of tk_mark_end)."""
     workdir = pathlib.Path(workdir)
     C.write_cases(workdir / "tk_cases.bin", cases)
     begin = "%08x" % _symbol(cpu, "tk_mark_begin")
     end = "%08x" % _symbol(cpu, "tk_mark_end")
-    proc = subprocess.Popen(_qemu(cpu, ["-singlestep", "-d", "exec,nochain", "-D", "/dev/stdout"]),
+    proc = subprocess.Popen(_qemu(cpu, ["-d", "in_asm,exec,nochain", "-D", "/dev/stdout"]),
                             cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, bufsize=1 << 20)
+    sizes, block_pc, block_n = {}, None, 0
     counts, n, inside = [], 0, False
     for line in proc.stdout:
-        # "Trace 0: 0x... [00000000/<pc>/<flags>/<cflags>] symbol"
-        i = line.find("[")
-        if i < 0:
+        if line.startswith("0x"):            # an instruction of the block being translated
+            if block_pc is None:
+                block_pc = line[2:10]
+            block_n += 1
             continue
-        pc = line[i + 10:i + 18]
+        if block_pc is not None:             # end of that block's listing
+            sizes[block_pc] = block_n
+            block_pc, block_n = None, 0
+        if not line.startswith("Trace"):
+            continue
+        i = line.find("[")
+        pc = line[i + 10:i + 18]             # [cs_base/pc/flags/cflags]
         if inside:
-            n += 1
             if pc == end:
-                counts.append(n)
+                counts.append(n + 1)
                 inside = False
+            else:
+                n += sizes[pc]
         elif pc == begin:
-            inside, n = True, 0
+            inside, n = True, sizes[pc] - 1
     proc.wait(timeout=timeout)
     if proc.returncode != 0 or len(counts) != len(cases):
         raise RuntimeError("QEMU %s: %d counts for %d cases (exit %d)"
