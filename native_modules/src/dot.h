@@ -69,6 +69,16 @@ static inline int32_t tk_sxtab16_ror8(uint32_t a, uint32_t x) {
     return r;
 }
 
+/* depthwise 3x3, four channels, see dot_dsp.c */
+typedef struct {
+    int32_t acc[4];
+    const int8_t *x, *f;
+    int32_t c, row, off2;
+    int32_t ny, nx, f_row;      /* tk_dw_window_dsp only */
+} tk_dw_job_t;
+void tk_dw_3x3_dsp(tk_dw_job_t *job);
+void tk_dw_window_dsp(tk_dw_job_t *job);
+
 /* acc[0..4) += the block's dot products; cols: packed words, w: first row, k: row length */
 void tk_dot_2x2_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);
 void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);

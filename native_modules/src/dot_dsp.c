@@ -92,6 +92,106 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
         "pop {r4-r11, pc}\n");
 }
 
+/* Depthwise 3x3 window (all nine taps inside the input, dilation 1, depth multiplier 1) for
+   four channels: job = {acc[4], x (tap 0,0 at the first channel), f (filter tap 0,0 at that
+   channel), channel stride C (bytes between taps; in_c == out_c), input row stride, offset
+   pair}. Per tap: 2 LDR + 2 SXTAB16 + 2 SXTB16 + SMLABB/SMLATT x 4 = 10 instructions, 4 MACs.
+   r1 = x row, r2 = f row, r3 = C, r9 = 2C, r10 = input row stride, r8 = offset pair,
+   r4..r7 = channels 0..3. */
+#define TK_DW_TAP(X_OFF, F_OFF) \
+    "ldr r11, [r1" X_OFF "]\n" \
+    "ldr r12, [r2" F_OFF "]\n" \
+    "sxtab16 r0, r8, r11\n" \
+    "sxtab16 r11, r8, r11, ror #8\n" \
+    "sxtb16 lr, r12\n" \
+    "sxtb16 r12, r12, ror #8\n" \
+    "smlabb r4, r0, lr, r4\n" \
+    "smlatt r6, r0, lr, r6\n" \
+    "smlabb r5, r11, r12, r5\n" \
+    "smlatt r7, r11, r12, r7\n"
+#define TK_DW_ROW \
+    TK_DW_TAP("", "") TK_DW_TAP(", r3", ", r3") TK_DW_TAP(", r9", ", r9")
+
+__attribute__((naked)) void tk_dw_3x3_dsp(tk_dw_job_t *job) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "push {r0}\n"
+        "ldr r1, [r0, #16]\n"
+        "ldr r2, [r0, #20]\n"
+        "ldr r3, [r0, #24]\n"
+        "ldr r10, [r0, #28]\n"
+        "ldr r8, [r0, #32]\n"
+        "add r9, r3, r3\n"
+        "ldm r0, {r4, r5, r6, r7}\n"
+        TK_DW_ROW
+        "add r1, r1, r10\n"
+        "add r2, r2, r9\n"
+        "add r2, r2, r3\n"
+        TK_DW_ROW
+        "add r1, r1, r10\n"
+        "add r2, r2, r9\n"
+        "add r2, r2, r3\n"
+        TK_DW_ROW
+        "pop {r0}\n"
+        "stm r0, {r4, r5, r6, r7}\n"
+        "pop {r4-r11, pc}\n");
+}
+
+/* Depthwise clipped window (border pixels; depth multiplier 1, any dilation) for four
+   channels: job as above plus {ny, nx, f_row}; rows stride job->row in the input and f_row in
+   the filter, taps stride C in both. Per tap: the 10 instructions above + 3 loop. Registers:
+   r1 x row, r2 f row, r3 tap index (bytes), r9 = nx * C, r10 = C, r8 offset pair,
+   r4..r7 channels 0..3; the row stride, filter row stride and rows left live on the stack. */
+__attribute__((naked)) void tk_dw_window_dsp(tk_dw_job_t *job) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "push {r0}\n"
+        "ldr r1, [r0, #28]\n"          /* input row stride */
+        "ldr r2, [r0, #44]\n"          /* filter row stride */
+        "ldr r3, [r0, #36]\n"          /* ny */
+        "push {r1, r2, r3}\n"          /* [sp] row, [sp+4] f_row, [sp+8] rows left */
+        "ldr r1, [r0, #16]\n"
+        "ldr r2, [r0, #20]\n"
+        "ldr r10, [r0, #24]\n"
+        "ldr r9, [r0, #40]\n"
+        "mul r9, r9, r10\n"
+        "ldr r8, [r0, #32]\n"
+        "ldm r0, {r4, r5, r6, r7}\n"
+        "cmp r3, #0\n"
+        "beq 3f\n"
+        "cmp r9, #0\n"
+        "beq 3f\n"
+        "1:\n"
+        "movs r3, #0\n"
+        "2:\n"
+        "ldr r11, [r1, r3]\n"
+        "ldr r12, [r2, r3]\n"
+        "sxtab16 r0, r8, r11\n"
+        "sxtab16 r11, r8, r11, ror #8\n"
+        "sxtb16 lr, r12\n"
+        "sxtb16 r12, r12, ror #8\n"
+        "smlabb r4, r0, lr, r4\n"
+        "smlatt r6, r0, lr, r6\n"
+        "smlabb r5, r11, r12, r5\n"
+        "smlatt r7, r11, r12, r7\n"
+        "add r3, r3, r10\n"
+        "cmp r3, r9\n"
+        "bne 2b\n"
+        "ldr r0, [sp]\n"
+        "add r1, r1, r0\n"
+        "ldr r0, [sp, #4]\n"
+        "add r2, r2, r0\n"
+        "ldr r0, [sp, #8]\n"
+        "subs r0, r0, #1\n"
+        "str r0, [sp, #8]\n"
+        "bne 1b\n"
+        "3:\n"
+        "add sp, sp, #12\n"
+        "pop {r0}\n"
+        "stm r0, {r4, r5, r6, r7}\n"
+        "pop {r4-r11, pc}\n");
+}
+
 #elif TK_M0
 
 /* Cortex-M0 (Thumb-1): per K value 1 LDM + 4 x (LDRSB, MULS, ADD) + ADDS + BNE = 15
