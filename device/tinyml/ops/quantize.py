@@ -137,8 +137,29 @@ def prepare_cast(m, op):
     src, dst = _io(m, op)
     if src.dtype not in _CASTABLE or dst.dtype not in _CASTABLE:
         raise not_supported(op, '%s -> %s' % (src.dtype, dst.dtype))
-    convert = _caster(src.dtype, dst.dtype)
     n = src.size
+    pair = (src.dtype, dst.dtype)
+    if src.dtype == dst.dtype or pair in _SAME_BITS:
+        # two's complement reinterpretation (wraps modulo 2**bits, as static_cast does)
+        def bind_copy(scratch):
+            out = m.raw(op.outputs[0])
+            a = m.raw(op.inputs[0])
+
+            def run():
+                out[:] = a
+            return run
+        return 0, bind_copy
+    if pair in _WIDEN:
+        def bind_widen(scratch):
+            out = m.view(op.outputs[0])
+            a = m.view(op.inputs[0])
+
+            def run():
+                for i in range(n):
+                    out[i] = a[i]
+            return run
+        return 0, bind_widen
+    convert = _caster(src.dtype, dst.dtype)
 
     def bind(scratch):
         out = m.view(op.outputs[0])
@@ -149,6 +170,11 @@ def prepare_cast(m, op):
                 out[i] = convert(a[i])
         return run
     return 0, bind
+
+
+# integer casts that keep every bit (a byte copy) or every value (an element copy)
+_SAME_BITS = (('int32', 'uint32'), ('uint32', 'int32'))
+_WIDEN = (('int8', 'int16'), ('int8', 'int32'), ('int16', 'int32'))
 
 
 def _caster(src, dst):
