@@ -94,6 +94,7 @@ class Model:
         self._arena = None
         self._state = None
         self._state_offsets = {}
+        self._state_fills = ()
         _validate(graph)
         self._hold = _hold
         steps = [self._prepare(op) for op in graph.ops]
@@ -180,6 +181,16 @@ class Model:
                 self._state_offsets[t.index] = state
                 state += (t.nbytes + planner.ALIGN - 1) // planner.ALIGN * planner.ALIGN
         self.state_bytes = state
+        # TFLM resets int8 variable tensors to their zero point (other types to 0)
+        fills = []
+        for t in self.tensors:
+            if t.index in self._state_offsets and t.dtype == 'int8':
+                zp = t.zero_point
+                if isinstance(zp, tuple):
+                    zp = zp[0] if zp else 0
+                if zp:
+                    fills.append((self._state_offsets[t.index], t.nbytes, zp & 0xFF))
+        self._state_fills = tuple(fills)
         if self._hold:
             self._hold[0] = None    # give the reserved block back, for the arena to take
             self._hold = None
@@ -189,6 +200,7 @@ class Model:
             self._state = compat.new_arena(state)
         except MemoryError:
             raise MemoryError('arena of %d + %d bytes does not fit in memory' % (size, state))
+        _fill_state(self._state, self._state_fills)
 
     def _stored_plan(self, scratch):
         """The plan a compact (.tmdl) file carries, if it fits what prepare asked for."""
@@ -226,7 +238,10 @@ class Model:
         return self.outputs[i].data
 
     def reset(self):
+        """Variable tensors back to their initial value (TFLM: int8 ones to their zero point,
+        others to 0) and op state (m.persistent buffers) to zeros."""
         _zero(self._state)
+        _fill_state(self._state, self._state_fills)
         for buf in self._persistent:
             _zero(buf)
 
@@ -284,6 +299,15 @@ def _arena_estimate(buf):
         if t.is_variable and t.data is None:
             size += t.nbytes
     return size
+
+
+def _fill_state(buf, fills):
+    """Set each (offset, nbytes, byte) region of the state buffer to that byte."""
+    for offset, n, byte in fills:
+        pattern = bytes([byte]) * min(n, 256)
+        for start in range(offset, offset + n, 256):
+            end = min(start + 256, offset + n)
+            buf[start:end] = pattern[:end - start]
 
 
 def _zero(buf):
