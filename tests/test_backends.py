@@ -140,3 +140,64 @@ print(json.dumps(outs))
 """ % str(path), heapsize=8 * 1024 * 1024)
     assert "native" in r and "python" in r
     assert all(v == r["python"] for v in r.values()), r
+
+
+VIPER_RUNNER = r"""
+import struct
+from array import array
+from tinyml.kernels import viper as V
+NAMES = {0: 'conv_s8', 2: 'depthwise_s8', 4: 'fully_connected_s8'}
+cases = open(%r, 'rb').read()
+f = open(%r, 'wb')
+pos = 0
+while pos < len(cases):
+    kid, np_, lo, la, lb = struct.unpack_from('<5I', cases, pos)
+    pos += 20
+    p = array('i', cases[pos:pos + 4 * np_]); pos += 4 * np_
+    a = array('b', cases[pos:pos + la]); pos += (la + 3) & ~3
+    b = array('b', cases[pos:pos + lb]); pos += (lb + 3) & ~3
+    out = array('b', bytes(lo))
+    getattr(V, NAMES[kid])(out, a, b, p)
+    f.write(bytes(out) + bytes(-lo %% 4))
+f.close()
+print('ok')
+"""
+
+
+def test_viper_kernels_identical_to_python(mp, tmp_path):
+    sys.path.insert(0, str(NATIVE / "harness"))
+    import cases as C
+    from tinyml.kernels import python as P
+    cases = C.random_cases(seed=31, per_kernel=30,
+                           kernels=['conv_s8', 'depthwise_s8', 'fully_connected_s8'])
+    src, dst = tmp_path / "cases.bin", tmp_path / "out.bin"
+    C.write_cases(src, cases)
+    assert mp(VIPER_RUNNER % (str(src), str(dst))).split()[-1] == "ok"
+    outs = C.read_outputs(dst, cases)
+    bad = [(c.kernel, list(c.p[:20])) for c, o in zip(cases, outs)
+           if list(o) != list(C.expected(c, P))]
+    assert not bad, bad[:3]
+
+
+def test_viper_requant_arithmetic_is_exact(mp):
+    """The 16-bit-piece SRDHM and the requantization against Python's big ints, edge values
+    included (the same code must hold with 32-bit viper words on boards)."""
+    r = mp.json(r"""
+import json, random
+from tinyml.kernels import viper as V
+from tinyml.quant import multiply_by_quantized_multiplier as mbqm, srdhm
+random.seed(9)
+edge = [-2147483648, -2147483647, -65537, -65536, -1, 0, 1, 65535, 65536, 2147483647]
+mults = [0, 1, 65535, 65536, 1 << 30, 2147483647]
+bad = []
+vals = [(a, m) for a in edge for m in mults]
+vals += [(random.getrandbits(32) - (1 << 31), random.getrandbits(31)) for _ in range(3000)]
+for a, m in vals:
+    if V._srdhm(a, m) != srdhm(a, m):
+        bad.append(['srdhm', a, m])
+    s = random.randint(-31, 6)
+    if V._requant(a, m, s, V._MASK32) != mbqm(a, m, s):
+        bad.append(['mbqm', a, m, s])
+print(json.dumps(bad[:5]))
+""")
+    assert r == []
