@@ -134,6 +134,10 @@ else:
             m.invoke()
         times.append(diff(ticks_us(), t0) / n)
 times.sort()
+gc.collect()
+a0 = gc.mem_alloc()
+m.invoke()
+out['alloc'] = gc.mem_alloc() - a0     # heap bytes one invoke allocates (less if a GC ran)
 out['n'] = n
 out['batches'] = len(times)
 out['us'] = times[len(times) // 2]
@@ -165,7 +169,7 @@ if PROFILE:
                     s *= d
                 elems = max(elems, s)
         fast = 1 if spy.got.get(op.index, set()) & FAST else 0
-        prof.append((op.name, us, elems, fast))
+        prof.append((op.name, us, elems, fast, op.index))
     out['profile'] = prof
 print(json.dumps(out))
 '''
@@ -201,6 +205,10 @@ def tflm_invoke_us(model_path, inputs, batch_s=BATCH_S, batches=BATCHES):
     """Median over batches of TFLM's time per invoke() in µs (only invoke() is timed)."""
     from tflite_micro.python.tflite_micro import runtime
     interp = runtime.Interpreter.from_bytes(pathlib.Path(model_path).read_bytes())
+    return _time_interp(interp, inputs, batch_s, batches)
+
+
+def _time_interp(interp, inputs, batch_s, batches):
     for i, x in enumerate(inputs):
         interp.set_input(x, i)
     t0 = time.perf_counter()
@@ -229,10 +237,12 @@ def mp_backends(exe):
 
 
 def mp_invoke(exe, model_path, input_files, backend, batch_s=BATCH_S, batches=BATCHES,
-              cap_s=1e9, probe_s=0.0, profile_s=0.0, single_s=1e6, timeout=600):
+              cap_s=1e9, probe_s=0.0, profile_s=0.0, single_s=1e6, heap=96 << 20, timeout=600):
     """Run MP_SCRIPT for one model + backend; its JSON dict (us = median µs per invoke).
 
     single_s: a first (warm-up) invoke at least this slow is taken as the measurement.
+    heap: the unix port's heap in bytes. It matters for ops that allocate (floats are boxed on
+    this port): each GC sweeps the whole heap, so a big heap makes them look slower.
     probe_s > 0: give up during the first invoke after that many seconds (first_done < runs).
     profile_s > 0: also time every op's run step (about profile_s seconds per op at most)."""
     code = MP_SCRIPT
@@ -242,12 +252,13 @@ def mp_invoke(exe, model_path, input_files, backend, batch_s=BATCH_S, batches=BA
              'CAP_US': repr(int(cap_s * 1e6)), 'PROFILE': repr(int(profile_s * 1e6)),
              'PROBE_US': repr(int(probe_s * 1e6)), 'SINGLE_US': repr(int(single_s * 1e6))}
     code = '\n'.join('%s = %s' % kv for kv in subst.items()) + '\n' + code
-    proc = subprocess.run([exe, '-X', 'heapsize=96M', '-c', code], capture_output=True,
+    proc = subprocess.run([exe, '-X', 'heapsize=%d' % heap, '-c', code], capture_output=True,
                           text=True, timeout=timeout, env=_env())
     lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
+    if proc.returncode != 0 or not lines or not lines[-1].startswith('{'):
+        err = (proc.stderr.strip() + '\n' + proc.stdout.strip()).strip().splitlines() or ['?']
         raise RuntimeError('micropython %s on %s failed: %s' % (
-            backend, pathlib.Path(model_path).stem, (proc.stderr.strip().splitlines() or ['?'])[-1]))
+            backend, pathlib.Path(model_path).stem, err[-1]))
     return json.loads(lines[-1])
 
 
@@ -280,10 +291,74 @@ def slow_share(profile):
     """(share of profiled time in ops that use no kernel of the backend itself, {op name: µs})."""
     tot = sum(p[1] for p in profile)
     names = {}
-    for name, us, _, fast in profile:
+    for name, us, _, fast, _ in profile:
         if not fast:
             names[name] = names.get(name, 0.0) + us
     return (sum(names.values()) / tot if tot else 0.0), names
+
+
+def _one_op_model(graph, op):
+    """(flatbuffer bytes, its arena input tensors) of a model made of op alone (tests/
+    tflite_builder.py), constants copied, so TFLM can time that op by itself."""
+    for d in (ROOT / 'device', ROOT / 'tests'):
+        if str(d) not in sys.path:
+            sys.path.append(str(d))
+    from tflite_builder import ModelBuilder
+    b = ModelBuilder()
+    made = {}
+
+    def tensor(i):
+        if i < 0:
+            return -1
+        if i not in made:
+            t = graph.tensors[i]
+            kw = {'name': t.name}
+            if t.scale:
+                kw.update(scale=t.scale, zero_point=t.zero_point, qdim=t.qdim)
+            if t.data is not None:
+                made[i] = b.const(t.dtype, t.shape, bytes(t.data), **kw)
+            else:
+                made[i] = b.tensor(t.dtype, t.shape, variable=t.is_variable, **kw)
+        return made[i]
+    ins = [tensor(i) for i in op.inputs]
+    outs = [tensor(i) for i in op.outputs]
+    b.op(op.name, ins, outs, version=op.version, **op.options)
+    feed = [i for i in op.inputs if i >= 0 and graph.tensors[i].data is None
+            and not graph.tensors[i].is_variable]
+    return b.build(inputs=[made[i] for i in feed], outputs=outs), [graph.tensors[i] for i in feed]
+
+
+def tflm_op_times(model_path, indices, batch_s=0.03, batches=3):
+    """{op index: TFLM µs per invoke of a one-op model holding just that op (random inputs)}.
+    Ops TFLM or the builder cannot take alone are left out."""
+    import numpy as np
+    from tflite_micro.python.tflite_micro import runtime
+    for d in (ROOT / 'device', ROOT / 'tests'):
+        if str(d) not in sys.path:
+            sys.path.append(str(d))
+    from tinyml import model as tm
+    graph = tm.read_graph(pathlib.Path(model_path).read_bytes())
+    rng = np.random.default_rng(0)
+    found = {}
+    for k in indices:
+        op = graph.ops[k]
+        if op.custom is not None:
+            continue
+        try:
+            buf, feed = _one_op_model(graph, op)
+            interp = runtime.Interpreter.from_bytes(buf, arena_size=64 << 20)
+            inputs = []
+            for t in feed:
+                if t.dtype.startswith('float'):
+                    inputs.append(rng.standard_normal(t.shape).astype(t.dtype))
+                else:
+                    info = np.iinfo(t.dtype)
+                    inputs.append(rng.integers(info.min, info.max, size=t.shape, dtype=t.dtype,
+                                               endpoint=True))
+            found[k] = _time_interp(interp, inputs, batch_s, batches)
+        except Exception:
+            continue
+    return found
 
 
 def _fmt_us(us):
@@ -297,9 +372,25 @@ def _geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float('nan')
 
 
-def measure_model(exe, backends, path, tmp, log=print):
+def heap_for(path, catalog=None):
+    """A unix-port heap for this model: room for the file, its arena and prepare's tables,
+    small enough that GC sweeps stay cheap (MCU-like), in whole MiB."""
+    arena = (catalog or {}).get(path.stem, {}).get('tflm_min_arena') or 4 * path.stat().st_size
+    need = (1 << 20) + 4 * path.stat().st_size + 4 * arena
+    return max(2, -(-need // (1 << 20))) << 20
+
+
+def _catalog(z):
+    try:
+        return {m['name']: m for m in json.loads((z / 'catalog.json').read_text())['models']}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def measure_model(exe, backends, path, tmp, log=print, catalog=None):
     """All figures for one model: dict with tflm, native, viper, python results."""
     name = path.stem
+    heap = heap_for(path, catalog)
     inputs = sample_inputs(path.with_suffix('.npz'))
     files = []
     for i, x in enumerate(inputs):
@@ -312,17 +403,30 @@ def measure_model(exe, backends, path, tmp, log=print):
     except Exception as e:   # a model TFLM cannot run: say so
         r['tflm'] = None
         r['tflm_err'] = '%s: %s' % (type(e).__name__, e)
+    r['heap'] = heap
     for b in backends:
+        if b == 'python':
+            kw = dict(batch_s=PY_BATCH_S, batches=PY_BATCHES, cap_s=PY_CAP_S, probe_s=PY_CAP_S,
+                      single_s=PY_SINGLE_S)
+        else:
+            kw = dict(profile_s=0.02 if b == backends[0] else 0)
         try:
-            if b == 'python':
-                res = mp_invoke(exe, path, files, b, batch_s=PY_BATCH_S, batches=PY_BATCHES,
-                                cap_s=PY_CAP_S,
-                                probe_s=PY_CAP_S, single_s=PY_SINGLE_S)
-            else:
-                res = mp_invoke(exe, path, files, b, profile_s=0.02 if b == backends[0] else 0)
+            try:
+                res = mp_invoke(exe, path, files, b, heap=heap, **kw)
+            except RuntimeError as e:
+                if 'MemoryError' not in str(e):
+                    raise
+                r['heap'] = heap = 96 << 20     # estimate too small: the big heap
+                res = mp_invoke(exe, path, files, b, heap=heap, **kw)
             r[b] = res
         except Exception as e:
             r[b] = {'error': str(e)[:200]}
+    prof = r.get(backends[0], {}).get('profile') if backends else None
+    if prof and r['tflm']:
+        try:
+            r['tflm_ops'] = tflm_op_times(path, [p[4] for p in prof])
+        except Exception:       # builder or TFLM unavailable: no per-op comparison
+            r['tflm_ops'] = {}
     log('speed: %-36s TFLM %s us, %s' % (name, _fmt_us(r['tflm']), ', '.join(
         '%s %s us' % (b, _fmt_us(r[b].get('us'))) for b in backends)))
     return r
@@ -343,18 +447,20 @@ def python_estimate(res_py, res_native):
 def run():
     z = zoo()
     if z is None:
-        return '## Invoke time vs TFLM (unix port)\n\nNo model corpus (TINYML_MODEL_ZOO): skipped.\n'
+        return ('## Invoke time vs TFLM (unix port)\n\n'
+                'No model corpus (TINYML_MODEL_ZOO): skipped.\n')
     exe = micropython()
     if exe is None:
         return '## Invoke time vs TFLM (unix port)\n\nNo micropython unix port in .venv: skipped.\n'
     t_start = time.time()
     backends = mp_backends(exe)
     results = []
+    catalog = _catalog(z)
     with tempfile.TemporaryDirectory() as tmp:
         for path in sorted(z.glob('*.tflite')):
             if not path.with_suffix('.npz').exists():
                 continue
-            results.append(measure_model(exe, backends, path, tmp))
+            results.append(measure_model(exe, backends, path, tmp, catalog=catalog))
     return report(results, backends, time.time() - t_start)
 
 
@@ -370,9 +476,11 @@ def _cell(r, b):
         est = python_estimate(res, r.get('native', {}))
         if est is None:
             return 'gave up after %.0f s' % (res['first_us'] / 1e6)
-        skip = 'skipped' if est > PY_SKIP_S * 1e6 else 'not timed'
-        return '%s: ~%.0f s/invoke est. (%d/%d ops in %.0f s)' % (
-            skip, est / 1e6, res['first_done'], res['runs'], res['first_us'] / 1e6)
+        how = '~%.0f s/invoke est. from %d/%d run steps in %.0f s' % (
+            est / 1e6, res['first_done'], res['runs'], res['first_us'] / 1e6)
+        if est > PY_SKIP_S * 1e6:
+            return 'skipped (%s)' % how
+        return '~%.0f (not timed in full: %s)' % (est / nat, how) if nat else how
     return '%.1f' % (res['us'] / nat) if nat else '%s us' % _fmt_us(res['us'])
 
 
@@ -388,7 +496,9 @@ def report(results, backends, elapsed_s):
              '10-20%% noise). Backends on this port: %s. python backend: %d batches of ~%.1f s, '
              'a first invoke >= %.0f s is itself the measurement; one still unfinished after '
              '%.0f s is given up and its full invoke estimated from the %s per-op profile '
-             '(skipped above %.0f s).'
+             '(skipped above %.0f s). Heap (`-X heapsize`): 1 MiB + 4 x (model file + TFLM min '
+             'arena), at least 2 MiB, MCU-like so that GC sweeps (ops that allocate, e.g. boxed '
+             'floats) cost what they would on a board, not what a 96 MiB heap costs.'
              % (BATCH_S, BATCHES, ', '.join(backends), PY_BATCHES, PY_BATCH_S, PY_SINGLE_S,
                 PY_CAP_S, main, PY_SKIP_S), '',
              '"no-%s share" = the part of the %s per-op profile spent in ops that use no %s '
@@ -418,7 +528,7 @@ def report(results, backends, elapsed_s):
         tot = sum(split.values())
         top = sorted(split.items(), key=lambda kv: -kv[1])[:2]
         topcell = ', '.join('%s %.0f%%' % (k, 100 * v / tot) for k, v in top) if tot else ''
-        for name, us, elems, fast in prof:
+        for name, us, elems, fast, _ in prof:
             if elems <= TINY_ELEMS and fast:
                 tiny.append(us)
         tflm = _fmt_us(r['tflm']) if r.get('tflm') else 'failed'
@@ -454,6 +564,7 @@ def report(results, backends, elapsed_s):
               'takes %s µs per op, its Python->C++ invoke() call included.'
               % (main, TINY_ELEMS, _fmt_us(tiny_us), len(tiny),
                  '%.2f' % call_us if call_us else 'n/a', _fmt_us(tflm_op))]
+    lines += op_type_table(results, main)
     if above:
         lines += ['', 'Why these models are above 1.0 (from the %s per-op profile, each op '
                   'timed alone):' % main, '']
@@ -461,6 +572,46 @@ def report(results, backends, elapsed_s):
             lines.append('- ' + explain(r, ratio, main, tiny_us, tflm_op))
     lines += ['', 'Section run time: %.0f s.' % elapsed_s]
     return '\n'.join(lines) + '\n'
+
+
+def op_types(r, main):
+    """{op name: [count, tinyml µs, TFLM µs, uses a main kernel]} over the ops of one model
+    that TFLM also timed alone."""
+    got = {}
+    one = r.get('tflm_ops') or {}
+    for name, us, _, fast, index in r.get(main, {}).get('profile') or []:
+        tf = one.get(index, one.get(str(index)))
+        if tf is None:
+            continue
+        e = got.setdefault(name if fast else name + ' (no %s kernel)' % main, [0, 0.0, 0.0, fast])
+        e[0] += 1
+        e[1] += us
+        e[2] += tf
+    return got
+
+
+def op_type_table(results, main):
+    total = {}
+    for r in results:
+        for name, (n, us, tf, fast) in op_types(r, main).items():
+            e = total.setdefault((name.split(' ')[0], fast), [0, 0.0, 0.0])
+            e[0] += n
+            e[1] += us
+            e[2] += tf
+    if not total:
+        return []
+    lines = ['', 'Where the time goes, per op type over the corpus: every op of every model timed '
+             'alone, tinyml %s (its per-op profile) vs TFLM (a one-op model built from that op, '
+             'random inputs; TFLM\'s ~1 µs invoke() call included). An op type appears twice when '
+             'some of its instances (dtype, shape) have a %s kernel and others do not. Sorted by '
+             'the time tinyml spends beyond TFLM.' % (main, main), '',
+             '| op type | ops | %s kernel | tinyml µs (sum) | TFLM µs (sum) | tinyml/TFLM | '
+             'excess µs |' % main, '|---|---:|---|---:|---:|---:|---:|']
+    for (name, fast), (n, us, tf) in sorted(total.items(), key=lambda kv: -(kv[1][1] - kv[1][2])):
+        lines.append('| %s | %d | %s | %s | %s | %s | %s |' % (
+            name, n, 'yes' if fast else 'no', _fmt_us(us), _fmt_us(tf),
+            '%.2f' % (us / tf) if tf > 0 else 'n/a', _fmt_us(us - tf)))
+    return lines
 
 
 def explain(r, ratio, main, tiny_us, tflm_op):
@@ -484,6 +635,16 @@ def explain(r, ratio, main, tiny_us, tflm_op):
         split = sorted(profile_split(fast).items(), key=lambda kv: -kv[1])
         parts.append('%s-kernel ops: ' % main + ', '.join(
             '%s %.0f%%' % (k, 100 * v / tot) for k, v in split[:2]))
+    types = op_types(r, main)
+    if types:
+        top = sorted(types.items(), key=lambda kv: -kv[1][1])[:4]
+        parts.append('each op alone vs TFLM: ' + ', '.join(
+            '%s %s%.2fx (%s vs %s µs)' % (k, '%d x ' % v[0] if v[0] > 1 else '', v[1] / v[2],
+                                        _fmt_us(v[1]), _fmt_us(v[2]))
+            for k, v in top if v[2] > 0))
+    if nat.get('alloc', 0) > 0:
+        parts.append('allocates %.0f KB per invoke (boxed floats/big ints: GC time)'
+                     % (nat['alloc'] / 1024.0))
     worst = sorted(prof, key=lambda p: -p[1])[:2]
     if worst:
         parts.append('slowest ops: ' + ', '.join('%s %s µs (%d elems%s)' % (

@@ -50,8 +50,8 @@ def test_mp_invoke_every_backend(small, exe):
                                     profile_s=0.001)
         assert res["us"] > 0 and res["n"] >= 1 and res["batches"] == 2
         assert res["runs"] == len(res["profile"]) == 3   # 3 FULLY_CONNECTED
-        for name, us, elems, fast in res["profile"]:
-            assert name == "FULLY_CONNECTED" and us > 0 and elems > 0
+        for k, (name, us, elems, fast, index) in enumerate(res["profile"]):
+            assert name == "FULLY_CONNECTED" and us > 0 and elems > 0 and index == k
             assert fast == (1 if b != "python" else 0)
 
 
