@@ -46,11 +46,19 @@ except ImportError:
 _scratch = {}
 
 
+_ITEMSIZE = {'b': 1, 'B': 1, 'h': 2, 'H': 2, 'i': 4, 'I': 4, 'f': 4, 'q': 8, 'd': 8}
+
+
 def _buf(name, typecode, n):
     """A module-level scratch array of at least n items (grows, never shrinks)."""
     buf = _scratch.get(name)
     if buf is None or len(buf) < n:
-        buf = array(typecode, bytes(n) if typecode in 'bB' else [0] * n)
+        buf = None
+        _scratch[name] = None           # let the old one go first
+        try:
+            buf = array(typecode, [0]) * n      # CPython
+        except TypeError:   # MicroPython: arrays do not repeat; zero bytes, no n-item list
+            buf = array(typecode, bytes(n * _ITEMSIZE[typecode]))
         _scratch[name] = buf
     return buf
 
