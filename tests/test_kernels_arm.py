@@ -1,6 +1,7 @@
 """The ARM builds of the C kernels under QEMU (bare metal, picolibc semihosting).
 
 Cortex-M0 code runs on mps2-an385 (a Cortex-M3 board: it executes the armv6m build unchanged),
+the Cortex-M3 (armv7m, no DSP) build on the same board,
 Cortex-M4 on mps2-an386, Cortex-M7 on mps2-an500. Outputs must equal, byte for byte, the x64
 build of the same C (the sanitized host harness) and the python reference kernels; instruction
 counts come from single-stepped execution traces between marker functions.
@@ -74,10 +75,10 @@ def test_instruction_counts_cortex_m4(built, tmp_path):
     assert opt['conv 1x1, KWS 25x5x64 -> 64'] <= 1.8, opt
     assert opt['fully connected, 512 -> 128'] <= 1.6, opt
     for label in ref:
-        assert opt[label] * 4 < ref[label], (opt, ref)
+        assert opt[label] * 3 < ref[label], (opt, ref)
 
 
 def test_instruction_counts_cortex_m0(built, tmp_path):
     opt = {l: n / m for l, n, m in perf.per_mac("cortex-m0", "opt", tmp_path, LABELS[:2])}
     assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 4.5, opt
-    assert opt['conv 1x1, KWS 25x5x64 -> 64'] <= 6.0, opt
+    assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 5.6, opt

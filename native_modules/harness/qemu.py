@@ -15,7 +15,8 @@ import cases as C
 
 HERE = pathlib.Path(__file__).resolve().parent
 BUILD = HERE.parent / "build" / "qemu"
-MACHINES = {"cortex-m0": "mps2-an385", "cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500"}
+MACHINES = {"cortex-m0": "mps2-an385", "cortex-m3": "mps2-an385", "cortex-m4": "mps2-an386",
+            "cortex-m7": "mps2-an500"}
 
 
 def missing_tools():

@@ -67,12 +67,30 @@ static inline tk_rq_t tk_rq(const int32_t *mult, const int32_t *shift, int32_t o
     return rq;
 }
 
+/* floor((a * m + 2**30) / 2**31) for 0 <= m < 2**31 (SRDHM without its saturating case) */
+static inline int32_t tk_srdhm_pos(int32_t a, int32_t m) {
+#if defined(__ARM_ARCH_6M__)
+    /* 32-bit pieces only: |a| * m from 16-bit halves, every partial sum below 2**32 */
+    int neg = a < 0;
+    uint32_t ua = neg ? 0u - (uint32_t)a : (uint32_t)a;
+    uint32_t uh = ua >> 16, ul = ua & 0xFFFF, mh = (uint32_t)m >> 16, ml = (uint32_t)m & 0xFFFF;
+    uint32_t cc = ul * ml, b1 = uh * ml, b2 = ul * mh;
+    uint32_t low = (cc & 0xFFFF) + (neg ? 0xFFFFu : 0u);              /* nudge 2**30 - 1 */
+    uint32_t mid = (b1 & 0xFFFF) + (b2 & 0xFFFF) + (cc >> 16) + (neg ? 0x3FFFu : 0x4000u)
+                   + (low >> 16);
+    uint32_t q = 2 * (uh * mh + (b1 >> 16) + (b2 >> 16) + (mid >> 16)) + ((mid & 0xFFFF) >> 15);
+    return neg ? -(int32_t)q : (int32_t)q;
+#else
+    return (int32_t)(((int64_t)a * m + (1 << 30)) >> 31);
+#endif
+}
+
 static inline int8_t tk_rq_s8(const tk_rq_t *rq, int32_t acc, int ch) {
     int32_t m = rq->mult[ch], s = rq->shift[ch], v;
     if (__builtin_expect(s > 0, 0)) {     /* multipliers > 1 are rare */
-        v = (int32_t)((tk_mul64((int32_t)((uint32_t)acc << s), m) + (1 << 30)) >> 31);
+        v = tk_srdhm_pos((int32_t)((uint32_t)acc << s), m);
     } else {
-        v = tk_rdbpot((int32_t)((tk_mul64(acc, m) + (1 << 30)) >> 31), -s);
+        v = tk_rdbpot(tk_srdhm_pos(acc, m), -s);
     }
     return (int8_t)tk_clamp(v + rq->out_offset, rq->act_min, rq->act_max);
 }
