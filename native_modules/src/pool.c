@@ -52,10 +52,18 @@ int tk_avgpool(void *out, const void *in, const int32_t *p, int elem_size) {
             for (int ox = 0; ox < p[PL_OUT_W]; ox++) {
                 int ya, yb, xa, xb;
                 pool_window(p, oy, ox, &ya, &yb, &xa, &xb);
-                int32_t count = (yb - ya) * (xb - xa);
-                if (count <= 0) {
+                int32_t dy = yb - ya, dx = xb - xa;
+                if (dy < 0 && dx < 0) {
+                    /* the reference's count is then positive and its sums empty: mean 0 */
+                    for (int c = 0; c < ch; c++, o++) {
+                        pool_put(out, o, tk_clamp(0, p[PL_ACT_MIN], p[PL_ACT_MAX]), elem_size);
+                    }
+                    continue;
+                }
+                if (dy <= 0 || dx <= 0) {
                     return -1;
                 }
+                int32_t count = dy * dx;
                 int32_t half = count >> 1;
                 for (int c = 0; c < ch; c++, o++) {
                     int32_t acc = 0;
