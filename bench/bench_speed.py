@@ -33,6 +33,7 @@ PY_BATCH_S = 0.3       # python backend: target seconds per batch
 PY_BATCHES = 2
 PY_CAP_S = 20.0        # python backend: at most ~this much invoke time per model
 PY_SINGLE_S = 1.0     # python backend: a first invoke this slow is the measurement itself
+OTHER_CAP_S = 5.0      # viper (any backend but the fastest and python): the same, ~this much
 PY_SKIP_S = 60.0       # python backend: skip a model whose single invoke would exceed this
 TINY_ELEMS = 64        # an op whose tensors all hold <= this many elements is "tiny"
 
@@ -405,8 +406,9 @@ def measure_model(exe, backends, path, tmp, log=print, catalog=None):
         r['tflm_err'] = '%s: %s' % (type(e).__name__, e)
     r['heap'] = heap
     for b in backends:
-        if b == 'python':
-            kw = dict(batch_s=PY_BATCH_S, batches=PY_BATCHES, cap_s=PY_CAP_S, probe_s=PY_CAP_S,
+        if b != backends[0]:
+            cap = PY_CAP_S if b == 'python' else OTHER_CAP_S
+            kw = dict(batch_s=PY_BATCH_S, batches=PY_BATCHES, cap_s=cap, probe_s=cap,
                       single_s=PY_SINGLE_S)
         else:
             kw = dict(profile_s=0.02 if b == backends[0] else 0)
@@ -493,14 +495,15 @@ def report(results, backends, elapsed_s):
              'warm-up invoke then `time.ticks_us` around N invokes. N adapts to the model '
              '(~%.1f s per batch) and the median of %d batches is shown. Both engines run on the '
              'same host CPU, one after the other, in this bench run (a shared machine: expect '
-             '10-20%% noise). Backends on this port: %s. python backend: %d batches of ~%.1f s, '
+             '10-20%% noise). Backends on this port: %s. Slower backends: %d batches of ~%.1f s, '
              'a first invoke >= %.0f s is itself the measurement; one still unfinished after '
-             '%.0f s is given up and its full invoke estimated from the %s per-op profile '
+             '%.0f s (python; others %.0f s) is given up and its full invoke estimated from the '
+             '%s per-op profile '
              '(skipped above %.0f s). Heap (`-X heapsize`): 1 MiB + 4 x (model file + TFLM min '
              'arena), at least 2 MiB, MCU-like so that GC sweeps (ops that allocate, e.g. boxed '
              'floats) cost what they would on a board, not what a 96 MiB heap costs.'
              % (BATCH_S, BATCHES, ', '.join(backends), PY_BATCHES, PY_BATCH_S, PY_SINGLE_S,
-                PY_CAP_S, main, PY_SKIP_S), '',
+                PY_CAP_S, OTHER_CAP_S, main, PY_SKIP_S), '',
              '"no-%s share" = the part of the %s per-op profile spent in ops that use no %s '
              'kernel (they run their Python implementation on every backend).' % (main, main, main),
              '']
