@@ -235,4 +235,5 @@ def test_per_channel_multipliers_match_transcription():
         for c in range(8):
             assert (mults[c], shifts[c]) == tflm_quantize_multiplier(s_in * fs[c] / s_out)
         m1, s1 = quant.per_channel_multipliers(s_in, (fs[0],), s_out, 3)
-        assert m1 == [mults[0]] * 3 and s1 == [shifts[0]] * 3
+        assert list(m1) == [mults[0]] * 3 and list(s1) == [shifts[0]] * 3
+        assert m1.typecode == 'i' and s1.typecode == 'i'      # array('i'), not lists

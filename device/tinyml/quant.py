@@ -36,6 +36,7 @@ Runtime integer ops (gemmlowp / TFLM semantics, int32 inputs):
         used by int16-activation conv/FC
 """
 import struct
+from array import array
 from . import compact
 
 INT32_MIN = -2147483648
@@ -298,7 +299,8 @@ def activation_range_float(act):
 def per_channel_multipliers(input_scale, filter_scales, output_scale, n):
     """TFLM PopulateConvolutionQuantizationParams: for each of n channels,
     QuantizeMultiplier((double)in * (double)filter[c] / (double)out).
-    filter_scales: a float or a tuple (length 1 broadcasts). -> (mults, shifts) lists."""
+    filter_scales: a float or a tuple (length 1 broadcasts). -> (mults, shifts) array('i')s
+    (lists when a .tmdl tape replays them); repeated filter scales are computed once."""
     stored = compact.replay_multipliers(input_scale, filter_scales, output_scale, n)
     if stored is not None:      # a .tmdl carries the results (tinyml convert)
         return stored
@@ -306,14 +308,15 @@ def per_channel_multipliers(input_scale, filter_scales, output_scale, n):
         filter_scales = (filter_scales,)
     din = dbl(input_scale)
     dout = dbl(output_scale)
-    mults, shifts = [], []
-    cache = {}
+    mults = array('i')
+    shifts = array('i')
+    last_fs = None
+    r = None
     for c in range(n):
         fs = filter_scales[c] if len(filter_scales) > 1 else filter_scales[0]
-        r = cache.get(fs)
-        if r is None:
+        if fs != last_fs:       # neighbouring channels often share a scale (or all do)
             r = quantize_multiplier(ddiv(dmul(din, dbl(fs)), dout))
-            cache[fs] = r
+            last_fs = fs
         mults.append(r[0])
         shifts.append(r[1])
     return mults, shifts

@@ -125,8 +125,12 @@ _SIZES = {'b': 1, 'B': 1, '?': 1, 'h': 2, 'H': 2, 'i': 4, 'I': 4, 'f': 4, 'q': 8
 
 
 def op_name(code):
-    if 0 <= code <= 161:
-        return _OP_NAMES.split()[code]
+    if 0 <= code <= 161:      # the code-th word, without splitting the whole table
+        start = 0
+        for _ in range(code):
+            start = _OP_NAMES.index(' ', start) + 1
+        end = _OP_NAMES.find(' ', start)
+        return _OP_NAMES[start:end] if end >= 0 else _OP_NAMES[start:]
     return 'BUILTIN_%d' % code
 
 

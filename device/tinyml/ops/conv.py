@@ -197,11 +197,13 @@ def conv_geometry(op, in_t, w_t, out_t, k_h, k_w, dil_h, dil_w):
 def build_params(geo, out_c, k_h, k_w, dil_h, dil_w, in_off, out_off, act, dm,
                  bias=None, mults=None, shifts=None):
     batches, in_h, in_w, in_c, out_h, out_w, stride_h, stride_w, pad_t, pad_l = geo
-    head = [batches, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w,
-            dil_h, dil_w, pad_t, pad_l, in_off, out_off, act[0], act[1], dm]
+    p = array('i', (batches, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h,
+                    stride_w, dil_h, dil_w, pad_t, pad_l, in_off, out_off, act[0], act[1], dm))
     if bias is not None:
-        head += bias + mults + shifts
-    return array('i', head)
+        p.extend(bias)
+        p.extend(mults)
+        p.extend(shifts)
+    return p
 
 
 def float_block(act, bias, weights_data):
@@ -250,7 +252,9 @@ def prepare_conv(m, op):
         acc64, lo, hi = int16_bias(m, op, out_c)
         params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, 0, 0,
                               quantized_activation(op, out_t), 1)
-        params.extend(array('i', [acc64] + lo + hi + mults + shifts))
+        params.append(acc64)
+        for part in (lo, hi, mults, shifts):
+            params.extend(part)
         return 0, binder(m, kernel(m, 'conv_s16', op), op.outputs[0], op.inputs[0],
                          WeightsOf(op.inputs[1]), params)
 

@@ -57,7 +57,9 @@ def prepare_depthwise(m, op):
         _, lo, hi = int16_bias(m, op, out_c)
         params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, 0, 0,
                               quantized_activation(op, out_t), dm)
-        params.extend(array('i', [1] + lo + hi + mults + shifts))
+        params.append(1)
+        for part in (lo, hi, mults, shifts):
+            params.extend(part)
         return 0, binder(m, kernel(m, 'depthwise_s16', op), op.outputs[0], op.inputs[0],
                          WeightsOf(op.inputs[1]), params)
 

@@ -31,7 +31,7 @@ def fc_multipliers(m, op, in_t, w_t, out_t, n):
     check_bias_scale(m, op, s_in, s_w, s_out)
     prod = quant.dmul(quant.dbl(s_in), quant.dbl(s_w))
     mult, shift = quant.quantize_multiplier(quant.ddiv(prod, quant.dbl(s_out)))
-    return [mult] * n, [shift] * n
+    return array('i', [mult] * n), array('i', [shift] * n)
 
 
 def fc_geometry(op, in_t, w_t, out_t):
@@ -67,8 +67,10 @@ def prepare_fully_connected(m, op):
             raise unsupported(op, 'weights zero point %d (must be 0)' % zero_point(w_t))
         mults, shifts = fc_multipliers(m, op, in_t, w_t, out_t, out_d)
         act = quantized_activation(op, out_t)
-        params = array('i', [batches, depth, out_d, -zero_point(in_t), zero_point(out_t),
-                             act[0], act[1]] + bias_values(m, op, out_d) + mults + shifts)
+        params = array('i', (batches, depth, out_d, -zero_point(in_t), zero_point(out_t),
+                             act[0], act[1]))
+        for part in (bias_values(m, op, out_d), mults, shifts):
+            params.extend(part)
         return 0, binder(m, kernel(m, 'fully_connected_s8', op), op.outputs[0],
                          op.inputs[0], WeightsOf(op.inputs[1]), params)
     if dt == ('int16', 'int8', 'int16'):
@@ -77,8 +79,10 @@ def prepare_fully_connected(m, op):
         mults, shifts = fc_multipliers(m, op, in_t, w_t, out_t, out_d)
         act = quantized_activation(op, out_t)
         acc64, lo, hi = int16_bias(m, op, out_d)
-        params = array('i', [batches, depth, out_d, -zero_point(in_t), zero_point(out_t),
-                             act[0], act[1], acc64] + lo + hi + mults + shifts)
+        params = array('i', (batches, depth, out_d, -zero_point(in_t), zero_point(out_t),
+                             act[0], act[1], acc64))
+        for part in (lo, hi, mults, shifts):
+            params.extend(part)
         return 0, binder(m, kernel(m, 'fully_connected_s16', op), op.outputs[0],
                          op.inputs[0], WeightsOf(op.inputs[1]), params)
 
