@@ -1,13 +1,47 @@
-"""@micropython.viper versions of the hot kernels: same signatures, parameter blocks and output
-bytes as kernels/python.py (conv_s8, depthwise_s8, fully_connected_s8).
+"""@micropython.viper twins of the hot kernels of kernels/python.py and python_eltwise.py: same
+signatures, parameter blocks and output bytes (MicroPython only; kernels/__init__.py imports this
+module only when compat.HAS_VIPER). Kernels not defined here fall back to the python ones.
 
-Viper integers are machine words (32 bits on boards, 64 on the unix port), so the int32
-parameters are sign-extended explicitly and TFLM's 64-bit requantization product is built from
-16-bit pieces that stay below 2**31 on every word size.
+    conv_s8, depthwise_s8, fully_connected_s8, avgpool_s8, maxpool_s8,
+    add_int8, mul_int8, lut_int8
+
+Word size: viper ints are machine words (32 bits on armv6m/armv7m/xtensawin, 64 on the unix
+port). Everything here is exact on both:
+  * ptr8/ptr16/ptr32 loads are zero-extended: int8 values are sign-extended by hand
+    ((v ^ 0x80) - 0x80), int32 values with (v << _SX) >> _SX (_SX = 32 on 64-bit, 0 on 32-bit);
+  * TFLM's SaturatingRoundingDoublingHighMul(x, mult) is built from 15-bit limbs of |x| and
+    mult (every partial sum stays below 2**31), see _requant_store;
+  * no literal above 2**30 - 1 (a 32-bit port's small-int limit): 2**30 is computed at run time;
+  * the int32 wraparound of the requantization's left shift is done explicitly.
+The int32 accumulators may wrap on 32-bit words mid-sum; the final sum is exact modulo 2**32,
+as in C.
+
+Speed: conv/depthwise build an im2col patch of input bytes offset to unsigned (v + 128, the
+input zero point for out-of-image taps) and fold the offsets into one constant per output
+channel, computed once per invoke: acc = bias + (in_offset - 128) * sum(filter) + sum(u * w).
+Scratch lives in module-level arrays (grown on demand; no heap use per call once sized).
 """
 import sys
+from array import array
 
 import micropython
+
+_SX = 32 if sys.maxsize > 0x7FFFFFFF else 0
+
+_scratch = {}
+
+
+def _buf(name, typecode, n):
+    """A module-level scratch array of at least n items (grows, never shrinks)."""
+    buf = _scratch.get(name)
+    if buf is None or len(buf) < n:
+        buf = array(typecode, bytes(n) if typecode in 'bB' else [0] * n)
+        _scratch[name] = buf
+    return buf
+
+
+# The scalar helpers below (used by tests/test_backends.py) give the same results as
+# _requant_store, one value per call.
 
 # low-32-bit mask as a machine word: -1 (all ones) on 32-bit ports
 _MASK32 = 0xFFFFFFFF if sys.maxsize > 0xFFFFFFFF else -1
@@ -58,112 +92,552 @@ def _param(pp: ptr32, i: int) -> int:
     return ((pp[i] & int(_MASK32)) ^ sign) - sign
 
 
+# ---------------------------------------------------------------- requantize + store a row
+
+# ctl block of _requant_store (array('i')):
+# [0] o (first output index)  [1] n  [2] index of multiplier 0 in p  [3] index of shift 0 in p
+# [4] out_offset  [5] act_min  [6] act_max  [7] per-element step of the multiplier/shift
+#     index (1: per channel, 0: one multiplier for the row)
+_CTL = array('i', [0] * 8)
+
+
 @micropython.viper
-def _conv(out, a, b, p, depthwise: int):
-    po = ptr8(out)
-    pa = ptr8(a)
-    pb = ptr8(b)
+def _requant_store(out, acc, p, ctl):
+    """out[o + k] = clamp(MultiplyByQuantizedMultiplier(acc[k], p[nm + k*st], p[ns + k*st])
+    + out_offset) for k < n: TFLM double rounding, exact on 32- and 64-bit words."""
+    op = ptr8(out)
+    ap = ptr32(acc)
     pp = ptr32(p)
-    mask32 = int(_MASK32)
-    batches = pp[0]
+    cp = ptr32(ctl)
+    sx = int(_SX)
+    o = cp[0]
+    n = cp[1]
+    nm = cp[2]
+    ns = cp[3]
+    out_off = (cp[4] << sx) >> sx
+    lo = (cp[5] << sx) >> sx
+    hi = (cp[6] << sx) >> sx
+    st = cp[7]
+    one = 1
+    half = one << 30
+    for k in range(n):
+        x = (ap[k] << sx) >> sx
+        sh = (pp[ns] << sx) >> sx
+        mult = pp[nm]
+        nm += st
+        ns += st
+        if sh > 0:                         # x << sh, wrapped to int32
+            x = x << sh
+            x = ((((x >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16 | (x & 0xFFFF)
+        # SRDHM: (|x| * mult + nudge) >> 31 from 15-bit limbs, then the sign
+        if x < 0:
+            m = 0 - x
+            nudge = half - 1
+        else:
+            m = x
+            nudge = half
+        a0 = m & 0x7FFF
+        a1 = (m >> 15) & 0x7FFF
+        a2 = (m >> 30) & 3
+        b0 = mult & 0x7FFF
+        b1 = (mult >> 15) & 0x7FFF
+        b2 = (mult >> 30) & 1
+        t = a0 * b0 + nudge
+        t = a0 * b1 + a1 * b0 + (t >> 15)
+        t = a0 * b2 + a1 * b1 + a2 * b0 + (t >> 15)
+        r = (t >> 1) + ((a1 * b2 + a2 * b1) << 14) + ((a2 * b2) << 29)
+        if x < 0:
+            r = 0 - r
+        if sh < 0:                         # rounding divide by 2**-sh
+            rs = 0 - sh
+            mask = (one << rs) - 1
+            rem = r & mask
+            r = r >> rs
+            thr = mask >> 1
+            if r < 0:
+                thr += 1
+            if rem > thr:
+                r += 1
+        r += out_off
+        if r < lo:
+            r = lo
+        if r > hi:
+            r = hi
+        op[o + k] = r
+
+
+@micropython.viper
+def _set_ctl(ctl, o, n, nm):
+    """ctl[0:4] = o, n, nm, nm + n: a per-channel row (shifts follow the multipliers)."""
+    cp = ptr32(ctl)
+    cp[0] = int(o)
+    cp[1] = int(n)
+    cp[2] = int(nm)
+    cp[3] = int(nm) + int(n)
+
+
+@micropython.viper
+def _set_out(ctl, p, i):
+    """ctl[4:8] = p[i], p[i+1], p[i+2] (out_offset, act_min, act_max), step 1."""
+    cp = ptr32(ctl)
+    pp = ptr32(p)
+    k = int(i)
+    cp[4] = pp[k]
+    cp[5] = pp[k + 1]
+    cp[6] = pp[k + 2]
+    cp[7] = 1
+
+
+# ---------------------------------------------------------------- conv / depthwise
+
+@micropython.viper
+def _beff(beff, b, p, mode):
+    """beff[oc] = bias[oc] + (in_offset - 128) * sum(filter oc); mode 0: conv rows of K
+    weights, mode 1: depthwise (taps weights at stride out_c)."""
+    ep = ptr32(beff)
+    wp = ptr8(b)
+    pp = ptr32(p)
+    sx = int(_SX)
+    out_c = pp[6]
+    taps = pp[7] * pp[8]
+    k = taps * pp[3]
+    c = ((pp[15] << sx) >> sx) - 128
+    dw = int(mode)
+    j = 0
+    for oc in range(out_c):
+        s = 0
+        if dw:
+            j = oc
+            for _ in range(taps):
+                s += (wp[j] ^ 0x80) - 0x80
+                j += out_c
+        else:
+            for _ in range(k):
+                s += (wp[j] ^ 0x80) - 0x80
+                j += 1
+        ep[oc] = ((pp[20 + oc] << sx) >> sx) + c * s
+
+
+@micropython.viper
+def _fill_patch(patch, a, p, pos):
+    """im2col one output pixel into patch as unsigned bytes v + 128 (input zero point + 128
+    for out-of-image taps); pos = array('i') [input batch base, oy, ox]."""
+    pt = ptr8(patch)
+    ap = ptr8(a)
+    pp = ptr32(p)
+    qp = ptr32(pos)
+    sx = int(_SX)
     in_h = pp[1]
     in_w = pp[2]
     in_c = pp[3]
-    out_h = pp[4]
-    out_w = pp[5]
-    out_c = pp[6]
     k_h = pp[7]
     k_w = pp[8]
-    s_h = pp[9]
-    s_w = pp[10]
-    d_h = pp[11]
-    d_w = pp[12]
-    pad_t = int(_param(pp, 13))
-    pad_l = int(_param(pp, 14))
-    in_off = int(_param(pp, 15))
-    out_off = int(_param(pp, 16))
-    lo = int(_param(pp, 17))
-    hi = int(_param(pp, 18))
+    dil_h = pp[11]
+    dil_w = pp[12]
+    base = qp[0]
+    iy0 = qp[1] * pp[9] - ((pp[13] << sx) >> sx)
+    ix0 = qp[2] * pp[10] - ((pp[14] << sx) >> sx)
+    zu = (128 - ((pp[15] << sx) >> sx)) & 0xFF
+    row = k_w * in_c
+    d = 0
+    for ky in range(k_h):
+        iy = iy0 + ky * dil_h
+        if iy < 0 or iy >= in_h:
+            for i in range(d, d + row):
+                pt[i] = zu
+            d += row
+            continue
+        src = base + iy * in_w * in_c
+        if dil_w == 1 and ix0 >= 0 and ix0 + k_w <= in_w:
+            s = src + ix0 * in_c - d
+            for i in range(d, d + row):
+                pt[i] = ap[s + i] ^ 0x80
+            d += row
+            continue
+        for kx in range(k_w):
+            ix = ix0 + kx * dil_w
+            if ix < 0 or ix >= in_w:
+                for i in range(d, d + in_c):
+                    pt[i] = zu
+            else:
+                s = src + ix * in_c - d
+                for i in range(d, d + in_c):
+                    pt[i] = ap[s + i] ^ 0x80
+            d += in_c
+
+
+@micropython.viper
+def _conv_dots(acc, patch, b, p):
+    """acc[oc] = beff[oc] + sum_i patch[i] * filter[oc][i] (conv, K = k_h*k_w*in_c);
+    beff is the 'beff' scratch."""
+    cp = ptr32(acc)
+    pt = ptr8(patch)
+    wp = ptr8(b)
+    pp = ptr32(p)
+    ep = ptr32(_scratch['beff'])
+    sx = int(_SX)
+    out_c = pp[6]
+    k = pp[7] * pp[8] * pp[3]
+    k4 = k & (0 - 4)
+    w0 = 0
+    for oc in range(out_c):
+        s = 0
+        i = 0
+        w = w0
+        while i < k4:
+            s += (pt[i] * ((wp[w] ^ 0x80) - 0x80) + pt[i + 1] * ((wp[w + 1] ^ 0x80) - 0x80)
+                  + pt[i + 2] * ((wp[w + 2] ^ 0x80) - 0x80)
+                  + pt[i + 3] * ((wp[w + 3] ^ 0x80) - 0x80))
+            i += 4
+            w += 4
+        while i < k:
+            s += pt[i] * ((wp[w] ^ 0x80) - 0x80)
+            i += 1
+            w += 1
+        w0 += k
+        cp[oc] = ((ep[oc] << sx) >> sx) + s
+
+
+@micropython.viper
+def _dw_dots(acc, patch, b, p):
+    """depthwise: acc[oc] = beff[oc] + sum_t patch[t*in_c + oc//dm] * filter[t*out_c + oc]."""
+    cp = ptr32(acc)
+    pt = ptr8(patch)
+    wp = ptr8(b)
+    pp = ptr32(p)
+    ep = ptr32(_scratch['beff'])
+    sx = int(_SX)
+    in_c = pp[3]
+    out_c = pp[6]
+    taps = pp[7] * pp[8]
     dm = pp[19]
+    ic = 0
+    r = 0
+    for oc in range(out_c):
+        s = 0
+        i = ic
+        j = oc
+        for _ in range(taps):
+            s += pt[i] * ((wp[j] ^ 0x80) - 0x80)
+            i += in_c
+            j += out_c
+        cp[oc] = ((ep[oc] << sx) >> sx) + s
+        r += 1
+        if r == dm:
+            r = 0
+            ic += 1
+
+
+_POS = array('i', [0, 0, 0])
+
+
+def _conv(out, a, b, p, depthwise):
+    batches, in_h, in_w = p[0], p[1], p[2]
+    in_c = p[3]
+    out_h, out_w, out_c = p[4], p[5], p[6]
+    taps = p[7] * p[8]
+    patch = _buf('patch', 'B', taps * in_c)
+    beff = _buf('beff', 'i', out_c)
+    acc = _buf('acc', 'i', out_c)
+    _beff(beff, b, p, depthwise)
+    dots = _dw_dots if depthwise else _conv_dots
+    ctl = _CTL
+    pos = _POS
+    _set_out(ctl, p, 16)
     o = 0
     for bt in range(batches):
-        base_b = bt * in_h * in_w * in_c
+        pos[0] = bt * in_h * in_w * in_c
         for oy in range(out_h):
-            iy0 = oy * s_h - pad_t
+            pos[1] = oy
             for ox in range(out_w):
-                ix0 = ox * s_w - pad_l
-                for oc in range(out_c):
-                    acc = int(_param(pp, 20 + oc))
-                    ic = oc // dm if depthwise else 0
-                    for ky in range(k_h):
-                        iy = iy0 + ky * d_h
-                        if iy < 0 or iy >= in_h:
-                            continue
-                        for kx in range(k_w):
-                            ix = ix0 + kx * d_w
-                            if ix < 0 or ix >= in_w:
-                                continue
-                            src = base_b + (iy * in_w + ix) * in_c
-                            if depthwise:
-                                x = ((pa[src + ic] ^ 128) - 128) + in_off
-                                acc += x * (((pb[(ky * k_w + kx) * out_c + oc]) ^ 128) - 128)
-                            else:
-                                wr = ((oc * k_h + ky) * k_w + kx) * in_c
-                                for c in range(in_c):
-                                    acc += (((pa[src + c] ^ 128) - 128) + in_off) * \
-                                        ((pb[wr + c] ^ 128) - 128)
-                    v = int(_requant(acc, pp[20 + out_c + oc], int(_param(pp, 20 + 2 * out_c + oc)),
-                                     mask32)) + out_off
-                    if v < lo:
-                        v = lo
-                    elif v > hi:
-                        v = hi
-                    po[o] = v & 0xFF
-                    o += 1
+                pos[2] = ox
+                _fill_patch(patch, a, p, pos)
+                dots(acc, patch, b, p)
+                _set_ctl(ctl, o, out_c, 20 + out_c)
+                _requant_store(out, acc, p, ctl)
+                o += out_c
 
 
 def conv_s8(out, a, b, p):
-    """CONV_2D int8 (kernels/python.py layout)."""
+    """CONV_2D int8 (kernels/python.py CONV_HEADER layout)."""
     _conv(out, a, b, p, 0)
 
 
 def depthwise_s8(out, a, b, p):
-    """DEPTHWISE_CONV_2D int8 (kernels/python.py layout)."""
+    """DEPTHWISE_CONV_2D int8 (kernels/python.py CONV_HEADER layout)."""
     _conv(out, a, b, p, 1)
 
 
+# ---------------------------------------------------------------- fully connected
+
 @micropython.viper
-def fully_connected_s8(out, a, b, p):
-    """FULLY_CONNECTED int8 (kernels/python.py layout)."""
-    po = ptr8(out)
-    pa = ptr8(a)
-    pb = ptr8(b)
+def _fc_dots(acc, a, b, p):
+    """acc[oc] = bias[oc] + sum_i (a[a0 + i] + in_offset) * w[oc][i] for batch acc[-]...;
+    the batch's first input index is _POS[0]."""
+    cp = ptr32(acc)
+    ap = ptr8(a)
+    wp = ptr8(b)
     pp = ptr32(p)
-    mask32 = int(_MASK32)
-    batches = pp[0]
+    sx = int(_SX)
     depth = pp[1]
     out_d = pp[2]
-    in_off = int(_param(pp, 3))
-    out_off = int(_param(pp, 4))
-    lo = int(_param(pp, 5))
-    hi = int(_param(pp, 6))
+    c = ((pp[3] << sx) >> sx) - 128
+    xp = ptr8(_scratch['fcx'])
+    a0 = int(ptr32(_POS)[0])
+    for i in range(depth):
+        xp[i] = ap[a0 + i] ^ 0x80                # unsigned v + 128
+    d4 = depth & (0 - 4)
+    w = 0
+    for oc in range(out_d):
+        s = 0
+        sw = 0
+        i = 0
+        while i < d4:
+            w_0 = (wp[w] ^ 0x80) - 0x80
+            w_1 = (wp[w + 1] ^ 0x80) - 0x80
+            w_2 = (wp[w + 2] ^ 0x80) - 0x80
+            w_3 = (wp[w + 3] ^ 0x80) - 0x80
+            s += xp[i] * w_0 + xp[i + 1] * w_1 + xp[i + 2] * w_2 + xp[i + 3] * w_3
+            sw += w_0 + w_1 + w_2 + w_3
+            i += 4
+            w += 4
+        while i < depth:
+            w_0 = (wp[w] ^ 0x80) - 0x80
+            s += xp[i] * w_0
+            sw += w_0
+            i += 1
+            w += 1
+        cp[oc] = ((pp[7 + oc] << sx) >> sx) + s + c * sw
+
+
+def fully_connected_s8(out, a, b, p):
+    """FULLY_CONNECTED int8 (kernels/python.py FC_HEADER layout)."""
+    batches, depth, out_d = p[0], p[1], p[2]
+    _buf('fcx', 'B', depth)
+    acc = _buf('acc', 'i', out_d)
+    ctl = _CTL
+    _set_out(ctl, p, 4)
+    for bt in range(batches):
+        _POS[0] = bt * depth
+        _fc_dots(acc, a, b, p)
+        _set_ctl(ctl, bt * out_d, out_d, 7 + out_d)
+        _requant_store(out, acc, p, ctl)
+
+
+# ---------------------------------------------------------------- pooling (int8)
+
+@micropython.viper
+def avgpool_s8(out, a, b, p):
+    """AVERAGE_POOL_2D int8 (kernels/python.py POOL_HEADER layout)."""
+    op = ptr8(out)
+    ap = ptr8(a)
+    pp = ptr32(p)
+    sx = int(_SX)
+    batches = pp[0]
+    in_h = pp[1]
+    in_w = pp[2]
+    ch = pp[3]
+    out_h = pp[4]
+    out_w = pp[5]
+    k_h = pp[6]
+    k_w = pp[7]
+    s_h = pp[8]
+    s_w = pp[9]
+    pad_t = (pp[10] << sx) >> sx
+    pad_l = (pp[11] << sx) >> sx
+    lo = (pp[12] << sx) >> sx
+    hi = (pp[13] << sx) >> sx
     o = 0
     for bt in range(batches):
-        a0 = bt * depth
-        for oc in range(out_d):
-            acc = int(_param(pp, 7 + oc))
-            w0 = oc * depth
-            for i in range(depth):
-                acc += (((pa[a0 + i] ^ 128) - 128) + in_off) * ((pb[w0 + i] ^ 128) - 128)
-            v = int(_requant(acc, pp[7 + out_d + oc], int(_param(pp, 7 + 2 * out_d + oc)),
-                             mask32)) + out_off
-            if v < lo:
-                v = lo
-            elif v > hi:
-                v = hi
-            po[o] = v & 0xFF
-            o += 1
+        base = bt * in_h * in_w * ch
+        for oy in range(out_h):
+            iy0 = oy * s_h - pad_t
+            y0 = iy0 if iy0 > 0 else 0
+            y1 = iy0 + k_h if iy0 + k_h < in_h else in_h
+            for ox in range(out_w):
+                ix0 = ox * s_w - pad_l
+                x0 = ix0 if ix0 > 0 else 0
+                x1 = ix0 + k_w if ix0 + k_w < in_w else in_w
+                count = (y1 - y0) * (x1 - x0)
+                if count <= 0:
+                    raise ValueError('average pool window outside the input')
+                half = count >> 1
+                nx = x1 - x0
+                for c in range(ch):
+                    acc = 0
+                    for iy in range(y0, y1):
+                        j = base + (iy * in_w + x0) * ch + c
+                        for _ in range(nx):
+                            acc += (ap[j] ^ 0x80) - 0x80
+                            j += ch
+                    if acc > 0:
+                        acc = (acc + half) // count
+                    else:
+                        acc = 0 - ((half - acc) // count)
+                    if acc < lo:
+                        acc = lo
+                    if acc > hi:
+                        acc = hi
+                    op[o] = acc
+                    o += 1
+
+
+@micropython.viper
+def maxpool_s8(out, a, b, p):
+    """MAX_POOL_2D int8 (kernels/python.py POOL_HEADER layout)."""
+    op = ptr8(out)
+    ap = ptr8(a)
+    pp = ptr32(p)
+    sx = int(_SX)
+    batches = pp[0]
+    in_h = pp[1]
+    in_w = pp[2]
+    ch = pp[3]
+    out_h = pp[4]
+    out_w = pp[5]
+    k_h = pp[6]
+    k_w = pp[7]
+    s_h = pp[8]
+    s_w = pp[9]
+    pad_t = (pp[10] << sx) >> sx
+    pad_l = (pp[11] << sx) >> sx
+    lo = (pp[12] << sx) >> sx
+    hi = (pp[13] << sx) >> sx
+    o = 0
+    for bt in range(batches):
+        base = bt * in_h * in_w * ch
+        for oy in range(out_h):
+            iy0 = oy * s_h - pad_t
+            y0 = iy0 if iy0 > 0 else 0
+            y1 = iy0 + k_h if iy0 + k_h < in_h else in_h
+            for ox in range(out_w):
+                ix0 = ox * s_w - pad_l
+                x0 = ix0 if ix0 > 0 else 0
+                x1 = ix0 + k_w if ix0 + k_w < in_w else in_w
+                nx = x1 - x0
+                for c in range(ch):
+                    mx = lo
+                    for iy in range(y0, y1):
+                        j = base + (iy * in_w + x0) * ch + c
+                        for _ in range(nx):
+                            v = (ap[j] ^ 0x80) - 0x80
+                            if v > mx:
+                                mx = v
+                            j += ch
+                    if mx > hi:
+                        mx = hi
+                    op[o] = mx
+                    o += 1
+
+
+# ---------------------------------------------------------------- elementwise int8
+# Broadcast header of kernels/python_eltwise.py: p[0:5] out dims, p[5:10] strides of a,
+# p[10:15] strides of b; rows of p[4] elements are computed into the 'acc' scratch, then
+# requantized by _requant_store with one multiplier (ctl step 0).
+
+@micropython.viper
+def _bcast(out, a, b, p):
+    """Run the broadcast loops of add_int8 (mode 0) or mul_int8 (mode 1); mode and the
+    requantization ctl are in _CTL (ctl[2] multiplier index, ctl[3] shift index)."""
+    ap = ptr8(a)
+    bp = ptr8(b)
+    pp = ptr32(p)
+    ctl = _CTL
+    cp = ptr32(ctl)
+    sx = int(_SX)
+    acc = _scratch['acc']
+    xp = ptr32(acc)
+    mode = cp[2] - 16                  # add: multiplier at p[16]; mul: p[18]
+    d0 = pp[0]
+    d1 = pp[1]
+    d2 = pp[2]
+    d3 = pp[3]
+    n = pp[4]
+    a0 = pp[5]
+    a1 = pp[6]
+    a2 = pp[7]
+    a3 = pp[8]
+    sa = pp[9]
+    b0 = pp[10]
+    b1 = pp[11]
+    b2 = pp[12]
+    b3 = pp[13]
+    sb = pp[14]
+    o1 = (pp[15] << sx) >> sx
+    o2 = (pp[16] << sx) >> sx
+    o = 0
+    for i0 in range(d0):
+        for i1 in range(d1):
+            for i2 in range(d2):
+                ia = i0 * a0 + i1 * a1 + i2 * a2
+                ib = i0 * b0 + i1 * b1 + i2 * b2
+                for _ in range(d3):
+                    ja = ia
+                    jb = ib
+                    if mode == 0:
+                        for k in range(n):
+                            xp[k] = pp[20 + ap[ja]] + pp[276 + bp[jb]]
+                            ja += sa
+                            jb += sb
+                    else:
+                        for k in range(n):
+                            xp[k] = (((ap[ja] ^ 0x80) - 0x80) + o1) * \
+                                (((bp[jb] ^ 0x80) - 0x80) + o2)
+                            ja += sa
+                            jb += sb
+                    cp[0] = o
+                    cp[1] = n
+                    _requant_store(out, acc, p, ctl)
+                    o += n
+                    ia += a3
+                    ib += b3
+
+
+@micropython.viper
+def _set_elt(ctl, p, mode):
+    """_CTL for add_int8 (mode 0) / mul_int8 (mode 1), step 0."""
+    cp = ptr32(ctl)
+    pp = ptr32(p)
+    if int(mode) == 0:
+        cp[2] = 16
+        cp[3] = 17
+        cp[4] = pp[15]
+        cp[5] = pp[18]
+        cp[6] = pp[19]
+    else:
+        cp[2] = 18
+        cp[3] = 19
+        cp[4] = pp[17]
+        cp[5] = pp[20]
+        cp[6] = pp[21]
+    cp[7] = 0
+
+
+def add_int8(out, a, b, p):
+    """int8 ADD/SUB with broadcasting (kernels/python_eltwise.py layout)."""
+    _buf('acc', 'i', p[4])
+    _set_elt(_CTL, p, 0)
+    _bcast(out, a, b, p)
+
+
+def mul_int8(out, a, b, p):
+    """int8 MUL with broadcasting (kernels/python_eltwise.py layout)."""
+    _buf('acc', 'i', p[4])
+    _set_elt(_CTL, p, 1)
+    _bcast(out, a, b, p)
+
+
+@micropython.viper
+def lut_int8(out, a, b, p):
+    """out[i] = p[1 + (a[i] & 255)] (int8 activation lookup table)."""
+    op = ptr8(out)
+    ap = ptr8(a)
+    pp = ptr32(p)
+    for i in range(pp[0]):
+        op[i] = pp[1 + ap[i]]
 
 
 KERNELS = {'conv_s8': conv_s8, 'depthwise_s8': depthwise_s8,
-           'fully_connected_s8': fully_connected_s8}
+           'fully_connected_s8': fully_connected_s8, 'avgpool_s8': avgpool_s8,
+           'maxpool_s8': maxpool_s8, 'add_int8': add_int8, 'mul_int8': mul_int8,
+           'lut_int8': lut_int8}

@@ -1,0 +1,230 @@
+"""The viper backend (device/tinyml/kernels/viper.py) on the unix port: every viper kernel gives
+the bytes of the python kernel on random shapes/params, the requantization is exact over the
+whole int32 range (and its 15-bit-limb algorithm is exact with 32-bit words, checked here in
+CPython with masked arithmetic), and corpus models run byte-exact with the viper table forced.
+"""
+import json
+import pathlib
+import random
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import model_zoo
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+HARNESS = ROOT / "native_modules" / "harness"
+
+VIPER_KERNELS = ['conv_s8', 'depthwise_s8', 'fully_connected_s8', 'avgpool_s8', 'maxpool_s8',
+                 'add_int8', 'mul_int8']
+
+RUNNER = r"""
+import struct
+from array import array
+from tinyml.kernels import viper as V
+NAMES = {0: 'conv_s8', 2: 'depthwise_s8', 4: 'fully_connected_s8', 6: 'avgpool_s8',
+         8: 'maxpool_s8', 11: 'add_int8', 12: 'mul_int8'}
+cases = open(%r, 'rb').read()
+f = open(%r, 'wb')
+pos = 0
+while pos < len(cases):
+    kid, np_, lo, la, lb = struct.unpack_from('<5I', cases, pos)
+    pos += 20
+    p = array('i', cases[pos:pos + 4 * np_]); pos += 4 * np_
+    a = array('b', cases[pos:pos + la]); pos += (la + 3) & ~3
+    b = array('b', cases[pos:pos + lb]); pos += (lb + 3) & ~3
+    out = array('b', bytes(lo))
+    getattr(V, NAMES[kid])(out, a, b, p)
+    f.write(bytes(out) + bytes(-lo %% 4))
+f.close()
+print('ok')
+"""
+
+
+@pytest.mark.parametrize('kernel', VIPER_KERNELS)
+def test_viper_kernel_bytes_equal_python(mp, tmp_path, kernel):
+    sys.path.insert(0, str(HARNESS))
+    import cases as C
+    from tinyml.kernels import python as P
+    cases = C.random_cases(seed=1234 + VIPER_KERNELS.index(kernel), per_kernel=40,
+                           kernels=[kernel])
+    src, dst = tmp_path / "cases.bin", tmp_path / "out.bin"
+    C.write_cases(src, cases)
+    assert mp(RUNNER % (str(src), str(dst))).split()[-1] == "ok"
+    outs = C.read_outputs(dst, cases)
+    bad = [list(c.p[:20]) for c, o in zip(cases, outs) if list(o) != list(C.expected(c, P))]
+    assert not bad, (len(bad), bad[:3])
+
+
+def test_viper_lut_int8(mp):
+    r = mp.json(r"""
+import json, random
+from array import array
+from tinyml.kernels import python as P, viper as V
+random.seed(5)
+bad = 0
+for n in (0, 1, 7, 300):
+    p = array('i', [n] + [random.randint(-128, 127) for _ in range(256)])
+    a = array('b', [random.randint(-128, 127) for _ in range(n)])
+    o1 = array('b', bytes(n)); o2 = array('b', bytes(n))
+    P.lut_int8(o1, a, None, p); V.lut_int8(o2, a, None, p)
+    bad += o1 != o2
+print(json.dumps(bad))
+""")
+    assert r == 0
+
+
+def test_viper_requant_full_int32_range(mp):
+    """_requant_store against the python reference requantization: accumulators over the
+    whole int32 range (edges included), multipliers 0..2**31-1, shifts -31..31."""
+    r = mp.json(r"""
+import json, random
+from array import array
+from tinyml.kernels import python as P, viper as V
+random.seed(11)
+edge = [-2147483648, -2147483647, -1073741824, -65537, -32768, -1, 0, 1, 32767, 65536,
+        1073741823, 1073741824, 2147483647]
+medge = [0, 1, 32767, 32768, 1073741823, 1073741824, 2147483647]
+bad = []
+for trial in range(60):
+    n = 64
+    acc = [random.choice(edge) if random.random() < 0.25 else random.getrandbits(32) - (1 << 31)
+           for _ in range(n)]
+    mult = [random.choice(medge) if random.random() < 0.25 else random.getrandbits(31)
+            for _ in range(n)]
+    sh = [random.randint(-31, 31) for _ in range(n)]
+    p = array('i', mult + sh)
+    out = array('b', bytes(n))
+    ctl = array('i', [0, n, 0, n, 0, -2147483648, 2147483647, 1])
+    V._requant_store(out, array('i', acc), p, ctl)
+    for k in range(n):
+        want = P._requant(acc[k], mult[k], sh[k])
+        if ((want + 128) & 255) - 128 != out[k]:
+            bad.append([acc[k], mult[k], sh[k], want, out[k]])
+print(json.dumps(bad[:5]))
+""")
+    assert r == []
+
+
+# ---------------------------------------------------------------- 32-bit word emulation
+
+def _w32(x):
+    """x as a signed 32-bit machine word (what a 32-bit viper int holds)."""
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def _requant_32bit(x, mult, sh):
+    """_requant_store's arithmetic, line by line, with every result wrapped to a 32-bit word
+    (>> on a 32-bit word is arithmetic). Asserts no partial sum leaves the signed range
+    where the algorithm relies on it."""
+    half = _w32(1 << 30)
+    if sh > 0:
+        x = _w32(x << sh)
+        x = _w32(_w32((((x >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16 | (x & 0xFFFF))
+    if x < 0:
+        m = _w32(0 - x)
+        nudge = _w32(half - 1)
+    else:
+        m = x
+        nudge = half
+    a0, a1, a2 = m & 0x7FFF, (m >> 15) & 0x7FFF, (m >> 30) & 3
+    b0, b1, b2 = mult & 0x7FFF, (mult >> 15) & 0x7FFF, (mult >> 30) & 1
+    t = a0 * b0 + nudge
+    assert t == _w32(t)
+    t = a0 * b1 + a1 * b0 + (t >> 15)
+    assert t == _w32(t)
+    t = a0 * b2 + a1 * b1 + a2 * b0 + (t >> 15)
+    assert t == _w32(t)
+    r = (t >> 1) + ((a1 * b2 + a2 * b1) << 14) + ((a2 * b2) << 29)
+    assert r == _w32(r)
+    if x < 0:
+        r = -r
+    if sh < 0:
+        rs = -sh
+        mask = _w32((1 << rs) - 1)
+        rem = r & mask
+        r >>= rs
+        thr = mask >> 1
+        if r < 0:
+            thr += 1
+        if rem > thr:
+            r += 1
+    return r
+
+
+def test_requant_algorithm_exact_with_32bit_words():
+    from tinyml.kernels import python as P
+    rng = random.Random(3)
+    edge = [-2 ** 31, -2 ** 31 + 1, -2 ** 30, -65537, -1, 0, 1, 65535, 2 ** 30 - 1, 2 ** 30,
+            2 ** 31 - 1]
+    medge = [0, 1, 32767, 32768, 2 ** 30 - 1, 2 ** 30, 2 ** 31 - 1]
+    vals = [(a, m, s) for a in edge for m in medge for s in (-31, -1, 0, 1, 31)]
+    vals += [(rng.getrandbits(32) - 2 ** 31, rng.getrandbits(31), rng.randint(-31, 31))
+             for _ in range(20000)]
+    bad = [(a, m, s) for a, m, s in vals if _requant_32bit(a, m, s) != P._requant(a, m, s)]
+    assert not bad, bad[:5]
+
+
+# ---------------------------------------------------------------- corpus models
+
+MODELS = ['kws_ref_model', 'person_detect', 'micro_speech_quantized', 'pretrainedResnet_quant']
+
+MODEL_RUNNER = r"""
+import json, time
+from tinyml import kernels as K, model as M
+import tinyml.kernels.viper as V
+tables = {'python': K.Table('python', K._python())}
+tables['viper'] = K.Table('viper', dict(K._python(), **K._functions(V)))
+try:
+    tables['native'] = K.Table('native', dict(K._python(), **K._import('native')))
+except ImportError:
+    pass
+src = open(%(model)r, 'rb').read()
+res = {}
+for name in %(backends)r:
+    if name not in tables:
+        continue
+    m = M.load(src, kernels=tables[name])
+    best = None
+    for s in range(%(samples)d):
+        m.reset()
+        for i in range(%(n_in)d):
+            f = open('%(dir)s/in_%%d_%%d.bin' %% (s, i), 'rb'); m.set_input(i, f.read()); f.close()
+        t0 = time.ticks_us()
+        m.invoke()
+        dt = time.ticks_diff(time.ticks_us(), t0)
+        best = dt if best is None or dt < best else best
+        for i in range(%(n_out)d):
+            f = open('%(dir)s/%%s_%%d_%%d.bin' %% (name, s, i), 'wb')
+            f.write(bytes(m.outputs[i].raw)); f.close()
+    res[name] = best / 1000
+    m = None
+print(json.dumps(res))
+"""
+
+
+@pytest.mark.parametrize('name', MODELS)
+def test_viper_corpus_model(mp, tmp_path, name, zoo):
+    if not (zoo / (name + '.tflite')).exists():
+        pytest.skip('%s not in the corpus' % name)
+    ref = np.load(zoo / (name + '.npz'), allow_pickle=False)
+    inputs = sorted(k for k in ref.files if k.startswith('input_'))
+    outputs = sorted(k for k in ref.files if k.startswith('output_'))
+    samples = min(ref[inputs[0]].shape[0], 2)
+    for s in range(samples):
+        for i, key in enumerate(inputs):
+            (tmp_path / ('in_%d_%d.bin' % (s, i))).write_bytes(ref[key][s].tobytes())
+    backends = ['viper', 'native', 'python']
+    code = MODEL_RUNNER % dict(model=str(zoo / (name + '.tflite')), samples=samples,
+                               n_in=len(inputs), n_out=len(outputs), dir=str(tmp_path),
+                               backends=backends)
+    times = mp.json(code, heapsize=64 << 20, timeout=3600)
+    assert 'viper' in times
+    for backend in times:
+        for s in range(samples):
+            for i, key in enumerate(outputs):
+                got = (tmp_path / ('%s_%d_%d.bin' % (backend, s, i))).read_bytes()
+                want = ref[key][s]
+                assert got == want.tobytes(), '%s %s sample %d %s' % (name, backend, s, key)
+    print('%s invoke ms (unix port): %s' % (name, json.dumps(times)))
