@@ -99,6 +99,7 @@ def _param(pp: ptr32, i: int) -> int:
 # [4] out_offset  [5] act_min  [6] act_max  [7] per-element step of the multiplier/shift
 #     index (1: per channel, 0: one multiplier for the row)
 _CTL = array('i', [0] * 8)
+_POS = array('i', [0])          # fully_connected_s8: first input index of the batch
 
 
 @micropython.viper
@@ -219,153 +220,212 @@ def _beff(beff, b, p, mode):
 
 
 @micropython.viper
-def _fill_patch(patch, a, p, pos):
-    """im2col one output pixel into patch as unsigned bytes v + 128 (input zero point + 128
-    for out-of-image taps); pos = array('i') [input batch base, oy, ox]."""
-    pt = ptr8(patch)
+def _conv_run(out, a, b, p):
+    """conv_s8 body: per output pixel, im2col into the 'patch' scratch as unsigned bytes
+    u = v + 128 (input zero point + 128 for out-of-image taps), then two output channels at a
+    time acc = beff[oc] - 128 * sum(u) + sum(u * (w + 128)), then _requant_store."""
+    op = ptr8(out)
     ap = ptr8(a)
+    wp = ptr8(b)
     pp = ptr32(p)
-    qp = ptr32(pos)
+    patch = _scratch['patch']
+    pt = ptr8(patch)
+    ep = ptr32(_scratch['beff'])
+    acc = _scratch['acc']
+    cp = ptr32(acc)
+    ctl = _CTL
+    ctp = ptr32(ctl)
     sx = int(_SX)
+    batches = pp[0]
     in_h = pp[1]
     in_w = pp[2]
     in_c = pp[3]
+    out_h = pp[4]
+    out_w = pp[5]
+    out_c = pp[6]
     k_h = pp[7]
     k_w = pp[8]
+    s_h = pp[9]
+    s_w = pp[10]
     dil_h = pp[11]
     dil_w = pp[12]
-    base = qp[0]
-    iy0 = qp[1] * pp[9] - ((pp[13] << sx) >> sx)
-    ix0 = qp[2] * pp[10] - ((pp[14] << sx) >> sx)
+    pad_t = (pp[13] << sx) >> sx
+    pad_l = (pp[14] << sx) >> sx
     zu = (128 - ((pp[15] << sx) >> sx)) & 0xFF
     row = k_w * in_c
-    d = 0
-    for ky in range(k_h):
-        iy = iy0 + ky * dil_h
-        if iy < 0 or iy >= in_h:
-            for i in range(d, d + row):
-                pt[i] = zu
-            d += row
-            continue
-        src = base + iy * in_w * in_c
-        if dil_w == 1 and ix0 >= 0 and ix0 + k_w <= in_w:
-            s = src + ix0 * in_c - d
-            for i in range(d, d + row):
-                pt[i] = ap[s + i] ^ 0x80
-            d += row
-            continue
-        for kx in range(k_w):
-            ix = ix0 + kx * dil_w
-            if ix < 0 or ix >= in_w:
-                for i in range(d, d + in_c):
-                    pt[i] = zu
-            else:
-                s = src + ix * in_c - d
-                for i in range(d, d + in_c):
-                    pt[i] = ap[s + i] ^ 0x80
-            d += in_c
-
-
-@micropython.viper
-def _conv_dots(acc, patch, b, p):
-    """acc[oc] = beff[oc] + sum_i patch[i] * filter[oc][i] (conv, K = k_h*k_w*in_c);
-    beff is the 'beff' scratch."""
-    cp = ptr32(acc)
-    pt = ptr8(patch)
-    wp = ptr8(b)
-    pp = ptr32(p)
-    ep = ptr32(_scratch['beff'])
-    sx = int(_SX)
-    out_c = pp[6]
-    k = pp[7] * pp[8] * pp[3]
+    k = k_h * row
     k4 = k & (0 - 4)
-    w0 = 0
-    for oc in range(out_c):
-        s = 0
-        i = 0
-        w = w0
-        while i < k4:
-            s += (pt[i] * ((wp[w] ^ 0x80) - 0x80) + pt[i + 1] * ((wp[w + 1] ^ 0x80) - 0x80)
-                  + pt[i + 2] * ((wp[w + 2] ^ 0x80) - 0x80)
-                  + pt[i + 3] * ((wp[w + 3] ^ 0x80) - 0x80))
-            i += 4
-            w += 4
-        while i < k:
-            s += pt[i] * ((wp[w] ^ 0x80) - 0x80)
-            i += 1
-            w += 1
-        w0 += k
-        cp[oc] = ((ep[oc] << sx) >> sx) + s
-
-
-@micropython.viper
-def _dw_dots(acc, patch, b, p):
-    """depthwise: acc[oc] = beff[oc] + sum_t patch[t*in_c + oc//dm] * filter[t*out_c + oc]."""
-    cp = ptr32(acc)
-    pt = ptr8(patch)
-    wp = ptr8(b)
-    pp = ptr32(p)
-    ep = ptr32(_scratch['beff'])
-    sx = int(_SX)
-    in_c = pp[3]
-    out_c = pp[6]
-    taps = pp[7] * pp[8]
-    dm = pp[19]
-    ic = 0
-    r = 0
-    for oc in range(out_c):
-        s = 0
-        i = ic
-        j = oc
-        for _ in range(taps):
-            s += pt[i] * ((wp[j] ^ 0x80) - 0x80)
-            i += in_c
-            j += out_c
-        cp[oc] = ((ep[oc] << sx) >> sx) + s
-        r += 1
-        if r == dm:
-            r = 0
-            ic += 1
-
-
-_POS = array('i', [0, 0, 0])
-
-
-def _conv(out, a, b, p, depthwise):
-    batches, in_h, in_w = p[0], p[1], p[2]
-    in_c = p[3]
-    out_h, out_w, out_c = p[4], p[5], p[6]
-    taps = p[7] * p[8]
-    patch = _buf('patch', 'B', taps * in_c)
-    beff = _buf('beff', 'i', out_c)
-    acc = _buf('acc', 'i', out_c)
-    _beff(beff, b, p, depthwise)
-    dots = _dw_dots if depthwise else _conv_dots
-    ctl = _CTL
-    pos = _POS
-    _set_out(ctl, p, 16)
     o = 0
     for bt in range(batches):
-        pos[0] = bt * in_h * in_w * in_c
+        base = bt * in_h * in_w * in_c
         for oy in range(out_h):
-            pos[1] = oy
+            iy0 = oy * s_h - pad_t
             for ox in range(out_w):
-                pos[2] = ox
-                _fill_patch(patch, a, p, pos)
-                dots(acc, patch, b, p)
-                _set_ctl(ctl, o, out_c, 20 + out_c)
+                ix0 = ox * s_w - pad_l
+                # ---- im2col
+                d = 0
+                for ky in range(k_h):
+                    iy = iy0 + ky * dil_h
+                    if iy < 0 or iy >= in_h:
+                        for i in range(d, d + row):
+                            pt[i] = zu
+                        d += row
+                        continue
+                    src = base + iy * in_w * in_c
+                    if dil_w == 1 and ix0 >= 0 and ix0 + k_w <= in_w:
+                        s = src + ix0 * in_c - d
+                        for i in range(d, d + row):
+                            pt[i] = ap[s + i] ^ 0x80
+                        d += row
+                        continue
+                    for kx in range(k_w):
+                        ix = ix0 + kx * dil_w
+                        if ix < 0 or ix >= in_w:
+                            for i in range(d, d + in_c):
+                                pt[i] = zu
+                        else:
+                            s = src + ix * in_c - d
+                            for i in range(d, d + in_c):
+                                pt[i] = ap[s + i] ^ 0x80
+                        d += in_c
+                su = 0
+                for i in range(k):
+                    su += pt[i]
+                su = su << 7
+                # ---- dot products, two output channels per pass
+                oc = 0
+                w0 = 0
+                while oc + 1 < out_c:
+                    s0 = 0
+                    s1 = 0
+                    i = 0
+                    wa = w0
+                    wb = w0 + k
+                    while i < k4:
+                        u = pt[i]
+                        s0 += u * (wp[wa] ^ 0x80)
+                        s1 += u * (wp[wb] ^ 0x80)
+                        u = pt[i + 1]
+                        s0 += u * (wp[wa + 1] ^ 0x80)
+                        s1 += u * (wp[wb + 1] ^ 0x80)
+                        u = pt[i + 2]
+                        s0 += u * (wp[wa + 2] ^ 0x80)
+                        s1 += u * (wp[wb + 2] ^ 0x80)
+                        u = pt[i + 3]
+                        s0 += u * (wp[wa + 3] ^ 0x80)
+                        s1 += u * (wp[wb + 3] ^ 0x80)
+                        i += 4
+                        wa += 4
+                        wb += 4
+                    while i < k:
+                        u = pt[i]
+                        s0 += u * (wp[wa] ^ 0x80)
+                        s1 += u * (wp[wb] ^ 0x80)
+                        i += 1
+                        wa += 1
+                        wb += 1
+                    cp[oc] = ep[oc] + s0 - su
+                    cp[oc + 1] = ep[oc + 1] + s1 - su
+                    oc += 2
+                    w0 += k + k
+                if oc < out_c:
+                    s0 = 0
+                    wa = w0
+                    for i in range(k):
+                        s0 += pt[i] * (wp[wa] ^ 0x80)
+                        wa += 1
+                    cp[oc] = ep[oc] + s0 - su
+                ctp[0] = o
+                _requant_store(out, acc, p, ctl)
+                o += out_c
+
+
+@micropython.viper
+def _dw_run(out, a, b, p):
+    """depthwise_s8 body (TFLM order): per output pixel acc[oc] = bias[oc] + sum over
+    in-image taps of (x + in_offset) * w, accumulated in the 'acc' scratch modulo 2**32
+    (sign-extended by _requant_store), then _requant_store."""
+    ap = ptr8(a)
+    wp = ptr8(b)
+    pp = ptr32(p)
+    acc = _scratch['acc']
+    cp = ptr32(acc)
+    ctl = _CTL
+    ctp = ptr32(ctl)
+    sx = int(_SX)
+    batches = pp[0]
+    in_h = pp[1]
+    in_w = pp[2]
+    in_c = pp[3]
+    out_h = pp[4]
+    out_w = pp[5]
+    out_c = pp[6]
+    k_h = pp[7]
+    k_w = pp[8]
+    s_h = pp[9]
+    s_w = pp[10]
+    dil_h = pp[11]
+    dil_w = pp[12]
+    pad_t = (pp[13] << sx) >> sx
+    pad_l = (pp[14] << sx) >> sx
+    c = ((pp[15] << sx) >> sx) - 128          # u + c = x + in_offset, u = x + 128
+    dm = pp[19]
+    o = 0
+    for bt in range(batches):
+        base = bt * in_h * in_w * in_c
+        for oy in range(out_h):
+            iy0 = oy * s_h - pad_t
+            for ox in range(out_w):
+                ix0 = ox * s_w - pad_l
+                for oc in range(out_c):
+                    cp[oc] = pp[20 + oc]
+                for ky in range(k_h):
+                    iy = iy0 + ky * dil_h
+                    if iy < 0 or iy >= in_h:
+                        continue
+                    for kx in range(k_w):
+                        ix = ix0 + kx * dil_w
+                        if ix < 0 or ix >= in_w:
+                            continue
+                        src = base + (iy * in_w + ix) * in_c
+                        w = (ky * k_w + kx) * out_c
+                        if dm == 1:
+                            for oc in range(out_c):
+                                cp[oc] = cp[oc] + ((ap[src + oc] ^ 0x80) + c) * \
+                                    ((wp[w + oc] ^ 0x80) - 0x80)
+                        else:
+                            ic = src
+                            r = 0
+                            for oc in range(out_c):
+                                cp[oc] = cp[oc] + ((ap[ic] ^ 0x80) + c) * \
+                                    ((wp[w + oc] ^ 0x80) - 0x80)
+                                r += 1
+                                if r == dm:
+                                    r = 0
+                                    ic += 1
+                ctp[0] = o
                 _requant_store(out, acc, p, ctl)
                 o += out_c
 
 
 def conv_s8(out, a, b, p):
     """CONV_2D int8 (kernels/python.py CONV_HEADER layout)."""
-    _conv(out, a, b, p, 0)
+    out_c = p[6]
+    _buf('patch', 'B', p[7] * p[8] * p[3])
+    _beff(_buf('beff', 'i', out_c), b, p, 0)
+    _buf('acc', 'i', out_c)
+    _set_out(_CTL, p, 16)
+    _set_ctl(_CTL, 0, out_c, 20 + out_c)
+    _conv_run(out, a, b, p)
 
 
 def depthwise_s8(out, a, b, p):
     """DEPTHWISE_CONV_2D int8 (kernels/python.py CONV_HEADER layout)."""
-    _conv(out, a, b, p, 1)
+    out_c = p[6]
+    _buf('acc', 'i', out_c)
+    _set_out(_CTL, p, 16)
+    _set_ctl(_CTL, 0, out_c, 20 + out_c)
+    _dw_run(out, a, b, p)
 
 
 # ---------------------------------------------------------------- fully connected
