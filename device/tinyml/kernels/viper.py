@@ -292,47 +292,45 @@ def _conv_run(out, a, b, p):
                 for i in range(k):
                     su += pt[i]
                 su = su << 7
-                # ---- dot products, two output channels per pass
+                # ---- dot products, two output channels per pass (walking addresses)
                 oc = 0
-                w0 = 0
+                wa = uint(wp)
+                pend = uint(pt) + uint(k4)
                 while oc + 1 < out_c:
                     s0 = 0
                     s1 = 0
-                    i = 0
-                    wa = w0
-                    wb = w0 + k
-                    while i < k4:
-                        u = pt[i]
-                        s0 += u * (wp[wa] ^ 0x80)
-                        s1 += u * (wp[wb] ^ 0x80)
-                        u = pt[i + 1]
-                        s0 += u * (wp[wa + 1] ^ 0x80)
-                        s1 += u * (wp[wb + 1] ^ 0x80)
-                        u = pt[i + 2]
-                        s0 += u * (wp[wa + 2] ^ 0x80)
-                        s1 += u * (wp[wb + 2] ^ 0x80)
-                        u = pt[i + 3]
-                        s0 += u * (wp[wa + 3] ^ 0x80)
-                        s1 += u * (wp[wb + 3] ^ 0x80)
-                        i += 4
+                    u = uint(pt)
+                    wb = wa + uint(k)
+                    while u < pend:
+                        x = ptr8(u)[0]
+                        s0 += x * (ptr8(wa)[0] ^ 0x80)
+                        s1 += x * (ptr8(wb)[0] ^ 0x80)
+                        x = ptr8(u)[1]
+                        s0 += x * (ptr8(wa)[1] ^ 0x80)
+                        s1 += x * (ptr8(wb)[1] ^ 0x80)
+                        x = ptr8(u)[2]
+                        s0 += x * (ptr8(wa)[2] ^ 0x80)
+                        s1 += x * (ptr8(wb)[2] ^ 0x80)
+                        x = ptr8(u)[3]
+                        s0 += x * (ptr8(wa)[3] ^ 0x80)
+                        s1 += x * (ptr8(wb)[3] ^ 0x80)
+                        u += 4
                         wa += 4
                         wb += 4
-                    while i < k:
-                        u = pt[i]
-                        s0 += u * (wp[wa] ^ 0x80)
-                        s1 += u * (wp[wb] ^ 0x80)
-                        i += 1
+                    for i in range(k4, k):
+                        x = pt[i]
+                        s0 += x * (ptr8(wa)[0] ^ 0x80)
+                        s1 += x * (ptr8(wb)[0] ^ 0x80)
                         wa += 1
                         wb += 1
                     cp[oc] = ep[oc] + s0 - su
                     cp[oc + 1] = ep[oc + 1] + s1 - su
                     oc += 2
-                    w0 += k + k
+                    wa = wb
                 if oc < out_c:
                     s0 = 0
-                    wa = w0
                     for i in range(k):
-                        s0 += pt[i] * (wp[wa] ^ 0x80)
+                        s0 += pt[i] * (ptr8(wa)[0] ^ 0x80)
                         wa += 1
                     cp[oc] = ep[oc] + s0 - su
                 ctp[0] = o
