@@ -149,7 +149,8 @@ n += expect(N.conv_s8, out, a, w, p[:-1])
 n += expect(N.conv_s8, out, a, w, array('i', list(p) + [0]))
 n += expect(N.conv_s8, out, a, w, array('h', list(p)))
 for idx, val in ((0, -1), (1, 0), (3, 0), (6, 0), (7, 0), (9, 0), (11, 0), (1, 1 << 25),
-                 (13, 1 << 30), (15, 300), (17, -200), (18, 200), (20 + 6, 40), (20 + 6, -32)):
+                 (13, 1 << 30), (15, 300), (17, -200), (18, 200), (20 + 6, 40), (20 + 6, -32),
+                 (20 + 3, -1)):
     q = array('i', p)
     q[idx] = val
     n += expect(N.conv_s8, out, a, w, q)
@@ -189,7 +190,7 @@ print(n)
 
 
 def test_binding_rejects_bad_arguments(mp, built):
-    assert int(mp(BAD_ARGS).split()[-1]) == 36
+    assert int(mp(BAD_ARGS).split()[-1]) == 37
 
 
 FUZZ = r"""

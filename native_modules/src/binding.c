@@ -120,6 +120,13 @@ static void check_shifts(const int32_t *shift, int32_t n, int32_t hi) {
     }
 }
 
+/* requantization multipliers are >= 0 (TFLM's are in [2**30, 2**31) or 0) */
+static void check_mults(const int32_t *mult, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        need(mult[i] >= 0, MP_ERROR_TEXT("negative multiplier"));
+    }
+}
+
 static void check_act(int32_t lo, int32_t hi, int elem) {
     int32_t top = elem == 2 ? 32767 : 127;
     need(-top - 1 <= lo && lo <= hi && hi <= top, MP_ERROR_TEXT("bad activation range"));
@@ -166,6 +173,7 @@ static const int32_t *check_conv(size_t n_args, const mp_obj_t *args, span_t *ou
     check_act(p[CV_ACT_MIN], p[CV_ACT_MAX], 1);
     int32_t out_c = p[CV_OUT_C];
     need(np == (size_t)CV_HDR + 3 * (size_t)out_c, MP_ERROR_TEXT("p length != 20 + 3*out_c"));
+    check_mults(p + CV_HDR + out_c, out_c);
     check_shifts(p + CV_HDR + 2 * out_c, out_c, 31);
     /* strides and dilations times positions must stay far from int overflow */
     mul_dims(p[CV_OUT_H], p[CV_STRIDE_H]);
@@ -236,6 +244,7 @@ static const int32_t *check_fc(const mp_obj_t *args, span_t *out, span_t *in, sp
     check_range(p[FC_IN_OFFSET], -255, 255, MP_ERROR_TEXT("in_offset out of range"));
     check_range(p[FC_OUT_OFFSET], -255, 255, MP_ERROR_TEXT("out_offset out of range"));
     check_act(p[FC_ACT_MIN], p[FC_ACT_MAX], 1);
+    check_mults(p + FC_HDR + p[FC_OUT], p[FC_OUT]);
     check_shifts(p + FC_HDR + 2 * p[FC_OUT], p[FC_OUT], 31);
     *out = get_span(args[0], 1);
     *in = get_span(args[1], 0);
