@@ -23,6 +23,7 @@ RUNNER = r"""
 import struct
 from array import array
 from tinyml.kernels import viper as V
+V._LIMBS = %d
 NAMES = {0: 'conv_s8', 2: 'depthwise_s8', 4: 'fully_connected_s8', 6: 'avgpool_s8',
          8: 'maxpool_s8', 11: 'add_int8', 12: 'mul_int8'}
 cases = open(%r, 'rb').read()
@@ -42,16 +43,29 @@ print('ok')
 """
 
 
+@pytest.mark.parametrize('limbs', [0, 1], ids=['mul64', 'limbs32'])
 @pytest.mark.parametrize('kernel', VIPER_KERNELS)
-def test_viper_kernel_bytes_equal_python(mp, tmp_path, kernel):
+def test_viper_kernel_bytes_equal_python(mp, tmp_path, kernel, limbs):
+    """Random shapes/params (native_modules/harness/cases.py, plus a few larger layers);
+    limbs32 runs the 15-bit-limb requantization that 32-bit boards use."""
     sys.path.insert(0, str(HARNESS))
     import cases as C
     from tinyml.kernels import python as P
     cases = C.random_cases(seed=1234 + VIPER_KERNELS.index(kernel), per_kernel=40,
                            kernels=[kernel])
+    rng = random.Random(99)
+    big = {'conv_s8': [(1, 12, 11, 33, 19, 3, 3, 1, 1), (1, 9, 9, 64, 64, 1, 1, 1, 1),
+                       (2, 10, 7, 5, 300, 3, 2, 2, 1)],
+           'depthwise_s8': [(1, 13, 12, 64, 1, 3, 3, 1, 1), (1, 9, 8, 40, 2, 3, 3, 2, 1),
+                            (1, 30, 30, 3, 1, 5, 5, 1, 2)],
+           'fully_connected_s8': [(1, 1000, 12), (3, 257, 33)]}
+    for shape in big.get(kernel, ()):
+        gen = {'conv_s8': C.conv_case, 'depthwise_s8': C.depthwise_case,
+               'fully_connected_s8': C.fc_case}[kernel]
+        cases.append(gen(rng, kernel, shape=shape))
     src, dst = tmp_path / "cases.bin", tmp_path / "out.bin"
     C.write_cases(src, cases)
-    assert mp(RUNNER % (str(src), str(dst))).split()[-1] == "ok"
+    assert mp(RUNNER % (limbs, str(src), str(dst))).split()[-1] == "ok"
     outs = C.read_outputs(dst, cases)
     bad = [list(c.p[:20]) for c, o in zip(cases, outs) if list(o) != list(C.expected(c, P))]
     assert not bad, (len(bad), bad[:3])
@@ -75,13 +89,15 @@ print(json.dumps(bad))
     assert r == 0
 
 
-def test_viper_requant_full_int32_range(mp):
+@pytest.mark.parametrize('limbs', [0, 1], ids=['mul64', 'limbs32'])
+def test_viper_requant_full_int32_range(mp, limbs):
     """_requant_store against the python reference requantization: accumulators over the
     whole int32 range (edges included), multipliers 0..2**31-1, shifts -31..31."""
     r = mp.json(r"""
 import json, random
 from array import array
 from tinyml.kernels import python as P, viper as V
+V._LIMBS = %d
 random.seed(11)
 edge = [-2147483648, -2147483647, -1073741824, -65537, -32768, -1, 0, 1, 32767, 65536,
         1073741823, 1073741824, 2147483647]
@@ -96,14 +112,14 @@ for trial in range(60):
     sh = [random.randint(-31, 31) for _ in range(n)]
     p = array('i', mult + sh)
     out = array('b', bytes(n))
-    ctl = array('i', [0, n, 0, n, 0, -2147483648, 2147483647, 1])
+    ctl = array('i', [0, n, 0, n, 0, -2147483648, 2147483647, n])
     V._requant_store(out, array('i', acc), p, ctl)
     for k in range(n):
         want = P._requant(acc[k], mult[k], sh[k])
         if ((want + 128) & 255) - 128 != out[k]:
             bad.append([acc[k], mult[k], sh[k], want, out[k]])
 print(json.dumps(bad[:5]))
-""")
+""" % limbs)
     assert r == []
 
 

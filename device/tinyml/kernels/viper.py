@@ -27,6 +27,9 @@ from array import array
 import micropython
 
 _SX = 32 if sys.maxsize > 0x7FFFFFFF else 0
+# 1: build the requantization product from 15-bit limbs (required on 32-bit words; tests set
+# it on the unix port to run that code path too); 0: one 64-bit multiply
+_LIMBS = 0 if _SX else 1
 
 _scratch = {}
 
@@ -96,9 +99,10 @@ def _param(pp: ptr32, i: int) -> int:
 
 # ctl block of _requant_store (array('i')):
 # [0] o (first output index)  [1] n  [2] index of multiplier 0 in p  [3] index of shift 0 in p
-# [4] out_offset  [5] act_min  [6] act_max  [7] per-element step of the multiplier/shift
-#     index (1: per channel, 0: one multiplier for the row)
+# [4] out_offset  [5] act_min  [6] act_max  [7] period: element k uses multiplier/shift
+#     number k % period (out_c for per-channel rows of several pixels, 1 for one multiplier)
 _CTL = array('i', [0] * 8)
+_ACC = 256                      # conv/depthwise requantize up to this many accumulators per call
 _POS = array('i', [0])          # fully_connected_s8: first input index of the batch
 
 
@@ -118,15 +122,18 @@ def _requant_store(out, acc, p, ctl):
     out_off = (cp[4] << sx) >> sx
     lo = (cp[5] << sx) >> sx
     hi = (cp[6] << sx) >> sx
-    st = cp[7]
+    per = cp[7]
+    limbs = int(_LIMBS)
     one = 1
     half = one << 30
+    j = 0
     for k in range(n):
         x = (ap[k] << sx) >> sx
-        sh = (pp[ns] << sx) >> sx
-        mult = pp[nm]
-        nm += st
-        ns += st
+        sh = (pp[ns + j] << sx) >> sx
+        mult = pp[nm + j]
+        j += 1
+        if j == per:
+            j = 0
         if sh > 0:                         # x << sh, wrapped to int32
             x = x << sh
             x = ((((x >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16 | (x & 0xFFFF)
@@ -137,16 +144,19 @@ def _requant_store(out, acc, p, ctl):
         else:
             m = x
             nudge = half
-        a0 = m & 0x7FFF
-        a1 = (m >> 15) & 0x7FFF
-        a2 = (m >> 30) & 3
-        b0 = mult & 0x7FFF
-        b1 = (mult >> 15) & 0x7FFF
-        b2 = (mult >> 30) & 1
-        t = a0 * b0 + nudge
-        t = a0 * b1 + a1 * b0 + (t >> 15)
-        t = a0 * b2 + a1 * b1 + a2 * b0 + (t >> 15)
-        r = (t >> 1) + ((a1 * b2 + a2 * b1) << 14) + ((a2 * b2) << 29)
+        if limbs:
+            a0 = m & 0x7FFF
+            a1 = (m >> 15) & 0x7FFF
+            a2 = (m >> 30) & 3
+            b0 = mult & 0x7FFF
+            b1 = (mult >> 15) & 0x7FFF
+            b2 = (mult >> 30) & 1
+            t = a0 * b0 + nudge
+            t = a0 * b1 + a1 * b0 + (t >> 15)
+            t = a0 * b2 + a1 * b1 + a2 * b0 + (t >> 15)
+            r = (t >> 1) + ((a1 * b2 + a2 * b1) << 14) + ((a2 * b2) << 29)
+        else:                              # 64-bit words: the product fits (< 2**62)
+            r = (m * mult + nudge) >> 31
         if x < 0:
             r = 0 - r
         if sh < 0:                         # rounding divide by 2**-sh
@@ -169,24 +179,25 @@ def _requant_store(out, acc, p, ctl):
 
 @micropython.viper
 def _set_ctl(ctl, o, n, nm):
-    """ctl[0:4] = o, n, nm, nm + n: a per-channel row (shifts follow the multipliers)."""
+    """ctl[0:4] = o, n, nm, nm + n, ctl[7] = n: a per-channel row (shifts follow the
+    multipliers)."""
     cp = ptr32(ctl)
     cp[0] = int(o)
     cp[1] = int(n)
     cp[2] = int(nm)
     cp[3] = int(nm) + int(n)
+    cp[7] = int(n)
 
 
 @micropython.viper
 def _set_out(ctl, p, i):
-    """ctl[4:8] = p[i], p[i+1], p[i+2] (out_offset, act_min, act_max), step 1."""
+    """ctl[4:7] = p[i], p[i+1], p[i+2] (out_offset, act_min, act_max)."""
     cp = ptr32(ctl)
     pp = ptr32(p)
     k = int(i)
     cp[4] = pp[k]
     cp[5] = pp[k + 1]
     cp[6] = pp[k + 2]
-    cp[7] = 1
 
 
 # ---------------------------------------------------------------- conv / depthwise
@@ -256,6 +267,8 @@ def _conv_run(out, a, b, p):
     k = k_h * row
     k4 = k & (0 - 4)
     o = 0
+    q = 0                                  # buffered accumulators
+    qmax = int(len(acc)) - out_c + 1
     for bt in range(batches):
         base = bt * in_h * in_w * in_c
         for oy in range(out_h):
@@ -323,8 +336,8 @@ def _conv_run(out, a, b, p):
                         s1 += x * (ptr8(wb)[0] ^ 0x80)
                         wa += 1
                         wb += 1
-                    cp[oc] = ep[oc] + s0 - su
-                    cp[oc + 1] = ep[oc + 1] + s1 - su
+                    cp[q + oc] = ep[oc] + s0 - su
+                    cp[q + oc + 1] = ep[oc + 1] + s1 - su
                     oc += 2
                     wa = wb
                 if oc < out_c:
@@ -332,10 +345,18 @@ def _conv_run(out, a, b, p):
                     for i in range(k):
                         s0 += pt[i] * (ptr8(wa)[0] ^ 0x80)
                         wa += 1
-                    cp[oc] = ep[oc] + s0 - su
-                ctp[0] = o
-                _requant_store(out, acc, p, ctl)
-                o += out_c
+                    cp[q + oc] = ep[oc] + s0 - su
+                q += out_c
+                if q >= qmax:                  # requantize the buffered pixels
+                    ctp[0] = o
+                    ctp[1] = q
+                    _requant_store(out, acc, p, ctl)
+                    o += q
+                    q = 0
+    if q:
+        ctp[0] = o
+        ctp[1] = q
+        _requant_store(out, acc, p, ctl)
 
 
 @micropython.viper
@@ -369,6 +390,8 @@ def _dw_run(out, a, b, p):
     c = ((pp[15] << sx) >> sx) - 128          # u + c = x + in_offset, u = x + 128
     dm = pp[19]
     o = 0
+    q = 0                                  # buffered accumulators
+    qmax = int(len(acc)) - out_c + 1
     for bt in range(batches):
         base = bt * in_h * in_w * in_c
         for oy in range(out_h):
@@ -376,7 +399,7 @@ def _dw_run(out, a, b, p):
             for ox in range(out_w):
                 ix0 = ox * s_w - pad_l
                 for oc in range(out_c):
-                    cp[oc] = pp[20 + oc]
+                    cp[q + oc] = pp[20 + oc]
                 for ky in range(k_h):
                     iy = iy0 + ky * dil_h
                     if iy < 0 or iy >= in_h:
@@ -388,22 +411,37 @@ def _dw_run(out, a, b, p):
                         src = base + (iy * in_w + ix) * in_c
                         w = (ky * k_w + kx) * out_c
                         if dm == 1:
-                            for oc in range(out_c):
-                                cp[oc] = cp[oc] + ((ap[src + oc] ^ 0x80) + c) * \
-                                    ((wp[w + oc] ^ 0x80) - 0x80)
+                            xa = uint(ap) + uint(src)
+                            wa = uint(wp) + uint(w)
+                            qa = uint(cp) + uint(q << 2)
+                            qe = qa + uint(out_c << 2)
+                            while qa < qe:
+                                ptr32(qa)[0] = ptr32(qa)[0] + ((ptr8(xa)[0] ^ 0x80) + c) * \
+                                    ((ptr8(wa)[0] ^ 0x80) - 0x80)
+                                xa += 1
+                                wa += 1
+                                qa += 4
                         else:
                             ic = src
                             r = 0
                             for oc in range(out_c):
-                                cp[oc] = cp[oc] + ((ap[ic] ^ 0x80) + c) * \
+                                cp[q + oc] = cp[q + oc] + ((ap[ic] ^ 0x80) + c) * \
                                     ((wp[w + oc] ^ 0x80) - 0x80)
                                 r += 1
                                 if r == dm:
                                     r = 0
                                     ic += 1
-                ctp[0] = o
-                _requant_store(out, acc, p, ctl)
-                o += out_c
+                q += out_c
+                if q >= qmax:                  # requantize the buffered pixels
+                    ctp[0] = o
+                    ctp[1] = q
+                    _requant_store(out, acc, p, ctl)
+                    o += q
+                    q = 0
+    if q:
+        ctp[0] = o
+        ctp[1] = q
+        _requant_store(out, acc, p, ctl)
 
 
 def conv_s8(out, a, b, p):
@@ -411,7 +449,7 @@ def conv_s8(out, a, b, p):
     out_c = p[6]
     _buf('patch', 'B', p[7] * p[8] * p[3])
     _beff(_buf('beff', 'i', out_c), b, p, 0)
-    _buf('acc', 'i', out_c)
+    _buf('acc', 'i', out_c if out_c > _ACC else _ACC)
     _set_out(_CTL, p, 16)
     _set_ctl(_CTL, 0, out_c, 20 + out_c)
     _conv_run(out, a, b, p)
@@ -420,7 +458,7 @@ def conv_s8(out, a, b, p):
 def depthwise_s8(out, a, b, p):
     """DEPTHWISE_CONV_2D int8 (kernels/python.py CONV_HEADER layout)."""
     out_c = p[6]
-    _buf('acc', 'i', out_c)
+    _buf('acc', 'i', out_c if out_c > _ACC else _ACC)
     _set_out(_CTL, p, 16)
     _set_ctl(_CTL, 0, out_c, 20 + out_c)
     _dw_run(out, a, b, p)
@@ -653,7 +691,7 @@ def _bcast(out, a, b, p):
 
 @micropython.viper
 def _set_elt(ctl, p, mode):
-    """_CTL for add_int8 (mode 0) / mul_int8 (mode 1), step 0."""
+    """_CTL for add_int8 (mode 0) / mul_int8 (mode 1), one multiplier (period 1)."""
     cp = ptr32(ctl)
     pp = ptr32(p)
     if int(mode) == 0:
@@ -668,7 +706,7 @@ def _set_elt(ctl, p, mode):
         cp[4] = pp[17]
         cp[5] = pp[20]
         cp[6] = pp[21]
-    cp[7] = 0
+    cp[7] = 1
 
 
 def add_int8(out, a, b, p):
