@@ -28,17 +28,30 @@ class Tensor:
     (per-channel) memoryviews of n little-endian float32 scales and n int64 or int32 zero
     points, decoded on access."""
 
+    # defaults as class attributes: an instance stores only what differs (a smaller
+    # attribute table per tensor on MicroPython)
+    _scale = 0.0
+    _zp = 0
+    qdim = 0
+    data = None
+    is_variable = False
+
     def __init__(self, index, name, shape, dtype, scale=0.0, zero_point=0, qdim=0,
                  data=None, is_variable=False):
         self.index = index
         self._name = name
         self.shape = tuple(shape)
         self.dtype = dtype
-        self._scale = scale
-        self._zp = zero_point
-        self.qdim = qdim
-        self.data = data
-        self.is_variable = is_variable
+        if scale.__class__ is not float or scale:
+            self._scale = scale
+        if zero_point.__class__ is not int or zero_point:
+            self._zp = zero_point
+        if qdim:
+            self.qdim = qdim
+        if data is not None:
+            self.data = data
+        if is_variable:
+            self.is_variable = is_variable
 
     @property
     def name(self):
@@ -94,14 +107,19 @@ class Tensor:
 
 
 class Op:
+    custom = None
+    version = 1
+
     def __init__(self, index, name, inputs, outputs, options=None, custom=None, version=1):
         self.index = index
         self.name = name
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
         self.options = options if options is not None else {}
-        self.custom = custom
-        self.version = version
+        if custom is not None:
+            self.custom = custom
+        if version != 1:
+            self.version = version
 
     def __repr__(self):
         return 'Op(%d %s in=%r out=%r)' % (self.index, self.name, self.inputs, self.outputs)
