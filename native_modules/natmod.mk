@@ -3,7 +3,7 @@ MOD = tinyml_kernels
 OUT = build/$(ARCH)/$(MOD).mpy
 BUILD = build/$(ARCH)/obj
 SRC = src/binding.c src/dot_dsp.c src/conv.c src/depthwise.c src/fully_connected.c src/pool.c \
-      src/softmax.c src/eltwise.c
+      src/softmax.c src/eltwise.c src/dsp.c src/rnn.c
 HEADERS = $(wildcard src/*.h)
 
 include $(MPY_DIR)/py/dynruntime.mk

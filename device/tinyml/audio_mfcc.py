@@ -2,6 +2,9 @@
 
     p = MfccPipeline(frame_length=480, frame_step=320, fft_length=512, ...)
     p.run(samples, out, scale)   # one clip -> [num_frames, num_mfcc] floats in out
+
+run() calls the native kernel mfcc_f32 (native_modules/src/dsp.c: the whole clip in one call)
+when dsp.native_mfcc() offers it, else the per-frame python/viper loops of dsp.kernels().
 """
 from array import array
 
@@ -33,6 +36,33 @@ class MfccPipeline:
         self.dct = dsp.dct_matrix(num_mfcc, num_mel_bins)
         self.spec = array('f', bytes(4 * self.num_bins))
         self.mel_out = array('f', bytes(4 * num_mel_bins))
+        self.native = None          # (p, tables) for mfcc_f32, built on first native run
+
+    def native_setup(self):
+        """Parameter block and float tables of the native mfcc_f32 (layout in dsp.h):
+        p = [frames, frame_len, step, fft, num_mel, num_mfcc, power, num_weights,
+        starts.., lengths.., offsets..]; tables = [scale, log_offset, window, cos, sin,
+        mel weights, dct] with cos/sin(2 pi k / fft) for k <= fft / 2."""
+        if self.native is None:
+            starts, lengths, offsets, weights = self.mel
+            nm = self.num_mel
+            p = array('i', bytes(4 * (8 + 3 * nm)))
+            p[1] = self.frame_length
+            p[2] = self.frame_step
+            p[3] = self.fft.n
+            p[4] = nm
+            p[5] = self.num_mfcc
+            p[6] = 1 if self.power else 0
+            p[7] = len(weights)
+            for m in range(nm):
+                p[8 + m] = starts[m]
+                p[8 + nm + m] = lengths[m]
+                p[8 + 2 * nm + m] = offsets[m]
+            tab = array('f', [1.0, self.log_offset])
+            for part in (self.window, self.fft.cos_full, self.fft.sin_full, weights, self.dct):
+                tab.extend(part)
+            self.native = (p, tab)
+        return self.native
 
     def num_frames(self, num_samples):
         if num_samples < self.frame_length:
@@ -61,8 +91,16 @@ class MfccPipeline:
 
     def run(self, samples, num_samples, out, scale):
         """MFCCs of every full frame of samples[0:num_samples] (times scale) into out."""
-        k = dsp.kernels()
         frames = self.num_frames(num_samples)
+        f = dsp.native_mfcc()
+        if f is not None:
+            p, tab = self.native_setup()
+            p[0] = frames
+            tab[0] = scale
+            n = frames * self.num_mfcc
+            f(out if len(out) == n else memoryview(out)[0:n], samples, tab, p)
+            return frames
+        k = dsp.kernels()
         for t in range(frames):
             self.spectrum_frame(k, samples, t * self.frame_step, scale)
             self.mfcc_frame(k, out, t * self.num_mfcc)

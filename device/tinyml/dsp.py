@@ -15,12 +15,45 @@ _chosen = None
 
 
 def use_dsp(name=None):
-    """Force the DSP loops: 'python' or 'viper' (native/viper emitters); None follows
+    """Force the DSP loops: 'python', 'viper' (native/viper emitters) or 'native' (the C MFCC
+    kernel of tinyml_kernels.mpy where it exists, viper loops for the rest); None follows
     tinyml.backend. ValueError for other names."""
     global _forced
-    if name not in (None, 'python', 'viper'):
-        raise ValueError("DSP loops are 'python' or 'viper', got %r" % (name,))
+    if name not in (None, 'python', 'viper', 'native'):
+        raise ValueError("DSP loops are 'python', 'viper' or 'native', got %r" % (name,))
     _forced = name
+
+
+def _selected():
+    name = _forced
+    if name is None:
+        try:
+            import tinyml
+            name = tinyml.backend
+        except (ImportError, AttributeError):
+            name = 'python'
+    return name
+
+
+_native = None
+
+
+def native_mfcc():
+    """The native float MFCC kernel mfcc_f32 (layout in native_modules/src/dsp.h) when the
+    native DSP is selected (use_dsp('native') or the native tinyml backend) and this port's
+    tinyml_kernels.mpy has it (x64, Armv7E-M with FPU); else None (python/viper loops)."""
+    global _native
+    if _selected() != 'native':
+        return None
+    if _native is None:
+        f = False
+        try:
+            from .kernels import native
+            f = native.KERNELS.get('mfcc_f32') or False
+        except ImportError:
+            pass
+        _native = f
+    return _native or None
 
 
 def viper_available():
@@ -35,13 +68,7 @@ def kernels():
     """The DSP loop module in use: kernels.viper_dsp when asked for (use_dsp('viper') or a
     viper/native tinyml backend) and this port compiles it, else kernels.python_dsp."""
     global _chosen
-    name = _forced
-    if name is None:
-        try:
-            import tinyml
-            name = 'viper' if tinyml.backend in ('viper', 'native') else 'python'
-        except (ImportError, AttributeError):
-            name = 'python'
+    name = 'viper' if _selected() in ('viper', 'native') else 'python'
     if _chosen is None or _chosen[0] != name:
         mod = None
         if name == 'viper' and viper_available():
