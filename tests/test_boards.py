@@ -113,7 +113,7 @@ def test_tinyml_boards_command(capsys):
 
 @pytest.mark.parametrize("transport", ["mpremote", "ampy"])
 def test_boards_port_identifies_a_connected_board(tmp_path, capsys, transport):
-    from fakeboard import FakeBoard
+    from tinyml_host.emulator import FakeBoard
     with FakeBoard(tmp_path) as fb:
         assert boards.main(["--port", fb.port, "--transport", transport]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -1,11 +1,11 @@
-"""tinyml-flash end to end on the emulated board (tests/fakeboard.py) and on a drive folder."""
+"""tinyml-flash end to end on the emulated board (tinyml_host/emulator.py) and on a drive folder."""
 import binascii
 import hashlib
 import os
 
 import pytest
 
-from fakeboard import FakeBoard
+from tinyml_host.emulator import FakeBoard
 from tinyml_host import deploy, flash, transport_sync
 from tinyml_host.transport import open_board
 from tinyml_host.transport_sync import SyncError
@@ -229,14 +229,22 @@ def board_hashes(port, paths):
         return b.sha256_many(paths), b.listdir("/")
 
 
+def bigger_than_free_space(port, tmp_path):
+    """A file that cannot fit in what the first flash left free (whatever the package size)."""
+    with open_board(port) as b:
+        free = b.free_bytes("/")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(free + 16 * 1024))
+    return big
+
+
 def test_full_filesystem_is_refused_before_touching_anything(models, tmp_path):
     model = str(models.small)
     app = write_app(tmp_path)
-    with FakeBoard(tmp_path, fs_bytes=256 * 1024) as fb:
+    with FakeBoard(tmp_path, fs_bytes=1024 * 1024) as fb:
         first = do_flash(["--port", fb.port, app, model])
         old, listing = board_hashes(fb.port, first["copied"])
-        big = tmp_path / "big.bin"
-        big.write_bytes(os.urandom(200 * 1024))
+        big = bigger_than_free_space(fb.port, tmp_path)
         write_app(tmp_path, "v2")
         with pytest.raises(SyncError, match="filesystem full.*nothing was changed"):
             do_flash(["--port", fb.port, app, model, str(big)])
@@ -247,11 +255,10 @@ def test_disk_full_during_write_removes_only_the_new_files(models, tmp_path, mon
     """Even when statvfs over-promises, ENOSPC midway leaves every old file in place."""
     model = str(models.small)
     app = write_app(tmp_path)
-    with FakeBoard(tmp_path, fs_bytes=256 * 1024) as fb:
+    with FakeBoard(tmp_path, fs_bytes=1024 * 1024) as fb:
         first = do_flash(["--port", fb.port, app, model])
         old, listing = board_hashes(fb.port, first["copied"])
-        big = tmp_path / "big.bin"
-        big.write_bytes(os.urandom(200 * 1024))
+        big = bigger_than_free_space(fb.port, tmp_path)
         write_app(tmp_path, "v2")
         monkeypatch.setattr(transport_sync, "check_space", lambda target, changed, root: None)
         with pytest.raises(SyncError, match="full while writing /big.bin; nothing old"):

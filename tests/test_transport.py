@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from fakeboard import FakeBoard
+from tinyml_host.emulator import FakeBoard
 from tinyml_host.transport import BoardError, LinkError, open_board
 from tinyml_host.transport_drive import Drive
 from tinyml_host.transport_romfs import build_image, varuint

@@ -1,14 +1,26 @@
 # Board app: classify 8x8 digits with tinyml. Runs as-is on a board (after tinyml-flash) and on
 # the unix port (make demo). Reads images from digits.bin: N raw int8 images of 64 bytes.
+import os
 import sys
 import time
 import tinyml
 
-MODEL = "digits_int8.tflite"
 IMAGES = "digits.bin"
 
 
-def main(model_path=MODEL, images_path=IMAGES):
+def default_model():
+    """tinyml-flash installs the converted .tmdl; a plain copy is the .tflite."""
+    for name in ("digits_int8.tmdl", "digits_int8.tflite"):
+        try:
+            os.stat(name)
+            return name
+        except OSError:
+            pass
+    raise OSError("digits_int8 model not found next to app.py")
+
+
+def main(model_path=None, images_path=IMAGES):
+    model_path = model_path or default_model()
     m = tinyml.load(model_path)
     size = m.inputs[0].nbytes
     with open(images_path, "rb") as f:

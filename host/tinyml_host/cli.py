@@ -1,4 +1,4 @@
-"""`tinyml` command line: inspect, convert, run, boards, flash.
+"""`tinyml` command line: inspect, convert, run, boards, flash, emulate.
 
 Each subcommand lives in its own module exposing add_arguments(parser) and main(args);
 boards and flash belong to their own modules (boards.main(argv), flash.main(argv)).
@@ -25,6 +25,7 @@ COMMANDS = {
 FORWARDED = {
     'boards': ('boards', 'list supported boards and their RAM/flash'),
     'flash': ('flash', 'copy tinyml (and a model) onto a board'),
+    'emulate': ('emulator', 'the MicroPython unix port as a board on a pty, for trying things out'),
 }
 
 

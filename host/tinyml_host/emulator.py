@@ -1,4 +1,9 @@
-"""The MicroPython unix port dressed up as a board on a serial port (a pty).
+"""The MicroPython unix port dressed up as a board on a serial port (a pty): `tinyml emulate`.
+
+    tinyml emulate [--dir DIR] [--fs-kb N] [--romfs-kb N] [--heap BYTES] [--tcp]
+        prints the port to pass to `tinyml-flash --port` / `tinyml run --port`; Ctrl-C stops it.
+
+From Python (the tests use this):
 
     with FakeBoard(tmp_path) as fb:           # fb.port: a /dev/pts path mpremote/ampy can open
         ...                                    # fb.root: the board's filesystem (a host folder)
@@ -195,7 +200,7 @@ class Relay:
         self.child_fd = master
         banner = _read_until(master, BANNER_END)
         if not banner.endswith(BANNER_END):
-            sys.stderr.write("fakeboard: no REPL prompt: %r\n" % banner[-300:])
+            sys.stderr.write("emulator: no REPL prompt: %r\n" % banner[-300:])
             raise SystemExit(2)
         return banner
 
@@ -345,6 +350,34 @@ class FakeBoard:
 
     def __exit__(self, *exc):
         self.kill()
+
+
+def main(argv=None):
+    """`tinyml emulate`: run an emulated board until Ctrl-C."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="tinyml emulate",
+                                 description="the MicroPython unix port as a board on a pty")
+    ap.add_argument("--dir", default="tinyml-board",
+                    help="where the board's filesystem lives (default ./tinyml-board)")
+    ap.add_argument("--fs-kb", type=int, help="a size-limited littlefs filesystem of N KiB")
+    ap.add_argument("--romfs-kb", type=int, help="a ROMFS partition of N KiB")
+    ap.add_argument("--heap", type=int, help="MicroPython heap bytes (emulate a board's RAM)")
+    ap.add_argument("--cwd", default="/", help="working directory on the board (/flash: OpenMV)")
+    ap.add_argument("--tcp", action="store_true", help="also serve it on socket://127.0.0.1:PORT")
+    args = ap.parse_args(argv)
+    board = FakeBoard(args.dir, fs_bytes=(args.fs_kb or 0) * 1024 or None,
+                      rom_bytes=(args.romfs_kb or 0) * 1024 or None, heap=args.heap,
+                      cwd=args.cwd)
+    with board:
+        port = board.serve_tcp() if args.tcp else board.port
+        print("emulated board on %s (files in %s); Ctrl-C stops it" % (port, board.root),
+              flush=True)
+        try:
+            while board.proc.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+    return 0
 
 
 if __name__ == "__main__":
