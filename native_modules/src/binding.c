@@ -35,6 +35,13 @@ static const mp_obj_fun_builtin_var_t mul_q_obj;
 static const mp_obj_fun_builtin_var_t mfcc_f32_obj;
 static const mp_obj_fun_builtin_var_t log_f32_obj;
 #endif
+/* rnn */
+static const mp_obj_fun_builtin_var_t lstm_gate_fc_obj;
+static const mp_obj_fun_builtin_var_t lstm_cell_update_obj;
+static const mp_obj_fun_builtin_var_t lstm_hidden_update_obj;
+static const mp_obj_fun_builtin_var_t rnn_copy_obj;
+static const mp_obj_fun_builtin_var_t svdf_feature_obj;
+static const mp_obj_fun_builtin_var_t svdf_time_obj;
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -61,6 +68,13 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_mfcc_f32, MP_OBJ_FROM_PTR(&mfcc_f32_obj));
     mp_store_global(MP_QSTR__log_f32, MP_OBJ_FROM_PTR(&log_f32_obj));
 #endif
+    /* rnn */
+    mp_store_global(MP_QSTR_lstm_gate_fc, MP_OBJ_FROM_PTR(&lstm_gate_fc_obj));
+    mp_store_global(MP_QSTR_lstm_cell_update, MP_OBJ_FROM_PTR(&lstm_cell_update_obj));
+    mp_store_global(MP_QSTR_lstm_hidden_update, MP_OBJ_FROM_PTR(&lstm_hidden_update_obj));
+    mp_store_global(MP_QSTR_rnn_copy, MP_OBJ_FROM_PTR(&rnn_copy_obj));
+    mp_store_global(MP_QSTR_svdf_feature, MP_OBJ_FROM_PTR(&svdf_feature_obj));
+    mp_store_global(MP_QSTR_svdf_time, MP_OBJ_FROM_PTR(&svdf_time_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -477,3 +491,183 @@ static mp_obj_t log_f32(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(log_f32_obj, 2, 2, log_f32);
 #endif
 /* ---- dsp kernels ---- */
+
+/* ---- rnn kernels ---- */
+/* UNIDIRECTIONAL_SEQUENCE_LSTM / SVDF kernels (rnn.c), layouts of kernels/python_rnn.py.
+   Offsets in p are element indices; every element a kernel touches is checked in range. */
+#include "rnn.h"
+
+/* item size of a buffer from its typecode: 1 (b B bytearray), 2 (h H), 4 (i I f), else 0 */
+static int rnn_elem(mp_obj_t o, int writable, void **buf, size_t *len) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(o, &bi, writable ? MP_BUFFER_WRITE : MP_BUFFER_READ);
+    *buf = bi.buf;
+    *len = bi.len;
+    int t = bi.typecode & 0x7F, lc = t | 0x20;
+    /* arithmetic, not an if-chain: gcc turns that into a jump table that needs libgcc's
+       __gnu_thumb1_case_uqi on armv6m */
+    int e = ((lc == 'b') | (t == 1)) + 2 * (lc == 'h') + 4 * ((lc == 'i') | (t == 'f'));
+    need(e != 0 && ((uintptr_t)bi.buf & (e - 1)) == 0,
+         MP_ERROR_TEXT("rnn buffers must be aligned int8, int16, int32 or float32"));
+    return e;
+}
+
+/* start + count elements of elem bytes lie inside a buffer of len bytes */
+static void rnn_inside(int32_t start, size_t count, int elem, size_t len, const char *what) {
+    need(start >= 0 && start <= DIM_MAX && count <= (size_t)DIM_MAX * 4, what);
+    need(mul_dims((size_t)start + count, elem) <= len, what);
+}
+
+static const int32_t *rnn_params(mp_obj_t o, size_t want, int exact, size_t *np) {
+    const int32_t *p = get_params(o, np);
+    need(exact ? *np == want : *np >= want, MP_ERROR_TEXT("p length does not match the kernel"));
+    return p;
+}
+
+static void rnn_requant(int32_t mult, int32_t shift) {
+    need(mult >= 0, MP_ERROR_TEXT("negative multiplier"));
+    check_range(shift, -31, 31, MP_ERROR_TEXT("shift out of range"));
+}
+
+static mp_obj_t lstm_gate_fc(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = rnn_params(args[3], RF_BIAS, 0, &np);
+    check_dims(p, RF_BATCHES, RF_BATCHES, 0);
+    check_dims(p, RF_OUT, RF_IN, 1);
+    check_range(p[RF_MODE], 0, 3, MP_ERROR_TEXT("bad mode"));
+    check_range(p[RF_WIDE], 0, 1, MP_ERROR_TEXT("bad wide flag"));
+    int wide = p[RF_WIDE];
+    need(np == (size_t)RF_BIAS + (size_t)(wide ? 2 : 1) * (size_t)p[RF_OUT],
+         MP_ERROR_TEXT("p length != 9 + n_out (x2 when wide)"));
+    need(p[RF_MULT] >= 0, MP_ERROR_TEXT("negative multiplier"));
+    /* wide: TFLM's 64-bit requantization needs 15 - shift in [1, 46] */
+    check_range(p[RF_SHIFT], -31, wide ? 14 : 31, MP_ERROR_TEXT("shift out of range"));
+    void *out, *x, *w;
+    size_t lo, lx, lw;
+    need(rnn_elem(args[0], 1, &out, &lo) == 2, MP_ERROR_TEXT("gates must be int16"));
+    need(rnn_elem(args[1], 0, &x, &lx) == (wide ? 2 : 1),
+         MP_ERROR_TEXT("x must be int8 (int16 when wide)"));
+    need(rnn_elem(args[2], 0, &w, &lw) == 1, MP_ERROR_TEXT("weights must be int8"));
+    rnn_inside(p[RF_OUT_START], mul_dims(p[RF_BATCHES], p[RF_OUT]), 2, lo,
+               MP_ERROR_TEXT("gates shorter than p says"));
+    rnn_inside(p[RF_X_START], mul_dims(p[RF_BATCHES], p[RF_IN]), wide ? 2 : 1, lx,
+               MP_ERROR_TEXT("x shorter than p says"));
+    need(mul_dims(p[RF_OUT], p[RF_IN]) <= lw, MP_ERROR_TEXT("weights shorter than p says"));
+    tk_lstm_gate_fc(out, x, w, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_gate_fc_obj, 4, 4, lstm_gate_fc);
+
+static mp_obj_t lstm_cell_update(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = rnn_params(args[3], RCU_LEN, 1, &np);
+    check_dims(p, RCU_COUNT, RCU_COUNT, 0);
+    rnn_requant(p[RCU_FC_MULT], p[RCU_FC_SHIFT]);
+    rnn_requant(p[RCU_IG_MULT], p[RCU_IG_SHIFT]);
+    check_range(p[RCU_CLIP], -65536, 65536, MP_ERROR_TEXT("cell clip out of range"));
+    void *cell, *gates;
+    size_t lc, lg;
+    need(rnn_elem(args[0], 1, &cell, &lc) == 2 && rnn_elem(args[1], 0, &gates, &lg) == 2,
+         MP_ERROR_TEXT("cell and gates must be int16"));
+    size_t n = p[RCU_COUNT];
+    rnn_inside(p[RCU_CELL], n, 2, lc, MP_ERROR_TEXT("cell shorter than p says"));
+    rnn_inside(p[RCU_F], n, 2, lg, MP_ERROR_TEXT("gates shorter than p says"));
+    rnn_inside(p[RCU_I], n, 2, lg, MP_ERROR_TEXT("gates shorter than p says"));
+    rnn_inside(p[RCU_G], n, 2, lg, MP_ERROR_TEXT("gates shorter than p says"));
+    tk_lstm_cell_update(cell, gates, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_cell_update_obj, 4, 4, lstm_cell_update);
+
+static mp_obj_t lstm_hidden_update(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = rnn_params(args[3], RHU_LEN, 1, &np);
+    check_dims(p, RHU_COUNT, RHU_COUNT, 0);
+    check_range(p[RHU_TANH_SHIFT], 0, 31, MP_ERROR_TEXT("tanh shift out of range"));
+    rnn_requant(p[RHU_MULT], p[RHU_SHIFT]);
+    check_range(p[RHU_ZP], -65536, 65536, MP_ERROR_TEXT("zero point out of range"));
+    void *hidden, *cell, *gates;
+    size_t lh, lc, lg;
+    int elem = rnn_elem(args[0], 1, &hidden, &lh);
+    need(elem == 1 || elem == 2, MP_ERROR_TEXT("hidden must be int8 or int16"));
+    check_act(p[RHU_MIN], p[RHU_MAX], elem);
+    need(rnn_elem(args[1], 0, &cell, &lc) == 2 && rnn_elem(args[2], 0, &gates, &lg) == 2,
+         MP_ERROR_TEXT("cell and gates must be int16"));
+    size_t n = p[RHU_COUNT];
+    rnn_inside(p[RHU_HIDDEN], n, elem, lh, MP_ERROR_TEXT("hidden shorter than p says"));
+    rnn_inside(p[RHU_CELL], n, 2, lc, MP_ERROR_TEXT("cell shorter than p says"));
+    rnn_inside(p[RHU_O], n, 2, lg, MP_ERROR_TEXT("gates shorter than p says"));
+    tk_lstm_hidden_update(hidden, cell, gates, p, elem);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_hidden_update_obj, 4, 4, lstm_hidden_update);
+
+static mp_obj_t rnn_copy(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = rnn_params(args[3], RCP_LEN, 1, &np);
+    check_dims(p, RCP_COUNT, RCP_COUNT, 0);
+    void *out, *a;
+    size_t lo, la;
+    int elem = rnn_elem(args[0], 1, &out, &lo);
+    need(rnn_elem(args[1], 0, &a, &la) == elem, MP_ERROR_TEXT("copy between different item sizes"));
+    rnn_inside(p[RCP_OUT_START], p[RCP_COUNT], elem, lo, MP_ERROR_TEXT("out shorter than p says"));
+    rnn_inside(p[RCP_A_START], p[RCP_COUNT], elem, la, MP_ERROR_TEXT("a shorter than p says"));
+    tk_rnn_copy(out, a, p, elem);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(rnn_copy_obj, 4, 4, rnn_copy);
+
+static mp_obj_t svdf_feature(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = rnn_params(args[3], RSF_BIAS, 0, &np);
+    check_dims(p, RSF_BATCHES, RSF_BATCHES, 0);
+    check_dims(p, RSF_IN, RSF_MEMORY, 1);
+    need(np == (size_t)RSF_BIAS + (size_t)p[RSF_FILTERS], MP_ERROR_TEXT("p length != 9 + n_filter"));
+    rnn_requant(p[RSF_MULT], p[RSF_SHIFT]);
+    void *state, *x, *wf;
+    size_t ls, lx, lw;
+    int elem = rnn_elem(args[0], 1, &state, &ls);
+    need(elem == 1 || elem == 2, MP_ERROR_TEXT("state must be int8 or int16"));
+    int32_t top = elem == 2 ? 32767 : 127;
+    need(p[RSF_STATE_MIN] == -top - 1 && p[RSF_STATE_MAX] == top,
+         MP_ERROR_TEXT("state range does not match the state type"));
+    check_range(p[RSF_STATE_ZP], -top - 1, top, MP_ERROR_TEXT("state zero point out of range"));
+    need(rnn_elem(args[1], 0, &x, &lx) == 1 && rnn_elem(args[2], 0, &wf, &lw) == 1,
+         MP_ERROR_TEXT("x and feature weights must be int8"));
+    size_t n_state = mul_dims(mul_dims(p[RSF_BATCHES], p[RSF_FILTERS]), p[RSF_MEMORY]);
+    need(mul_dims(n_state, elem) == ls, MP_ERROR_TEXT("state length does not match p"));
+    need(mul_dims(p[RSF_BATCHES], p[RSF_IN]) <= lx, MP_ERROR_TEXT("x shorter than p says"));
+    need(mul_dims(p[RSF_FILTERS], p[RSF_IN]) <= lw, MP_ERROR_TEXT("weights shorter than p says"));
+    tk_svdf_feature(state, x, wf, p, elem);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_feature_obj, 4, 4, svdf_feature);
+
+static mp_obj_t svdf_time(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = rnn_params(args[3], RST_BIAS, 0, &np);
+    check_dims(p, RST_BATCHES, RST_BATCHES, 0);
+    check_dims(p, RST_FILTERS, RST_RANK, 1);
+    size_t n_unit = np - RST_BIAS;     /* n_filter / rank biases: no division needed */
+    need(mul_dims(n_unit, p[RST_RANK]) == (size_t)p[RST_FILTERS],
+         MP_ERROR_TEXT("p length != 8 + n_filter / rank"));
+    rnn_requant(p[RST_MULT], p[RST_SHIFT]);
+    check_range(p[RST_OUT_ZP], -65536, 65536, MP_ERROR_TEXT("zero point out of range"));
+    void *out, *state, *wt;
+    size_t lo, ls, lw;
+    need(rnn_elem(args[0], 1, &out, &lo) == 1, MP_ERROR_TEXT("out must be int8"));
+    int elem = rnn_elem(args[1], 0, &state, &ls);
+    need((elem == 1 || elem == 2) && rnn_elem(args[2], 0, &wt, &lw) == elem,
+         MP_ERROR_TEXT("state and time weights must both be int8 or both int16"));
+    int32_t top = elem == 2 ? 32767 : 127;
+    check_range(p[RST_STATE_ZP], -top - 1, top, MP_ERROR_TEXT("state zero point out of range"));
+    size_t per_batch = mul_dims(p[RST_FILTERS], p[RST_MEMORY]);
+    check_out((span_t){out, lo, 1}, mul_dims(p[RST_BATCHES], n_unit));
+    need(mul_dims(mul_dims(p[RST_BATCHES], per_batch), elem) <= ls,
+         MP_ERROR_TEXT("state shorter than p says"));
+    need(mul_dims(per_batch, elem) <= lw, MP_ERROR_TEXT("time weights shorter than p says"));
+    tk_svdf_time(out, state, wt, p, (int32_t)n_unit, elem);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_time_obj, 4, 4, svdf_time);
+/* ---- rnn kernels ---- */

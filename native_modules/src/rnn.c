@@ -1,0 +1,281 @@
+/* Recurrent-op kernels: C twins of device/tinyml/kernels/python_rnn.py (TFLM lstm_eval.cc,
+   svdf_common.cc), bit for bit. int32 sums wrap (uint32 arithmetic) where the python kernels
+   wrap before requantizing; the 16x8 LSTM keeps an int64 sum and TFLM's 64-bit
+   MultiplyByQuantizedMultiplier, done in 32-bit pieces (no libgcc helpers on armv6m). */
+#include "rnn.h"
+#include "requant.h"
+
+/* sigmoid(k / 24) in Q0.16: TFLM's int16 LOGISTIC / TANH table (python_eltwise.SIGMOID_TABLE) */
+static const uint16_t sigmoid_table[256] = {
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794, 41432, 42064, 42688,
+    43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409,
+    51865, 52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
+    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110,
+    61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186,
+    63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
+    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845, 64873, 64900,
+    64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208,
+    65221, 65234, 65246, 65258, 65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
+    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433, 65438, 65442, 65445, 65449,
+    65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
+    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
+    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524,
+    65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530,
+    65530, 65530, 65531, 65531, 65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
+    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535
+};
+
+static inline int32_t sat16(int32_t v) {
+    return v > 32767 ? 32767 : (v < -32768 ? -32768 : v);
+}
+
+/* python_rnn.requant: MultiplyByQuantizedMultiplier of an int32 (wrapped) sum, mult >= 0 */
+static inline int32_t rq32(uint32_t acc, int32_t mult, int32_t shift) {
+    if (shift > 0) {
+        return tk_srdhm_pos((int32_t)(acc << shift), mult);
+    }
+    return tk_rdbpot(tk_srdhm_pos((int32_t)acc, mult), -shift);
+}
+
+/* arithmetic right shift of an int64 by s in [0, 31] from 32-bit halves */
+static inline int64_t sra64(int64_t v, int s) {
+    if (s == 0) {
+        return v;
+    }
+    uint32_t lo = (uint32_t)v;
+    int32_t hi = (int32_t)(v >> 32);
+    uint32_t nlo = (lo >> s) | ((uint32_t)hi << (32 - s));
+    int32_t nhi = hi >> s;
+    return (int64_t)(((uint64_t)(uint32_t)nhi << 32) | nlo);
+}
+
+/* quant.multiply_by_quantized_multiplier_64: wrap32((x * reduced + 2**(ts-1)) >> ts),
+   ts = 15 - shift in [1, 46], evaluated exactly (x * reduced may exceed 64 bits) */
+static int32_t rq64(int64_t x, int32_t mult, int32_t shift) {
+    uint32_t r = mult < 0x7FFF0000 ? (uint32_t)((mult + (1 << 15)) >> 16) : 0x7FFFu;
+    int ts = 15 - shift;
+    uint32_t xl = (uint32_t)x;
+    int32_t xh = (int32_t)(x >> 32);
+    int64_t high = tk_mul64(xh, (int32_t)r);                        /* |high| < 2**46 */
+    uint64_t low = ((uint64_t)((xl >> 16) * r) << 16) + (xl & 0xFFFF) * r;   /* < 2**47 */
+    low += ts <= 32 ? (uint64_t)(1u << (ts - 1)) : (uint64_t)(1u << (ts - 33)) << 32;
+    if (ts < 32) {
+        uint32_t lo_part = ((uint32_t)low >> ts) | ((uint32_t)(low >> 32) << (32 - ts));
+        return (int32_t)(((uint32_t)high << (32 - ts)) + lo_part);
+    }
+    if (ts == 32) {
+        return (int32_t)((uint32_t)high + (uint32_t)(low >> 32));
+    }
+    int64_t t = high + (int64_t)(low >> 32);
+    return (int32_t)(uint32_t)sra64(t, ts - 32);
+}
+
+/* python_rnn.sigmoid16: TFLM Logistic of one Q3.12 int16 -> Q0.15 */
+static inline int32_t sigmoid16(int32_t x) {
+    x *= 3;
+    int32_t ax = x < 0 ? -x : x;
+    int32_t uh = ax >> 9, r;
+    if (uh >= 255) {
+        r = 0x7FFF << 10;
+    } else {
+        int32_t ua = sigmoid_table[uh];
+        r = (ua << 9) + (ax & 0x1FF) * (sigmoid_table[uh + 1] - ua);
+    }
+    r = x >= 0 ? r + 512 : (1 << 25) - r + 511;
+    r >>= 10;
+    return r > 32767 ? r - 65536 : r;
+}
+
+/* python_rnn.tanh16 after the input scaling: x already (x * mult + round) >> shift */
+static inline int32_t tanh16_scaled(int32_t x) {
+    int32_t ax = x < 0 ? -x : x;
+    int32_t uh = ax >> 8, r;
+    if (uh >= 255) {
+        r = 0xFFFF << 8;
+    } else {
+        int32_t ua = sigmoid_table[uh];
+        r = (ua << 8) + (ax & 0xFF) * (sigmoid_table[uh + 1] - ua);
+    }
+    r = x >= 0 ? r - (1 << 23) + 128 : -r + (1 << 23) + 127;
+    return r >> 8;
+}
+
+/* tanh16(x, mult, shift) for any mult (int32) and shift in [0, 31]: the scaled input is
+   clamped to +-2**20 first, past the table's saturation (|x| >= 255 * 256) either way */
+static inline int32_t tanh16(int32_t x, int32_t mult, int shift) {
+    int64_t v = tk_mul64(x, mult);
+    if (shift > 0) {
+        v = sra64(v + (int64_t)(1u << (shift - 1)), shift);
+    }
+    int32_t s = v > (1 << 20) ? (1 << 20) : (v < -(1 << 20) ? -(1 << 20) : (int32_t)v);
+    return tanh16_scaled(s);
+}
+
+/* sum_k w[k] * x[k] mod 2**32 (uint32 lanes wrap like the python kernel's int32 wrap) */
+static inline uint32_t dot_s8(const int8_t *w, const int8_t *x, int n) {
+    uint32_t a0 = 0, a1 = 0;
+    int k = 0;
+    for (; k + 2 <= n; k += 2) {
+        a0 += (uint32_t)(w[k] * x[k]);
+        a1 += (uint32_t)(w[k + 1] * x[k + 1]);
+    }
+    if (k < n) {
+        a0 += (uint32_t)(w[k] * x[k]);
+    }
+    return a0 + a1;
+}
+
+/* sum_k w[k] * x[k] exactly (int16 x): |w * x| <= 2**22, so int32 blocks of 256 terms */
+static inline int64_t dot_s16x8(const int8_t *w, const int16_t *x, int n) {
+    int64_t acc = 0;
+    int k = 0;
+    while (k < n) {
+        int end = n - k > 256 ? k + 256 : n;
+        int32_t part = 0;
+        for (; k < end; k++) {
+            part += w[k] * x[k];
+        }
+        acc += part;
+    }
+    return acc;
+}
+
+void tk_lstm_gate_fc(int16_t *out, const void *xv, const int8_t *w, const int32_t *p) {
+    int n_out = p[RF_OUT], n_in = p[RF_IN];
+    int32_t mult = p[RF_MULT], shift = p[RF_SHIFT], mode = p[RF_MODE];
+    int wide = p[RF_WIDE];
+    const int32_t *bias = p + RF_BIAS;
+    int16_t *o = out + p[RF_OUT_START];
+    int32_t xs = p[RF_X_START];
+    for (int b = 0; b < p[RF_BATCHES]; b++, xs += n_in) {
+        const int8_t *wr = w;
+        for (int j = 0; j < n_out; j++, wr += n_in) {
+            int32_t v;
+            if (wide) {
+                int64_t acc = (int64_t)(((uint64_t)(uint32_t)bias[2 * j + 1] << 32)
+                                        | (uint32_t)bias[2 * j]);
+                acc += dot_s16x8(wr, (const int16_t *)xv + xs, n_in);
+                v = sat16(rq64(acc, mult, shift));
+            } else {
+                uint32_t acc = (uint32_t)bias[j] + dot_s8(wr, (const int8_t *)xv + xs, n_in);
+                v = sat16(rq32(acc, mult, shift));
+            }
+            if (mode) {
+                v = sat16(v + *o);
+                if (mode == RF_MODE_SIGMOID) {
+                    v = sigmoid16(v);
+                } else if (mode == RF_MODE_TANH) {
+                    v = tanh16_scaled(3 * v);
+                }
+            }
+            *o++ = (int16_t)v;
+        }
+    }
+}
+
+void tk_lstm_cell_update(int16_t *cell, const int16_t *gates, const int32_t *p) {
+    int16_t *c = cell + p[RCU_CELL];
+    const int16_t *f = gates + p[RCU_F], *in = gates + p[RCU_I], *g = gates + p[RCU_G];
+    int32_t m1 = p[RCU_FC_MULT], s1 = p[RCU_FC_SHIFT], m2 = p[RCU_IG_MULT], s2 = p[RCU_IG_SHIFT];
+    int32_t clip_on = p[RCU_CLIP_ON], hi = p[RCU_CLIP], lo = -hi;
+    for (int k = 0; k < p[RCU_COUNT]; k++) {
+        int32_t v = sat16(rq32((uint32_t)(f[k] * c[k]), m1, s1));
+        v = sat16(v + sat16(rq32((uint32_t)(in[k] * g[k]), m2, s2)));
+        if (clip_on) {
+            v = v > hi ? hi : (v < lo ? lo : v);
+        }
+        c[k] = (int16_t)v;
+    }
+}
+
+void tk_lstm_hidden_update(void *hidden, const int16_t *cell, const int16_t *gates,
+                           const int32_t *p, int elem) {
+    const int16_t *c = cell + p[RHU_CELL], *o = gates + p[RHU_O];
+    int32_t tm = p[RHU_TANH_MULT], ts = p[RHU_TANH_SHIFT], m = p[RHU_MULT], s = p[RHU_SHIFT];
+    int32_t zp = p[RHU_ZP], lo = p[RHU_MIN], hi = p[RHU_MAX];
+    int32_t h = p[RHU_HIDDEN];
+    for (int k = 0; k < p[RHU_COUNT]; k++) {
+        int32_t v = zp + rq32((uint32_t)(tanh16(c[k], tm, ts) * o[k]), m, s);
+        v = v > hi ? hi : (v < lo ? lo : v);
+        if (elem == 1) {
+            ((int8_t *)hidden)[h + k] = (int8_t)v;
+        } else {
+            ((int16_t *)hidden)[h + k] = (int16_t)v;
+        }
+    }
+}
+
+void tk_rnn_copy(void *out, const void *a, const int32_t *p, int elem) {
+    uint8_t *d = (uint8_t *)out + (size_t)p[RCP_OUT_START] * elem;
+    const uint8_t *s = (const uint8_t *)a + (size_t)p[RCP_A_START] * elem;
+    size_t n = (size_t)p[RCP_COUNT] * elem;
+    for (size_t k = 0; k < n; k++) {     /* forward, as the python loop */
+        d[k] = s[k];
+    }
+}
+
+void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32_t *p, int elem) {
+    int n_in = p[RSF_IN], n_filter = p[RSF_FILTERS], n_mem = p[RSF_MEMORY];
+    int32_t mult = p[RSF_MULT], shift = p[RSF_SHIFT], zp = p[RSF_STATE_ZP];
+    int32_t lo = p[RSF_STATE_MIN], hi = p[RSF_STATE_MAX], span = hi - lo + 1;
+    int32_t total = p[RSF_BATCHES] * n_filter * n_mem;
+    /* drop the oldest element: shift the whole state left by one */
+    if (elem == 1) {
+        int8_t *s = state;
+        for (int32_t k = 0; k + 1 < total; k++) {
+            s[k] = s[k + 1];
+        }
+    } else {
+        int16_t *s = state;
+        for (int32_t k = 0; k + 1 < total; k++) {
+            s[k] = s[k + 1];
+        }
+    }
+    int32_t si = n_mem - 1;
+    const int8_t *xb = x;
+    for (int b = 0; b < p[RSF_BATCHES]; b++, xb += n_in) {
+        const int8_t *wr = wf;
+        for (int f = 0; f < n_filter; f++, wr += n_in, si += n_mem) {
+            uint32_t acc = (uint32_t)p[RSF_BIAS + f] + dot_s8(wr, xb, n_in);
+            int32_t v = rq32(acc, mult, shift);
+            v = zp + (v > hi ? hi : (v < lo ? lo : v));
+            if (v > hi) {
+                v -= span;
+            } else if (v < lo) {
+                v += span;
+            }
+            if (elem == 1) {
+                ((int8_t *)state)[si] = (int8_t)v;
+            } else {
+                ((int16_t *)state)[si] = (int16_t)v;
+            }
+        }
+    }
+}
+
+void tk_svdf_time(int8_t *out, const void *state, const void *wt, const int32_t *p,
+                  int32_t n_unit, int elem) {
+    int32_t span = p[RST_RANK] * p[RST_MEMORY];
+    int32_t zp = p[RST_STATE_ZP], mult = p[RST_MULT], shift = p[RST_SHIFT];
+    int32_t out_zp = p[RST_OUT_ZP];
+    int32_t si = 0;
+    for (int b = 0; b < p[RST_BATCHES]; b++) {
+        int32_t wi = 0;
+        for (int32_t u = 0; u < n_unit; u++, wi += span, si += span) {
+            uint32_t acc = (uint32_t)p[RST_BIAS + u];
+            if (elem == 1) {
+                const int8_t *w = (const int8_t *)wt + wi, *s = (const int8_t *)state + si;
+                for (int32_t k = 0; k < span; k++) {
+                    acc += (uint32_t)(w[k] * (s[k] - zp));   /* zp in int8 range: no overflow */
+                }
+            } else {
+                const int16_t *w = (const int16_t *)wt + wi, *s = (const int16_t *)state + si;
+                for (int32_t k = 0; k < span; k++) {
+                    acc += (uint32_t)w[k] * (uint32_t)(s[k] - zp);
+                }
+            }
+            int32_t v = rq32(acc, mult, shift) + out_zp;
+            *out++ = (int8_t)(v > 127 ? 127 : (v < -128 ? -128 : v));
+        }
+    }
+}
