@@ -37,6 +37,14 @@ static inline int32_t rq32(uint32_t acc, int32_t mult, int32_t shift) {
     return tk_rdbpot(tk_srdhm_pos((int32_t)acc, mult), -shift);
 }
 
+/* zp + r before a clamp to an int16 (or narrower) range: r is first limited to +-2**30,
+   which the clamp maps the same way (|zp| <= 2**16, the binding checks), so the int32 sum
+   cannot overflow where the python kernel's exact one does not */
+static inline int32_t add_zp(int32_t r, int32_t zp) {
+    r = r > (1 << 30) ? (1 << 30) : (r < -(1 << 30) ? -(1 << 30) : r);
+    return r + zp;
+}
+
 /* arithmetic right shift of an int64 by s in [0, 31] from 32-bit halves */
 static inline int64_t sra64(int64_t v, int s) {
     if (s == 0) {
@@ -195,7 +203,7 @@ void tk_lstm_hidden_update(void *hidden, const int16_t *cell, const int16_t *gat
     int32_t zp = p[RHU_ZP], lo = p[RHU_MIN], hi = p[RHU_MAX];
     int32_t h = p[RHU_HIDDEN];
     for (int k = 0; k < p[RHU_COUNT]; k++) {
-        int32_t v = zp + rq32((uint32_t)(tanh16(c[k], tm, ts) * o[k]), m, s);
+        int32_t v = add_zp(rq32((uint32_t)(tanh16(c[k], tm, ts) * o[k]), m, s), zp);
         v = v > hi ? hi : (v < lo ? lo : v);
         if (elem == 1) {
             ((int8_t *)hidden)[h + k] = (int8_t)v;
@@ -274,7 +282,7 @@ void tk_svdf_time(int8_t *out, const void *state, const void *wt, const int32_t 
                     acc += (uint32_t)w[k] * (uint32_t)(s[k] - zp);
                 }
             }
-            int32_t v = rq32(acc, mult, shift) + out_zp;
+            int32_t v = add_zp(rq32(acc, mult, shift), out_zp);
             *out++ = (int8_t)(v > 127 ? 127 : (v < -128 ? -128 : v));
         }
     }
