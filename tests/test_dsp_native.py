@@ -254,3 +254,139 @@ def test_bad_arguments_raise_value_error(native):
     res = native.json(BAD)
     assert res == {name: "ValueError" for name in res}, res
     assert len(res) == 26
+
+
+# ---- the same C (dsp.c) on Cortex-M4/M7 under QEMU and on the host with sanitizers ----
+
+DSP_MAIN = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "dsp.h"
+
+static void *take(FILE *f, size_t n) {
+    void *b = malloc(n ? n : 1);
+    if (!b || fread(b, 1, n, f) != n) {
+        exit(2);
+    }
+    return b;
+}
+
+int main(void) {
+    FILE *f = fopen("dsp_in.bin", "rb");
+    if (!f) {
+        return 3;
+    }
+    int32_t *hdr = take(f, 16);          /* p words, table floats, samples, log inputs */
+    int32_t *p = take(f, 4 * (size_t)hdr[0]);
+    float *tab = take(f, 4 * (size_t)hdr[1]);
+    int16_t *x = take(f, 2 * (size_t)hdr[2]);
+    float *logs = take(f, 4 * (size_t)hdr[3]);
+    fclose(f);
+    size_t n_out = (size_t)p[MF_FRAMES] * (size_t)p[MF_NUM_MFCC];
+    float *out = malloc(4 * (n_out + (size_t)hdr[3]));
+    tk_mfcc_f32(out, x, tab, p, malloc(tk_mfcc_scratch(p)));
+    for (int32_t i = 0; i < hdr[3]; i++) {
+        out[n_out + i] = tk_logf(logs[i]);
+    }
+    FILE *o = fopen("dsp_out.bin", "wb");
+    if (!o || fwrite(out, 4, n_out + (size_t)hdr[3], o) != n_out + (size_t)hdr[3]) {
+        return 4;
+    }
+    fclose(o);
+    return 0;
+}
+"""
+
+NATIVE = __import__("pathlib").Path(__file__).resolve().parent.parent / "native_modules"
+ARM_FLAGS = ["-O2", "-std=c99", "-Wall", "-Werror", "-fno-tree-loop-distribute-patterns",
+             "--specs=picolibc.specs", "--oslib=semihost", "--crt0=semihost",
+             "-Wl,--defsym=__flash=0", "-Wl,--defsym=__flash_size=0x400000",
+             "-Wl,--defsym=__ram=0x20000000", "-Wl,--defsym=__ram_size=0x400000"]
+ARM_CPUS = {"cortex-m4": (["-mthumb", "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16",
+                           "-mfloat-abi=hard"], "mps2-an386"),
+            "cortex-m7": (["-mthumb", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"],
+                          "mps2-an500")}
+
+
+def dsp_case(tmp):
+    """Writes dsp_in.bin for a 1 s mlperf_kws clip; returns (python-loop features, log inputs)."""
+    from tinyml import dsp
+    from tinyml.audio_mfcc import MfccPipeline
+    pl = MfccPipeline(16000, 480, 320, 512, "hann", True, 40, 20.0, 4000.0, 1e-6, 10)
+    p, tab = pl.native_setup()
+    rng = np.random.default_rng(9)
+    t = np.arange(16000)
+    x = (8000 * np.sin(2 * np.pi * 440 * t / 16000) + rng.normal(0, 900, 16000)).astype(np.int16)
+    scale = 1.0 / float(x.max())
+    p[0] = pl.num_frames(16000)
+    tab[0] = scale
+    logs = np.concatenate([np.logspace(-44, 38, 500), rng.uniform(1e-6, 1e3, 500)])
+    logs = logs.astype(np.float32)
+    with open(tmp / "dsp_in.bin", "wb") as f:
+        f.write(np.array([len(p), len(tab), len(x), len(logs)], "<i4").tobytes())
+        f.write(np.array(p, "<i4").tobytes() + np.array(tab, "<f4").tobytes())
+        f.write(x.astype("<i2").tobytes() + logs.tobytes())
+    dsp.use_dsp("python")
+    try:
+        ref = array("f", bytes(4 * 490))
+        pl.run(array("h", x.tobytes()), 16000, ref, scale)
+    finally:
+        dsp.use_dsp(None)
+    return np.array(ref), logs
+
+
+def check_dsp_out(path, ref, logs):
+    got = np.fromfile(path, "<f4").astype(np.float64)
+    assert len(got) == len(ref) + len(logs)
+    assert np.abs(got[:len(ref)] - ref).max() < 1e-4
+    lref = np.log(logs.astype(np.float64))
+    assert np.all(np.abs(got[len(ref):] - lref) <= np.maximum(1e-6 * np.abs(lref), 1.2e-7))
+
+
+def test_dsp_c_on_host_with_sanitizers(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    cc = shutil.which("gcc")
+    if not cc:
+        pytest.skip("no gcc")
+    (tmp_path / "main.c").write_text(DSP_MAIN)
+    exe = tmp_path / "dsp_host"
+    subprocess.run([cc, "-std=c99", "-O1", "-g", "-Wall", "-Werror",
+                    "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                    "-I", str(NATIVE / "src"), "-o", str(exe), str(tmp_path / "main.c"),
+                    str(NATIVE / "src" / "dsp.c")], check=True)
+    ref, logs = dsp_case(tmp_path)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")     # buffers are exact-size mallocs
+    subprocess.run([str(exe)], cwd=tmp_path, check=True, timeout=120, env=env)
+    check_dsp_out(tmp_path / "dsp_out.bin", ref, logs)
+
+
+@pytest.mark.parametrize("cpu", sorted(ARM_CPUS))
+def test_dsp_c_on_cortex_m_fpu_under_qemu(tmp_path, cpu):
+    import os
+    import shutil
+    import subprocess
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if not shutil.which(tool):
+            pytest.skip("%s not installed" % tool)
+    if not os.path.isdir("/usr/lib/picolibc/arm-none-eabi"):
+        pytest.skip("picolibc-arm-none-eabi not installed")
+    flags, machine = ARM_CPUS[cpu]
+    (tmp_path / "main.c").write_text(DSP_MAIN)
+    elf = tmp_path / "dsp.elf"
+    subprocess.run(["arm-none-eabi-gcc"] + flags + ARM_FLAGS +
+                   ["-I", str(NATIVE / "src"), "-o", str(elf), str(tmp_path / "main.c"),
+                    str(NATIVE / "src" / "dsp.c")], check=True)
+    # the kernel itself uses the FPU and no library calls
+    syms = subprocess.run(["arm-none-eabi-nm", "-u", str(NATIVE / "build" / "armv7emsp" / "obj"
+                                                         / "src" / "dsp.o")],
+                          capture_output=True, text=True)
+    if syms.returncode == 0:
+        assert syms.stdout.strip() == ""
+    ref, logs = dsp_case(tmp_path)
+    subprocess.run(["qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none",
+                    "-serial", "none", "-semihosting-config", "enable=on,target=native",
+                    "-kernel", str(elf)], cwd=tmp_path, check=True, timeout=300,
+                   capture_output=True)
+    check_dsp_out(tmp_path / "dsp_out.bin", ref, logs)
