@@ -175,7 +175,11 @@ static void *get_scratch(size_t n) {
         }
     }
     n = (n + 7) & ~(size_t)7;
-    void *mem = m_malloc(n);
+    void *mem = m_malloc(n);    /* the dynamic runtime's m_malloc returns NULL when out of heap */
+    if (mem == NULL) {
+        mp_raise_msg((mp_obj_type_t *)mp_load_global(MP_QSTR_MemoryError),
+                     "tinyml: no heap for kernel scratch");
+    }
     mp_obj_subscr(scratch_holder, MP_OBJ_NEW_SMALL_INT(0), mp_obj_new_bytearray_by_ref(n, mem));
     return mem;
 }
@@ -553,7 +557,7 @@ static mp_obj_t lstm_gate_fc(size_t n_args, const mp_obj_t *args) {
     rnn_inside(p[RF_X_START], mul_dims(p[RF_BATCHES], p[RF_IN]), wide ? 2 : 1, lx,
                MP_ERROR_TEXT("x shorter than p says"));
     need(mul_dims(p[RF_OUT], p[RF_IN]) <= lw, MP_ERROR_TEXT("weights shorter than p says"));
-    tk_lstm_gate_fc(out, x, w, p);
+    tk_lstm_gate_fc(out, x, w, p, get_scratch(tk_rnn_fc_scratch(p[RF_IN])));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_gate_fc_obj, 4, 4, lstm_gate_fc);
@@ -638,7 +642,7 @@ static mp_obj_t svdf_feature(size_t n_args, const mp_obj_t *args) {
     need(mul_dims(n_state, elem) == ls, MP_ERROR_TEXT("state length does not match p"));
     need(mul_dims(p[RSF_BATCHES], p[RSF_IN]) <= lx, MP_ERROR_TEXT("x shorter than p says"));
     need(mul_dims(p[RSF_FILTERS], p[RSF_IN]) <= lw, MP_ERROR_TEXT("weights shorter than p says"));
-    tk_svdf_feature(state, x, wf, p, elem);
+    tk_svdf_feature(state, x, wf, p, elem, get_scratch(tk_rnn_fc_scratch(p[RSF_IN])));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_feature_obj, 4, 4, svdf_feature);

@@ -4,6 +4,7 @@
    MultiplyByQuantizedMultiplier, done in 32-bit pieces (no libgcc helpers on armv6m). */
 #include "rnn.h"
 #include "requant.h"
+#include "dot.h"
 
 /* sigmoid(k / 24) in Q0.16: TFLM's int16 LOGISTIC / TANH table (python_eltwise.SIGMOID_TABLE) */
 static const uint16_t sigmoid_table[256] = {
@@ -119,20 +120,6 @@ static inline int32_t tanh16(int32_t x, int32_t mult, int shift) {
     return tanh16_scaled(s);
 }
 
-/* sum_k w[k] * x[k] mod 2**32 (uint32 lanes wrap like the python kernel's int32 wrap) */
-static inline uint32_t dot_s8(const int8_t *w, const int8_t *x, int n) {
-    uint32_t a0 = 0, a1 = 0;
-    int k = 0;
-    for (; k + 2 <= n; k += 2) {
-        a0 += (uint32_t)(w[k] * x[k]);
-        a1 += (uint32_t)(w[k + 1] * x[k + 1]);
-    }
-    if (k < n) {
-        a0 += (uint32_t)(w[k] * x[k]);
-    }
-    return a0 + a1;
-}
-
 /* sum_k w[k] * x[k] exactly (int16 x): |w * x| <= 2**22, so int32 blocks of 256 terms */
 static inline int64_t dot_s16x8(const int8_t *w, const int16_t *x, int n) {
     int64_t acc = 0;
@@ -148,35 +135,74 @@ static inline int64_t dot_s16x8(const int8_t *w, const int16_t *x, int n) {
     return acc;
 }
 
-void tk_lstm_gate_fc(int16_t *out, const void *xv, const int8_t *w, const int32_t *p) {
+/* int8 x int8 rows through the blocked dot products of dot.h (SMLAD on Armv7E-M, the
+   Cortex-M0 loop, 4 rows per column pass elsewhere): x widened once per batch row into an
+   int16 (M0: int32) column, no offset (the zero point is folded into the biases). The int32
+   sums wrap, as the python kernel's requant wraps them. */
+static int col_stride(int n) {
+    return (n + 3) & ~3;
+}
+
+size_t tk_rnn_fc_scratch(int32_t n_in) {
+    return 2 * (size_t)col_stride(n_in) * sizeof(tk_col_t) + 8;
+}
+
+static inline void put_col(tk_col_t *col, uint32_t *packed, const int8_t *x, int n) {
+#if TK_DSP
+    int k4 = n & ~3;
+    tk_pack_run(packed, x, n, 0, 2);
+    tk_col_put(col + k4, x + k4, n - k4, 0);
+#else
+    (void)packed;
+    tk_col_put(col, x, n, 0);
+#endif
+}
+
+static inline int32_t gate_value(int32_t v, int32_t mode, int32_t prev) {
+    if (mode) {
+        v = sat16(v + prev);
+        if (mode == RF_MODE_SIGMOID) {
+            v = sigmoid16(v);
+        } else if (mode == RF_MODE_TANH) {
+            v = tanh16_scaled(3 * v);
+        }
+    }
+    return v;
+}
+
+void tk_lstm_gate_fc(int16_t *out, const void *xv, const int8_t *w, const int32_t *p,
+                     void *scratch) {
     int n_out = p[RF_OUT], n_in = p[RF_IN];
     int32_t mult = p[RF_MULT], shift = p[RF_SHIFT], mode = p[RF_MODE];
-    int wide = p[RF_WIDE];
     const int32_t *bias = p + RF_BIAS;
     int16_t *o = out + p[RF_OUT_START];
     int32_t xs = p[RF_X_START];
+    tk_col_t *col = scratch;
+    uint32_t *packed = (uint32_t *)(col + col_stride(n_in));
     for (int b = 0; b < p[RF_BATCHES]; b++, xs += n_in) {
-        const int8_t *wr = w;
-        for (int j = 0; j < n_out; j++, wr += n_in) {
-            int32_t v;
-            if (wide) {
+        if (p[RF_WIDE]) {
+            const int8_t *wr = w;
+            for (int j = 0; j < n_out; j++, wr += n_in) {
                 int64_t acc = (int64_t)(((uint64_t)(uint32_t)bias[2 * j + 1] << 32)
                                         | (uint32_t)bias[2 * j]);
                 acc += dot_s16x8(wr, (const int16_t *)xv + xs, n_in);
-                v = sat16(rq64(acc, mult, shift));
-            } else {
-                uint32_t acc = (uint32_t)bias[j] + dot_s8(wr, (const int8_t *)xv + xs, n_in);
-                v = sat16(rq32(acc, mult, shift));
+                *o = (int16_t)gate_value(sat16(rq64(acc, mult, shift)), mode, *o);
+                o++;
             }
-            if (mode) {
-                v = sat16(v + *o);
-                if (mode == RF_MODE_SIGMOID) {
-                    v = sigmoid16(v);
-                } else if (mode == RF_MODE_TANH) {
-                    v = tanh16_scaled(3 * v);
-                }
+            continue;
+        }
+        put_col(col, packed, (const int8_t *)xv + xs, n_in);
+        int j = 0;
+        for (; j + 4 <= n_out; j += 4, o += 4) {
+            int32_t acc[4] = {bias[j], bias[j + 1], bias[j + 2], bias[j + 3]};
+            tk_dot_1x4(col, packed, w + j * n_in, n_in, acc);
+            for (int t = 0; t < 4; t++) {
+                o[t] = (int16_t)gate_value(sat16(rq32((uint32_t)acc[t], mult, shift)), mode, o[t]);
             }
-            *o++ = (int16_t)v;
+        }
+        for (; j < n_out; j++, o++) {
+            int32_t acc = tk_dot_1x1(col, packed, 2, w + j * n_in, n_in, bias[j]);
+            *o = (int16_t)gate_value(sat16(rq32((uint32_t)acc, mult, shift)), mode, *o);
         }
     }
 }
@@ -222,7 +248,8 @@ void tk_rnn_copy(void *out, const void *a, const int32_t *p, int elem) {
     }
 }
 
-void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32_t *p, int elem) {
+void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32_t *p, int elem,
+                     void *scratch) {
     int n_in = p[RSF_IN], n_filter = p[RSF_FILTERS], n_mem = p[RSF_MEMORY];
     int32_t mult = p[RSF_MULT], shift = p[RSF_SHIFT], zp = p[RSF_STATE_ZP];
     int32_t lo = p[RSF_STATE_MIN], hi = p[RSF_STATE_MAX], span = hi - lo + 1;
@@ -241,11 +268,14 @@ void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32
     }
     int32_t si = n_mem - 1;
     const int8_t *xb = x;
+    tk_col_t *col = scratch;
+    uint32_t *packed = (uint32_t *)(col + col_stride(n_in));
     for (int b = 0; b < p[RSF_BATCHES]; b++, xb += n_in) {
+        put_col(col, packed, xb, n_in);
         const int8_t *wr = wf;
         for (int f = 0; f < n_filter; f++, wr += n_in, si += n_mem) {
-            uint32_t acc = (uint32_t)p[RSF_BIAS + f] + dot_s8(wr, xb, n_in);
-            int32_t v = rq32(acc, mult, shift);
+            int32_t acc = tk_dot_1x1(col, packed, 2, wr, n_in, p[RSF_BIAS + f]);
+            int32_t v = rq32((uint32_t)acc, mult, shift);
             v = zp + (v > hi ? hi : (v < lo ? lo : v));
             if (v > hi) {
                 v -= span;

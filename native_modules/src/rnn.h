@@ -11,8 +11,10 @@
 enum { RF_BATCHES, RF_OUT, RF_IN, RF_X_START, RF_OUT_START, RF_MULT, RF_SHIFT, RF_MODE,
        RF_WIDE, RF_BIAS };
 enum { RF_MODE_WRITE, RF_MODE_ADD, RF_MODE_SIGMOID, RF_MODE_TANH };
-/* x: int8 (wide 0) or int16 (wide 1) */
-void tk_lstm_gate_fc(int16_t *out, const void *x, const int8_t *w, const int32_t *p);
+/* x: int8 (wide 0) or int16 (wide 1); scratch: tk_rnn_fc_scratch(n_in) bytes, 8-aligned */
+void tk_lstm_gate_fc(int16_t *out, const void *x, const int8_t *w, const int32_t *p,
+                     void *scratch);
+size_t tk_rnn_fc_scratch(int32_t n_in);
 
 /* lstm_cell_update (11 ints) */
 enum { RCU_COUNT, RCU_CELL, RCU_F, RCU_I, RCU_G, RCU_FC_MULT, RCU_FC_SHIFT, RCU_IG_MULT,
@@ -32,7 +34,9 @@ void tk_rnn_copy(void *out, const void *a, const int32_t *p, int elem);
 /* svdf_feature: then n_filter int32 biases; state int8 (elem 1) or int16 (elem 2) */
 enum { RSF_BATCHES, RSF_IN, RSF_FILTERS, RSF_MEMORY, RSF_MULT, RSF_SHIFT, RSF_STATE_ZP,
        RSF_STATE_MIN, RSF_STATE_MAX, RSF_BIAS };
-void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32_t *p, int elem);
+/* scratch: tk_rnn_fc_scratch(n_input) bytes */
+void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32_t *p, int elem,
+                     void *scratch);
 
 /* svdf_time: then n_unit = n_filter / rank int32 biases (the binding passes n_unit: no
    division here); state and time weights both int8 (elem 1) or both int16 (elem 2) */
