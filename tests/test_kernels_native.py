@@ -229,3 +229,20 @@ print(ok, err)
 def test_binding_random_parameter_blocks_never_crash(mp, built, seed):
     ok, err = map(int, mp(FUZZ % (seed, 3000)).split()[-2:])
     assert ok + err == 3000 and err > 0
+
+
+@pytest.mark.parametrize("heap", [300000, 340000, 370000])
+def test_scratch_out_of_heap_is_memoryerror_not_a_crash(mp, zoo, heap):
+    """The native kernels' scratch comes from the heap on first use: when there is none left,
+    MemoryError, never a NULL write (the process must exit normally)."""
+    out = mp("""
+import tinyml
+tinyml.use_backend('native')
+try:
+    m = tinyml.load(%r)
+    m.invoke()
+    print('invoked')
+except MemoryError as e:
+    print('MemoryError', e)
+""" % str(zoo / "micro_speech_quantized.tflite"), heapsize=heap)
+    assert out.split()[0] in ("invoked", "MemoryError")
