@@ -266,6 +266,9 @@ q[8] = 1
 N.lstm_gate_fc(H(10), H(7), B(12), q)                       # the 16x8 variant
 q[6] = 15                                                   # 64-bit requantization: shift <= 14
 n += expect(N.lstm_gate_fc, H(10), H(7), B(12), q)
+q = array('i', p)
+q[2] = 65537                                                # n_in limit of the int32 dot
+n += expect(N.lstm_gate_fc, H(10), B(2 * 65537 + 1), B(4 * 65537), q)
 # lstm_cell_update: 4 cells at offset 1; gates f, i, g at 0, 4, 8
 p = array('i', [4, 1, 0, 4, 8, 1 << 30, -14, 1 << 30, -15, 1, 3000])
 N.lstm_cell_update(H(5), H(12), None, p)
@@ -330,7 +333,7 @@ print(n)
 
 
 def test_binding_rejects_bad_arguments(mp, built):
-    assert int(mp(BAD_ARGS).split()[-1]) == 58
+    assert int(mp(BAD_ARGS).split()[-1]) == 59
 
 
 FUZZ = r'''
@@ -420,3 +423,184 @@ def test_corpus_model_byte_exact_native(mp, built, tmp_path, name):
     for s, y in enumerate(ys):
         assert got[s * size:(s + 1) * size] == np.ascontiguousarray(y).tobytes(), \
             '%s sample %d differs from TFLM' % (name, s)
+
+
+# ---- the same C on the host (ASan + UBSan) and bare metal under QEMU (every ARM build) ----
+
+import random as _random  # noqa: E402
+import shutil  # noqa: E402
+import struct  # noqa: E402
+from array import array  # noqa: E402
+
+from test_kernels_native import NATIVE  # noqa: E402
+
+QEMU_MACHINES = {"cortex-m0": "mps2-an385", "cortex-m3": "mps2-an385",
+                 "cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500"}
+CPU_FLAGS = {"cortex-m0": ["-mthumb", "-mcpu=cortex-m0"],
+             "cortex-m3": ["-mthumb", "-mcpu=cortex-m3"],
+             "cortex-m4": ["-mthumb", "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
+             "cortex-m7": ["-mthumb", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"]}
+ARM_FLAGS = ["-O2", "-std=c99", "-Wall", "-Werror", "-fno-tree-loop-distribute-patterns",
+             "--specs=picolibc.specs", "--oslib=semihost", "--crt0=semihost",
+             "-Wl,--defsym=__flash=0", "-Wl,--defsym=__flash_size=0x400000",
+             "-Wl,--defsym=__ram=0x20000000", "-Wl,--defsym=__ram_size=0x400000"]
+HARNESS_SRC = [str(NATIVE / "harness" / "rnn_harness.c"), str(NATIVE / "src" / "rnn.c"),
+               str(NATIVE / "src" / "dot_dsp.c")]
+KIDS = {'lstm_gate_fc': 0, 'lstm_cell_update': 1, 'lstm_hidden_update': 2, 'rnn_copy': 3,
+        'svdf_feature': 4, 'svdf_time': 5}
+
+
+def _qemu_missing():
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if not shutil.which(tool):
+            return "%s not installed" % tool
+    return None
+
+
+def rnn_cases(seed, count):
+    """(kernel, elem, p, out, a, b) with typed arrays, random valid parameter blocks; large
+    shapes included (the blocked dot products, SMLAD groups and tails)."""
+    rng = _random.Random(seed)
+
+    def r32():
+        return rng.getrandbits(32) - (1 << 31)
+
+    def edge():   # biases at the int32 limits: the sums must wrap like python's
+        return rng.choice((r32(), (1 << 31) - 1 - rng.randint(0, 3000),
+                           -(1 << 31) + rng.randint(0, 3000)))
+
+    def mult():
+        return rng.choice((0, 1, 1 << 30, (1 << 31) - 1, 0x7FFF0000, rng.getrandbits(31),
+                           rng.randint(1 << 30, (1 << 31) - 1)))
+
+    def buf(code, n):
+        bits = 8 if code == 'b' else 16
+        return array(code, [rng.getrandbits(bits) - (1 << (bits - 1)) for _ in range(n)])
+
+    cases = []
+    for it in range(count):
+        wide = it % 4 == 3
+        bt, no = rng.randint(1, 3), rng.randint(1, 40)
+        ni = rng.choice((rng.randint(1, 9), rng.randint(10, 300)))
+        xs, os_ = rng.randint(0, 5), rng.randint(0, 7)
+        p = array('i', [bt, no, ni, xs, os_, mult(), rng.randint(-31, 14 if wide else 31),
+                        rng.randint(0, 3), int(wide)])
+        for _ in range(no):
+            if wide:
+                big = rng.choice((r32(), rng.getrandbits(40) - (1 << 39),
+                                  rng.getrandbits(64) - (1 << 63)))
+                p.append(((big & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)
+                p.append(big >> 32)
+            else:
+                p.append(edge())
+        cases.append(('lstm_gate_fc', 2, p, buf('h', os_ + bt * no + rng.randint(0, 3)),
+                      buf('h' if wide else 'b', xs + bt * ni), buf('b', no * ni)))
+        c = rng.randint(0, 40)
+        p = array('i', [c, rng.randint(0, 3), 0, c, 2 * c, mult(), rng.randint(-31, 31),
+                        mult(), rng.randint(-31, 31), rng.randint(0, 1), rng.randint(0, 32767)])
+        cases.append(('lstm_cell_update', 2, p, buf('h', p[1] + c), buf('h', 3 * c), None))
+        code = rng.choice('bh')
+        top = 127 if code == 'b' else 32767
+        lo = rng.randint(-top - 1, top)
+        p = array('i', [c, rng.randint(0, 3), rng.randint(0, 3), rng.randint(0, c),
+                        rng.choice((3, 3 << rng.randint(0, 16), rng.getrandbits(31))),
+                        rng.randint(0, 31), mult(), rng.randint(-31, 31),
+                        rng.randint(-300, 300), lo, rng.randint(lo, top)])
+        cases.append(('lstm_hidden_update', 1 if code == 'b' else 2, p, buf(code, p[1] + c),
+                      buf('h', p[2] + c), buf('h', p[3] + c)))
+        p = array('i', [c, rng.randint(0, 3), rng.randint(0, 3)])
+        cases.append(('rnn_copy', 1 if code == 'b' else 2, p, buf(code, p[2] + c),
+                      buf(code, p[1] + c), None))
+        bt, nf, nm = rng.randint(1, 3), rng.randint(1, 20), rng.randint(1, 12)
+        ni = rng.choice((rng.randint(1, 9), rng.randint(10, 200)))
+        p = array('i', [bt, ni, nf, nm, mult(), rng.randint(-31, 31),
+                        rng.randint(-top - 1, top), -top - 1, top] + [edge() for _ in range(nf)])
+        cases.append(('svdf_feature', 1 if code == 'b' else 2, p, buf(code, bt * nf * nm),
+                      buf('b', bt * ni), buf('b', nf * ni)))
+        rank = rng.choice([k for k in range(1, nf + 1) if nf % k == 0])
+        p = array('i', [bt, nf, nm, rank, rng.randint(-top - 1, top), mult(),
+                        rng.randint(-31, 31), rng.randint(-128, 127)] +
+                  [r32() for _ in range(nf // rank)])
+        cases.append(('svdf_time', 1 if code == 'b' else 2, p, buf('b', bt * (nf // rank)),
+                      buf(code, bt * nf * nm), buf(code, nf * nm)))
+    return cases
+
+
+def write_rnn_cases(path, cases):
+    def pad(b):
+        return b + bytes(-len(b) % 4)
+    with open(path, 'wb') as f:
+        for name, elem, p, out, a, b in cases:
+            bb = bytes(b) if b is not None else b''
+            f.write(struct.pack('<6I', KIDS[name], elem, len(p), len(bytes(out)),
+                                len(bytes(a)), len(bb)))
+            f.write(bytes(p) + pad(bytes(out)) + pad(bytes(a)) + pad(bb))
+
+
+def read_rnn_outputs(path, cases):
+    data = pathlib_read(path)
+    outs, pos = [], 0
+    for case in cases:
+        n = len(bytes(case[3]))
+        outs.append(data[pos:pos + n])
+        pos += n + (-n % 4)
+    return outs
+
+
+def pathlib_read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def python_outputs(cases):
+    from tinyml.kernels import python_rnn as P
+    outs = []
+    for name, elem, p, out, a, b in cases:
+        o = array(out.typecode, out)
+        getattr(P, name)(o, a, b, p)
+        outs.append(bytes(o))
+    return outs
+
+
+@pytest.fixture(scope="module")
+def rnn_harnesses(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rnn_harness")
+    host = d / "host"
+    subprocess.run(["gcc", "-std=c99", "-O1", "-g", "-Wall", "-Werror",
+                    "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-o",
+                    str(host)] + HARNESS_SRC, check=True)
+    elves = {}
+    if _qemu_missing() is None:
+        for cpu, flags in CPU_FLAGS.items():
+            elves[cpu] = d / ("rnn-%s.elf" % cpu)
+            subprocess.run(["arm-none-eabi-gcc"] + flags + ARM_FLAGS +
+                           ["-o", str(elves[cpu])] + HARNESS_SRC, check=True)
+    return host, elves
+
+
+def test_host_sanitized_rnn_kernels_match_python(rnn_harnesses, tmp_path):
+    cases = rnn_cases(11, 120)
+    write_rnn_cases(tmp_path / "c.bin", cases)
+    res = subprocess.run([str(rnn_harnesses[0]), str(tmp_path / "c.bin"), str(tmp_path / "o.bin")],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and "runtime error" not in res.stderr, res.stderr[-3000:]
+    got = read_rnn_outputs(tmp_path / "o.bin", cases)
+    want = python_outputs(cases)
+    bad = [i for i in range(len(cases)) if got[i] != want[i]]
+    assert not bad, [(cases[i][0], list(cases[i][2][:12])) for i in bad[:5]]
+
+
+@pytest.mark.skipif(_qemu_missing() is not None, reason="QEMU: %s" % _qemu_missing())
+@pytest.mark.parametrize("cpu", sorted(QEMU_MACHINES))
+def test_qemu_rnn_kernels_match_python(rnn_harnesses, tmp_path, cpu):
+    cases = rnn_cases(29, 40)
+    write_rnn_cases(tmp_path / "rnn_cases.bin", cases)
+    res = subprocess.run(["qemu-system-arm", "-M", QEMU_MACHINES[cpu], "-nographic",
+                          "-monitor", "none", "-serial", "none", "-semihosting-config",
+                          "enable=on,target=native", "-kernel", str(rnn_harnesses[1][cpu])],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    got = read_rnn_outputs(tmp_path / "rnn_out.bin", cases)
+    want = python_outputs(cases)
+    bad = [i for i in range(len(cases)) if got[i] != want[i]]
+    assert not bad, [(cases[i][0], list(cases[i][2][:12])) for i in bad[:5]]

@@ -538,6 +538,8 @@ static mp_obj_t lstm_gate_fc(size_t n_args, const mp_obj_t *args) {
     const int32_t *p = rnn_params(args[3], RF_BIAS, 0, &np);
     check_dims(p, RF_BATCHES, RF_BATCHES, 0);
     check_dims(p, RF_OUT, RF_IN, 1);
+    /* the int32 dot product must not overflow before the bias is added (rnn.c) */
+    check_range(p[RF_IN], 1, 1 << 16, MP_ERROR_TEXT("n_in above 65536"));
     check_range(p[RF_MODE], 0, 3, MP_ERROR_TEXT("bad mode"));
     check_range(p[RF_WIDE], 0, 1, MP_ERROR_TEXT("bad wide flag"));
     int wide = p[RF_WIDE];
@@ -626,6 +628,7 @@ static mp_obj_t svdf_feature(size_t n_args, const mp_obj_t *args) {
     const int32_t *p = rnn_params(args[3], RSF_BIAS, 0, &np);
     check_dims(p, RSF_BATCHES, RSF_BATCHES, 0);
     check_dims(p, RSF_IN, RSF_MEMORY, 1);
+    check_range(p[RSF_IN], 1, 1 << 16, MP_ERROR_TEXT("n_input above 65536"));
     need(np == (size_t)RSF_BIAS + (size_t)p[RSF_FILTERS], MP_ERROR_TEXT("p length != 9 + n_filter"));
     rnn_requant(p[RSF_MULT], p[RSF_SHIFT]);
     void *state, *x, *wf;

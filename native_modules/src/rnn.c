@@ -137,8 +137,9 @@ static inline int64_t dot_s16x8(const int8_t *w, const int16_t *x, int n) {
 
 /* int8 x int8 rows through the blocked dot products of dot.h (SMLAD on Armv7E-M, the
    Cortex-M0 loop, 4 rows per column pass elsewhere): x widened once per batch row into an
-   int16 (M0: int32) column, no offset (the zero point is folded into the biases). The int32
-   sums wrap, as the python kernel's requant wraps them. */
+   int16 (M0: int32) column, no offset (the zero point is folded into the biases). The dot
+   product alone cannot overflow int32 (|w x| <= 2**14 and the binding keeps n_in <= 2**16);
+   the bias is added in uint32, wrapping as the python kernel's requant does. */
 static int col_stride(int n) {
     return (n + 3) & ~3;
 }
@@ -194,15 +195,18 @@ void tk_lstm_gate_fc(int16_t *out, const void *xv, const int8_t *w, const int32_
         put_col(col, packed, (const int8_t *)xv + xs, n_in);
         int j = 0;
         for (; j + 4 <= n_out; j += 4, o += 4) {
-            int32_t acc[4] = {bias[j], bias[j + 1], bias[j + 2], bias[j + 3]};
+            int32_t acc[4];
+            acc[0] = acc[1] = acc[2] = acc[3] = 0;   /* no initializer: armv6m has no memset */
             tk_dot_1x4(col, packed, w + j * n_in, n_in, acc);
             for (int t = 0; t < 4; t++) {
-                o[t] = (int16_t)gate_value(sat16(rq32((uint32_t)acc[t], mult, shift)), mode, o[t]);
+                uint32_t sum = (uint32_t)bias[j + t] + (uint32_t)acc[t];
+                o[t] = (int16_t)gate_value(sat16(rq32(sum, mult, shift)), mode, o[t]);
             }
         }
         for (; j < n_out; j++, o++) {
-            int32_t acc = tk_dot_1x1(col, packed, 2, w + j * n_in, n_in, bias[j]);
-            *o = (int16_t)gate_value(sat16(rq32((uint32_t)acc, mult, shift)), mode, *o);
+            uint32_t sum = (uint32_t)bias[j] + (uint32_t)tk_dot_1x1(col, packed, 2, w + j * n_in,
+                                                                    n_in, 0);
+            *o = (int16_t)gate_value(sat16(rq32(sum, mult, shift)), mode, *o);
         }
     }
 }
@@ -274,8 +278,9 @@ void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32
         put_col(col, packed, xb, n_in);
         const int8_t *wr = wf;
         for (int f = 0; f < n_filter; f++, wr += n_in, si += n_mem) {
-            int32_t acc = tk_dot_1x1(col, packed, 2, wr, n_in, p[RSF_BIAS + f]);
-            int32_t v = rq32((uint32_t)acc, mult, shift);
+            uint32_t acc = (uint32_t)p[RSF_BIAS + f] + (uint32_t)tk_dot_1x1(col, packed, 2, wr,
+                                                                            n_in, 0);
+            int32_t v = rq32(acc, mult, shift);
             v = zp + (v > hi ? hi : (v < lo ? lo : v));
             if (v > hi) {
                 v -= span;
