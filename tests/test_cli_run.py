@@ -131,6 +131,25 @@ def test_run_wav_through_device_audio_features_detects_yes(zoo, tmp_path):
     assert report['outputs'][0]['check']['ok']
 
 
+@pytest.mark.parametrize('clip, label', [('yes_1000ms', 'yes'), ('no_1000ms', 'no')])
+def test_run_wav_through_micro_speech_frontend(zoo, tmp_path, clip, label):
+    """micro_speech_quantized takes 49 x 40 front-end features: the .wav streams through
+    audio.Frontend('micro_speech') (TFLM's preprocessor model beside the model file); the
+    scores equal TFLM's on the corpus features of the same clip."""
+    labels = tmp_path / 'labels.txt'
+    labels.write_text('silence\nunknown\nyes\nno\n')
+    model = zoo / 'micro_speech_quantized.tflite'
+    report = run_json(model, '--input', zoo / 'data' / (clip + '.wav'), '--labels', labels,
+                      '--check')
+    assert report['top'][0]['label'] == label
+    assert report['outputs'][0]['check']['ok']
+    feats = np.load(zoo / 'data' / 'micro_speech_features.npz')
+    index = list(feats['labels']).index(clip)
+    np.save(tmp_path / 'f.npy', feats['features'][index].reshape(1, 1960))
+    by_features = run_json(model, '--input', tmp_path / 'f.npy')
+    assert report['outputs'][0]['raw'] == by_features['outputs'][0]['raw']
+
+
 def test_run_table_output_is_readable(zoo):
     proc = cli('run', zoo / 'hello_world_int8.tflite', '--check')
     out = proc.stdout

@@ -83,10 +83,10 @@ def arrays_from_file(path, graph):
     raise UserError('%s: expected arrays %s' % (path, ', '.join(keys)))
 
 
-def preprocessed(path, graph):
+def preprocessed(path, graph, model_path=None):
     """Input arrays from a .wav/.png/.bmp through the device preprocessing modules."""
     from . import preprocess_input
-    return preprocess_input.arrays(path, graph)
+    return preprocess_input.arrays(path, graph, model_path)
 
 
 def build_inputs(args, graph):
@@ -99,7 +99,7 @@ def build_inputs(args, graph):
     if ext in ('.npy', '.npz'):
         arrays = arrays_from_file(args.input, graph)
     elif ext in ('.wav', '.png', '.bmp'):
-        arrays = preprocessed(args.input, graph)
+        arrays = preprocessed(args.input, graph, getattr(args, 'model', None))
     else:
         raise UserError('%s: unknown input type %r (use .npy .npz .wav .png .bmp)'
                         % (args.input, ext))

@@ -6,6 +6,8 @@ input tensor:
 
   int16 input of N samples           -> the first N samples of the clip (zero padded)
   int8 input of 49 x 10 values       -> audio.features(preset='mlperf_kws')   (MLPerf KWS MFCC)
+  int8 input of 49 x 40 values       -> audio.Frontend('micro_speech') over the clip, with TFLM's
+                                        audio_preprocessor_int8.tflite found beside the model
   image input [1, H, W, C] / [1, H, W] -> decode (picture.py), tinyml.image.preprocess:
                                         bilinear resize, channels, int8 = pixel - 128
 """
@@ -23,7 +25,11 @@ def element_count(shape):
     return n
 
 
-def arrays(path, graph):
+MICRO_SPEECH_FRAMES, MICRO_SPEECH_CHANNELS = 49, 40
+MICRO_SPEECH_FRONTEND = 'audio_preprocessor_int8.tflite'
+
+
+def arrays(path, graph, model_path=None):
     """One numpy array per model input (only single-input models take a file)."""
     if len(graph.inputs) != 1:
         raise UserError('%s: a %d-input model needs an .npz with input_0..' %
@@ -31,11 +37,11 @@ def arrays(path, graph):
     tensor = graph.tensors[graph.inputs[0]]
     ext = os.path.splitext(path)[1].lower()
     if ext == '.wav':
-        return [audio_input(path, tensor)]
+        return [audio_input(path, tensor, model_path)]
     return [image_input(path, tensor)]
 
 
-def audio_input(path, tensor):
+def audio_input(path, tensor, model_path=None):
     import numpy as np
     from tinyml import audio
     try:
@@ -51,8 +57,28 @@ def audio_input(path, tensor):
     if tensor.dtype == 'int8' and n == element_count(audio.feature_shape('mlperf_kws')):
         feats = audio.features(samples, preset='mlperf_kws', out='int8', sample_rate=rate)
         return np.frombuffer(bytes(feats), np.int8).reshape(tensor.shape)
+    if tensor.dtype == 'int8' and n == MICRO_SPEECH_FRAMES * MICRO_SPEECH_CHANNELS:
+        return micro_speech_input(path, samples, tensor, model_path)
     raise UserError('%s: no audio preprocessing known for input %s%s; give features as .npy'
                     % (os.path.basename(path), tensor.dtype, list(tensor.shape)))
+
+
+def micro_speech_input(path, samples, tensor, model_path):
+    """The micro_speech front end streamed over the clip, as the example does on the board."""
+    import numpy as np
+    from tinyml import audio
+    frontend = os.path.join(os.path.dirname(os.path.abspath(model_path or '.')),
+                            MICRO_SPEECH_FRONTEND)
+    if not os.path.exists(frontend):
+        raise UserError('%s: a micro_speech input needs %s beside the model'
+                        % (os.path.basename(path), MICRO_SPEECH_FRONTEND))
+    frames = audio.Frontend('micro_speech', model=frontend).feed(samples)
+    feats = np.frombuffer(bytes(frames), np.int8)
+    if len(feats) < MICRO_SPEECH_FRAMES * MICRO_SPEECH_CHANNELS:
+        raise UserError('%s: %d frames of audio, the model needs %d'
+                        % (os.path.basename(path), len(feats) // MICRO_SPEECH_CHANNELS,
+                           MICRO_SPEECH_FRAMES))
+    return feats[:MICRO_SPEECH_FRAMES * MICRO_SPEECH_CHANNELS].reshape(tensor.shape)
 
 
 def image_layout(tensor):
