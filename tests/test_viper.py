@@ -72,18 +72,24 @@ def test_viper_kernel_bytes_equal_python(mp, tmp_path, kernel, limbs):
 
 
 def test_viper_lut_int8(mp):
+    """Activation/QUANTIZE tables: int8/uint8 in; int8, uint8, int16 and int32 out."""
     r = mp.json(r"""
 import json, random
 from array import array
 from tinyml.kernels import python as P, viper as V
 random.seed(5)
 bad = 0
-for n in (0, 1, 7, 300):
-    p = array('i', [n] + [random.randint(-128, 127) for _ in range(256)])
-    a = array('b', [random.randint(-128, 127) for _ in range(n)])
-    o1 = array('b', bytes(n)); o2 = array('b', bytes(n))
-    P.lut_int8(o1, a, None, p); V.lut_int8(o2, a, None, p)
-    bad += o1 != o2
+for tc, lo, hi in (('b', -128, 127), ('B', 0, 255), ('h', -32768, 32767),
+                   ('i', -(1 << 30), (1 << 30) - 1)):
+    for ta in ('b', 'B'):
+        for n in (0, 1, 7, 300):
+            p = array('i', [n] + [random.randint(lo, hi) for _ in range(256)])
+            a = array(ta, [random.randint(0, 255) - (128 if ta == 'b' else 0) for _ in range(n)])
+            o1 = array(tc, [0] * n)
+            o2 = array(tc, [0] * n)
+            P.lut_int8(o1, a, None, p)
+            V.lut_int8(o2, a, None, p)
+            bad += o1 != o2
 print(json.dumps(bad))
 """)
     assert r == 0

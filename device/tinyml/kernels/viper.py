@@ -735,13 +735,35 @@ def mul_int8(out, a, b, p):
 
 
 @micropython.viper
-def lut_int8(out, a, b, p):
-    """out[i] = p[1 + (a[i] & 255)] (int8 activation lookup table)."""
-    op = ptr8(out)
+def _lut(out, a, p, width):
+    """out[i] = p[1 + (a[i] & 255)] with int8/uint8 (width 1), int16 (2) or int32 (4) out."""
     ap = ptr8(a)
     pp = ptr32(p)
-    for i in range(pp[0]):
-        op[i] = pp[1 + ap[i]]
+    w = int(width)
+    n = pp[0]
+    if w == 1:
+        op = ptr8(out)
+        for i in range(n):
+            op[i] = pp[1 + ap[i]]
+    elif w == 2:
+        hp = ptr16(out)
+        for i in range(n):
+            hp[i] = pp[1 + ap[i]]
+    else:
+        wp = ptr32(out)
+        for i in range(n):
+            wp[i] = pp[1 + ap[i]]
+
+
+def lut_int8(out, a, b, p):
+    """out[i] = p[1 + (a[i] & 255)]: int8 activations and 8-bit QUANTIZE tables (int8/uint8
+    input; the output may be int8/uint8, int16 or int32: QUANTIZE int8 -> int16/int32)."""
+    n = p[0]
+    if n <= 0:
+        return
+    out[0] = 0x12345                   # probe the output width (every element is written below)
+    v = out[0]
+    _lut(out, a, p, 1 if v == 0x45 or v == 0x45 - 256 else (2 if v == 0x2345 else 4))
 
 
 KERNELS = {'conv_s8': conv_s8, 'depthwise_s8': depthwise_s8,
