@@ -249,12 +249,19 @@ class Model:
         """Float input(s) -> quantize -> invoke -> dequantized output(s) as lists of floats.
 
         Single-input models take one sequence; several inputs take a sequence of sequences.
+        An image (OpenMV image.Image, duck-typed) is resized and quantized by tinyml.image:
+        `model.predict([img])`, as OpenMV scripts call it.
         Returns output 0's values, or a list per output when there are several."""
-        xs = [x] if len(self.inputs) == 1 else x
+        images = isinstance(x, (list, tuple)) and len(x) == len(self.inputs) and \
+            all(_is_image(v) for v in x)
+        xs = [x] if len(self.inputs) == 1 and not images else x
         if len(xs) != len(self.inputs):
             raise ValueError('model has %d inputs, got %d' % (len(self.inputs), len(xs)))
         for t, values in zip(self.inputs, xs):
-            _quantize_into(t, values)
+            if _is_image(values):
+                _image_into(t, values)
+            else:
+                _quantize_into(t, values)
         self.invoke()
         outs = [_dequantize(t) for t in self.outputs]
         return outs[0] if len(outs) == 1 else outs
@@ -382,3 +389,23 @@ def _validate(graph):
             raise ModelError('Model: graph output %d is never written' % t)
     if nt and max(graph.tensors[i].nbytes for i in range(nt)) > MAX_ARENA:
         raise ModelError('Model: a tensor exceeds %d bytes' % MAX_ARENA)
+
+
+def _is_image(obj):
+    return hasattr(obj, 'bytearray') and callable(getattr(obj, 'width', None))
+
+
+def _image_into(t, img):
+    """An NHWC image input: resize + channel conversion + uint8 -> int8 as pixel - 128."""
+    from . import image
+    shape = t.shape
+    if len(shape) == 4 and shape[0] == 1 and shape[3] in (1, 3):
+        h, w, c = shape[1], shape[2], shape[3]
+    elif len(shape) == 3 and shape[0] == 1:
+        h, w, c = shape[1], shape[2], 1
+    else:
+        raise ValueError('input %r is not an NHWC image with 1 or 3 channels' % (shape,))
+    if t.dtype not in ('int8', 'uint8'):
+        raise ValueError('image input must be int8 or uint8, model has %s' % t.dtype)
+    image.preprocess(img, w, h, c, quantizer=image.Quantizer(dtype=t.dtype, channels=c),
+                     into=t.data)
