@@ -36,7 +36,8 @@ MPY_TREE=.cache/micropython
 if [ ! -f "$MPY_TREE/py/dynruntime.mk" ]; then
   echo "setup: unpacking the native-module build tree"
   tmp=$(mktemp -d)
-  .venv/bin/pip download -q --no-deps --no-binary :all: -d "$tmp" mpy-cross-v6-3==1.1.1
+  .venv/bin/pip download -q --no-deps --no-binary :all: -d "$tmp" mpy-cross-v6-3==1.1.1 \
+    >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
   mkdir -p .cache
   tar xzf "$tmp"/mpy_cross_v6_3-1.1.1.tar.gz -C "$tmp"
   rm -rf "$MPY_TREE"
