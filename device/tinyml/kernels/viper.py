@@ -148,14 +148,14 @@ def _requant_store(out, acc, p, ctl):
         if sh > 0:                         # x << sh, wrapped to int32
             x = x << sh
             x = ((((x >> 16) & 0xFFFF) ^ 0x8000) - 0x8000) << 16 | (x & 0xFFFF)
-        # SRDHM: (|x| * mult + nudge) >> 31 from 15-bit limbs, then the sign
-        if x < 0:
-            m = 0 - x
-            nudge = half - 1
-        else:
-            m = x
-            nudge = half
         if limbs:
+            # SRDHM: (|x| * mult + nudge) >> 31 from 15-bit limbs, then the sign
+            if x < 0:
+                m = 0 - x
+                nudge = half - 1
+            else:
+                m = x
+                nudge = half
             a0 = m & 0x7FFF
             a1 = (m >> 15) & 0x7FFF
             a2 = (m >> 30) & 3
@@ -166,10 +166,13 @@ def _requant_store(out, acc, p, ctl):
             t = a0 * b1 + a1 * b0 + (t >> 15)
             t = a0 * b2 + a1 * b1 + a2 * b0 + (t >> 15)
             r = (t >> 1) + ((a1 * b2 + a2 * b1) << 14) + ((a2 * b2) << 29)
-        else:                              # 64-bit words: the product fits (< 2**62)
-            r = (m * mult + nudge) >> 31
-        if x < 0:
-            r = 0 - r
+            if x < 0:
+                r = 0 - r
+        else:
+            # 64-bit words: the product fits (|x * mult| < 2**62), and TFLM's
+            # (ab + (ab >= 0 ? 2**30 : 1 - 2**30)) / 2**31 (truncating) equals
+            # floor((ab + 2**30) / 2**31) for both signs
+            r = (x * mult + half) >> 31
         if sh < 0:                         # rounding divide by 2**-sh
             rs = 0 - sh
             mask = (one << rs) - 1
