@@ -406,12 +406,63 @@ def _dw_run(out, a, b, p):
     o = 0
     q = 0                                  # buffered accumulators
     qmax = int(len(acc)) - out_c + 1
+    fast = 1 if dm == 1 and k_h == 3 and k_w == 3 else 0
+    dy2 = 2 * dil_h                        # last tap row / column offsets (image bounds)
+    dx2 = 2 * dil_w
+    ox1 = uint(dil_w * in_c)               # tap address offsets from the top-left tap
+    ox2 = ox1 + ox1
+    oy1 = uint(dil_h * in_w * in_c)
+    oy2 = oy1 + oy1
+    w1 = uint(out_c)                       # weight offsets of taps 1..8
+    w2 = w1 + w1
+    w3 = w2 + w1
+    w4 = w3 + w1
+    w5 = w4 + w1
+    w6 = w5 + w1
+    w7 = w6 + w1
+    w8 = w7 + w1
     for bt in range(batches):
         base = bt * in_h * in_w * in_c
         for oy in range(out_h):
             iy0 = oy * s_h - pad_t
             for ox in range(out_w):
                 ix0 = ox * s_w - pad_l
+                if fast and iy0 >= 0 and iy0 + dy2 < in_h and ix0 >= 0 and ix0 + dx2 < in_w:
+                    # 3x3, depth multiplier 1, all taps in the image: one channel at a time,
+                    # the nine taps at fixed address offsets
+                    xa = uint(ap) + uint(base + (iy0 * in_w + ix0) * in_c)
+                    wa = uint(wp)
+                    qa = uint(cp) + uint(q << 2)
+                    qe = qa + uint(out_c << 2)
+                    ba = uint(pp) + 80             # &p[20]: bias[0]
+                    while qa < qe:
+                        s = int(ptr32(ba)[0])
+                        ba += 4
+                        s += ((ptr8(xa)[0] ^ 0x80) + c) * ((ptr8(wa)[0] ^ 0x80) - 0x80)
+                        s += ((ptr8(xa + ox1)[0] ^ 0x80) + c) * ((ptr8(wa + w1)[0] ^ 0x80) - 0x80)
+                        s += ((ptr8(xa + ox2)[0] ^ 0x80) + c) * ((ptr8(wa + w2)[0] ^ 0x80) - 0x80)
+                        s += ((ptr8(xa + oy1)[0] ^ 0x80) + c) * ((ptr8(wa + w3)[0] ^ 0x80) - 0x80)
+                        s += ((ptr8(xa + oy1 + ox1)[0] ^ 0x80) + c) * \
+                            ((ptr8(wa + w4)[0] ^ 0x80) - 0x80)
+                        s += ((ptr8(xa + oy1 + ox2)[0] ^ 0x80) + c) * \
+                            ((ptr8(wa + w5)[0] ^ 0x80) - 0x80)
+                        s += ((ptr8(xa + oy2)[0] ^ 0x80) + c) * ((ptr8(wa + w6)[0] ^ 0x80) - 0x80)
+                        s += ((ptr8(xa + oy2 + ox1)[0] ^ 0x80) + c) * \
+                            ((ptr8(wa + w7)[0] ^ 0x80) - 0x80)
+                        s += ((ptr8(xa + oy2 + ox2)[0] ^ 0x80) + c) * \
+                            ((ptr8(wa + w8)[0] ^ 0x80) - 0x80)
+                        ptr32(qa)[0] = s
+                        xa += 1
+                        wa += 1
+                        qa += 4
+                    q += out_c
+                    if q >= qmax:
+                        ctp[0] = o
+                        ctp[1] = q
+                        _requant_store(out, acc, p, ctl)
+                        o += q
+                        q = 0
+                    continue
                 for oc in range(out_c):
                     cp[q + oc] = pp[20 + oc]
                 for ky in range(k_h):
