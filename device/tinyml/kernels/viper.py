@@ -10,15 +10,21 @@ port). Everything here is exact on both:
   * ptr8/ptr16/ptr32 loads are zero-extended: int8 values are sign-extended by hand
     ((v ^ 0x80) - 0x80), int32 values with (v << _SX) >> _SX (_SX = 32 on 64-bit, 0 on 32-bit);
   * TFLM's SaturatingRoundingDoublingHighMul(x, mult) is built from 15-bit limbs of |x| and
-    mult (every partial sum stays below 2**31), see _requant_store;
+    mult (every partial sum stays below 2**31) on 32-bit words (_LIMBS), with one multiply on
+    64-bit words, see _requant_store; tests/test_viper.py runs both paths on the unix port
+    and replays the limb arithmetic with 32-bit wraparound in CPython;
   * no literal above 2**30 - 1 (a 32-bit port's small-int limit): 2**30 is computed at run time;
   * the int32 wraparound of the requantization's left shift is done explicitly.
 The int32 accumulators may wrap on 32-bit words mid-sum; the final sum is exact modulo 2**32,
 as in C.
 
-Speed: conv/depthwise build an im2col patch of input bytes offset to unsigned (v + 128, the
-input zero point for out-of-image taps) and fold the offsets into one constant per output
-channel, computed once per invoke: acc = bias + (in_offset - 128) * sum(filter) + sum(u * w).
+Speed: conv builds an im2col patch of input bytes offset to unsigned (u = v + 128, the input
+zero point + 128 for out-of-image taps) and folds the offsets into one constant per output
+channel computed once per invoke, so the inner loop is one multiply-add per tap:
+acc = bias + (in_offset - 128) * sum(w) - 128 * sum(u) + sum(u * (w + 128)), two output
+channels per pass. Depthwise accumulates in TFLM's tap order (3x3 interior pixels: nine taps
+at fixed offsets). Accumulators of up to _ACC outputs are requantized per call. The loops
+walk byte addresses (ptr8(addr)[const]): viper keeps only the first few locals in registers.
 Scratch lives in module-level arrays (grown on demand; no heap use per call once sized).
 """
 from array import array
@@ -219,7 +225,7 @@ def _set_out(ctl, p, i):
 @micropython.viper
 def _beff(beff, b, p, mode):
     """beff[oc] = bias[oc] + (in_offset - 128) * sum(filter oc); mode 0: conv rows of K
-    weights, mode 1: depthwise (taps weights at stride out_c)."""
+    weights, mode 1: depthwise layout (taps weights at stride out_c; unused now)."""
     ep = ptr32(beff)
     wp = ptr8(b)
     pp = ptr32(p)
