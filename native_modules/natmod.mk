@@ -3,7 +3,7 @@ MOD = tinyml_kernels
 OUT = build/$(ARCH)/$(MOD).mpy
 BUILD = build/$(ARCH)/obj
 SRC = src/binding.c src/dot_dsp.c src/conv.c src/depthwise.c src/fully_connected.c src/pool.c \
-      src/softmax.c src/eltwise.c src/dsp.c src/rnn.c
+      src/softmax.c src/eltwise.c src/dsp.c src/rnn.c src/float_kernels.c
 HEADERS = $(wildcard src/*.h)
 
 include $(MPY_DIR)/py/dynruntime.mk
@@ -22,3 +22,5 @@ $(SRC_O): $(HEADERS) natmod.mk
 
 $(OUT): $(BUILD)/$(MOD).native.mpy
 	@cp $< $@
+# float kernels: no fused multiply-add, so the float32 sums round as in TFLM
+$(BUILD)/src/float_kernels.o: CFLAGS += -ffp-contract=off

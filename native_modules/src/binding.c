@@ -42,6 +42,17 @@ static const mp_obj_fun_builtin_var_t lstm_hidden_update_obj;
 static const mp_obj_fun_builtin_var_t rnn_copy_obj;
 static const mp_obj_fun_builtin_var_t svdf_feature_obj;
 static const mp_obj_fun_builtin_var_t svdf_time_obj;
+/* float */
+#include "float_kernels.h"
+#if TK_HAVE_FLOAT_DSP
+static const mp_obj_fun_builtin_var_t conv_f32_obj;
+static const mp_obj_fun_builtin_var_t depthwise_f32_obj;
+static const mp_obj_fun_builtin_var_t fully_connected_f32_obj;
+static const mp_obj_fun_builtin_var_t avgpool_f32_obj;
+static const mp_obj_fun_builtin_var_t maxpool_f32_obj;
+static const mp_obj_fun_builtin_var_t quantize_f32_obj;
+static const mp_obj_fun_builtin_var_t dequantize_f32_obj;
+#endif
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -75,6 +86,16 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_rnn_copy, MP_OBJ_FROM_PTR(&rnn_copy_obj));
     mp_store_global(MP_QSTR_svdf_feature, MP_OBJ_FROM_PTR(&svdf_feature_obj));
     mp_store_global(MP_QSTR_svdf_time, MP_OBJ_FROM_PTR(&svdf_time_obj));
+    /* float */
+#if TK_HAVE_FLOAT_DSP
+    mp_store_global(MP_QSTR_conv_f32, MP_OBJ_FROM_PTR(&conv_f32_obj));
+    mp_store_global(MP_QSTR_depthwise_f32, MP_OBJ_FROM_PTR(&depthwise_f32_obj));
+    mp_store_global(MP_QSTR_fully_connected_f32, MP_OBJ_FROM_PTR(&fully_connected_f32_obj));
+    mp_store_global(MP_QSTR_avgpool_f32, MP_OBJ_FROM_PTR(&avgpool_f32_obj));
+    mp_store_global(MP_QSTR_maxpool_f32, MP_OBJ_FROM_PTR(&maxpool_f32_obj));
+    mp_store_global(MP_QSTR_quantize_f32, MP_OBJ_FROM_PTR(&quantize_f32_obj));
+    mp_store_global(MP_QSTR_dequantize_f32, MP_OBJ_FROM_PTR(&dequantize_f32_obj));
+#endif
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -678,3 +699,177 @@ static mp_obj_t svdf_time(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_time_obj, 4, 4, svdf_time);
 /* ---- rnn kernels ---- */
+
+/* ---- float kernels ---- */
+/* conv_f32, depthwise_f32, fully_connected_f32, avgpool_f32, maxpool_f32 (float_kernels.c):
+   the python kernels' parameter blocks; out/a/b array('f') (or 'f' memoryviews), b =
+   [act_min, act_max, bias..., weights...]. Only where float is hardware; elsewhere the
+   names are absent and the table keeps the python kernels. */
+#if TK_HAVE_FLOAT_DSP
+static const float *fk_f32(mp_obj_t o, int writable, size_t *n) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(o, &bi, writable ? MP_BUFFER_WRITE : MP_BUFFER_READ);
+    need((bi.typecode & 0x7F) == 'f' && ((uintptr_t)bi.buf & 3) == 0,
+         MP_ERROR_TEXT("float kernels need aligned float32 buffers"));
+    *n = bi.len / 4;
+    return (const float *)bi.buf;
+}
+
+static const int32_t *fk_conv(const mp_obj_t *args, float **out, const float **in,
+                              const float **b, int depthwise) {
+    size_t np, n_out, n_in, n_b;
+    const int32_t *p = get_params(args[3], &np);
+    need(np >= CV_HDR, MP_ERROR_TEXT("p too short"));
+    check_dims(p, CV_BATCHES, CV_BATCHES, 0);
+    check_dims(p, CV_IN_H, CV_IN_C, 1);
+    check_dims(p, CV_OUT_H, CV_OUT_W, 0);
+    check_dims(p, CV_OUT_C, CV_DIL_W, 1);
+    check_range(p[CV_PAD_TOP], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
+    check_range(p[CV_PAD_LEFT], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
+    check_range(p[CV_IN_OFFSET], -255, 255, MP_ERROR_TEXT("in_offset out of range"));
+    mul_dims(p[CV_OUT_H], p[CV_STRIDE_H]);
+    mul_dims(p[CV_OUT_W], p[CV_STRIDE_W]);
+    mul_dims(p[CV_K_H], p[CV_DIL_H]);
+    mul_dims(p[CV_K_W], p[CV_DIL_W]);
+    int32_t out_c = p[CV_OUT_C];
+    size_t nw;
+    if (depthwise) {
+        check_dims(p, CV_DEPTH_MULT, CV_DEPTH_MULT, 1);
+        need(mul_dims(p[CV_IN_C], p[CV_DEPTH_MULT]) == (size_t)out_c,
+             MP_ERROR_TEXT("out_c != in_c * depth_multiplier"));
+        nw = mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), out_c);
+    } else {
+        size_t K = mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), p[CV_IN_C]);
+        need(K <= DIM_MAX, MP_ERROR_TEXT("filter too large"));
+        nw = mul_dims(K, out_c);
+    }
+    *out = (float *)fk_f32(args[0], 1, &n_out);
+    *in = fk_f32(args[1], 0, &n_in);
+    *b = fk_f32(args[2], 0, &n_b);
+    need(n_out == mul4(p[CV_BATCHES], p[CV_OUT_H], p[CV_OUT_W], out_c),
+         MP_ERROR_TEXT("out length does not match p"));
+    need(n_in >= mul4(p[CV_BATCHES], p[CV_IN_H], p[CV_IN_W], p[CV_IN_C]),
+         MP_ERROR_TEXT("input shorter than p says"));
+    need(n_b >= 2 + (size_t)out_c + nw, MP_ERROR_TEXT("b shorter than p says"));
+    return p;
+}
+
+static mp_obj_t conv_f32(size_t n_args, const mp_obj_t *args) {
+    float *out;
+    const float *in, *b;
+    const int32_t *p = fk_conv(args, &out, &in, &b, 0);
+    tk_conv_f32(out, in, b, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_f32_obj, 4, 4, conv_f32);
+
+static mp_obj_t depthwise_f32(size_t n_args, const mp_obj_t *args) {
+    float *out;
+    const float *in, *b;
+    const int32_t *p = fk_conv(args, &out, &in, &b, 1);
+    tk_depthwise_f32(out, in, b, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_f32_obj, 4, 4, depthwise_f32);
+
+static mp_obj_t fully_connected_f32(size_t n_args, const mp_obj_t *args) {
+    size_t np, n_out, n_in, n_b;
+    const int32_t *p = get_params(args[3], &np);
+    need(np >= 3, MP_ERROR_TEXT("p too short"));
+    check_dims(p, FC_BATCHES, FC_BATCHES, 0);
+    check_dims(p, FC_IN, FC_OUT, 1);
+    float *out = (float *)fk_f32(args[0], 1, &n_out);
+    const float *in = fk_f32(args[1], 0, &n_in);
+    const float *b = fk_f32(args[2], 0, &n_b);
+    need(n_out == mul_dims(p[FC_BATCHES], p[FC_OUT]), MP_ERROR_TEXT("out length does not match p"));
+    need(n_in >= mul_dims(p[FC_BATCHES], p[FC_IN]), MP_ERROR_TEXT("input shorter than p says"));
+    need(n_b >= 2 + (size_t)p[FC_OUT] + mul_dims(p[FC_OUT], p[FC_IN]),
+         MP_ERROR_TEXT("b shorter than p says"));
+    tk_fully_connected_f32(out, in, b, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_f32_obj, 4, 4, fully_connected_f32);
+
+static const int32_t *fk_pool(const mp_obj_t *args, float **out, const float **in,
+                              const float **b) {
+    size_t np, n_out, n_in, n_b;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == PL_HDR, MP_ERROR_TEXT("p length != 14"));
+    check_dims(p, PL_BATCHES, PL_BATCHES, 0);
+    check_dims(p, PL_IN_H, PL_CH, 1);
+    check_dims(p, PL_OUT_H, PL_OUT_W, 0);
+    check_dims(p, PL_K_H, PL_STRIDE_W, 1);
+    check_range(p[PL_PAD_TOP], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
+    check_range(p[PL_PAD_LEFT], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
+    mul_dims(p[PL_OUT_H], p[PL_STRIDE_H]);
+    mul_dims(p[PL_OUT_W], p[PL_STRIDE_W]);
+    mul_dims(p[PL_K_H], p[PL_K_W]);
+    *out = (float *)fk_f32(args[0], 1, &n_out);
+    *in = fk_f32(args[1], 0, &n_in);
+    *b = fk_f32(args[2], 0, &n_b);
+    need(n_out == mul4(p[PL_BATCHES], p[PL_OUT_H], p[PL_OUT_W], p[PL_CH]),
+         MP_ERROR_TEXT("out length does not match p"));
+    need(n_in >= mul4(p[PL_BATCHES], p[PL_IN_H], p[PL_IN_W], p[PL_CH]),
+         MP_ERROR_TEXT("input shorter than p says"));
+    need(n_b >= 2, MP_ERROR_TEXT("b shorter than p says"));
+    return p;
+}
+
+static mp_obj_t avgpool_f32(size_t n_args, const mp_obj_t *args) {
+    float *out;
+    const float *in, *b;
+    const int32_t *p = fk_pool(args, &out, &in, &b);
+    need(tk_avgpool_f32(out, in, b, p) == 0,
+         MP_ERROR_TEXT("average pool window outside the input"));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(avgpool_f32_obj, 4, 4, avgpool_f32);
+
+static mp_obj_t maxpool_f32(size_t n_args, const mp_obj_t *args) {
+    float *out;
+    const float *in, *b;
+    const int32_t *p = fk_pool(args, &out, &in, &b);
+    tk_maxpool_f32(out, in, b, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(maxpool_f32_obj, 4, 4, maxpool_f32);
+
+static mp_obj_t quantize_f32(size_t n_args, const mp_obj_t *args) {
+    size_t np, n_in, n_b;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == QF_HDR, MP_ERROR_TEXT("p length != 4"));
+    check_dims(p, QF_N, QF_N, 0);
+    span_t out = get_span(args[0], 1);
+    const float *in = fk_f32(args[1], 0, &n_in);
+    const float *b = fk_f32(args[2], 0, &n_b);
+    need(out.elem != 0, MP_ERROR_TEXT("out must be int8 or int16"));
+    check_act(p[QF_LO], p[QF_HI], out.elem);
+    check_out(out, mul_dims(p[QF_N], out.elem));
+    need(n_in >= (size_t)p[QF_N], MP_ERROR_TEXT("input shorter than p says"));
+    need(n_b >= 1, MP_ERROR_TEXT("b must hold the scale"));
+    tk_quantize_f32(out.buf, in, b[0], p, out.elem);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(quantize_f32_obj, 4, 4, quantize_f32);
+
+static mp_obj_t dequantize_f32(size_t n_args, const mp_obj_t *args) {
+    size_t np, n_out, n_b;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == DQ_HDR, MP_ERROR_TEXT("p length != 3"));
+    check_dims(p, DQ_N, DQ_N, 0);
+    check_range(p[DQ_KIND], 0, 2, MP_ERROR_TEXT("kind must be 0, 1 or 2"));
+    check_range(p[DQ_ZP], -65536, 65536, MP_ERROR_TEXT("zero point out of range"));
+    float *out = (float *)fk_f32(args[0], 1, &n_out);
+    span_t in = get_span(args[1], 0);
+    const float *b = fk_f32(args[2], 0, &n_b);
+    int elem = p[DQ_KIND] == 2 ? 2 : 1;
+    need(in.elem == elem, MP_ERROR_TEXT("input type does not match kind"));
+    need(n_out == (size_t)p[DQ_N], MP_ERROR_TEXT("out length does not match p"));
+    check_in(in, mul_dims(p[DQ_N], elem), MP_ERROR_TEXT("input shorter than p says"));
+    need(n_b >= 1, MP_ERROR_TEXT("b must hold the scale"));
+    tk_dequantize_f32(out, in.buf, b[0], p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(dequantize_f32_obj, 4, 4, dequantize_f32);
+#endif
+/* ---- float kernels ---- */

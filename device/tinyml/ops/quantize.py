@@ -91,6 +91,14 @@ def _bind_affine_quantize(m, op, src, dst):
     def bind(scratch):
         out = m.view(op.outputs[0])
         a = m.view(op.inputs[0])
+        kernel = getattr(m.kernels, 'quantize_f32', None)   # native only (float hardware)
+        if kernel is not None:
+            b = array('f', [scale])
+            p = array('i', [n, zp, lo, hi])
+
+            def run_kernel():
+                kernel(out, a, b, p)
+            return run_kernel
 
         def run():
             for i in range(n):
@@ -118,10 +126,21 @@ def prepare_dequantize(m, op):
         raise not_supported(op, '%s -> %s' % (src.dtype, dst.dtype))
     scale, zp = _per_tensor(op, src, 'input')
     n = src.size
+    kind = ('int8', 'uint8', 'int16').index(src.dtype)
 
     def bind(scratch):
         out = m.view(op.outputs[0])
         a = m.view(op.inputs[0])
+        kernel = getattr(m.kernels, 'dequantize_f32', None)  # native only (float hardware)
+        b = array('f', [scale])
+        if kernel is not None and b[0] == scale:
+            # float32 scale * integer of <= 17 bits: exact in double, so one float32
+            # rounding of the product equals the python (and TFLM) double product cast
+            p = array('i', [n, zp, kind])
+
+            def run_kernel():
+                kernel(out, a, b, p)
+            return run_kernel
 
         def run():
             for i in range(n):

@@ -1,0 +1,248 @@
+/* Float32 kernels (see float_kernels.h). Taps outside the image read as -in_offset, as the
+   python kernels' im2col does (0 for float models). */
+#include "float_kernels.h"
+
+#if TK_HAVE_FLOAT_DSP
+
+static inline float clampf(float v, float lo, float hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+void tk_conv_f32(float *out, const float *in, const float *b, const int32_t *p) {
+    const int32_t batches = p[CV_BATCHES], in_h = p[CV_IN_H], in_w = p[CV_IN_W];
+    const int32_t in_c = p[CV_IN_C], out_h = p[CV_OUT_H], out_w = p[CV_OUT_W];
+    const int32_t out_c = p[CV_OUT_C], k_h = p[CV_K_H], k_w = p[CV_K_W];
+    const int32_t K = k_h * k_w * in_c;
+    const float zp = (float)(-p[CV_IN_OFFSET]);
+    const float act_min = b[0], act_max = b[1];
+    const float *bias = b + 2, *wts = b + 2 + out_c;
+    float *o = out;
+    for (int32_t bt = 0; bt < batches; bt++) {
+        const float *base = in + (size_t)bt * in_h * in_w * in_c;
+        for (int32_t oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP];
+            for (int32_t ox = 0; ox < out_w; ox++) {
+                const int32_t ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
+                const float *w = wts;
+                for (int32_t oc = 0; oc < out_c; oc++) {
+                    float acc = 0.0f;
+                    const float *wk = w;
+                    for (int32_t ky = 0; ky < k_h; ky++) {
+                        const int32_t iy = iy0 + ky * p[CV_DIL_H];
+                        const int inside_y = iy >= 0 && iy < in_h;
+                        for (int32_t kx = 0; kx < k_w; kx++) {
+                            const int32_t ix = ix0 + kx * p[CV_DIL_W];
+                            if (inside_y && ix >= 0 && ix < in_w) {
+                                const float *x = base + ((size_t)iy * in_w + ix) * in_c;
+                                for (int32_t c = 0; c < in_c; c++) {
+                                    acc += x[c] * wk[c];
+                                }
+                            } else {
+                                for (int32_t c = 0; c < in_c; c++) {
+                                    acc += zp * wk[c];
+                                }
+                            }
+                            wk += in_c;
+                        }
+                    }
+                    w += K;
+                    acc += bias[oc];
+                    *o++ = clampf(acc, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+
+void tk_depthwise_f32(float *out, const float *in, const float *b, const int32_t *p) {
+    const int32_t batches = p[CV_BATCHES], in_h = p[CV_IN_H], in_w = p[CV_IN_W];
+    const int32_t in_c = p[CV_IN_C], out_h = p[CV_OUT_H], out_w = p[CV_OUT_W];
+    const int32_t out_c = p[CV_OUT_C], k_h = p[CV_K_H], k_w = p[CV_K_W];
+    const int32_t dm = p[CV_DEPTH_MULT];
+    const float zp = (float)(-p[CV_IN_OFFSET]);
+    const float act_min = b[0], act_max = b[1];
+    const float *bias = b + 2, *wts = b + 2 + out_c;
+    float *o = out;
+    for (int32_t bt = 0; bt < batches; bt++) {
+        const float *base = in + (size_t)bt * in_h * in_w * in_c;
+        for (int32_t oy = 0; oy < out_h; oy++) {
+            const int32_t iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP];
+            for (int32_t ox = 0; ox < out_w; ox++) {
+                const int32_t ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
+                for (int32_t oc = 0; oc < out_c; oc++) {
+                    const int32_t ic = oc / dm;
+                    float acc = 0.0f;
+                    const float *w = wts + oc;
+                    for (int32_t ky = 0; ky < k_h; ky++) {
+                        const int32_t iy = iy0 + ky * p[CV_DIL_H];
+                        const int inside_y = iy >= 0 && iy < in_h;
+                        for (int32_t kx = 0; kx < k_w; kx++) {
+                            const int32_t ix = ix0 + kx * p[CV_DIL_W];
+                            float x = zp;
+                            if (inside_y && ix >= 0 && ix < in_w) {
+                                x = base[((size_t)iy * in_w + ix) * in_c + ic];
+                            }
+                            acc += x * *w;
+                            w += out_c;
+                        }
+                    }
+                    acc += bias[oc];
+                    *o++ = clampf(acc, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+
+void tk_fully_connected_f32(float *out, const float *in, const float *b, const int32_t *p) {
+    const int32_t batches = p[FC_BATCHES], depth = p[FC_IN], out_d = p[FC_OUT];
+    const float act_min = b[0], act_max = b[1];
+    const float *bias = b + 2;
+    float *o = out;
+    for (int32_t bt = 0; bt < batches; bt++) {
+        const float *x = in + (size_t)bt * depth;
+        const float *w = b + 2 + out_d;
+        for (int32_t oc = 0; oc < out_d; oc++) {
+            float acc = 0.0f;
+            for (int32_t i = 0; i < depth; i++) {
+                acc += x[i] * w[i];
+            }
+            w += depth;
+            acc += bias[oc];
+            *o++ = clampf(acc, act_min, act_max);
+        }
+    }
+}
+
+/* the clipped window: [*y0, *y1) x [*x0, *x1) */
+static void window(const int32_t *p, int32_t oy, int32_t ox, int32_t *y0, int32_t *y1,
+                   int32_t *x0, int32_t *x1) {
+    const int32_t iy0 = oy * p[PL_STRIDE_H] - p[PL_PAD_TOP];
+    const int32_t ix0 = ox * p[PL_STRIDE_W] - p[PL_PAD_LEFT];
+    *y0 = iy0 > 0 ? iy0 : 0;
+    *y1 = iy0 + p[PL_K_H] < p[PL_IN_H] ? iy0 + p[PL_K_H] : p[PL_IN_H];
+    *x0 = ix0 > 0 ? ix0 : 0;
+    *x1 = ix0 + p[PL_K_W] < p[PL_IN_W] ? ix0 + p[PL_K_W] : p[PL_IN_W];
+}
+
+int tk_avgpool_f32(float *out, const float *in, const float *b, const int32_t *p) {
+    const int32_t batches = p[PL_BATCHES], in_h = p[PL_IN_H], in_w = p[PL_IN_W];
+    const int32_t ch = p[PL_CH], out_h = p[PL_OUT_H], out_w = p[PL_OUT_W];
+    const float act_min = b[0], act_max = b[1];
+    float *o = out;
+    for (int32_t bt = 0; bt < batches; bt++) {
+        const float *base = in + (size_t)bt * in_h * in_w * ch;
+        for (int32_t oy = 0; oy < out_h; oy++) {
+            for (int32_t ox = 0; ox < out_w; ox++) {
+                int32_t y0, y1, x0, x1;
+                window(p, oy, ox, &y0, &y1, &x0, &x1);
+                if (y1 <= y0 || x1 <= x0) {
+                    return -1;
+                }
+                const float count = (float)((y1 - y0) * (x1 - x0));
+                for (int32_t c = 0; c < ch; c++) {
+                    float acc = 0.0f;
+                    for (int32_t iy = y0; iy < y1; iy++) {
+                        const float *x = base + ((size_t)iy * in_w + x0) * ch + c;
+                        for (int32_t ix = x0; ix < x1; ix++) {
+                            acc += *x;
+                            x += ch;
+                        }
+                    }
+                    *o++ = clampf(acc / count, act_min, act_max);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+void tk_maxpool_f32(float *out, const float *in, const float *b, const int32_t *p) {
+    const int32_t batches = p[PL_BATCHES], in_h = p[PL_IN_H], in_w = p[PL_IN_W];
+    const int32_t ch = p[PL_CH], out_h = p[PL_OUT_H], out_w = p[PL_OUT_W];
+    const float act_min = b[0], act_max = b[1];
+    float *o = out;
+    for (int32_t bt = 0; bt < batches; bt++) {
+        const float *base = in + (size_t)bt * in_h * in_w * ch;
+        for (int32_t oy = 0; oy < out_h; oy++) {
+            for (int32_t ox = 0; ox < out_w; ox++) {
+                int32_t y0, y1, x0, x1;
+                window(p, oy, ox, &y0, &y1, &x0, &x1);
+                for (int32_t c = 0; c < ch; c++) {
+                    float mx = -3.40282347e38f;
+                    for (int32_t iy = y0; iy < y1; iy++) {
+                        const float *x = base + ((size_t)iy * in_w + x0) * ch + c;
+                        for (int32_t ix = x0; ix < x1; ix++) {
+                            if (*x > mx) {
+                                mx = *x;
+                            }
+                            x += ch;
+                        }
+                    }
+                    *o++ = clampf(mx, act_min, act_max);
+                }
+            }
+        }
+    }
+}
+
+#endif
+
+#if TK_HAVE_FLOAT_DSP
+/* TFLM AffineQuantize: int32(round_half_away(float32(x / scale))) + zp (wrapping), clamped;
+   NaN and quotients outside int32 give the x86 conversion result INT32_MIN (+ zp). */
+static int32_t quantize_one(float x, float scale, int32_t zp, int32_t lo, int32_t hi) {
+    float d = x / scale;
+    int32_t q;
+    if (!(d >= -2147483648.0f && d < 2147483648.0f)) {
+        q = (int32_t)(0x80000000u + (uint32_t)zp);
+    } else {
+        int32_t t = (int32_t)d;                 /* toward zero */
+        float frac = d - (float)t;              /* exact */
+        if (frac >= 0.5f) {
+            t += 1;
+        } else if (frac <= -0.5f) {
+            t -= 1;
+        }
+        q = (int32_t)((uint32_t)t + (uint32_t)zp);
+    }
+    return q < lo ? lo : (q > hi ? hi : q);
+}
+
+void tk_quantize_f32(void *out, const float *in, float scale, const int32_t *p, int elem) {
+    const int32_t n = p[QF_N], zp = p[QF_ZP], lo = p[QF_LO], hi = p[QF_HI];
+    if (elem == 1) {
+        int8_t *o = out;
+        for (int32_t i = 0; i < n; i++) {
+            o[i] = (int8_t)quantize_one(in[i], scale, zp, lo, hi);
+        }
+    } else {
+        int16_t *o = out;
+        for (int32_t i = 0; i < n; i++) {
+            o[i] = (int16_t)quantize_one(in[i], scale, zp, lo, hi);
+        }
+    }
+}
+
+/* scale * (x - zp): the exact product of a float32 scale and a 17-bit integer rounded once
+   to float32, as TFLM's double product cast to float */
+void tk_dequantize_f32(float *out, const void *in, float scale, const int32_t *p) {
+    const int32_t n = p[DQ_N], zp = p[DQ_ZP];
+    if (p[DQ_KIND] == 0) {
+        const int8_t *x = in;
+        for (int32_t i = 0; i < n; i++) {
+            out[i] = scale * (float)(x[i] - zp);
+        }
+    } else if (p[DQ_KIND] == 1) {
+        const uint8_t *x = in;
+        for (int32_t i = 0; i < n; i++) {
+            out[i] = scale * (float)(x[i] - zp);
+        }
+    } else {
+        const int16_t *x = in;
+        for (int32_t i = 0; i < n; i++) {
+            out[i] = scale * (float)(x[i] - zp);
+        }
+    }
+}
+#endif
