@@ -53,6 +53,8 @@ static const mp_obj_fun_builtin_var_t maxpool_f32_obj;
 static const mp_obj_fun_builtin_var_t quantize_f32_obj;
 static const mp_obj_fun_builtin_var_t dequantize_f32_obj;
 #endif
+/* copy */
+static const mp_obj_fun_builtin_var_t copy_strided_obj;
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -96,6 +98,8 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_quantize_f32, MP_OBJ_FROM_PTR(&quantize_f32_obj));
     mp_store_global(MP_QSTR_dequantize_f32, MP_OBJ_FROM_PTR(&dequantize_f32_obj));
 #endif
+    /* copy */
+    mp_store_global(MP_QSTR_copy_strided, MP_OBJ_FROM_PTR(&copy_strided_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -699,6 +703,67 @@ static mp_obj_t svdf_time(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_time_obj, 4, 4, svdf_time);
 /* ---- rnn kernels ---- */
+
+/* ---- copy/requant kernels ---- */
+#include "copy.h"
+
+/* lowest and highest element offset one copy job touches through (off, strides) */
+static void copy_extent(const int32_t *n, int32_t off, const int32_t *st, int64_t *lo,
+                        int64_t *hi) {
+    check_range(off, 0, 1 << 30, MP_ERROR_TEXT("offset out of range in p"));
+    int64_t l = off, h = off;
+    for (int d = 0; d < 4; d++) {
+        int32_t s = st[d];
+        check_range(s, -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("stride out of range in p"));
+        uint32_t mag = s < 0 ? (uint32_t)-s : (uint32_t)s;
+        int32_t t = (int32_t)mul_dims((size_t)(n[d] - 1), mag);
+        if (s < 0) {
+            l -= t;
+        } else {
+            h += t;
+        }
+    }
+    *lo = l;
+    *hi = h;
+}
+
+/* copy_strided(out, a, b, p): p = [elem 1|2|4, n_jobs, jobs of CJ_LEN words]; b unused */
+static mp_obj_t copy_strided(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np >= CP_HDR, MP_ERROR_TEXT("p too short"));
+    int32_t elem = p[CP_ELEM];
+    need(elem == 1 || elem == 2 || elem == 4, MP_ERROR_TEXT("element size must be 1, 2 or 4"));
+    int sh = elem == 4 ? 2 : elem - 1;
+    int32_t jobs = p[CP_JOBS];
+    check_range(jobs, 0, 1 << 16, MP_ERROR_TEXT("job count out of range"));
+    need(np == (size_t)CP_HDR + (size_t)jobs * CJ_LEN, MP_ERROR_TEXT("p length != 2 + 16 * jobs"));
+    span_t out = get_span(args[0], 1);
+    span_t a = get_span(args[1], 0);
+    int64_t n_out = (int64_t)(out.len >> sh), n_a = (int64_t)(a.len >> sh);
+    for (int32_t j = 0; j < jobs; j++) {
+        const int32_t *job = p + CP_HDR + j * CJ_LEN;
+        check_range(job[CJ_MODE], 0, 1, MP_ERROR_TEXT("job mode must be 0 or 1"));
+        check_dims(job, CJ_N0, CJ_N3, 0);
+        if (job[CJ_N0] == 0 || job[CJ_N1] == 0 || job[CJ_N2] == 0 || job[CJ_N3] == 0) {
+            continue;
+        }
+        mul4(job[CJ_N0], job[CJ_N1], job[CJ_N2], job[CJ_N3]);
+        int64_t lo, hi;
+        copy_extent(job + CJ_N0, job[CJ_DOFF], job + CJ_D0, &lo, &hi);
+        need(lo >= 0 && hi < n_out, MP_ERROR_TEXT("copy job outside out"));
+        if (!job[CJ_MODE]) {
+            copy_extent(job + CJ_N0, job[CJ_SOFF], job + CJ_S0, &lo, &hi);
+            need(lo >= 0 && hi < n_a, MP_ERROR_TEXT("copy job outside a"));
+        }
+    }
+    for (int32_t j = 0; j < jobs; j++) {
+        tk_copy_job((uint8_t *)out.buf, (const uint8_t *)a.buf, p + CP_HDR + j * CJ_LEN, elem);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(copy_strided_obj, 4, 4, copy_strided);
+/* ---- copy/requant kernels ---- */
 
 /* ---- float kernels ---- */
 /* conv_f32, depthwise_f32, fully_connected_f32, avgpool_f32, maxpool_f32 (float_kernels.c):

@@ -42,6 +42,7 @@ try:
     from .python_rnn import *  # noqa: F401,F403
 except ImportError:
     pass
+from .python_copy import *  # noqa: F401,F403
 
 _scratch = {}
 

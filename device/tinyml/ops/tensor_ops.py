@@ -6,6 +6,7 @@ anything else is an element loop over typed views.
 from ..errors import ModelError
 from ..graph import ITEMSIZE
 from . import not_supported
+from ..kernels import python_copy as _python_copy
 
 MAX_ROW_VIEWS = 256    # pre-sliced row views kept per op (each costs two small objects)
 MIN_ROW_BYTES = 8      # shorter rows are copied element by element
@@ -81,6 +82,9 @@ def bind_jobs(m, make_jobs, dtype, fill=None):
 
     def bind(scratch):
         jobs = make_jobs()
+        native = _native_steps(m, jobs, size, fill)
+        if native is not None:
+            return native
         steps = []
         total_rows = sum(_row_count(j) for j in jobs if _row_mode(j, size))
         for job in jobs:
@@ -95,6 +99,47 @@ def bind_jobs(m, make_jobs, dtype, fill=None):
                 step()
         return run
     return bind
+
+
+def _native_steps(m, jobs, size, fill):
+    """run() making one kernels.copy_strided call per source tensor, or None when the table's
+    copy_strided is the python twin (the row / element steps below are faster in Python)."""
+    kernel = getattr(m.kernels, 'copy_strided', None)
+    if kernel is None or kernel is _python_copy.copy_strided or size not in (1, 2, 4):
+        return None
+    from array import array
+    value = 0
+    if fill is not None:
+        for k in range(size):
+            value |= fill[k] << (8 * k)
+        if value >= 1 << 31:
+            value -= 1 << 32
+    groups = {}
+    order = []
+    for job in jobs:
+        key = job.dst if job.src is None else job.src
+        if (job.dst, job.src is None, key) not in groups:
+            groups[(job.dst, job.src is None, key)] = []
+            order.append((job.dst, job.src is None, key))
+        words = groups[(job.dst, job.src is None, key)]
+        words.append(1 if job.src is None else 0)
+        words.append(value if job.src is None else 0)
+        words.extend(job.shape)
+        words.append(job.dst_off)
+        words.extend(job.dst_strides)
+        words.append(0 if job.src is None else job.src_off)
+        words.extend(job.src_strides)
+    calls = []
+    for key in order:
+        words = groups[key]
+        p = array('i', [size, len(words) // 16] + words)
+        calls.append((m.raw(key[0]), m.raw(key[2]), p))
+    calls = tuple(calls)
+
+    def run():
+        for out, a, p in calls:
+            kernel(out, a, None, p)
+    return run
 
 
 def _row_step(m, job, size, fill):

@@ -1,0 +1,124 @@
+"""Native copy_strided (native_modules/src/copy.c) against its python twin
+kernels/python_copy.py: random jobs give identical bytes; bad parameter blocks and short
+buffers raise ValueError; the data-movement ops bind the native kernel."""
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def built():
+    subprocess.run(["make", "-s", "-C", str(ROOT / "native_modules"), "x64"], check=True)
+
+
+RANDOM = r"""
+import random
+from array import array
+import tinyml_kernels as N
+from tinyml.kernels import python_copy as P
+random.seed(%d)
+
+def extent(n, off, st):
+    lo = hi = off
+    for k in range(4):
+        t = (n[k] - 1) * st[k]
+        if t < 0: lo += t
+        else: hi += t
+    return lo, hi
+
+bad = 0
+for case in range(%d):
+    e = random.choice((1, 2, 4))
+    words = []
+    jobs = random.randint(1, 3)
+    need_out = need_a = 1
+    for j in range(jobs):
+        n = [random.randint(0 if random.random() < 0.05 else 1, 5) for k in range(4)]
+        d = [random.randint(0, 40) for k in range(4)]
+        if random.random() < 0.5:
+            d[3] = 1
+        s = [random.randint(-30, 30) for k in range(4)]
+        if random.random() < 0.4:
+            s[3] = 1
+        mode = 1 if random.random() < 0.3 else 0
+        lo, hi = extent(n, 0, s)
+        soff = -lo + random.randint(0, 3)
+        doff = random.randint(0, 5)
+        need_out = max(need_out, extent(n, doff, d)[1] + 1)
+        need_a = max(need_a, extent(n, soff, s)[1] + 1)
+        fill = random.getrandbits(31) - random.getrandbits(31)
+        words += [mode, fill] + n + [doff] + d + [soff] + s
+    p = array('i', [e, jobs] + words)
+    a = bytes(random.getrandbits(8) for k in range(need_a * e + random.randint(0, 3)))
+    init = bytes(random.getrandbits(8) for k in range(need_out * e))
+    o1 = bytearray(init)
+    o2 = bytearray(init)
+    N.copy_strided(o1, a, None, p)
+    P.copy_strided(o2, a, None, p)
+    if o1 != o2:
+        bad += 1
+        print('differ', list(p))
+print('bad', bad)
+"""
+
+BAD = r"""
+from array import array
+import tinyml_kernels as N
+job = [0, 0, 1, 1, 2, 3, 0, 0, 0, 3, 1, 0, 0, 0, 3, 1]
+def p(e=1, jobs=1, job=job):
+    return array('i', [e, jobs] + job)
+cases = [
+    (bytearray(6), bytes(5), p()),                       # a too short
+    (bytearray(5), bytes(6), p()),                       # out too short
+    (bytearray(6), bytes(6), p(e=3)),                    # element size
+    (bytearray(6), bytes(6), p(jobs=2)),                 # p length
+    (bytearray(6), bytes(6), array('i', [1])),          # header
+    (bytearray(6), bytes(6), p(job=[2] + job[1:])),       # mode
+    (bytearray(6), bytes(6), p(job=job[:6] + [-1] + job[7:])),   # negative dst offset
+    (bytearray(6), bytes(6), p(job=job[:11] + [0, 0, 0, -3, 1])),   # src below 0
+    (bytearray(6), bytes(6), p(job=job[:2] + [1 << 25] + job[3:])),  # dim too large
+    (bytearray(6), bytes(6), p(job=job[:2] + [1 << 20, 1 << 20] + job[4:])),  # huge
+    (bytearray(12), bytes(6), p(e=2)),                   # a short in elements
+    (bytearray(6), bytes(6), bytes(68)),                 # p not array('i')
+]
+n = 0
+for out, a, q in cases:
+    try:
+        N.copy_strided(out, a, None, q)
+    except ValueError:
+        n += 1
+o = bytearray(6)
+N.copy_strided(o, b'abcdef', None, p())
+print(n, len(cases), bytes(o) == b'abcdef')
+o = bytearray(6)
+N.copy_strided(o, b'', None, array('i', [2, 1, 1, 0x4142, 1, 1, 1, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]))
+print(bytes(o) == b'BABABA')
+"""
+
+
+def test_random_jobs_identical(built, mp):
+    out = mp(RANDOM % (1, 300), timeout=120)
+    assert out.split()[-1] == "0", out[-2000:]
+
+
+def test_bad_arguments_raise(built, mp):
+    lines = mp(BAD).split("\n")
+    n, total, ok = lines[0].split()
+    assert n == total and ok == "True", lines
+    assert lines[1] == "True"
+
+
+OPS = r"""
+from array import array
+import tinyml
+from tinyml import kernels
+from tinyml.ops import tensor_ops as T
+kernels.use_backend('native')
+print(kernels.table.copy_strided is not T._python_copy.copy_strided)
+"""
+
+
+def test_native_table_has_copy(built, mp):
+    assert mp(OPS).split()[-1] == "True"
