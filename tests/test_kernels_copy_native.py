@@ -122,3 +122,81 @@ print(kernels.table.copy_strided is not T._python_copy.copy_strided)
 
 def test_native_table_has_copy(built, mp):
     assert mp(OPS).split()[-1] == "True"
+
+
+REQUANT = r"""
+import random
+from array import array
+import tinyml_kernels as N
+from tinyml.kernels import python_eltwise as P
+random.seed(%d)
+RANGE = {'b': (-128, 127), 'h': (-32768, 32767), 'i': (-2**31, 2**31 - 1)}
+def rint(lo, hi):
+    return lo + (random.getrandbits(32) %% (hi - lo + 1))
+bad = 0
+for case in range(%d):
+    ta = random.choice('bhi')
+    to = random.choice('bhi')
+    n = random.randint(0, 40)
+    a = array(ta, [rint(*RANGE[ta]) >> random.randint(0, 20) for k in range(n)])
+    mode = 0 if random.random() < 0.1 else 1
+    izp = 0 if ta == 'i' else rint(-300, 300)
+    ozp = rint(-300, 300)
+    m1 = (1 << 30) + random.getrandbits(30) if random.random() < 0.95 else 0
+    m2 = (1 << 30) + random.getrandbits(30)
+    s1 = rint(-31, 8)
+    s2 = rint(-31, 8)
+    lo, hi = RANGE[to]
+    if random.random() < 0.5:
+        lo, hi = sorted((rint(lo, hi), rint(lo, hi)))
+    p = array('i', [n, izp, ozp, m1, s1, m2, s2, random.getrandbits(1), lo, hi, mode])
+    o1 = array(to, [0] * n)
+    o2 = array(to, [0] * n)
+    N.requant_int16(o1, a, None, p)
+    P.requant_int16(o2, a, None, p)
+    if list(o1) != list(o2):
+        bad += 1
+        print('differ', ta, to, list(p), list(a)[:4], list(o1)[:4], list(o2)[:4])
+print('bad', bad)
+"""
+
+REQUANT_BAD = r"""
+from array import array
+import tinyml_kernels as N
+def p(**kw):
+    v = dict(n=4, izp=0, ozp=0, m=1 << 30, s=0, neg=0, lo=-128, hi=127, mode=1)
+    v.update(kw)
+    return array('i', [v['n'], v['izp'], v['ozp'], v['m'], v['s'], v['m'], v['s'], v['neg'],
+                       v['lo'], v['hi'], v['mode']])
+h4 = array('h', [1, 2, 3, 4])
+cases = [
+    (array('b', [0] * 3), h4, p()),                 # out short
+    (array('b', [0] * 5), h4, p()),                 # out long
+    (array('b', [0] * 5), array('h', [1] * 3), p(n=5)),   # a short
+    (array('b', [0] * 4), h4, p(lo=-129)),          # clamp outside int8
+    (array('b', [0] * 4), h4, p(lo=5, hi=4)),
+    (array('b', [0] * 4), h4, p(s=32)),
+    (array('b', [0] * 4), h4, p(m=-1)),
+    (array('b', [0] * 4), h4, p(mode=2)),
+    (array('b', [0] * 4), array('i', [1] * 4), p(izp=3)),
+    (array('f', [0] * 4), h4, p()),
+    (array('b', [0] * 4), h4, array('i', [4, 0])),
+]
+n = 0
+for out, a, q in cases:
+    try:
+        N.requant_int16(out, a, None, q)
+    except ValueError:
+        n += 1
+print(n, len(cases))
+"""
+
+
+def test_requant_int16_identical(built, mp):
+    out = mp(REQUANT % (2, 400), timeout=120)
+    assert out.split()[-1] == "0", out[-2000:]
+
+
+def test_requant_int16_bad_arguments(built, mp):
+    n, total = mp(REQUANT_BAD).split()[-2:]
+    assert n == total

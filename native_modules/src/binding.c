@@ -55,6 +55,7 @@ static const mp_obj_fun_builtin_var_t dequantize_f32_obj;
 #endif
 /* copy */
 static const mp_obj_fun_builtin_var_t copy_strided_obj;
+static const mp_obj_fun_builtin_var_t requant_int16_obj;
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -100,6 +101,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
 #endif
     /* copy */
     mp_store_global(MP_QSTR_copy_strided, MP_OBJ_FROM_PTR(&copy_strided_obj));
+    mp_store_global(MP_QSTR_requant_int16, MP_OBJ_FROM_PTR(&requant_int16_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -763,6 +765,47 @@ static mp_obj_t copy_strided(size_t n_args, const mp_obj_t *args) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(copy_strided_obj, 4, 4, copy_strided);
+/* typed buffer of requant_int16: element size 1/2/4 from the typecode, *uns for B/H */
+static void *rq_buf(mp_obj_t o, int writable, size_t *len, int *elem, int *uns) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(o, &bi, writable ? MP_BUFFER_WRITE : MP_BUFFER_READ);
+    int t = bi.typecode & 0x7F;
+    *uns = t == 'B' || t == 'H';
+    *elem = (t == 'b' || t == 'B') ? 1 : (t == 'h' || t == 'H') ? 2 : (t == 'i' || t == 'l') ? 4 : 0;
+    need(*elem != 0 && ((uintptr_t)bi.buf & (*elem - 1)) == 0,
+         MP_ERROR_TEXT("requant_int16 needs int8/int16/int32 arrays"));
+    *len = bi.len;
+    return bi.buf;
+}
+
+static mp_obj_t requant_int16(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == RQ_LEN, MP_ERROR_TEXT("p length != 11"));
+    check_dims(p, RQ_N, RQ_N, 0);
+    size_t lo_len, la;
+    int oe, ou, ae, au;
+    void *out = rq_buf(args[0], 1, &lo_len, &oe, &ou);
+    const void *a = rq_buf(args[1], 0, &la, &ae, &au);
+    size_t n = p[RQ_N];
+    check_out((span_t){out, lo_len, oe}, mul_dims(n, oe));
+    check_in((span_t){(void *)a, la, ae}, mul_dims(n, ae), MP_ERROR_TEXT("a shorter than p says"));
+    check_range(p[RQ_MODE], 0, 1, MP_ERROR_TEXT("mode must be 0 or 1"));
+    check_range(p[RQ_NEGATE], 0, 1, MP_ERROR_TEXT("negate flag must be 0 or 1"));
+    check_range(p[RQ_IZP], -65536, 65536, MP_ERROR_TEXT("zero point out of range"));
+    need(ae < 4 || p[RQ_IZP] == 0 || !p[RQ_MODE], MP_ERROR_TEXT("int32 input needs zero point 0"));
+    check_shifts(p + RQ_SPOS, 1, 31);
+    check_shifts(p + RQ_SNEG, 1, 31);
+    check_mults(p + RQ_MPOS, 1);
+    check_mults(p + RQ_MNEG, 1);
+    int64_t top = oe == 4 ? (int64_t)INT32_MAX : oe == 2 ? (ou ? 65535 : 32767) : (ou ? 255 : 127);
+    int64_t bottom = ou ? 0 : -top - 1;
+    need(bottom <= p[RQ_LO] && p[RQ_LO] <= p[RQ_HI] && p[RQ_HI] <= top,
+         MP_ERROR_TEXT("bad clamp range for the output type"));
+    tk_requant_int16(out, oe, a, ae, au, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(requant_int16_obj, 4, 4, requant_int16);
 /* ---- copy/requant kernels ---- */
 
 /* ---- float kernels ---- */

@@ -11,4 +11,9 @@ enum {
     CJ_SOFF, CJ_S0, CJ_S1, CJ_S2, CJ_S3, CJ_LEN
 };
 void tk_copy_job(uint8_t *out, const uint8_t *a, const int32_t *job, int elem);
+
+/* requant_int16: p as in python_eltwise.requant_int16 */
+enum { RQ_N, RQ_IZP, RQ_OZP, RQ_MPOS, RQ_SPOS, RQ_MNEG, RQ_SNEG, RQ_NEGATE, RQ_LO, RQ_HI, RQ_MODE,
+       RQ_LEN };
+void tk_requant_int16(void *out, int oe, const void *a, int ae, int au, const int32_t *p);
 #endif
