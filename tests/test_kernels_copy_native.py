@@ -200,3 +200,77 @@ def test_requant_int16_identical(built, mp):
 def test_requant_int16_bad_arguments(built, mp):
     n, total = mp(REQUANT_BAD).split()[-2:]
     assert n == total
+
+
+REDUCE = r"""
+import random
+from array import array
+import tinyml_kernels as N
+from tinyml.kernels import python_eltwise as P
+random.seed(%d)
+RANGE = {'b': (-128, 127), 'h': (-32768, 32767)}
+def rint(lo, hi):
+    return lo + (random.getrandbits(32) %% (hi - lo + 1))
+bad = 0
+for case in range(%d):
+    t = random.choice('bh')
+    n_out = random.randint(0, 6)
+    n_red = random.randint(0, 50)
+    size = random.randint(1, 200)
+    a = array(t, [rint(*RANGE[t]) for k in range(size)])
+    red = [random.randint(0, size // 2) for k in range(n_red)]
+    top = size - 1 - (max(red) if red else 0)
+    bases = [random.randint(0, top) for k in range(n_out)]
+    lo, hi = RANGE[t]
+    if random.random() < 0.5:
+        lo, hi = sorted((rint(lo, hi), rint(lo, hi)))
+    m = (1 << 30) + random.getrandbits(30) if random.random() < 0.95 else 0
+    p = array('i', [n_out, n_red, rint(*RANGE[t]), rint(*RANGE[t]), m, rint(-31, 6), lo, hi]
+              + bases + red)
+    o1 = array(t, [0] * n_out)
+    o2 = array(t, [0] * n_out)
+    N.reduce_int(o1, a, None, p)
+    P.reduce_int(o2, a, None, p)
+    if list(o1) != list(o2):
+        bad += 1
+        print('differ', list(p)[:10], list(o1), list(o2))
+print('bad', bad)
+"""
+
+REDUCE_BAD = r"""
+from array import array
+import tinyml_kernels as N
+a = array('b', range(10))
+def p(n_out=2, n_red=3, zp=0, m=1 << 30, s=0, lo=-128, hi=127, bases=(0, 5), red=(0, 1, 4)):
+    return array('i', [n_out, n_red, zp, zp, m, s, lo, hi] + list(bases) + list(red))
+cases = [
+    (array('b', [0] * 3), a, p()),                  # out length
+    (array('b', [0] * 2), a, p(red=(0, 1, 5))),     # 5 + 5 beyond a
+    (array('b', [0] * 2), a, p(bases=(-1, 0))),
+    (array('b', [0] * 2), a, p(n_red=4)),           # p length
+    (array('b', [0] * 2), a, p(s=40)),
+    (array('b', [0] * 2), a, p(m=-5)),
+    (array('b', [0] * 2), a, p(hi=128)),
+    (array('i', [0] * 2), a, p()),
+    (array('b', [0] * 2), array('h', range(5)), p()),   # int16 a: 5 elements
+]
+n = 0
+for out, x, q in cases:
+    try:
+        N.reduce_int(out, x, None, q)
+    except ValueError:
+        n += 1
+o = array('b', [0] * 2)
+N.reduce_int(o, a, None, p())
+print(n, len(cases), list(o))
+"""
+
+
+def test_reduce_int_identical(built, mp):
+    out = mp(REDUCE % (3, 400), timeout=120)
+    assert out.split()[-1] == "0", out[-2000:]
+
+
+def test_reduce_int_bad_arguments(built, mp):
+    line = mp(REDUCE_BAD).strip().splitlines()[-1].split(None, 2)
+    assert line[0] == line[1], line

@@ -56,6 +56,7 @@ static const mp_obj_fun_builtin_var_t dequantize_f32_obj;
 /* copy */
 static const mp_obj_fun_builtin_var_t copy_strided_obj;
 static const mp_obj_fun_builtin_var_t requant_int16_obj;
+static const mp_obj_fun_builtin_var_t reduce_int_obj;
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -102,6 +103,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     /* copy */
     mp_store_global(MP_QSTR_copy_strided, MP_OBJ_FROM_PTR(&copy_strided_obj));
     mp_store_global(MP_QSTR_requant_int16, MP_OBJ_FROM_PTR(&requant_int16_obj));
+    mp_store_global(MP_QSTR_reduce_int, MP_OBJ_FROM_PTR(&reduce_int_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -806,6 +808,46 @@ static mp_obj_t requant_int16(size_t n_args, const mp_obj_t *args) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(requant_int16_obj, 4, 4, requant_int16);
+static mp_obj_t reduce_int(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np >= RI_HDR, MP_ERROR_TEXT("p too short"));
+    check_dims(p, RI_N_OUT, RI_N_RED, 0);
+    need(np == (size_t)RI_HDR + (size_t)p[RI_N_OUT] + (size_t)p[RI_N_RED],
+         MP_ERROR_TEXT("p length != 8 + n_out + n_red"));
+    size_t lo_len, la;
+    int oe, ou, ae, au;
+    void *out = rq_buf(args[0], 1, &lo_len, &oe, &ou);
+    const void *a = rq_buf(args[1], 0, &la, &ae, &au);
+    need(oe < 4 && ae < 4, MP_ERROR_TEXT("reduce_int needs int8/int16 arrays"));
+    check_out((span_t){out, lo_len, oe}, mul_dims(p[RI_N_OUT], oe));
+    check_range(p[RI_IZP], -65536, 65536, MP_ERROR_TEXT("zero point out of range"));
+    check_range(p[RI_OZP], -65536, 65536, MP_ERROR_TEXT("zero point out of range"));
+    check_shifts(p + RI_SHIFT, 1, 31);
+    check_mults(p + RI_MULT, 1);
+    int32_t top = oe == 2 ? (ou ? 65535 : 32767) : (ou ? 255 : 127);
+    int32_t bottom = ou ? 0 : -top - 1;
+    need(bottom <= p[RI_LO] && p[RI_LO] <= p[RI_HI] && p[RI_HI] <= top,
+         MP_ERROR_TEXT("bad clamp range for the output type"));
+    /* every base + offset inside a: all >= 0 and max base + max offset < elements of a */
+    int32_t mb = 0, mr = 0;
+    for (int32_t i = 0; i < p[RI_N_OUT]; i++) {
+        int32_t v = p[RI_HDR + i];
+        need(v >= 0 && v <= DIM_MAX, MP_ERROR_TEXT("offset out of range in p"));
+        mb = v > mb ? v : mb;
+    }
+    for (int32_t i = 0; i < p[RI_N_RED]; i++) {
+        int32_t v = p[RI_HDR + p[RI_N_OUT] + i];
+        need(v >= 0 && v <= DIM_MAX, MP_ERROR_TEXT("offset out of range in p"));
+        mr = v > mr ? v : mr;
+    }
+    if (p[RI_N_OUT] > 0 && p[RI_N_RED] > 0) {
+        need((size_t)(mb + mr) < (la >> (ae - 1)), MP_ERROR_TEXT("a shorter than p says"));
+    }
+    tk_reduce_int(out, oe, a, ae, au, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(reduce_int_obj, 4, 4, reduce_int);
 /* ---- copy/requant kernels ---- */
 
 /* ---- float kernels ---- */

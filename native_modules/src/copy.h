@@ -16,4 +16,8 @@ void tk_copy_job(uint8_t *out, const uint8_t *a, const int32_t *job, int elem);
 enum { RQ_N, RQ_IZP, RQ_OZP, RQ_MPOS, RQ_SPOS, RQ_MNEG, RQ_SNEG, RQ_NEGATE, RQ_LO, RQ_HI, RQ_MODE,
        RQ_LEN };
 void tk_requant_int16(void *out, int oe, const void *a, int ae, int au, const int32_t *p);
+
+/* reduce_int: p as in python_eltwise.reduce_int */
+enum { RI_N_OUT, RI_N_RED, RI_IZP, RI_OZP, RI_MULT, RI_SHIFT, RI_LO, RI_HI, RI_HDR };
+void tk_reduce_int(void *out, int oe, const void *a, int ae, int au, const int32_t *p);
 #endif

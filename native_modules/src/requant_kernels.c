@@ -44,3 +44,29 @@ void tk_requant_int16(void *out, int oe, const void *a, int ae, int au, const in
         store(out, oe, i, (int32_t)(x < lo ? lo : (x > hi ? hi : x)));
     }
 }
+
+/* reduce_int (python_eltwise layout): quantized MEAN / SUM. The sum wraps to int32 like
+   TFLM's int32 accumulator (unsigned arithmetic, no 64-bit multiply needed). */
+void tk_reduce_int(void *out, int oe, const void *a, int ae, int au, const int32_t *p) {
+    int32_t n_out = p[RI_N_OUT], n_red = p[RI_N_RED];
+    int32_t ozp = p[RI_OZP], mult = p[RI_MULT], shift = p[RI_SHIFT];
+    int32_t lo = p[RI_LO], hi = p[RI_HI];
+    uint32_t bias = (uint32_t)p[RI_IZP] * (uint32_t)n_red;
+    const int32_t *bases = p + RI_HDR, *red = p + RI_HDR + n_out;
+    for (int32_t o = 0; o < n_out; o++) {
+        int32_t base = bases[o];
+        uint32_t s = 0;
+        if (ae == 1 && !au) {
+            const int8_t *x = (const int8_t *)a + base;
+            for (int32_t r = 0; r < n_red; r++) {
+                s += (uint32_t)(int32_t)x[red[r]];
+            }
+        } else {
+            for (int32_t r = 0; r < n_red; r++) {
+                s += (uint32_t)load(a, ae, au, base + red[r]);
+            }
+        }
+        int64_t x = (int64_t)tk_requantize((int32_t)(s - bias), mult, shift) + ozp;
+        store(out, oe, o, (int32_t)(x < lo ? lo : (x > hi ? hi : x)));
+    }
+}
