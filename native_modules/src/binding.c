@@ -215,10 +215,9 @@ static void *get_scratch(size_t n) {
 
 /* ---------------------------------------------------------------- conv / depthwise */
 
-static const int32_t *check_conv(size_t n_args, const mp_obj_t *args, span_t *out, span_t *in,
-                                 span_t *w, int depthwise) {
-    size_t np;
-    const int32_t *p = get_params(args[3], &np);
+/* The conv/depthwise header checks shared by the int8 and float32 kernels; returns the
+   filter's element count. */
+static size_t conv_geometry(const int32_t *p, size_t np, int depthwise) {
     need(np >= CV_HDR, MP_ERROR_TEXT("p too short"));
     check_dims(p, CV_BATCHES, CV_BATCHES, 0);
     check_dims(p, CV_IN_H, CV_IN_C, 1);
@@ -227,34 +226,41 @@ static const int32_t *check_conv(size_t n_args, const mp_obj_t *args, span_t *ou
     check_range(p[CV_PAD_TOP], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
     check_range(p[CV_PAD_LEFT], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
     check_range(p[CV_IN_OFFSET], -255, 255, MP_ERROR_TEXT("in_offset out of range"));
+    /* strides and dilations times positions must stay far from int overflow */
+    mul_dims(p[CV_OUT_H], p[CV_STRIDE_H]);
+    mul_dims(p[CV_OUT_W], p[CV_STRIDE_W]);
+    mul_dims(p[CV_K_H], p[CV_DIL_H]);
+    mul_dims(p[CV_K_W], p[CV_DIL_W]);
+    size_t out_c = (size_t)p[CV_OUT_C];
+    if (depthwise) {
+        check_dims(p, CV_DEPTH_MULT, CV_DEPTH_MULT, 1);
+        need(mul_dims(p[CV_IN_C], p[CV_DEPTH_MULT]) == out_c,
+             MP_ERROR_TEXT("out_c != in_c * depth_multiplier"));
+        return mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), out_c);
+    }
+    size_t K = mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), p[CV_IN_C]);
+    need(K <= DIM_MAX, MP_ERROR_TEXT("filter too large"));
+    return mul_dims(K, out_c);
+}
+
+static const int32_t *check_conv(size_t n_args, const mp_obj_t *args, span_t *out, span_t *in,
+                                 span_t *w, int depthwise) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    size_t n_filter = conv_geometry(p, np, depthwise);
     check_range(p[CV_OUT_OFFSET], -255, 255, MP_ERROR_TEXT("out_offset out of range"));
     check_act(p[CV_ACT_MIN], p[CV_ACT_MAX], 1);
     int32_t out_c = p[CV_OUT_C];
     need(np == (size_t)CV_HDR + 3 * (size_t)out_c, MP_ERROR_TEXT("p length != 20 + 3*out_c"));
     check_mults(p + CV_HDR + out_c, out_c);
     check_shifts(p + CV_HDR + 2 * out_c, out_c, 31);
-    /* strides and dilations times positions must stay far from int overflow */
-    mul_dims(p[CV_OUT_H], p[CV_STRIDE_H]);
-    mul_dims(p[CV_OUT_W], p[CV_STRIDE_W]);
-    mul_dims(p[CV_K_H], p[CV_DIL_H]);
-    mul_dims(p[CV_K_W], p[CV_DIL_W]);
     *out = get_span(args[0], 1);
     *in = get_span(args[1], 0);
     *w = get_span(args[2], 0);
     check_out(*out, mul4(p[CV_BATCHES], p[CV_OUT_H], p[CV_OUT_W], out_c));
     check_in(*in, mul4(p[CV_BATCHES], p[CV_IN_H], p[CV_IN_W], p[CV_IN_C]),
              MP_ERROR_TEXT("input shorter than p says"));
-    if (depthwise) {
-        check_dims(p, CV_DEPTH_MULT, CV_DEPTH_MULT, 1);
-        need(mul_dims(p[CV_IN_C], p[CV_DEPTH_MULT]) == (size_t)out_c,
-             MP_ERROR_TEXT("out_c != in_c * depth_multiplier"));
-        check_in(*w, mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), out_c),
-                 MP_ERROR_TEXT("filter shorter than p says"));
-    } else {
-        size_t K = mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), p[CV_IN_C]);
-        need(K <= DIM_MAX, MP_ERROR_TEXT("filter too large"));
-        check_in(*w, mul_dims(K, out_c), MP_ERROR_TEXT("filter shorter than p says"));
-    }
+    check_in(*w, n_filter, MP_ERROR_TEXT("filter shorter than p says"));
     return p;
 }
 
@@ -333,9 +339,10 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_s8_ref_obj, 4, 4,
 
 /* ---------------------------------------------------------------- pooling */
 
-static const int32_t *check_pool(const mp_obj_t *args, span_t *out, span_t *in) {
+/* The pooling header checks shared by the int8/int16 and float32 kernels. */
+static const int32_t *pool_params(mp_obj_t p_obj) {
     size_t np;
-    const int32_t *p = get_params(args[3], &np);
+    const int32_t *p = get_params(p_obj, &np);
     need(np == PL_HDR, MP_ERROR_TEXT("p length != 14"));
     check_dims(p, PL_BATCHES, PL_BATCHES, 0);
     check_dims(p, PL_IN_H, PL_CH, 1);
@@ -346,6 +353,11 @@ static const int32_t *check_pool(const mp_obj_t *args, span_t *out, span_t *in) 
     mul_dims(p[PL_OUT_H], p[PL_STRIDE_H]);
     mul_dims(p[PL_OUT_W], p[PL_STRIDE_W]);
     mul_dims(p[PL_K_H], p[PL_K_W]);
+    return p;
+}
+
+static const int32_t *check_pool(const mp_obj_t *args, span_t *out, span_t *in) {
+    const int32_t *p = pool_params(args[3]);
     *out = get_span(args[0], 1);
     *in = get_span(args[1], 0);
     need(in->elem != 0 && in->elem == out->elem, MP_ERROR_TEXT("pool buffers must be int8 or int16"));
@@ -869,30 +881,8 @@ static const int32_t *fk_conv(const mp_obj_t *args, float **out, const float **i
                               const float **b, int depthwise) {
     size_t np, n_out, n_in, n_b;
     const int32_t *p = get_params(args[3], &np);
-    need(np >= CV_HDR, MP_ERROR_TEXT("p too short"));
-    check_dims(p, CV_BATCHES, CV_BATCHES, 0);
-    check_dims(p, CV_IN_H, CV_IN_C, 1);
-    check_dims(p, CV_OUT_H, CV_OUT_W, 0);
-    check_dims(p, CV_OUT_C, CV_DIL_W, 1);
-    check_range(p[CV_PAD_TOP], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
-    check_range(p[CV_PAD_LEFT], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
-    check_range(p[CV_IN_OFFSET], -255, 255, MP_ERROR_TEXT("in_offset out of range"));
-    mul_dims(p[CV_OUT_H], p[CV_STRIDE_H]);
-    mul_dims(p[CV_OUT_W], p[CV_STRIDE_W]);
-    mul_dims(p[CV_K_H], p[CV_DIL_H]);
-    mul_dims(p[CV_K_W], p[CV_DIL_W]);
+    size_t nw = conv_geometry(p, np, depthwise);
     int32_t out_c = p[CV_OUT_C];
-    size_t nw;
-    if (depthwise) {
-        check_dims(p, CV_DEPTH_MULT, CV_DEPTH_MULT, 1);
-        need(mul_dims(p[CV_IN_C], p[CV_DEPTH_MULT]) == (size_t)out_c,
-             MP_ERROR_TEXT("out_c != in_c * depth_multiplier"));
-        nw = mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), out_c);
-    } else {
-        size_t K = mul_dims(mul_dims(p[CV_K_H], p[CV_K_W]), p[CV_IN_C]);
-        need(K <= DIM_MAX, MP_ERROR_TEXT("filter too large"));
-        nw = mul_dims(K, out_c);
-    }
     *out = (float *)fk_f32(args[0], 1, &n_out);
     *in = fk_f32(args[1], 0, &n_in);
     *b = fk_f32(args[2], 0, &n_b);
@@ -942,18 +932,8 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_f32_obj, 4, 4, fully_
 
 static const int32_t *fk_pool(const mp_obj_t *args, float **out, const float **in,
                               const float **b) {
-    size_t np, n_out, n_in, n_b;
-    const int32_t *p = get_params(args[3], &np);
-    need(np == PL_HDR, MP_ERROR_TEXT("p length != 14"));
-    check_dims(p, PL_BATCHES, PL_BATCHES, 0);
-    check_dims(p, PL_IN_H, PL_CH, 1);
-    check_dims(p, PL_OUT_H, PL_OUT_W, 0);
-    check_dims(p, PL_K_H, PL_STRIDE_W, 1);
-    check_range(p[PL_PAD_TOP], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
-    check_range(p[PL_PAD_LEFT], -DIM_MAX, DIM_MAX, MP_ERROR_TEXT("bad padding"));
-    mul_dims(p[PL_OUT_H], p[PL_STRIDE_H]);
-    mul_dims(p[PL_OUT_W], p[PL_STRIDE_W]);
-    mul_dims(p[PL_K_H], p[PL_K_W]);
+    size_t n_out, n_in, n_b;
+    const int32_t *p = pool_params(args[3]);
     *out = (float *)fk_f32(args[0], 1, &n_out);
     *in = fk_f32(args[1], 0, &n_in);
     *b = fk_f32(args[2], 0, &n_b);
