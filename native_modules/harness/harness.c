@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../src/kernels.h"
+#include "harness_io.h"
 
 enum {
     K_CONV, K_CONV_REF, K_DW, K_DW_REF, K_FC, K_FC_REF, K_AVGPOOL8, K_AVGPOOL16,
@@ -27,10 +28,6 @@ void __attribute__((noinline)) tk_mark_begin(uint32_t kernel) {
 void __attribute__((noinline)) tk_mark_end(uint32_t kernel) {
     tk_marker_sink = kernel;
     __asm__ volatile ("" ::: "memory");
-}
-
-static uint32_t pad4(uint32_t n) {
-    return (n + 3) & ~3u;
 }
 
 static int run(uint32_t kernel, int8_t *out, const int8_t *a, const int8_t *b, const int32_t *p,
@@ -62,29 +59,6 @@ static size_t scratch_bytes(uint32_t kernel, const int32_t *p) {
         return tk_fully_connected_s8_scratch(p);
     }
     return 0;
-}
-
-static uint8_t *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        if (got == 0) {
-            break;
-        }
-        n += got;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 int main(int argc, char **argv) {

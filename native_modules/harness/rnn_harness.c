@@ -11,33 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../src/rnn.h"
-
-static uint32_t pad4(uint32_t n) {
-    return (n + 3) & ~3u;
-}
-
-static uint8_t *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        if (got == 0) {
-            break;
-        }
-        n += got;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
+#include "harness_io.h"
 
 int main(int argc, char **argv) {
     const char *cases_path = argc == 3 ? argv[1] : "rnn_cases.bin";
