@@ -201,3 +201,24 @@ for a, m in vals:
 print(json.dumps(bad[:5]))
 """)
     assert r == []
+
+
+def test_native_imports_python_kernels_only_when_needed(mp, built):
+    """On native, the python kernel modules (tens of KB of heap) load on the first lookup of a
+    kernel the backend lacks, not at import."""
+    r = mp.json(r"""
+import sys, json, tinyml, tinyml.kernels as K
+big = ('tinyml.kernels.python', 'tinyml.kernels.python_eltwise', 'tinyml.kernels.python_rnn')
+py = lambda: sorted(k for k in sys.modules if k in big)
+out = {'import': py()}
+m = tinyml.load('examples/digits/digits_int8.tflite')
+m.invoke()
+out['native_model'] = py()
+out['missing'] = getattr(K.table, 'no_such_kernel', None)
+out['fallback'] = K.table.softmax_f32.__name__
+out['after'] = py()
+print(json.dumps(out))
+""")
+    assert r["import"] == [] and r["native_model"] == []
+    assert r["missing"] is None and r["fallback"] == "softmax_f32"
+    assert "tinyml.kernels.python" in r["after"]

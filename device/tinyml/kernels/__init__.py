@@ -7,7 +7,8 @@
     kernels.table            # object whose attributes are the kernel functions
 
 Every backend has the signatures and output bytes of kernels/python.py; a backend that lacks
-a kernel falls back to the python one.
+a kernel falls back to the python one, whose modules are imported only when a model first asks
+for such a kernel (they take tens of KB of heap).
 """
 from ..compat import HAS_VIPER, IS_CIRCUITPY
 
@@ -15,12 +16,25 @@ BACKENDS = ('native', 'viper', 'python')
 
 
 class Table:
-    """The kernel functions of one backend, as attributes."""
+    """The kernel functions of one backend, as attributes; `fallback()` gives the functions
+    to fill in on the first lookup of a name the backend lacks."""
 
-    def __init__(self, name, functions):
+    def __init__(self, name, functions, fallback=None):
         self.name = name
+        self._fallback = fallback
         for key in functions:
             setattr(self, key, functions[key])
+
+    def __getattr__(self, key):
+        fallback = self._fallback
+        if fallback is None or key.startswith('_'):
+            raise AttributeError(key)
+        self._fallback = None
+        functions = fallback()
+        for name in functions:
+            if name not in self.__dict__:
+                setattr(self, name, functions[name])
+        return getattr(self, key)
 
     def __repr__(self):
         return '<kernel table %s>' % self.name
@@ -61,13 +75,9 @@ def _import(name):
 
 
 def _build(name):
-    try:
-        functions = dict(_python())
-    except ImportError:
-        functions = {}
-    if name != 'python':
-        functions.update(_import(name))
-    return Table(name, functions)
+    if name == 'python':
+        return Table(name, _python())
+    return Table(name, _import(name), _python)
 
 
 _available = None
