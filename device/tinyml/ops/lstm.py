@@ -402,7 +402,36 @@ class Plan:
         if self.bias_copies is not None:
             self.biases = tuple((m.view(ins[GATE_BIAS[g]]), self.bias_copies[g])
                                 for g in range(4))
+        whole = None if is_float else getattr(m.kernels, 'lstm_int', None)
+        if whole is not None:
+            return self.bind_whole(whole)
         return self.run
+
+    def bind_whole(self, whole):
+        """run() as one call of the backend's whole-sequence kernel (native lstm_int)."""
+        p = self.whole_params()
+        out, x = self.out, self.x
+        bufs = (self.hidden, self.cell, self.gates) + \
+            tuple(w for w, _ in self.in_fcs) + tuple(w for w, _ in self.rec_fcs)
+        if self.fresh is None:
+            def run():
+                whole(out, x, bufs, p)
+            return run
+        fresh, hidden, count, h_zp = self.fresh, self.hidden, self.batch * self.n_cell, self.h_zp
+
+        def run_fresh():
+            fill_once(fresh, hidden, count, h_zp)
+            whole(out, x, bufs, p)
+        return run_fresh
+
+    def whole_params(self):
+        """lstm_int's block (native_modules/src/rnn.h): header, cell update, hidden update,
+        the 4 input then the 4 recurrent gate FC blocks in GATES order."""
+        p = array('i', [self.batch, self.steps, self.n_in, self.n_cell,
+                        1 if self.time_major else 0, self.fc_in[0][K.FC_WIDE]])
+        for block in (self.cu, self.hu) + tuple(self.fc_in) + tuple(self.fc_rec):
+            p.extend(block)
+        return p
 
     def run(self):
         if self.fresh is not None:

@@ -200,7 +200,27 @@ class Plan:
         self.feature = kernel(m, 'svdf_feature' + suffix)
         self.time = kernel(m, 'svdf_time' + suffix)
         self.copy = kernel(m, 'rnn_copy')
+        whole = None if suffix else getattr(m.kernels, 'svdf_int', None)
+        if whole is not None:
+            return self.bind_whole(whole)
         return self.run
+
+    def bind_whole(self, whole):
+        """run() as one call of the backend's whole-op kernel (native svdf_int): p is the
+        feature block followed by the time block."""
+        p = array('i', self.pf)
+        p.extend(self.pt)
+        out, x, bufs = self.out, self.x, (self.state, self.wf, self.wt)
+        if self.fresh is None:
+            def run():
+                whole(out, x, bufs, p)
+            return run
+        fresh, state, count, fill = self.fresh, self.state, self.state_count, self.fill
+
+        def run_fresh():
+            fill_once(fresh, state, count, fill)
+            whole(out, x, bufs, p)
+        return run_fresh
 
     def run(self):
         if self.fresh is not None:
