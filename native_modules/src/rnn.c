@@ -272,12 +272,29 @@ void tk_rnn_copy(void *out, const void *a, const int32_t *p, int elem) {
                (const uint8_t *)a + (size_t)p[RCP_A_START] * elem, (size_t)p[RCP_COUNT] * elem);
 }
 
+/* the newest state slot of one filter from its (wrapped) feature sum */
+static inline void feature_store(void *state, int32_t si, uint32_t acc, const int32_t *p,
+                                 int elem) {
+    int32_t lo = p[RSF_STATE_MIN], hi = p[RSF_STATE_MAX];
+    int32_t v = rq32(acc, p[RSF_MULT], p[RSF_SHIFT]);
+    v = p[RSF_STATE_ZP] + (v > hi ? hi : (v < lo ? lo : v));
+    if (v > hi) {
+        v -= hi - lo + 1;
+    } else if (v < lo) {
+        v += hi - lo + 1;
+    }
+    if (elem == 1) {
+        ((int8_t *)state)[si] = (int8_t)v;
+    } else {
+        ((int16_t *)state)[si] = (int16_t)v;
+    }
+}
+
 void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32_t *p, int elem,
                      void *scratch) {
     int n_in = p[RSF_IN], n_filter = p[RSF_FILTERS], n_mem = p[RSF_MEMORY];
-    int32_t mult = p[RSF_MULT], shift = p[RSF_SHIFT], zp = p[RSF_STATE_ZP];
-    int32_t lo = p[RSF_STATE_MIN], hi = p[RSF_STATE_MAX], span = hi - lo + 1;
     int32_t total = p[RSF_BATCHES] * n_filter * n_mem;
+    const int32_t *bias = p + RSF_BIAS;
     /* drop the oldest element: shift the whole state left by one */
     if (elem == 1) {
         int8_t *s = state;
@@ -296,22 +313,18 @@ void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32
     uint32_t *packed = (uint32_t *)(col + col_stride(n_in));
     for (int b = 0; b < p[RSF_BATCHES]; b++, xb += n_in) {
         put_col(col, packed, xb, n_in);
-        const int8_t *wr = wf;
-        for (int f = 0; f < n_filter; f++, wr += n_in, si += n_mem) {
-            uint32_t acc = (uint32_t)p[RSF_BIAS + f] + (uint32_t)tk_dot_1x1(col, packed, 2, wr,
-                                                                            n_in, 0);
-            int32_t v = rq32(acc, mult, shift);
-            v = zp + (v > hi ? hi : (v < lo ? lo : v));
-            if (v > hi) {
-                v -= span;
-            } else if (v < lo) {
-                v += span;
+        int f = 0;
+        for (; f + 4 <= n_filter; f += 4) {     /* four filters per pass over x */
+            int32_t acc[4];
+            acc[0] = acc[1] = acc[2] = acc[3] = 0;   /* no initializer: armv6m has no memset */
+            tk_dot_1x4(col, packed, wf + f * n_in, n_in, acc);
+            for (int t = 0; t < 4; t++, si += n_mem) {
+                feature_store(state, si, (uint32_t)bias[f + t] + (uint32_t)acc[t], p, elem);
             }
-            if (elem == 1) {
-                ((int8_t *)state)[si] = (int8_t)v;
-            } else {
-                ((int16_t *)state)[si] = (int16_t)v;
-            }
+        }
+        for (; f < n_filter; f++, si += n_mem) {
+            int32_t dot = tk_dot_1x1(col, packed, 2, wf + f * n_in, n_in, 0);
+            feature_store(state, si, (uint32_t)bias[f] + (uint32_t)dot, p, elem);
         }
     }
 }
