@@ -60,12 +60,17 @@ class OneOp:
         return b
 
     def reset(self):
+        # as Model.reset (TFLM ResetTensorData): int8 variables to their zero point, others 0
         for i in self.views:
             t = self.tensors[i]
             if t.is_variable:
+                zp = t.zero_point
+                if isinstance(zp, tuple):
+                    zp = zp[0] if zp else 0
+                fill = zp if t.dtype == 'int8' else 0
                 v = self.views[i]
                 for k in range(len(v)):
-                    v[k] = 0
+                    v[k] = fill
         for b in self.persistents:
             for k in range(len(b)):
                 b[k] = 0

@@ -57,6 +57,13 @@ static const mp_obj_fun_builtin_var_t dequantize_f32_obj;
 static const mp_obj_fun_builtin_var_t copy_strided_obj;
 static const mp_obj_fun_builtin_var_t requant_int16_obj;
 static const mp_obj_fun_builtin_var_t reduce_int_obj;
+/* rnn fused */
+static const mp_obj_fun_builtin_var_t lstm_int_obj;
+static const mp_obj_fun_builtin_var_t svdf_int_obj;
+static const mp_obj_fun_builtin_var_t lut_int8_obj;
+#if TK_HAVE_FLOAT_DSP
+static const mp_obj_fun_builtin_var_t softmax_f32_obj;
+#endif
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -104,6 +111,13 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_copy_strided, MP_OBJ_FROM_PTR(&copy_strided_obj));
     mp_store_global(MP_QSTR_requant_int16, MP_OBJ_FROM_PTR(&requant_int16_obj));
     mp_store_global(MP_QSTR_reduce_int, MP_OBJ_FROM_PTR(&reduce_int_obj));
+    /* rnn fused */
+    mp_store_global(MP_QSTR_lstm_int, MP_OBJ_FROM_PTR(&lstm_int_obj));
+    mp_store_global(MP_QSTR_svdf_int, MP_OBJ_FROM_PTR(&svdf_int_obj));
+    mp_store_global(MP_QSTR_lut_int8, MP_OBJ_FROM_PTR(&lut_int8_obj));
+#if TK_HAVE_FLOAT_DSP
+    mp_store_global(MP_QSTR_softmax_f32, MP_OBJ_FROM_PTR(&softmax_f32_obj));
+#endif
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -574,6 +588,27 @@ static void rnn_requant(int32_t mult, int32_t shift) {
     check_range(shift, -31, 31, MP_ERROR_TEXT("shift out of range"));
 }
 
+/* the scalar fields of a gate FC block (mode, requantization) */
+static void check_gate_block(const int32_t *p, int wide) {
+    check_range(p[RF_MODE], 0, 3, MP_ERROR_TEXT("bad mode"));
+    need(p[RF_MULT] >= 0, MP_ERROR_TEXT("negative multiplier"));
+    /* wide: TFLM's 64-bit requantization needs 15 - shift in [1, 46] */
+    check_range(p[RF_SHIFT], -31, wide ? 14 : 31, MP_ERROR_TEXT("shift out of range"));
+}
+
+static void check_cell_block(const int32_t *p) {
+    rnn_requant(p[RCU_FC_MULT], p[RCU_FC_SHIFT]);
+    rnn_requant(p[RCU_IG_MULT], p[RCU_IG_SHIFT]);
+    check_range(p[RCU_CLIP], -65536, 65536, MP_ERROR_TEXT("cell clip out of range"));
+}
+
+static void check_hidden_block(const int32_t *p, int elem) {
+    check_range(p[RHU_TANH_SHIFT], 0, 31, MP_ERROR_TEXT("tanh shift out of range"));
+    rnn_requant(p[RHU_MULT], p[RHU_SHIFT]);
+    check_range(p[RHU_ZP], -65536, 65536, MP_ERROR_TEXT("zero point out of range"));
+    check_act(p[RHU_MIN], p[RHU_MAX], elem);
+}
+
 static mp_obj_t lstm_gate_fc(size_t n_args, const mp_obj_t *args) {
     size_t np;
     const int32_t *p = rnn_params(args[3], RF_BIAS, 0, &np);
@@ -581,14 +616,11 @@ static mp_obj_t lstm_gate_fc(size_t n_args, const mp_obj_t *args) {
     check_dims(p, RF_OUT, RF_IN, 1);
     /* the int32 dot product must not overflow before the bias is added (rnn.c) */
     check_range(p[RF_IN], 1, 1 << 16, MP_ERROR_TEXT("n_in above 65536"));
-    check_range(p[RF_MODE], 0, 3, MP_ERROR_TEXT("bad mode"));
     check_range(p[RF_WIDE], 0, 1, MP_ERROR_TEXT("bad wide flag"));
     int wide = p[RF_WIDE];
     need(np == (size_t)RF_BIAS + (size_t)(wide ? 2 : 1) * (size_t)p[RF_OUT],
          MP_ERROR_TEXT("p length != 9 + n_out (x2 when wide)"));
-    need(p[RF_MULT] >= 0, MP_ERROR_TEXT("negative multiplier"));
-    /* wide: TFLM's 64-bit requantization needs 15 - shift in [1, 46] */
-    check_range(p[RF_SHIFT], -31, wide ? 14 : 31, MP_ERROR_TEXT("shift out of range"));
+    check_gate_block(p, wide);
     void *out, *x, *w;
     size_t lo, lx, lw;
     need(rnn_elem(args[0], 1, &out, &lo) == 2, MP_ERROR_TEXT("gates must be int16"));
@@ -609,9 +641,7 @@ static mp_obj_t lstm_cell_update(size_t n_args, const mp_obj_t *args) {
     size_t np;
     const int32_t *p = rnn_params(args[3], RCU_LEN, 1, &np);
     check_dims(p, RCU_COUNT, RCU_COUNT, 0);
-    rnn_requant(p[RCU_FC_MULT], p[RCU_FC_SHIFT]);
-    rnn_requant(p[RCU_IG_MULT], p[RCU_IG_SHIFT]);
-    check_range(p[RCU_CLIP], -65536, 65536, MP_ERROR_TEXT("cell clip out of range"));
+    check_cell_block(p);
     void *cell, *gates;
     size_t lc, lg;
     need(rnn_elem(args[0], 1, &cell, &lc) == 2 && rnn_elem(args[1], 0, &gates, &lg) == 2,
@@ -630,14 +660,11 @@ static mp_obj_t lstm_hidden_update(size_t n_args, const mp_obj_t *args) {
     size_t np;
     const int32_t *p = rnn_params(args[3], RHU_LEN, 1, &np);
     check_dims(p, RHU_COUNT, RHU_COUNT, 0);
-    check_range(p[RHU_TANH_SHIFT], 0, 31, MP_ERROR_TEXT("tanh shift out of range"));
-    rnn_requant(p[RHU_MULT], p[RHU_SHIFT]);
-    check_range(p[RHU_ZP], -65536, 65536, MP_ERROR_TEXT("zero point out of range"));
     void *hidden, *cell, *gates;
     size_t lh, lc, lg;
     int elem = rnn_elem(args[0], 1, &hidden, &lh);
     need(elem == 1 || elem == 2, MP_ERROR_TEXT("hidden must be int8 or int16"));
-    check_act(p[RHU_MIN], p[RHU_MAX], elem);
+    check_hidden_block(p, elem);
     need(rnn_elem(args[1], 0, &cell, &lc) == 2 && rnn_elem(args[2], 0, &gates, &lg) == 2,
          MP_ERROR_TEXT("cell and gates must be int16"));
     size_t n = p[RHU_COUNT];
@@ -664,36 +691,56 @@ static mp_obj_t rnn_copy(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(rnn_copy_obj, 4, 4, rnn_copy);
 
-static mp_obj_t svdf_feature(size_t n_args, const mp_obj_t *args) {
-    size_t np;
-    const int32_t *p = rnn_params(args[3], RSF_BIAS, 0, &np);
+/* a typed rnn buffer: base, length in bytes, item size */
+typedef struct {
+    void *buf;
+    size_t len;
+    int elem;
+} rnn_buf_t;
+
+static rnn_buf_t rnn_buf(mp_obj_t o, int writable) {
+    rnn_buf_t r;
+    r.elem = rnn_elem(o, writable, &r.buf, &r.len);
+    return r;
+}
+
+/* the svdf_feature block p of np words against its buffers */
+static void check_svdf_feature(const int32_t *p, size_t np, rnn_buf_t state, rnn_buf_t x,
+                               rnn_buf_t wf) {
+    need(np >= RSF_BIAS, MP_ERROR_TEXT("p length does not match the kernel"));
     check_dims(p, RSF_BATCHES, RSF_BATCHES, 0);
     check_dims(p, RSF_IN, RSF_MEMORY, 1);
     check_range(p[RSF_IN], 1, 1 << 16, MP_ERROR_TEXT("n_input above 65536"));
     need(np == (size_t)RSF_BIAS + (size_t)p[RSF_FILTERS], MP_ERROR_TEXT("p length != 9 + n_filter"));
     rnn_requant(p[RSF_MULT], p[RSF_SHIFT]);
-    void *state, *x, *wf;
-    size_t ls, lx, lw;
-    int elem = rnn_elem(args[0], 1, &state, &ls);
+    int elem = state.elem;
     need(elem == 1 || elem == 2, MP_ERROR_TEXT("state must be int8 or int16"));
     int32_t top = elem == 2 ? 32767 : 127;
     need(p[RSF_STATE_MIN] == -top - 1 && p[RSF_STATE_MAX] == top,
          MP_ERROR_TEXT("state range does not match the state type"));
     check_range(p[RSF_STATE_ZP], -top - 1, top, MP_ERROR_TEXT("state zero point out of range"));
-    need(rnn_elem(args[1], 0, &x, &lx) == 1 && rnn_elem(args[2], 0, &wf, &lw) == 1,
-         MP_ERROR_TEXT("x and feature weights must be int8"));
+    need(x.elem == 1 && wf.elem == 1, MP_ERROR_TEXT("x and feature weights must be int8"));
     size_t n_state = mul_dims(mul_dims(p[RSF_BATCHES], p[RSF_FILTERS]), p[RSF_MEMORY]);
-    need(mul_dims(n_state, elem) == ls, MP_ERROR_TEXT("state length does not match p"));
-    need(mul_dims(p[RSF_BATCHES], p[RSF_IN]) <= lx, MP_ERROR_TEXT("x shorter than p says"));
-    need(mul_dims(p[RSF_FILTERS], p[RSF_IN]) <= lw, MP_ERROR_TEXT("weights shorter than p says"));
-    tk_svdf_feature(state, x, wf, p, elem, get_scratch(tk_rnn_fc_scratch(p[RSF_IN])));
+    need(mul_dims(n_state, elem) == state.len, MP_ERROR_TEXT("state length does not match p"));
+    need(mul_dims(p[RSF_BATCHES], p[RSF_IN]) <= x.len, MP_ERROR_TEXT("x shorter than p says"));
+    need(mul_dims(p[RSF_FILTERS], p[RSF_IN]) <= wf.len, MP_ERROR_TEXT("weights shorter than p says"));
+}
+
+static mp_obj_t svdf_feature(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    rnn_buf_t state = rnn_buf(args[0], 1), x = rnn_buf(args[1], 0), wf = rnn_buf(args[2], 0);
+    check_svdf_feature(p, np, state, x, wf);
+    tk_svdf_feature(state.buf, x.buf, wf.buf, p, state.elem,
+                    get_scratch(tk_rnn_fc_scratch(p[RSF_IN])));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_feature_obj, 4, 4, svdf_feature);
 
-static mp_obj_t svdf_time(size_t n_args, const mp_obj_t *args) {
-    size_t np;
-    const int32_t *p = rnn_params(args[3], RST_BIAS, 0, &np);
+/* the svdf_time block p of np words against its buffers; returns n_unit */
+static int32_t check_svdf_time(const int32_t *p, size_t np, rnn_buf_t out, rnn_buf_t state,
+                               rnn_buf_t wt) {
+    need(np >= RST_BIAS, MP_ERROR_TEXT("p length does not match the kernel"));
     check_dims(p, RST_BATCHES, RST_BATCHES, 0);
     check_dims(p, RST_FILTERS, RST_RANK, 1);
     size_t n_unit = np - RST_BIAS;     /* n_filter / rank biases: no division needed */
@@ -701,20 +748,26 @@ static mp_obj_t svdf_time(size_t n_args, const mp_obj_t *args) {
          MP_ERROR_TEXT("p length != 8 + n_filter / rank"));
     rnn_requant(p[RST_MULT], p[RST_SHIFT]);
     check_range(p[RST_OUT_ZP], -65536, 65536, MP_ERROR_TEXT("zero point out of range"));
-    void *out, *state, *wt;
-    size_t lo, ls, lw;
-    need(rnn_elem(args[0], 1, &out, &lo) == 1, MP_ERROR_TEXT("out must be int8"));
-    int elem = rnn_elem(args[1], 0, &state, &ls);
-    need((elem == 1 || elem == 2) && rnn_elem(args[2], 0, &wt, &lw) == elem,
+    need(out.elem == 1, MP_ERROR_TEXT("out must be int8"));
+    int elem = state.elem;
+    need((elem == 1 || elem == 2) && wt.elem == elem,
          MP_ERROR_TEXT("state and time weights must both be int8 or both int16"));
     int32_t top = elem == 2 ? 32767 : 127;
     check_range(p[RST_STATE_ZP], -top - 1, top, MP_ERROR_TEXT("state zero point out of range"));
     size_t per_batch = mul_dims(p[RST_FILTERS], p[RST_MEMORY]);
-    check_out((span_t){out, lo, 1}, mul_dims(p[RST_BATCHES], n_unit));
-    need(mul_dims(mul_dims(p[RST_BATCHES], per_batch), elem) <= ls,
+    check_out((span_t){out.buf, out.len, 1}, mul_dims(p[RST_BATCHES], n_unit));
+    need(mul_dims(mul_dims(p[RST_BATCHES], per_batch), elem) <= state.len,
          MP_ERROR_TEXT("state shorter than p says"));
-    need(mul_dims(per_batch, elem) <= lw, MP_ERROR_TEXT("time weights shorter than p says"));
-    tk_svdf_time(out, state, wt, p, (int32_t)n_unit, elem);
+    need(mul_dims(per_batch, elem) <= wt.len, MP_ERROR_TEXT("time weights shorter than p says"));
+    return (int32_t)n_unit;
+}
+
+static mp_obj_t svdf_time(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    rnn_buf_t out = rnn_buf(args[0], 1), state = rnn_buf(args[1], 0), wt = rnn_buf(args[2], 0);
+    int32_t n_unit = check_svdf_time(p, np, out, state, wt);
+    tk_svdf_time(out.buf, state.buf, wt.buf, p, n_unit, state.elem);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_time_obj, 4, 4, svdf_time);
@@ -1003,3 +1056,137 @@ static mp_obj_t dequantize_f32(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(dequantize_f32_obj, 4, 4, dequantize_f32);
 #endif
 /* ---- float kernels ---- */
+
+/* ---- rnn fused ---- */
+/* Whole-op recurrent kernels (rnn.h): lstm_int(out, x, bufs, p) runs a whole int8 / 16x8
+   UNIDIRECTIONAL_SEQUENCE_LSTM invoke, bufs = (hidden, cell, gates, 4 input weights,
+   4 recurrent weights); svdf_int(out, x, bufs, p) a whole integer SVDF invoke, bufs =
+   (state, feature weights, time weights). Then lut_int8 and softmax_f32 (activation.h). */
+#include "activation.h"
+
+static rnn_buf_t fused_buf(mp_obj_t o, int writable, int elem, size_t min_len,
+                           const char *what) {
+    rnn_buf_t r = rnn_buf(o, writable);
+    need(r.elem == elem && r.len >= min_len, what);
+    return r;
+}
+
+static mp_obj_t *fused_items(mp_obj_t o, size_t n) {
+    size_t len;
+    mp_obj_t *items;
+    mp_obj_get_array(o, &len, &items);
+    need(len == n, MP_ERROR_TEXT("wrong number of buffers in b"));
+    return items;
+}
+
+/* the header and the scalar fields of every block; returns the words of one gate FC block */
+static size_t check_lstm_params(const int32_t *p, size_t np) {
+    need(np >= RL_FC, MP_ERROR_TEXT("p too short"));
+    check_dims(p, RL_BATCH, RL_STEPS, 0);
+    /* both FC depths keep the int32 dot product from overflowing (rnn.c) */
+    check_range(p[RL_N_IN], 1, 1 << 16, MP_ERROR_TEXT("n_in out of range"));
+    check_range(p[RL_N_CELL], 1, 1 << 16, MP_ERROR_TEXT("n_cell out of range"));
+    check_range(p[RL_TIME_MAJOR], 0, 1, MP_ERROR_TEXT("bad time_major flag"));
+    check_range(p[RL_WIDE], 0, 1, MP_ERROR_TEXT("bad wide flag"));
+    int wide = p[RL_WIDE];
+    size_t fc_len = RF_BIAS + mul_dims(p[RL_N_CELL], 1 + wide);
+    need(np == RL_FC + 8 * fc_len, MP_ERROR_TEXT("p length != 28 + 8 * (9 + n_cell (x2 wide))"));
+    check_cell_block(p + RL_CU);
+    check_hidden_block(p + RL_HU, 1 + wide);
+    for (int g = 0; g < 8; g++) {
+        check_gate_block(p + RL_FC + g * fc_len, wide);
+    }
+    return fc_len;
+}
+
+static mp_obj_t lstm_int(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    check_lstm_params(p, np);
+    int elem = 1 + p[RL_WIDE];
+    size_t n_in = p[RL_N_IN], n_cell = p[RL_N_CELL], batch = p[RL_BATCH];
+    size_t seq = mul_dims(batch, p[RL_STEPS]), n_state = mul_dims(batch, n_cell);
+    size_t rows = p[RL_TIME_MAJOR] ? batch : 1;
+    rnn_buf_t out = rnn_buf(args[0], 1);
+    need(out.elem == elem && out.len == mul_dims(mul_dims(seq, n_cell), elem),
+         MP_ERROR_TEXT("out length does not match p"));
+    rnn_buf_t x = fused_buf(args[1], 0, elem, mul_dims(mul_dims(seq, n_in), elem),
+                            MP_ERROR_TEXT("x shorter than p says (or of the wrong type)"));
+    mp_obj_t *b = fused_items(args[2], 11);
+    rnn_buf_t hidden = fused_buf(b[0], 1, elem, mul_dims(n_state, elem),
+                                 MP_ERROR_TEXT("hidden shorter than p says (or of the wrong type)"));
+    rnn_buf_t cell = fused_buf(b[1], 1, 2, mul_dims(n_state, 2),
+                               MP_ERROR_TEXT("cell must be int16, batch * n_cell long"));
+    rnn_buf_t gates = fused_buf(b[2], 1, 2, mul_dims(mul_dims(4 * rows, n_cell), 2),
+                                MP_ERROR_TEXT("gates must be int16, 4 * rows * n_cell long"));
+    const int8_t *w[8];
+    for (int g = 0; g < 8; g++) {
+        w[g] = fused_buf(b[3 + g], 0, 1, mul_dims(n_cell, g < 4 ? n_in : n_cell),
+                         MP_ERROR_TEXT("weights must be int8, n_cell * depth long")).buf;
+    }
+    void *scratch = get_scratch(tk_rnn_fc_scratch(n_in > n_cell ? n_in : n_cell));
+    tk_lstm_int(out.buf, x.buf, hidden.buf, cell.buf, gates.buf, w, p, scratch);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_int_obj, 4, 4, lstm_int);
+
+static mp_obj_t svdf_int(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np >= RSF_BIAS, MP_ERROR_TEXT("p too short"));
+    check_dims(p, RSF_FILTERS, RSF_FILTERS, 1);
+    size_t nf = RSF_BIAS + (size_t)p[RSF_FILTERS];
+    need(np >= nf, MP_ERROR_TEXT("p too short"));
+    mp_obj_t *b = fused_items(args[2], 3);
+    rnn_buf_t out = rnn_buf(args[0], 1), x = rnn_buf(args[1], 0);
+    rnn_buf_t state = rnn_buf(b[0], 1), wf = rnn_buf(b[1], 0), wt = rnn_buf(b[2], 0);
+    check_svdf_feature(p, nf, state, x, wf);
+    const int32_t *pt = p + nf;
+    int32_t n_unit = check_svdf_time(pt, np - nf, out, state, wt);
+    need(pt[RST_BATCHES] == p[RSF_BATCHES] && pt[RST_FILTERS] == p[RSF_FILTERS] &&
+         pt[RST_MEMORY] == p[RSF_MEMORY], MP_ERROR_TEXT("feature and time blocks disagree"));
+    tk_svdf_int(out.buf, x.buf, state.buf, wf.buf, wt.buf, p, n_unit, state.elem,
+                get_scratch(tk_rnn_fc_scratch(p[RSF_IN])));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_int_obj, 4, 4, svdf_int);
+
+/* lut_int8(out, a, b, p): p = [n, 256 int8 table values] (python_eltwise.lut_int8); b unused */
+static mp_obj_t lut_int8(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == 257, MP_ERROR_TEXT("p length != 257"));
+    check_dims(p, 0, 0, 0);
+    for (int i = 1; i < 257; i++) {
+        check_range(p[i], -128, 127, MP_ERROR_TEXT("table value outside int8"));
+    }
+    span_t out = get_span(args[0], 1), in = get_span(args[1], 0);
+    need(out.elem == 1 && in.elem == 1, MP_ERROR_TEXT("lut_int8 needs int8 buffers"));
+    check_out(out, p[0]);
+    check_in(in, p[0], MP_ERROR_TEXT("input shorter than p says"));
+    tk_lut_int8(out.buf, in.buf, p + 1, p[0]);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lut_int8_obj, 4, 4, lut_int8);
+
+#if TK_HAVE_FLOAT_DSP
+/* softmax_f32(out, a, b, p): p = [rows, depth], b = [beta] (kernels/python.py) */
+static mp_obj_t softmax_f32(size_t n_args, const mp_obj_t *args) {
+    size_t np, n_out, n_in, n_b;
+    const int32_t *p = get_params(args[3], &np);
+    need(np == 2, MP_ERROR_TEXT("p length != 2"));
+    check_dims(p, 0, 0, 0);
+    check_dims(p, 1, 1, 1);
+    float *out = (float *)fk_f32(args[0], 1, &n_out);
+    const float *in = fk_f32(args[1], 0, &n_in);
+    const float *b = fk_f32(args[2], 0, &n_b);
+    size_t n = mul_dims(p[0], p[1]);
+    need(n_out == n, MP_ERROR_TEXT("out length does not match p"));
+    need(n_in >= n, MP_ERROR_TEXT("input shorter than p says"));
+    need(n_b >= 1, MP_ERROR_TEXT("b must hold beta"));
+    tk_softmax_f32(out, in, p[0], p[1], b[0]);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(softmax_f32_obj, 4, 4, softmax_f32);
+#endif
+/* ---- rnn fused ---- */

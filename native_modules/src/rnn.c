@@ -171,28 +171,28 @@ static inline int32_t gate_value(int32_t v, int32_t mode, int32_t prev) {
     return v;
 }
 
-void tk_lstm_gate_fc(int16_t *out, const void *xv, const int8_t *w, const int32_t *p,
-                     void *scratch) {
-    int n_out = p[RF_OUT], n_in = p[RF_IN];
-    int32_t mult = p[RF_MULT], shift = p[RF_SHIFT], mode = p[RF_MODE];
-    const int32_t *bias = p + RF_BIAS;
-    int16_t *o = out + p[RF_OUT_START];
-    int32_t xs = p[RF_X_START];
+/* rows batch rows of x (n_in each, int8 or int16 when wide) -> rows * n_out gate values at o;
+   mult, shift, mode and biases from the gate FC block blk (layout RF_*) */
+static void gate_fc(int16_t *o, const void *xv, const int8_t *w, const int32_t *blk, int rows,
+                    int n_out, int n_in, int wide, void *scratch) {
+    int32_t mult = blk[RF_MULT], shift = blk[RF_SHIFT], mode = blk[RF_MODE];
+    const int32_t *bias = blk + RF_BIAS;
     tk_col_t *col = scratch;
     uint32_t *packed = (uint32_t *)(col + col_stride(n_in));
-    for (int b = 0; b < p[RF_BATCHES]; b++, xs += n_in) {
-        if (p[RF_WIDE]) {
+    for (int b = 0; b < rows; b++) {
+        if (wide) {
             const int8_t *wr = w;
+            const int16_t *x = (const int16_t *)xv + b * n_in;
             for (int j = 0; j < n_out; j++, wr += n_in) {
                 int64_t acc = (int64_t)(((uint64_t)(uint32_t)bias[2 * j + 1] << 32)
                                         | (uint32_t)bias[2 * j]);
-                acc += dot_s16x8(wr, (const int16_t *)xv + xs, n_in);
+                acc += dot_s16x8(wr, x, n_in);
                 *o = (int16_t)gate_value(sat16(rq64(acc, mult, shift)), mode, *o);
                 o++;
             }
             continue;
         }
-        put_col(col, packed, (const int8_t *)xv + xs, n_in);
+        put_col(col, packed, (const int8_t *)xv + b * n_in, n_in);
         int j = 0;
         for (; j + 4 <= n_out; j += 4, o += 4) {
             int32_t acc[4];
@@ -211,12 +211,19 @@ void tk_lstm_gate_fc(int16_t *out, const void *xv, const int8_t *w, const int32_
     }
 }
 
-void tk_lstm_cell_update(int16_t *cell, const int16_t *gates, const int32_t *p) {
-    int16_t *c = cell + p[RCU_CELL];
-    const int16_t *f = gates + p[RCU_F], *in = gates + p[RCU_I], *g = gates + p[RCU_G];
+void tk_lstm_gate_fc(int16_t *out, const void *xv, const int8_t *w, const int32_t *p,
+                     void *scratch) {
+    int wide = p[RF_WIDE];
+    const void *x = (const uint8_t *)xv + (size_t)p[RF_X_START] * (wide ? 2 : 1);
+    gate_fc(out + p[RF_OUT_START], x, w, p, p[RF_BATCHES], p[RF_OUT], p[RF_IN], wide, scratch);
+}
+
+/* n cells c from the activated forget, input and cell gates; multipliers from p (RCU_*) */
+static void cell_update(int16_t *c, const int16_t *f, const int16_t *in, const int16_t *g,
+                        int n, const int32_t *p) {
     int32_t m1 = p[RCU_FC_MULT], s1 = p[RCU_FC_SHIFT], m2 = p[RCU_IG_MULT], s2 = p[RCU_IG_SHIFT];
     int32_t clip_on = p[RCU_CLIP_ON], hi = p[RCU_CLIP], lo = -hi;
-    for (int k = 0; k < p[RCU_COUNT]; k++) {
+    for (int k = 0; k < n; k++) {
         int32_t v = sat16(rq32((uint32_t)(f[k] * c[k]), m1, s1));
         v = sat16(v + sat16(rq32((uint32_t)(in[k] * g[k]), m2, s2)));
         if (clip_on) {
@@ -226,13 +233,18 @@ void tk_lstm_cell_update(int16_t *cell, const int16_t *gates, const int32_t *p) 
     }
 }
 
-void tk_lstm_hidden_update(void *hidden, const int16_t *cell, const int16_t *gates,
-                           const int32_t *p, int elem) {
-    const int16_t *c = cell + p[RHU_CELL], *o = gates + p[RHU_O];
+void tk_lstm_cell_update(int16_t *cell, const int16_t *gates, const int32_t *p) {
+    cell_update(cell + p[RCU_CELL], gates + p[RCU_F], gates + p[RCU_I], gates + p[RCU_G],
+                p[RCU_COUNT], p);
+}
+
+/* n hidden values (int8 or int16 by elem, starting at element h) from the cells c and the
+   output gate o; multipliers, zero point and range from p (RHU_*) */
+static void hidden_update(void *hidden, int32_t h, const int16_t *c, const int16_t *o, int n,
+                          const int32_t *p, int elem) {
     int32_t tm = p[RHU_TANH_MULT], ts = p[RHU_TANH_SHIFT], m = p[RHU_MULT], s = p[RHU_SHIFT];
     int32_t zp = p[RHU_ZP], lo = p[RHU_MIN], hi = p[RHU_MAX];
-    int32_t h = p[RHU_HIDDEN];
-    for (int k = 0; k < p[RHU_COUNT]; k++) {
+    for (int k = 0; k < n; k++) {
         int32_t v = add_zp(rq32((uint32_t)(tanh16(c[k], tm, ts) * o[k]), m, s), zp);
         v = v > hi ? hi : (v < lo ? lo : v);
         if (elem == 1) {
@@ -243,21 +255,46 @@ void tk_lstm_hidden_update(void *hidden, const int16_t *cell, const int16_t *gat
     }
 }
 
-void tk_rnn_copy(void *out, const void *a, const int32_t *p, int elem) {
-    uint8_t *d = (uint8_t *)out + (size_t)p[RCP_OUT_START] * elem;
-    const uint8_t *s = (const uint8_t *)a + (size_t)p[RCP_A_START] * elem;
-    size_t n = (size_t)p[RCP_COUNT] * elem;
+void tk_lstm_hidden_update(void *hidden, const int16_t *cell, const int16_t *gates,
+                           const int32_t *p, int elem) {
+    hidden_update(hidden, p[RHU_HIDDEN], cell + p[RHU_CELL], gates + p[RHU_O], p[RHU_COUNT], p,
+                  elem);
+}
+
+static void copy_bytes(uint8_t *d, const uint8_t *s, size_t n) {
     for (size_t k = 0; k < n; k++) {     /* forward, as the python loop */
         d[k] = s[k];
+    }
+}
+
+void tk_rnn_copy(void *out, const void *a, const int32_t *p, int elem) {
+    copy_bytes((uint8_t *)out + (size_t)p[RCP_OUT_START] * elem,
+               (const uint8_t *)a + (size_t)p[RCP_A_START] * elem, (size_t)p[RCP_COUNT] * elem);
+}
+
+/* the newest state slot of one filter from its (wrapped) feature sum */
+static inline void feature_store(void *state, int32_t si, uint32_t acc, const int32_t *p,
+                                 int elem) {
+    int32_t lo = p[RSF_STATE_MIN], hi = p[RSF_STATE_MAX];
+    int32_t v = rq32(acc, p[RSF_MULT], p[RSF_SHIFT]);
+    v = p[RSF_STATE_ZP] + (v > hi ? hi : (v < lo ? lo : v));
+    if (v > hi) {
+        v -= hi - lo + 1;
+    } else if (v < lo) {
+        v += hi - lo + 1;
+    }
+    if (elem == 1) {
+        ((int8_t *)state)[si] = (int8_t)v;
+    } else {
+        ((int16_t *)state)[si] = (int16_t)v;
     }
 }
 
 void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32_t *p, int elem,
                      void *scratch) {
     int n_in = p[RSF_IN], n_filter = p[RSF_FILTERS], n_mem = p[RSF_MEMORY];
-    int32_t mult = p[RSF_MULT], shift = p[RSF_SHIFT], zp = p[RSF_STATE_ZP];
-    int32_t lo = p[RSF_STATE_MIN], hi = p[RSF_STATE_MAX], span = hi - lo + 1;
     int32_t total = p[RSF_BATCHES] * n_filter * n_mem;
+    const int32_t *bias = p + RSF_BIAS;
     /* drop the oldest element: shift the whole state left by one */
     if (elem == 1) {
         int8_t *s = state;
@@ -276,22 +313,18 @@ void tk_svdf_feature(void *state, const int8_t *x, const int8_t *wf, const int32
     uint32_t *packed = (uint32_t *)(col + col_stride(n_in));
     for (int b = 0; b < p[RSF_BATCHES]; b++, xb += n_in) {
         put_col(col, packed, xb, n_in);
-        const int8_t *wr = wf;
-        for (int f = 0; f < n_filter; f++, wr += n_in, si += n_mem) {
-            uint32_t acc = (uint32_t)p[RSF_BIAS + f] + (uint32_t)tk_dot_1x1(col, packed, 2, wr,
-                                                                            n_in, 0);
-            int32_t v = rq32(acc, mult, shift);
-            v = zp + (v > hi ? hi : (v < lo ? lo : v));
-            if (v > hi) {
-                v -= span;
-            } else if (v < lo) {
-                v += span;
+        int f = 0;
+        for (; f + 4 <= n_filter; f += 4) {     /* four filters per pass over x */
+            int32_t acc[4];
+            acc[0] = acc[1] = acc[2] = acc[3] = 0;   /* no initializer: armv6m has no memset */
+            tk_dot_1x4(col, packed, wf + f * n_in, n_in, acc);
+            for (int t = 0; t < 4; t++, si += n_mem) {
+                feature_store(state, si, (uint32_t)bias[f + t] + (uint32_t)acc[t], p, elem);
             }
-            if (elem == 1) {
-                ((int8_t *)state)[si] = (int8_t)v;
-            } else {
-                ((int16_t *)state)[si] = (int16_t)v;
-            }
+        }
+        for (; f < n_filter; f++, si += n_mem) {
+            int32_t dot = tk_dot_1x1(col, packed, 2, wf + f * n_in, n_in, 0);
+            feature_store(state, si, (uint32_t)bias[f] + (uint32_t)dot, p, elem);
         }
     }
 }
@@ -321,4 +354,73 @@ void tk_svdf_time(int8_t *out, const void *state, const void *wt, const int32_t 
             *out++ = (int8_t)(v > 127 ? 127 : (v < -128 ? -128 : v));
         }
     }
+}
+
+/* ---- whole-op kernels: one call per invoke ---- */
+
+/* gate g (GATES order: input, forget, cell, output) of one step: the input FC writes the
+   gate's slot, the recurrent FC adds to it and activates (the blocks' modes) */
+static const uint8_t gate_slot[4] = {1, 0, 2, 3};   /* ops/lstm.py SLOT */
+
+typedef struct {
+    const int32_t *p;
+    const int8_t *const *w;     /* 8 weight matrices: input FCs, then recurrent FCs */
+    int16_t *gates;
+    const uint8_t *x;           /* step input rows */
+    const uint8_t *h;           /* hidden state rows */
+    int rows, n_in, n_cell, wide, fc_len;
+    void *scratch;
+} lstm_step_t;
+
+static void lstm_gate(const lstm_step_t *s, int g) {
+    const int32_t *fc = s->p + RL_FC;
+    int16_t *o = s->gates + gate_slot[g] * s->rows * s->n_cell;
+    gate_fc(o, s->x, s->w[g], fc + g * s->fc_len, s->rows, s->n_cell, s->n_in, s->wide,
+            s->scratch);
+    gate_fc(o, s->h, s->w[4 + g], fc + (4 + g) * s->fc_len, s->rows, s->n_cell, s->n_cell,
+            s->wide, s->scratch);
+}
+
+/* one LSTM step over s->rows batch rows: forget, input and cell gates, the cell update,
+   the output gate, the hidden update (in place), then the hidden rows to out */
+static void lstm_step(lstm_step_t *s, int16_t *cell, uint8_t *out) {
+    int span = s->rows * s->n_cell, elem = s->wide ? 2 : 1;
+    lstm_gate(s, 1);
+    lstm_gate(s, 0);
+    lstm_gate(s, 2);
+    cell_update(cell, s->gates, s->gates + span, s->gates + 2 * span, span, s->p + RL_CU);
+    lstm_gate(s, 3);
+    hidden_update((void *)s->h, 0, cell, s->gates + 3 * span, span, s->p + RL_HU, elem);
+    copy_bytes(out, s->h, (size_t)span * elem);
+}
+
+void tk_lstm_int(void *out, const void *x, void *hidden, int16_t *cell, int16_t *gates,
+                 const int8_t *const *w, const int32_t *p, void *scratch) {
+    int batch = p[RL_BATCH], steps = p[RL_STEPS], n_in = p[RL_N_IN], n_cell = p[RL_N_CELL];
+    int wide = p[RL_WIDE], elem = wide ? 2 : 1;
+    lstm_step_t s = {p, w, gates, x, hidden, 1, n_in, n_cell, wide,
+                     RF_BIAS + n_cell * (1 + wide), scratch};
+    size_t x_row = (size_t)n_in * elem, h_row = (size_t)n_cell * elem;
+    if (p[RL_TIME_MAJOR]) {
+        s.rows = batch;
+        for (int t = 0; t < steps; t++) {
+            s.x = (const uint8_t *)x + (size_t)t * batch * x_row;
+            lstm_step(&s, cell, (uint8_t *)out + (size_t)t * batch * h_row);
+        }
+        return;
+    }
+    for (int b = 0; b < batch; b++) {
+        s.h = (const uint8_t *)hidden + b * h_row;
+        for (int t = 0; t < steps; t++) {
+            size_t i = (size_t)b * steps + t;
+            s.x = (const uint8_t *)x + i * x_row;
+            lstm_step(&s, cell + b * n_cell, (uint8_t *)out + i * h_row);
+        }
+    }
+}
+
+void tk_svdf_int(int8_t *out, const int8_t *x, void *state, const int8_t *wf, const void *wt,
+                 const int32_t *p, int32_t n_unit, int elem, void *scratch) {
+    tk_svdf_feature(state, x, wf, p, elem, scratch);
+    tk_svdf_time(out, state, wt, p + RSF_BIAS + p[RSF_FILTERS], n_unit, elem);
 }

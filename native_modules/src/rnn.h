@@ -45,4 +45,22 @@ enum { RST_BATCHES, RST_FILTERS, RST_MEMORY, RST_RANK, RST_STATE_ZP, RST_MULT, R
 void tk_svdf_time(int8_t *out, const void *state, const void *wt, const int32_t *p,
                   int32_t n_unit, int elem);
 
+/* lstm_int: a whole int8 (or 16x8, wide 1) UNIDIRECTIONAL_SEQUENCE_LSTM invoke in one call.
+   p: the RL_* header, the lstm_cell_update block (RCU_LEN ints), the lstm_hidden_update block
+   (RHU_LEN), then 8 lstm_gate_fc blocks of RF_BIAS + n_cell * (1 + wide) ints: the input FCs
+   of the input, forget, cell, output gates, then their recurrent FCs. Only the multipliers,
+   shifts, modes, clip, zero point, range and biases of the blocks are read: sizes and offsets
+   come from the header. x, out and hidden are int8 (int16 when wide); w: the 8 weight
+   matrices in block order; gates: 4 * rows * n_cell int16 (rows = batch if time major,
+   else 1); scratch: tk_rnn_fc_scratch(max(n_in, n_cell)) bytes. */
+enum { RL_BATCH, RL_STEPS, RL_N_IN, RL_N_CELL, RL_TIME_MAJOR, RL_WIDE, RL_HDR };
+enum { RL_CU = RL_HDR, RL_HU = RL_CU + RCU_LEN, RL_FC = RL_HU + RHU_LEN };
+void tk_lstm_int(void *out, const void *x, void *hidden, int16_t *cell, int16_t *gates,
+                 const int8_t *const *w, const int32_t *p, void *scratch);
+
+/* svdf_int: a whole integer SVDF invoke: p = the svdf_feature block, then the svdf_time block
+   (which starts at RSF_BIAS + n_filter); scratch as svdf_feature's */
+void tk_svdf_int(int8_t *out, const int8_t *x, void *state, const int8_t *wf, const void *wt,
+                 const int32_t *p, int32_t n_unit, int elem, void *scratch);
+
 #endif

@@ -107,3 +107,70 @@ void tk_softmax_s8(void *out, const int8_t *in, const int32_t *p) {
         }
     }
 }
+
+/* ---- int8 table activations (LOGISTIC, TANH, ... as built by ops/activations.py) ---- */
+#include "activation.h"
+
+void tk_lut_int8(int8_t *out, const int8_t *in, const int32_t *table, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        out[i] = (int8_t)table[(uint8_t)in[i]];
+    }
+}
+
+/* ---- float SOFTMAX (hardware float only) ---- */
+#if TK_HAVE_FLOAT_DSP
+static float pow2i(int k) {     /* 2**k for k in [-126, 127] */
+    union { uint32_t u; float f; } v;
+    v.u = (uint32_t)(k + 127) << 23;
+    return v.f;
+}
+
+float tk_expf(float x) {
+    if (!(x == x)) {
+        return x;                                /* NaN */
+    }
+    if (x > 88.72283935546875f) {
+        return pow2i(127) * 2.0f;                /* overflows to +inf */
+    }
+    if (x < -103.97208404541015625f) {
+        return 0.0f;
+    }
+    /* x = k ln2 + r, |r| <= ln2 / 2; ln2 split so k * ln2_hi is exact */
+    float kf = x * 1.44269502162933349609375f;
+    int k = (int)(kf + (kf >= 0.0f ? 0.5f : -0.5f));
+    float r = (x - (float)k * 0.693145751953125f) - (float)k * 1.428606765330187045e-06f;
+    /* Taylor to degree 7: the truncation error is below 6e-9 for |r| <= 0.35 */
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    if (k > 127) {
+        return p * pow2i(127) * 2.0f;
+    }
+    if (k < -126) {
+        return p * pow2i(k + 64) * pow2i(-64);   /* subnormal result */
+    }
+    return p * pow2i(k);
+}
+
+void tk_softmax_f32(float *out, const float *in, int32_t rows, int32_t depth, float beta) {
+    for (int32_t r = 0; r < rows; r++, in += depth, out += depth) {
+        float mx = in[0];
+        for (int32_t i = 1; i < depth; i++) {
+            mx = in[i] > mx ? in[i] : mx;
+        }
+        float sum = 0.0f;
+        for (int32_t i = 0; i < depth; i++) {
+            out[i] = tk_expf((in[i] - mx) * beta);
+            sum += out[i];
+        }
+        for (int32_t i = 0; i < depth; i++) {
+            out[i] = out[i] / sum;
+        }
+    }
+}
+#endif

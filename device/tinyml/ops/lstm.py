@@ -77,15 +77,6 @@ def per_tensor(op, t, what):
     return scale_of(t), zp_of(t)
 
 
-def fill_once(flag, view, count, value):
-    """TFLM ResetTensorData for a nonzero reset value: view[:count] = value on the first
-    run after load or reset() (reset() zeroes the persistent flag)."""
-    if not flag[0]:
-        for k in range(count):
-            view[k] = value
-        flag[0] = 1
-
-
 def _check_inputs(op, tensors):
     ins = op.inputs
     if len(ins) != N_INPUTS or len(op.outputs) != 1:
@@ -346,8 +337,6 @@ def prepare(m, op):
     wide = 1 if kind == 'int16' else 0
     plan.fc_in, plan.fc_rec = _int_gates(m, op, rows, n_in, n_cell, modes, wide)
     plan.cu, plan.hu = _int_updates(op, tensors, span)
-    if kind == 'int8':   # TFLM resets int8 variables to their zero point, others to 0
-        plan.fresh_fill(per_tensor(op, tensors[op.inputs[HIDDEN]], 'hidden state')[1])
     # TFLM's four int16 scratch buffers, merged: one slot per gate output
     return 4 * span * 2, plan.bind
 
@@ -368,15 +357,6 @@ class Plan:
         self.cp = array('i', [self.rows * n_cell, 0, 0])
         self.bias_copies = None
         self.clip = None
-        self.fresh = None
-        self.h_zp = 0
-
-    def fresh_fill(self, h_zp):
-        # int8 variables restart from their zero point (TFLM ResetTensorData); a
-        # persistent flag, zeroed by reset(), says whether that fill is still due
-        if h_zp:
-            self.h_zp = h_zp
-            self.fresh = self.m.persistent(1)
 
     def bind(self, scratch):
         m = self.m
@@ -402,11 +382,32 @@ class Plan:
         if self.bias_copies is not None:
             self.biases = tuple((m.view(ins[GATE_BIAS[g]]), self.bias_copies[g])
                                 for g in range(4))
+        whole = None if is_float else getattr(m.kernels, 'lstm_int', None)
+        if whole is not None:
+            return self.bind_whole(whole)
         return self.run
 
+    def bind_whole(self, whole):
+        """run() as one call of the backend's whole-sequence kernel (native lstm_int)."""
+        p = self.whole_params()
+        out, x = self.out, self.x
+        bufs = (self.hidden, self.cell, self.gates) + \
+            tuple(w for w, _ in self.in_fcs) + tuple(w for w, _ in self.rec_fcs)
+
+        def run():
+            whole(out, x, bufs, p)
+        return run
+
+    def whole_params(self):
+        """lstm_int's block (native_modules/src/rnn.h): header, cell update, hidden update,
+        the 4 input then the 4 recurrent gate FC blocks in GATES order."""
+        p = array('i', [self.batch, self.steps, self.n_in, self.n_cell,
+                        1 if self.time_major else 0, self.fc_in[0][K.FC_WIDE]])
+        for block in (self.cu, self.hu) + tuple(self.fc_in) + tuple(self.fc_rec):
+            p.extend(block)
+        return p
+
     def run(self):
-        if self.fresh is not None:
-            fill_once(self.fresh, self.hidden, self.batch * self.n_cell, self.h_zp)
         span = self.cu[K.CU_COUNT]
         if self.time_major:
             for t in range(self.steps):

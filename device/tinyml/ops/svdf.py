@@ -9,7 +9,7 @@ from array import array
 from .. import quant
 from ..kernels import python_rnn as K
 from .elementwise import fail, unsupported, QRANGE
-from .lstm import scale_product_ratio, kernel, per_tensor, row_sums, fill_once
+from .lstm import scale_product_ratio, kernel, per_tensor, row_sums
 
 INPUT, W_FEATURE, W_TIME, BIAS, STATE = 0, 1, 2, 3, 4
 
@@ -160,7 +160,7 @@ def prepare(m, op):
     rank, batch, n_input, n_filter, n_memory = _sizes(op, t, out)
     if kind == 'float32':
         pf, pt, copies = _float_params(op, batch, n_input, n_filter, n_memory, rank)
-        return 0, Plan(m, op, pf, pt, 0, copies).bind
+        return 0, Plan(m, op, pf, pt, copies).bind
     ms1, ms2 = _multipliers(op, t, out)
     ins = op.inputs
     x_zp = per_tensor(op, t[INPUT], 'input')[1]
@@ -169,23 +169,16 @@ def prepare(m, op):
                                t[STATE], m.view(ins[W_FEATURE]))
     pt = _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp,
                       m.view(ins[BIAS]))
-    # TFLM resets int8 variables to their zero point, other types to 0
-    fill = s_zp if t[STATE].dtype == 'int8' else 0
-    return 0, Plan(m, op, pf, pt, fill, None).bind
+    return 0, Plan(m, op, pf, pt, None).bind
 
 
 class Plan:
-    def __init__(self, m, op, pf, pt, fill, bias_copies):
+    def __init__(self, m, op, pf, pt, bias_copies):
         self.m = m
         self.op = op
         self.pf = pf
         self.pt = pt
-        self.fill = fill
-        self.state_count = pf[K.SF_BATCHES] * pf[K.SF_FILTERS] * pf[K.SF_MEMORY]
         self.bias_copies = bias_copies   # float path: rnn_copy blocks bias -> output rows
-        # a nonzero reset value (TFLM ResetTensorData) is written by the first run
-        # after load or reset(): reset() zeroes this persistent flag
-        self.fresh = m.persistent(1) if fill else None
 
     def bind(self, scratch):
         m = self.m
@@ -200,11 +193,23 @@ class Plan:
         self.feature = kernel(m, 'svdf_feature' + suffix)
         self.time = kernel(m, 'svdf_time' + suffix)
         self.copy = kernel(m, 'rnn_copy')
+        whole = None if suffix else getattr(m.kernels, 'svdf_int', None)
+        if whole is not None:
+            return self.bind_whole(whole)
         return self.run
 
+    def bind_whole(self, whole):
+        """run() as one call of the backend's whole-op kernel (native svdf_int): p is the
+        feature block followed by the time block."""
+        p = array('i', self.pf)
+        p.extend(self.pt)
+        out, x, bufs = self.out, self.x, (self.state, self.wf, self.wt)
+
+        def run():
+            whole(out, x, bufs, p)
+        return run
+
     def run(self):
-        if self.fresh is not None:
-            fill_once(self.fresh, self.state, self.state_count, self.fill)
         if self.bias_copies is not None:
             for pc in self.bias_copies:
                 self.copy(self.out, self.bias, None, pc)
