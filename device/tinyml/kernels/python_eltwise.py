@@ -365,7 +365,9 @@ def _float_row(out, o, a, ia, sa, b, ib, sb, n, p):
             r = out[o] * out[o]
         else:
             r = x if x >= 0.0 else x * y
-        out[o] = _fact(r, act)
+        out[o] = r      # the clamp compares the float32 result, as TFLM does (-0.0 stays)
+        if act:
+            out[o] = _fact(out[o], act)
         o += 1
         ia += sa
         ib += sb
