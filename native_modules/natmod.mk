@@ -3,7 +3,8 @@ MOD = tinyml_kernels
 OUT = build/$(ARCH)/$(MOD).mpy
 BUILD = build/$(ARCH)/obj
 SRC = src/binding.c src/dot_dsp.c src/conv.c src/depthwise.c src/fully_connected.c src/pool.c \
-      src/softmax.c src/eltwise.c src/dsp.c src/rnn.c src/copy.c src/requant_kernels.c src/float_kernels.c
+      src/softmax.c src/eltwise.c src/dsp.c src/rnn.c src/copy.c src/requant_kernels.c src/float_kernels.c \
+      src/signal.c src/eltwise32.c
 HEADERS = $(wildcard src/*.h)
 
 include $(MPY_DIR)/py/dynruntime.mk
@@ -24,3 +25,9 @@ $(OUT): $(BUILD)/$(MOD).native.mpy
 	@cp $< $@
 # float kernels: no fused multiply-add, so the float32 sums round as in TFLM
 $(BUILD)/src/float_kernels.o: CFLAGS += -ffp-contract=off
+# op selection by if-chains: no jump tables (armv6m would need libgcc's case helpers);
+# x64 vectorizes the Signal/elementwise loops at -O3 (on the MCUs it only grows the code)
+$(BUILD)/src/signal.o $(BUILD)/src/eltwise32.o: CFLAGS += -fno-jump-tables -ffp-contract=off
+ifeq ($(ARCH),x64)
+$(BUILD)/src/signal.o $(BUILD)/src/eltwise32.o: CFLAGS += -O3
+endif

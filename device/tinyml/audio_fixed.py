@@ -144,16 +144,18 @@ class KissFftR16:
         for p, _ in self.factors:
             if p not in (2, 4):
                 raise ValueError('unsupported radix %d' % p)
-        self.tw_r = array('h', bytes(2 * n))
-        self.tw_i = array('h', bytes(2 * n))
+        half = n // 2
+        # one int16 plan, the layout of the native signal_rfft: tw_r[n] tw_i[n] sup_r[n/2]
+        # sup_i[n/2] perm[n]; the tables below are views into it
+        self.plan = array('h', bytes(8 * n))
+        v = memoryview(self.plan)
+        self.tw_r, self.tw_i = v[0:n], v[n:2 * n]
+        self.sup_r, self.sup_i = v[2 * n:2 * n + half], v[2 * n + half:3 * n]
+        self.perm = v[3 * n:4 * n]
         for i in range(n):                      # phase -2 pi i / n
             self.tw_r[i], self.tw_i[i] = kiss_twiddle(-2 * i, n)
-        half = n // 2
-        self.sup_r = array('h', bytes(2 * max(half, 1)))
-        self.sup_i = array('h', bytes(2 * max(half, 1)))
         for i in range(half):                   # phase -pi ((i + 1) / n + 1/2)
             self.sup_r[i], self.sup_i[i] = kiss_twiddle(-(2 * (i + 1) + n), 2 * n)
-        self.perm = array('H', bytes(2 * n))
         self._permute(0, 0, 1, 0)
         # the butterfly schedule, innermost stage first: (p, m, fstride)
         stages = []
@@ -163,6 +165,9 @@ class KissFftR16:
             fstride *= p
         stages.reverse()
         self.stages = stages
+        self.stage_params = []                  # signal_rfft's p tail: radix, m, fstride
+        for st in stages:
+            self.stage_params.extend(st)
         self.buf = array('h', bytes(4 * n))   # tmpbuf: n complex, interleaved
 
     def _permute(self, fout, f, fstride, level):

@@ -38,6 +38,11 @@ def _selected():
 _native = None
 
 
+def native_selected():
+    """Whether the native DSP loops are selected (use_dsp('native') or the native backend)."""
+    return _selected() == 'native'
+
+
 def native_mfcc():
     """The native float MFCC kernel mfcc_f32 (layout in native_modules/src/dsp.h) when the
     native DSP is selected (use_dsp('native') or the native tinyml backend) and this port's

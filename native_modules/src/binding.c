@@ -64,6 +64,24 @@ static const mp_obj_fun_builtin_var_t lut_int8_obj;
 #if TK_HAVE_FLOAT_DSP
 static const mp_obj_fun_builtin_var_t softmax_f32_obj;
 #endif
+/* signal */
+#include "dsp.h"
+static const mp_obj_fun_builtin_var_t signal_window_obj;
+static const mp_obj_fun_builtin_var_t signal_fft_auto_scale_obj;
+static const mp_obj_fun_builtin_var_t signal_rfft_obj;
+static const mp_obj_fun_builtin_var_t signal_energy_obj;
+static const mp_obj_fun_builtin_var_t signal_filter_bank_obj;
+static const mp_obj_fun_builtin_var_t signal_filter_bank_sqrt_obj;
+static const mp_obj_fun_builtin_var_t signal_spectral_subtraction_obj;
+static const mp_obj_fun_builtin_var_t signal_pcan_obj;
+static const mp_obj_fun_builtin_var_t signal_filter_bank_log_obj;
+static const mp_obj_fun_builtin_var_t binary_int32_obj;
+static const mp_obj_fun_builtin_var_t minmax_obj;
+static const mp_obj_fun_builtin_var_t cast_obj;
+#if TK_HAVE_FLOAT_DSP
+static const mp_obj_fun_builtin_var_t cast_float_obj;
+static const mp_obj_fun_builtin_var_t binary_float_obj;
+#endif
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -117,6 +135,24 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_lut_int8, MP_OBJ_FROM_PTR(&lut_int8_obj));
 #if TK_HAVE_FLOAT_DSP
     mp_store_global(MP_QSTR_softmax_f32, MP_OBJ_FROM_PTR(&softmax_f32_obj));
+#endif
+    /* signal */
+    mp_store_global(MP_QSTR_signal_window, MP_OBJ_FROM_PTR(&signal_window_obj));
+    mp_store_global(MP_QSTR_signal_fft_auto_scale, MP_OBJ_FROM_PTR(&signal_fft_auto_scale_obj));
+    mp_store_global(MP_QSTR_signal_rfft, MP_OBJ_FROM_PTR(&signal_rfft_obj));
+    mp_store_global(MP_QSTR_signal_energy, MP_OBJ_FROM_PTR(&signal_energy_obj));
+    mp_store_global(MP_QSTR_signal_filter_bank, MP_OBJ_FROM_PTR(&signal_filter_bank_obj));
+    mp_store_global(MP_QSTR_signal_filter_bank_sqrt, MP_OBJ_FROM_PTR(&signal_filter_bank_sqrt_obj));
+    mp_store_global(MP_QSTR_signal_spectral_subtraction,
+                    MP_OBJ_FROM_PTR(&signal_spectral_subtraction_obj));
+    mp_store_global(MP_QSTR_signal_pcan, MP_OBJ_FROM_PTR(&signal_pcan_obj));
+    mp_store_global(MP_QSTR_signal_filter_bank_log, MP_OBJ_FROM_PTR(&signal_filter_bank_log_obj));
+    mp_store_global(MP_QSTR_binary_int32, MP_OBJ_FROM_PTR(&binary_int32_obj));
+    mp_store_global(MP_QSTR_minmax, MP_OBJ_FROM_PTR(&minmax_obj));
+    mp_store_global(MP_QSTR_cast, MP_OBJ_FROM_PTR(&cast_obj));
+#if TK_HAVE_FLOAT_DSP
+    mp_store_global(MP_QSTR_cast_float, MP_OBJ_FROM_PTR(&cast_float_obj));
+    mp_store_global(MP_QSTR_binary_float, MP_OBJ_FROM_PTR(&binary_float_obj));
 #endif
     MP_DYNRUNTIME_INIT_EXIT
 }
@@ -1190,3 +1226,288 @@ static mp_obj_t softmax_f32(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(softmax_f32_obj, 4, 4, softmax_f32);
 #endif
 /* ---- rnn fused ---- */
+/* ---- signal ---- */
+/* TFLM Signal ops (signal.c) and the int32/float32 elementwise kernels and CAST
+   (eltwise32.c), parameter blocks as in python_dsp.signal_* and python_eltwise. */
+#include "signal.h"
+#include "eltwise32.h"
+
+/* a buffer of elem-byte items, aligned to min(elem, 4); *n = its item count */
+static void *sig_buf(mp_obj_t o, int writable, int elem, size_t *n) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(o, &bi, writable ? MP_BUFFER_RW : MP_BUFFER_READ);
+    size_t align = elem < 4 ? (size_t)elem : 4;
+    need(((uintptr_t)bi.buf & (align - 1)) == 0 && (bi.len & (size_t)(elem - 1)) == 0,
+         MP_ERROR_TEXT("buffer misaligned for its element size"));
+    *n = bi.len >> (elem == 8 ? 3 : elem >> 1);
+    return bi.buf;
+}
+
+static const int32_t *sig_params(mp_obj_t o, size_t want) {
+    size_t np;
+    const int32_t *p = get_params(o, &np);
+    need(np == want, MP_ERROR_TEXT("p has the wrong length"));
+    return p;
+}
+
+static mp_obj_t signal_window(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], SW_LEN);
+    check_dims(p, SW_ROWS, SW_SIZE, 0);
+    check_range(p[SW_SHIFT], 0, 31, MP_ERROR_TEXT("shift out of range"));
+    size_t no, na, nw, total = mul_dims(p[SW_ROWS], p[SW_SIZE]);
+    int16_t *out = sig_buf(args[0], 1, 2, &no);
+    const int16_t *a = sig_buf(args[1], 0, 2, &na);
+    const int16_t *w = sig_buf(args[2], 0, 2, &nw);
+    need(no == total && na >= total && nw >= (size_t)p[SW_SIZE],
+         MP_ERROR_TEXT("buffer lengths do not match p"));
+    tk_signal_window(out, a, w, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_window_obj, 4, 4, signal_window);
+
+static mp_obj_t signal_fft_auto_scale(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], SA_LEN);
+    check_dims(p, SA_N, SA_N, 0);
+    size_t no, na;
+    int16_t *out = sig_buf(args[0], 1, 2, &no);
+    const int16_t *a = sig_buf(args[1], 0, 2, &na);
+    need(no == (size_t)p[SA_N] && na >= no, MP_ERROR_TEXT("buffer lengths do not match p"));
+    return MP_OBJ_NEW_SMALL_INT(tk_signal_fft_auto_scale(out, a, p));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_fft_auto_scale_obj, 4, 4,
+                                           signal_fft_auto_scale);
+
+/* every butterfly stays inside the n complex points and its twiddle table */
+static void check_rfft_stages(const int32_t *st, int32_t stages, int32_t n) {
+    for (int32_t s = 0; s < stages; s++, st += 3) {
+        need(st[0] == 2 || st[0] == 4, MP_ERROR_TEXT("radix must be 2 or 4"));
+        check_range(st[1], 1, n, MP_ERROR_TEXT("stage length out of range"));
+        check_range(st[2], 0, n, MP_ERROR_TEXT("stage stride out of range"));
+        need(mul_dims(mul_dims(st[0] - 1, st[2]), st[1] - 1) < (size_t)n,
+             MP_ERROR_TEXT("twiddle index outside the table"));
+    }
+}
+
+static mp_obj_t signal_rfft(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np >= SR_HDR, MP_ERROR_TEXT("p too short"));
+    check_dims(p, SR_ROWS, SR_OUT_LEN, 0);
+    check_range(p[SR_N], 2, 1 << 14, MP_ERROR_TEXT("fft size out of range"));
+    check_range(p[SR_STAGES], 0, 32, MP_ERROR_TEXT("stage count out of range"));
+    need(np == SR_HDR + 3 * (size_t)p[SR_STAGES], MP_ERROR_TEXT("p length != 5 + 3 * stages"));
+    int32_t n = p[SR_N];
+    need((n & 1) == 0 && p[SR_OUT_LEN] >= 2 * n + 2, MP_ERROR_TEXT("out row shorter than n + 1 bins"));
+    check_rfft_stages(p + SR_HDR, p[SR_STAGES], n);
+    size_t no, na, nb;
+    int16_t *out = sig_buf(args[0], 1, 2, &no);
+    const int16_t *a = sig_buf(args[1], 0, 2, &na);
+    const int16_t *plan = sig_buf(args[2], 0, 2, &nb);
+    need(no == mul_dims(p[SR_ROWS], p[SR_OUT_LEN]) && na >= mul_dims(p[SR_ROWS], p[SR_IN_LEN])
+         && nb >= 4 * (size_t)n, MP_ERROR_TEXT("buffer lengths do not match p"));
+    tk_signal_rfft(out, a, plan, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_rfft_obj, 4, 4, signal_rfft);
+
+static mp_obj_t signal_energy(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], SE_LEN);
+    check_dims(p, SE_N_OUT, SE_END, 0);
+    size_t no, na;
+    uint32_t *out = sig_buf(args[0], 1, 4, &no);
+    const int16_t *a = sig_buf(args[1], 0, 2, &na);
+    need(p[SE_START] <= p[SE_END] && p[SE_END] <= p[SE_N_OUT], MP_ERROR_TEXT("bad index range"));
+    need(no == (size_t)p[SE_N_OUT] && na >= 2 * (size_t)p[SE_END],
+         MP_ERROR_TEXT("buffer lengths do not match p"));
+    tk_signal_energy(out, a, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_energy_obj, 4, 4, signal_energy);
+
+static mp_obj_t signal_filter_bank(size_t n_args, const mp_obj_t *args) {
+    size_t np;
+    const int32_t *p = get_params(args[3], &np);
+    need(np >= SF_HDR, MP_ERROR_TEXT("p too short"));
+    check_range(p[SF_MODE], 0, 1, MP_ERROR_TEXT("mode must be 0 or 1"));
+    check_dims(p, SF_CHANNELS, SF_CHANNELS, 0);
+    size_t c1 = (size_t)p[SF_CHANNELS] + 1;
+    need(np == SF_HDR + 3 * c1, MP_ERROR_TEXT("p length != 2 + 3 * (channels + 1)"));
+    size_t no, na, nw;
+    uint64_t *out = sig_buf(args[0], 1, 8, &no);
+    const uint32_t *a = sig_buf(args[1], 0, 4, &na);
+    const int16_t *w = sig_buf(args[2], 0, 2, &nw);
+    need(no == c1 - 1, MP_ERROR_TEXT("out length does not match p"));
+    const int32_t *fs = p + SF_HDR, *ws = fs + c1, *width = ws + c1;
+    for (size_t c = 0; c < c1; c++) {
+        need(fs[c] >= 0 && ws[c] >= 0 && width[c] >= 0 && fs[c] <= DIM_MAX && ws[c] <= DIM_MAX
+             && width[c] <= DIM_MAX, MP_ERROR_TEXT("channel index out of range"));
+        need((size_t)fs[c] + width[c] <= na && (size_t)ws[c] + width[c] <= nw,
+             MP_ERROR_TEXT("channel reads outside its inputs"));
+    }
+    tk_signal_filter_bank(out, a, w, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_filter_bank_obj, 4, 4, signal_filter_bank);
+
+/* b: the int32 tensor holding the shift (SignalFftAutoScale's output) */
+static mp_obj_t signal_filter_bank_sqrt(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], 1);
+    check_dims(p, 0, 0, 0);
+    size_t no, na, nb;
+    uint32_t *out = sig_buf(args[0], 1, 4, &no);
+    const uint64_t *a = sig_buf(args[1], 0, 8, &na);
+    const int32_t *bits = sig_buf(args[2], 0, 4, &nb);
+    need(no == (size_t)p[0] && na >= no && nb >= 1, MP_ERROR_TEXT("buffer lengths do not match p"));
+    need(bits[0] >= 0, MP_ERROR_TEXT("negative shift count"));
+    tk_signal_filter_bank_sqrt(out, a, p[0], bits[0]);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_filter_bank_sqrt_obj, 4, 4,
+                                           signal_filter_bank_sqrt);
+
+/* b: the noise estimate state, updated in place */
+static mp_obj_t signal_spectral_subtraction(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], SS_LEN);
+    check_dims(p, SS_N, SS_N, 0);
+    for (int i = SS_SMOOTH; i <= SS_MIN_REMAINING; i++) {
+        check_range(p[i], 0, 65535, MP_ERROR_TEXT("smoothing value out of range"));
+    }
+    check_range(p[SS_SMOOTH_BITS], 0, 31, MP_ERROR_TEXT("shift out of range"));
+    check_range(p[SS_SUB_BITS], 0, 31, MP_ERROR_TEXT("shift out of range"));
+    check_range(p[SS_CLAMPING], 0, 1, MP_ERROR_TEXT("clamping must be 0 or 1"));
+    size_t no, na, nb;
+    uint32_t *out = sig_buf(args[0], 1, 4, &no);
+    const uint32_t *a = sig_buf(args[1], 0, 4, &na);
+    uint32_t *noise = sig_buf(args[2], 1, 4, &nb);
+    need(no == (size_t)p[SS_N] && na >= no && nb >= no, MP_ERROR_TEXT("buffer lengths do not match p"));
+    tk_signal_spectral_subtraction(out, a, noise, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_spectral_subtraction_obj, 4, 4,
+                                           signal_spectral_subtraction);
+
+/* b: the noise estimate; p carries the gain LUT */
+static mp_obj_t signal_pcan(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], SP_LUT + SP_LUT_LEN);
+    check_dims(p, SP_N, SP_N, 0);
+    check_range(p[SP_SNR_SHIFT], 0, 63, MP_ERROR_TEXT("shift out of range"));
+    for (int i = 0; i < SP_LUT_LEN; i++) {
+        check_range(p[SP_LUT + i], -32768, 32767, MP_ERROR_TEXT("gain LUT entry is not int16"));
+    }
+    size_t no, na, nb;
+    uint32_t *out = sig_buf(args[0], 1, 4, &no);
+    const uint32_t *a = sig_buf(args[1], 0, 4, &na);
+    const uint32_t *noise = sig_buf(args[2], 0, 4, &nb);
+    need(no == (size_t)p[SP_N] && na >= no && nb >= no, MP_ERROR_TEXT("buffer lengths do not match p"));
+    tk_signal_pcan(out, a, noise, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_pcan_obj, 4, 4, signal_pcan);
+
+static mp_obj_t signal_filter_bank_log(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], SL_LEN);
+    check_dims(p, SL_N, SL_N, 0);
+    check_range(p[SL_BITS], 0, 31, MP_ERROR_TEXT("shift out of range"));
+    size_t no, na;
+    int16_t *out = sig_buf(args[0], 1, 2, &no);
+    const uint32_t *a = sig_buf(args[1], 0, 4, &na);
+    need(no == (size_t)p[SL_N] && na >= no, MP_ERROR_TEXT("buffer lengths do not match p"));
+    tk_signal_filter_bank_log(out, a, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_filter_bank_log_obj, 4, 4,
+                                           signal_filter_bank_log);
+
+/* the broadcast header: dims >= 0 (d4 >= 1 unless empty), strides >= 0; returns the output
+   element count and checks that a and b hold every element the strides reach */
+static size_t bc_check(const int32_t *p, size_t na, size_t nb) {
+    check_dims(p, BC_D0, BC_D4, 0);
+    check_dims(p, BC_SA0, BC_SB4, 0);
+    size_t n = mul_dims(mul_dims(p[0], p[1]), mul4(p[2], p[3], p[4], 1));
+    if (n == 0) {
+        return 0;
+    }
+    size_t last_a = 0, last_b = 0;
+    for (int d = 0; d < 5; d++) {
+        last_a += mul_dims(p[d] - 1, p[BC_SA0 + d]);
+        last_b += mul_dims(p[d] - 1, p[BC_SB0 + d]);
+        need(last_a <= DIM_MAX * 5 && last_b <= DIM_MAX * 5, MP_ERROR_TEXT("stride too large"));
+    }
+    need(last_a < na && last_b < nb, MP_ERROR_TEXT("input shorter than p says"));
+    return n;
+}
+
+static mp_obj_t binary_int32(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], BI_LEN);
+    check_range(p[BI_OP], EW_ADD, EW_PRELU, MP_ERROR_TEXT("unknown op code"));
+    need(p[BI_LO] <= p[BI_HI], MP_ERROR_TEXT("bad activation range"));
+    size_t no, na, nb;
+    int32_t *out = sig_buf(args[0], 1, 4, &no);
+    const int32_t *a = sig_buf(args[1], 0, 4, &na);
+    const int32_t *b = sig_buf(args[2], 0, 4, &nb);
+    need(no == bc_check(p, na, nb), MP_ERROR_TEXT("out length does not match p"));
+    if (tk_binary_int32(out, a, b, p)) {
+        mp_raise_msg((mp_obj_type_t *)mp_load_global(MP_QSTR_ZeroDivisionError),
+                     MP_ERROR_TEXT("int32 DIV by zero"));
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(binary_int32_obj, 4, 4, binary_int32);
+
+static mp_obj_t minmax(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], MM_LEN);
+    check_range(p[MM_MAX], 0, 1, MP_ERROR_TEXT("p[15] must be 0 or 1"));
+    check_range(p[MM_DTYPE], DT_INT8, DT_FLOAT32, MP_ERROR_TEXT("unknown dtype code"));
+    int elem = p[MM_DTYPE] == DT_INT8 ? 1 : (p[MM_DTYPE] == DT_INT16 ? 2 : 4);
+    size_t no, na, nb;
+    void *out = sig_buf(args[0], 1, elem, &no);
+    const void *a = sig_buf(args[1], 0, elem, &na);
+    const void *b = sig_buf(args[2], 0, elem, &nb);
+    need(no == bc_check(p, na, nb), MP_ERROR_TEXT("out length does not match p"));
+    tk_minmax(out, a, b, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(minmax_obj, 4, 4, minmax);
+
+static void cast_checked(const mp_obj_t *args, int allow_float) {
+    const int32_t *p = sig_params(args[3], CA_LEN);
+    check_dims(p, CA_N, CA_N, 0);
+    check_range(p[CA_SRC], 0, CT_COUNT - 1, MP_ERROR_TEXT("unknown dtype code"));
+    check_range(p[CA_DST], 0, CT_COUNT - 1, MP_ERROR_TEXT("unknown dtype code"));
+    need(allow_float || (p[CA_SRC] != CT_FLOAT32 && p[CA_DST] != CT_FLOAT32),
+         MP_ERROR_TEXT("float32 casts are cast_float"));
+    size_t no, na;
+    void *out = sig_buf(args[0], 1, tk_cast_elem_size(p[CA_DST]), &no);
+    const void *a = sig_buf(args[1], 0, tk_cast_elem_size(p[CA_SRC]), &na);
+    need(no == (size_t)p[CA_N] && na >= no, MP_ERROR_TEXT("buffer lengths do not match p"));
+    tk_cast(out, a, p);
+}
+
+static mp_obj_t cast(size_t n_args, const mp_obj_t *args) {
+    cast_checked(args, 0);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(cast_obj, 4, 4, cast);
+
+#if TK_HAVE_FLOAT_DSP
+static mp_obj_t cast_float(size_t n_args, const mp_obj_t *args) {
+    cast_checked(args, 1);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(cast_float_obj, 4, 4, cast_float);
+
+static mp_obj_t binary_float(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = sig_params(args[3], BF_LEN);
+    check_range(p[BF_OP], EW_ADD, EW_PRELU, MP_ERROR_TEXT("unknown op code"));
+    check_range(p[BF_ACT], 0, 4, MP_ERROR_TEXT("unknown activation code"));
+    size_t no, na, nb;
+    float *out = sig_buf(args[0], 1, 4, &no);
+    const float *a = sig_buf(args[1], 0, 4, &na);
+    const float *b = sig_buf(args[2], 0, 4, &nb);
+    need(no == bc_check(p, na, nb), MP_ERROR_TEXT("out length does not match p"));
+    tk_binary_float(out, a, b, p);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(binary_float_obj, 4, 4, binary_float);
+#endif
+/* ---- signal ---- */

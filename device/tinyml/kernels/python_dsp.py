@@ -3,6 +3,9 @@
 All functions work in place on preallocated arrays and allocate nothing but floats.
 """
 import math
+from array import array
+
+from .. import audio_fixed as fx
 
 
 def load_frame_scaled(re, im, samples, start, frame_len, win, scale, n_half):
@@ -139,3 +142,93 @@ def matvec(out, out_offset, mat, vec, rows, cols):
         for c in range(cols):
             acc += mat[base + c] * vec[c]
         out[out_offset + r] = acc
+
+
+# ------------------------------------------------------------------ TFLM Signal ops
+# kernel(out, a, b, p) twins of native_modules/src/signal.c (layouts in signal.h), built on
+# audio_fixed's arithmetic; the native backend runs the C kernels of the same names.
+_M64 = 0xFFFFFFFFFFFFFFFF
+
+
+def signal_window(out, a, b, p):
+    """p = [rows, size, shift]; b = the window weights (int16[size])."""
+    size, shift = p[1], p[2]
+    for r in range(p[0]):
+        fx.apply_window(a, b, size, shift, out, r * size)
+
+
+def signal_fft_auto_scale(out, a, b, p):
+    """p = [n]; returns the shift applied (out = a << shift)."""
+    return fx.fft_auto_scale(a, p[0], out)
+
+
+def signal_rfft(out, a, b, p):
+    """KISS FFT kiss_fftr per row. b = the plan of audio_fixed.KissFftR16 (tw_r[n] tw_i[n]
+    sup_r[n/2] sup_i[n/2] perm[n]), p = [rows, in_len, out_len, n, n_stages,
+    (radix, m, fstride) per stage]; inputs past in_len are zero."""
+    rows, in_len, out_len, n, stages = p[0], p[1], p[2], p[3], p[4]
+    h = n // 2
+    tw_r, tw_i = b[0:n], b[n:2 * n]
+    sup_r, sup_i, perm = b[2 * n:2 * n + h], b[2 * n + h:3 * n], b[3 * n:4 * n]
+    buf = array('h', bytes(4 * n))
+    freq = array('h', bytes(4 * n + 4))
+    for r in range(rows):
+        base = r * in_len
+        for j in range(n):
+            src = 2 * (perm[j] & 0xFFFF)
+            buf[2 * j] = a[base + src] if src < in_len else 0
+            buf[2 * j + 1] = a[base + src + 1] if src + 1 < in_len else 0
+        for s in range(stages):
+            radix, m, fstride = p[5 + 3 * s], p[6 + 3 * s], p[7 + 3 * s]
+            fly = fx.bfly4 if radix == 4 else fx.bfly2
+            for start in range(0, n - radix * m + 1, radix * m):
+                fly(buf, start, fstride, m, tw_r, tw_i)
+        fx.rfft_post(buf, freq, n, sup_r, sup_i)
+        for i in range(2 * n + 2):
+            out[r * out_len + i] = freq[i]
+
+
+def signal_energy(out, a, b, p):
+    """p = [n_out, start, end]: out[i] = re^2 + im^2 of bin i, start <= i < end."""
+    fx.spectrum_to_energy(a, p[1], p[2], out)
+
+
+def signal_filter_bank(out, a, b, p):
+    """Half of TFLM FilterbankAccumulateChannels (uint64 wrap), b = weights (mode 0) or
+    unweights (mode 1); p = [mode, channels, fs[channels+1], ws[channels+1],
+    width[channels+1]]. Mode 0: out[c-1] = sum b*a over channel c; mode 1: out[c-1] += the
+    same over channel c-1. Mode 0 with the weights then mode 1 with the unweights gives
+    audio_fixed.filterbank_accumulate."""
+    mode, channels = p[0], p[1]
+    fs, ws, wd = 2, 3 + channels, 4 + 2 * channels
+    for c in range(1, channels + 1):
+        k = c - 1 if mode else c
+        acc = out[c - 1] if mode else 0
+        f, w = p[fs + k], p[ws + k]
+        for j in range(p[wd + k]):
+            acc += (b[w + j] & _M64) * a[f + j]
+        out[c - 1] = acc & _M64
+
+
+def signal_filter_bank_sqrt(out, a, b, p):
+    """p = [n]; b[0] = the shift (SignalFftAutoScale's output)."""
+    fx.filterbank_sqrt(a, p[0], b[0], out)
+
+
+def signal_spectral_subtraction(out, a, b, p):
+    """p = [n, smoothing, one_minus_smoothing, alternate_smoothing,
+    alternate_one_minus_smoothing, min_signal_remaining, smoothing_bits,
+    spectral_subtraction_bits, clamping]; b = the noise estimate, updated in place."""
+    cfg = (p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8])
+    fx.spectral_subtraction(cfg, a, out, b, p[0])
+
+
+def signal_pcan(out, a, b, p):
+    """p = [n, snr_shift, gain LUT (125 int16 values)]; b = the noise estimate."""
+    lut = p[2:]
+    fx.pcan(lut, p[1], b, a, out, p[0])
+
+
+def signal_filter_bank_log(out, a, b, p):
+    """p = [n, output_scale, input_correction_bits]."""
+    fx.filterbank_log(a, p[0], p[1], p[2], out)

@@ -27,7 +27,7 @@ __all__ = ('add_int8', 'add_int16', 'mul_int8', 'mul_int16', 'div_int8', 'sqdiff
            'sqdiff_int16', 'prelu_q', 'minmax', 'binary_int32', 'binary_float', 'lut_int8',
            'logistic_int16', 'tanh_int16', 'requant_int16', 'unary_float', 'reduce_int',
            'reduce_max', 'reduce_float', 'resize_nearest', 'resize_bilinear_int8',
-           'resize_bilinear_float')
+           'resize_bilinear_float', 'cast', 'cast_float')
 
 BCAST_DIMS = 5
 INT32_MIN = -2147483648
@@ -365,7 +365,9 @@ def _float_row(out, o, a, ia, sa, b, ib, sb, n, p):
             r = out[o] * out[o]
         else:
             r = x if x >= 0.0 else x * y
-        out[o] = _fact(r, act)
+        out[o] = r      # the clamp compares the float32 result, as TFLM does (-0.0 stays)
+        if act:
+            out[o] = _fact(out[o], act)
         o += 1
         ia += sa
         ib += sb
@@ -414,6 +416,47 @@ def binary_float(out, a, b, p):
     Each result is rounded to float32 by the store (exact IEEE results for + - * /).
     """
     _broadcast(_float_row, out, a, b, p)
+
+
+# ---------------------------------------------------------------- CAST
+# dtype codes of cast (p[1] source, p[2] destination)
+CT_INT8 = 0
+CT_INT16 = 1
+CT_INT32 = 2
+CT_UINT32 = 3
+CT_FLOAT32 = 4
+CT_BOOL = 5
+CT_CODES = {'int8': CT_INT8, 'int16': CT_INT16, 'int32': CT_INT32, 'uint32': CT_UINT32,
+            'float32': CT_FLOAT32, 'bool': CT_BOOL}
+_CT_WRAP = {CT_INT8: (-128, 256), CT_INT16: (-32768, 65536), CT_INT32: (INT32_MIN, 1 << 32),
+            CT_UINT32: (0, 1 << 32)}
+
+
+def _cast_value(x, src, dst):
+    if dst == CT_FLOAT32:
+        return float(x)
+    if dst == CT_BOOL:
+        return 1 if x else 0
+    lo, span = _CT_WRAP[dst]
+    if src == CT_FLOAT32:
+        # C static_cast of an out-of-range float is undefined; x86 (the reference) converts
+        # through a 32-bit (signed targets) or 64-bit (uint32) integer that becomes INT_MIN.
+        limit = 1 << (63 if dst == CT_UINT32 else 31)
+        x = -limit if x != x or not -limit <= x < limit else int(x)
+    return (x - lo) % span + lo
+
+
+def cast(out, a, b, p):
+    """CAST as TFLM's static_cast: p[0] n, p[1] source, p[2] destination dtype code (CT_*).
+    Integers wrap modulo 2**bits, bool is v != 0, float -> int truncates (see _cast_value).
+    The native module has `cast` for integer/bool pairs everywhere and `cast_float` for pairs
+    with float32 where float is hardware; both names are this function here."""
+    src, dst = p[1], p[2]
+    for i in range(p[0]):
+        out[i] = _cast_value(a[i], src, dst)
+
+
+cast_float = cast
 
 
 # ---------------------------------------------------------------- unary int8 lookup table

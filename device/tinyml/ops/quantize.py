@@ -3,6 +3,8 @@ from array import array
 from .. import quant
 from ..errors import ModelError
 from . import not_supported
+from .elementwise import bind_run
+from ..kernels import python_eltwise as K
 
 RANGES = {'int8': (-128, 127), 'uint8': (0, 255), 'int16': (-32768, 32767),
           'int32': (-2147483648, 2147483647), 'uint32': (0, 4294967295),
@@ -153,78 +155,14 @@ _CASTABLE = ('int8', 'int16', 'int32', 'uint32', 'float32', 'bool')   # as TFLM'
 
 
 def prepare_cast(m, op):
+    """CAST: one kernel call, `cast` for integer/bool pairs, `cast_float` for pairs with
+    float32 (python_eltwise.cast; native where the module has it)."""
     src, dst = _io(m, op)
     if src.dtype not in _CASTABLE or dst.dtype not in _CASTABLE:
         raise not_supported(op, '%s -> %s' % (src.dtype, dst.dtype))
-    n = src.size
-    pair = (src.dtype, dst.dtype)
-    if src.dtype == dst.dtype or pair in _SAME_BITS:
-        # two's complement reinterpretation (wraps modulo 2**bits, as static_cast does)
-        def bind_copy(scratch):
-            out = m.raw(op.outputs[0])
-            a = m.raw(op.inputs[0])
-
-            def run():
-                out[:] = a
-            return run
-        return 0, bind_copy
-    if pair in _WIDEN:
-        def bind_widen(scratch):
-            out = m.view(op.outputs[0])
-            a = m.view(op.inputs[0])
-
-            def run():
-                for i in range(n):
-                    out[i] = a[i]
-            return run
-        return 0, bind_widen
-    convert = _caster(src.dtype, dst.dtype)
-
-    def bind(scratch):
-        out = m.view(op.outputs[0])
-        a = m.view(op.inputs[0])
-
-        def run():
-            for i in range(n):
-                out[i] = convert(a[i])
-        return run
-    return 0, bind
-
-
-# integer casts that keep every bit (a byte copy) or every value (an element copy)
-_SAME_BITS = (('int32', 'uint32'), ('uint32', 'int32'))
-_WIDEN = (('int8', 'int16'), ('int8', 'int32'), ('int16', 'int32'))
-
-
-def _caster(src, dst):
-    if dst in ('float32', 'float64'):
-        return float
-    if dst == 'bool':
-        return _to_bool
-    lo, hi = RANGES[dst]
-    span = hi - lo + 1
-    if src in ('float32', 'float64'):
-        # C static_cast of an out-of-range float is undefined; x86 (the reference) converts
-        # through a 32-bit (signed targets) or 64-bit (uint32) integer that becomes INT_MIN.
-        limit = 1 << (63 if dst == 'uint32' else 31)
-
-        def from_float(x):
-            if x != x or not -limit <= x < limit:
-                return _wrap(-limit, lo, span)
-            return _wrap(int(x), lo, span)
-        return from_float
-
-    def from_int(x):
-        return _wrap(x, lo, span)
-    return from_int
-
-
-def _to_bool(x):
-    return 1 if x else 0
-
-
-def _wrap(x, lo, span):
-    return (x - lo) % span + lo
+    name = 'cast_float' if 'float32' in (src.dtype, dst.dtype) else 'cast'
+    p = array('i', [src.size, K.CT_CODES[src.dtype], K.CT_CODES[dst.dtype]])
+    return 0, bind_run(m, op, name, op.inputs[:1], op.outputs[0], p)
 
 
 OPS = {'QUANTIZE': prepare_quantize, 'DEQUANTIZE': prepare_dequantize, 'CAST': prepare_cast}

@@ -6,12 +6,14 @@ and return run() closures. State (the spectral-subtraction noise estimate) lives
 m.persistent() memory, zeroed by m.reset() like TFLM's Reset.
 """
 import struct
+from array import array
 
 from .. import compat, dsp
 from .. import audio_fixed as fx
 from ..errors import ModelError
 from . import not_supported
 from .elementwise import fail
+from ..kernels import python_eltwise as K
 
 # ------------------------------------------------------------------ flexbuffers
 
@@ -128,10 +130,46 @@ def _last_dim(m, i):
     return shape[-1] if shape else 1
 
 
+def _native(m, name):
+    """The C kernel `name` (native_modules/src/signal.c, python twin in kernels/python_dsp)
+    when the native DSP is selected and the model's kernel table has it, else None."""
+    return getattr(m.kernels, name, None) if dsp.native_selected() else None
+
+
 def _fast(name):
     """The viper variant of kernel `name` when the viper DSP loops are selected, else None."""
     k = dsp.kernels()
     return getattr(k, name, None) if hasattr(k, 'bfly4') else None
+
+
+def _bind_native(m, kernel, out_index, a_index, b_index, p, b=None):
+    """bind(scratch) -> run() = kernel(out, a, b, p) on the tensors' views; b is tensor
+    b_index's view, else the given buffer."""
+    def bind(scratch):
+        out, a = m.view(out_index), m.view(a_index)
+        bb = m.view(b_index) if b_index is not None else b
+
+        def run():
+            kernel(out, a, bb, p)
+        return run
+    return bind
+
+
+def _bind_spectral_native(m, op, kernel, cfg, noise, n):
+    """SignalFilterBankSpectralSubtraction: the kernel updates the noise state, then the
+    state is copied to the estimate output (cast uint32 -> uint32)."""
+    p = array('i', [n] + [int(v) for v in cfg])
+    copy = getattr(m.kernels, 'cast')
+    p_copy = array('i', [n, K.CT_UINT32, K.CT_UINT32])
+
+    def bind(scratch):
+        inp, out, est = m.view(op.inputs[0]), m.view(op.outputs[0]), m.view(op.outputs[1])
+
+        def run():
+            kernel(out, inp, noise, p)
+            copy(est, noise, None, p_copy)
+        return run
+    return bind
 
 
 # ------------------------------------------------------------------ ops
@@ -148,6 +186,11 @@ def prepare_window(m, op):
     if total % size or _size(m, op.outputs[0]) != total:
         raise fail(op, 'input size %d is not a multiple of the %d window weights'
                    % (total, size))
+
+    native = _native(m, 'signal_window')
+    if native is not None:
+        p = array('i', [total // size, size, shift])
+        return 0, _bind_native(m, native, op.outputs[0], op.inputs[0], op.inputs[1], p)
 
     def bind(scratch):
         inp, w, out = m.view(op.inputs[0]), m.view(op.inputs[1]), m.view(op.outputs[0])
@@ -166,8 +209,15 @@ def prepare_fft_auto_scale(m, op):
     if _size(m, op.inputs[0]) != n:
         raise fail(op, 'size mismatch')
 
+    native = _native(m, 'signal_fft_auto_scale')
+    p = array('i', [n])
+
     def bind(scratch):
         inp, out, bits = m.view(op.inputs[0]), m.view(op.outputs[0]), m.view(op.outputs[1])
+        if native is not None:
+            def run_native():
+                bits[0] = native(out, inp, None, p)
+            return run_native
         scale = _fast('fft_auto_scale') or fx.fft_auto_scale
 
         def run():
@@ -191,7 +241,11 @@ def prepare_rfft(m, op):
     total = _size(m, op.inputs[0])
     if in_len > nfft or out_len != nfft + 2 or total % in_len:
         raise fail(op, 'shapes do not fit fft_length %d' % nfft)
-    from array import array
+    native = _native(m, 'signal_rfft')
+    if native is not None:
+        p = array('i', [total // in_len, in_len, out_len, fft.ncfft, len(fft.stages)]
+                  + fft.stage_params)
+        return 0, _bind_native(m, native, op.outputs[0], op.inputs[0], None, p, fft.plan)
     work = array('h', bytes(2 * nfft))
 
     def bind(scratch):
@@ -225,6 +279,11 @@ def prepare_energy(m, op):
     if not 0 <= start <= end <= n_out or 2 * end > _size(m, op.inputs[0]):
         raise fail(op, 'bad index range %d..%d' % (start, end))
 
+    native = _native(m, 'signal_energy')
+    if native is not None:
+        p = array('i', [n_out, start, end])
+        return 0, _bind_native(m, native, op.outputs[0], op.inputs[0], None, p)
+
     def bind(scratch):
         inp, out = m.view(op.inputs[0]), m.view(op.outputs[0])
         energy = _fast('spectrum_to_energy') or fx.spectrum_to_energy
@@ -249,6 +308,22 @@ def prepare_filter_bank(m, op):
         if fs[c] < 0 or ws[c] < 0 or wd[c] < 0 or fs[c] + wd[c] > n_in or ws[c] + wd[c] > n_w:
             raise fail(op, 'channel %d reads outside its inputs' % c)
 
+    native = _native(m, 'signal_filter_bank')
+    if native is not None:
+        p = array('i', [0, channels] + list(fs) + list(ws) + list(wd))
+
+        def bind_native(scratch):
+            inp, weights, unweights = (m.view(i) for i in op.inputs[:3])
+            out = m.view(op.outputs[0])
+
+            def run_native():
+                p[0] = 0
+                native(out, inp, weights, p)
+                p[0] = 1
+                native(out, inp, unweights, p)
+            return run_native
+        return 0, bind_native
+
     def bind(scratch):
         views = [m.view(i) for i in op.inputs]
         out = m.view(op.outputs[0])
@@ -263,6 +338,10 @@ def prepare_filter_bank(m, op):
 def prepare_filter_bank_square_root(m, op):
     _check(m, op, 2, 1, ('uint64', 'int32'), ('uint32',))
     n = _size(m, op.inputs[0])
+    native = _native(m, 'signal_filter_bank_sqrt')
+    if native is not None:
+        return 0, _bind_native(m, native, op.outputs[0], op.inputs[0], op.inputs[1],
+                               array('i', [n]))
 
     def bind(scratch):
         inp, bits, out = m.view(op.inputs[0]), m.view(op.inputs[1]), m.view(op.outputs[0])
@@ -287,6 +366,9 @@ def prepare_spectral_subtraction(m, op):
            o['spectral_subtraction_bits'], bool(o['clamping']))
     state = m.persistent(4 * n)
     noise = compat.typed_view(state, 0, n, 'uint32')
+    native = _native(m, 'signal_spectral_subtraction')
+    if native is not None:
+        return 0, _bind_spectral_native(m, op, native, cfg, noise, n)
 
     def bind(scratch):
         inp, out, est = m.view(op.inputs[0]), m.view(op.outputs[0]), m.view(op.outputs[1])
@@ -308,6 +390,12 @@ def prepare_pcan(m, op):
     if _size(m, op.inputs[2]) < 4 * 32 - 6 + 3:
         raise fail(op, 'gain LUT too short')
 
+    native = _native(m, 'signal_pcan')
+    if native is not None:
+        lut = m.view(op.inputs[2])
+        p = array('i', [n, snr_shift] + [lut[i] for i in range(4 * 32 - 6 + 3)])
+        return 0, _bind_native(m, native, op.outputs[0], op.inputs[0], op.inputs[1], p)
+
     def bind(scratch):
         inp, noise, lut, out = (m.view(op.inputs[0]), m.view(op.inputs[1]), m.view(op.inputs[2]),
                                 m.view(op.outputs[0]))
@@ -323,6 +411,10 @@ def prepare_filter_bank_log(m, op):
     o = _options(op, 'input_correction_bits', 'output_scale')
     n = _size(m, op.inputs[0])
     bits, scale = o['input_correction_bits'], o['output_scale']
+    native = _native(m, 'signal_filter_bank_log')
+    if native is not None:
+        p = array('i', [n, scale, bits])
+        return 0, _bind_native(m, native, op.outputs[0], op.inputs[0], None, p)
 
     def bind(scratch):
         inp, out = m.view(op.inputs[0]), m.view(op.outputs[0])
