@@ -69,12 +69,16 @@ static inline int32_t tk_sxtab16_ror8(uint32_t a, uint32_t x) {
     return r;
 }
 
-/* depthwise 3x3, four channels, see dot_dsp.c */
+/* depthwise (depth multiplier 1, dilation 1) over `groups` groups of four channels of one
+   output pixel, see dot_dsp.c; x, f, bias and acc advance past the groups done */
 typedef struct {
-    int32_t acc[4];
-    const int8_t *x, *f;
-    int32_t c, row, off2;
-    int32_t ny, nx, f_row;      /* tk_dw_window_dsp only */
+    const int8_t *x, *f;        /* the window's first tap (input, filter) at the first channel */
+    const int32_t *bias;
+    int32_t *acc;               /* out: four accumulators per group */
+    int32_t groups;             /* >= 1 */
+    int32_t c, row, off2;       /* channel count (tap stride), input row stride, offset pair */
+    int32_t ny, nx, f_row;      /* tk_dw_window_dsp only: window rows, taps per row (>= 1),
+                                   filter row stride */
 } tk_dw_job_t;
 void tk_dw_3x3_dsp(tk_dw_job_t *job);
 void tk_dw_window_dsp(tk_dw_job_t *job);
