@@ -142,6 +142,9 @@ static void conv_pair(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const tk_col_t *c0 = cc->col[0], *c1 = cc->col[1];
     const tk_rq_t rq = conv_rq(p);
     int32_t acc[4];
+#if TK_DSP
+    oc = tk_pair_rows_dsp(out, out_c, c0, c1, cc->packed, w, K, out_c, bias, &rq);
+#endif
     for (; oc + 2 <= out_c; oc += 2) {
         acc[0] = acc[2] = bias[oc];
         acc[1] = acc[3] = bias[oc + 1];

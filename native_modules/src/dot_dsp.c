@@ -1,6 +1,7 @@
 /* The DSP-extension inner loops of dot.h (Armv7E-M only; empty elsewhere). Register-allocated
    by hand: gcc spills in these loops. Per four K values (loops unrolled twice):
      tk_dot_2x2_dsp: 1 LDM + 2 LDR + 4 SXTB16 + 8 SMLAD + 1 loop = 16 instructions, 16 MACs
+     tk_dot_2x2n_dsp: the same, unrolled four times: 15.25 instructions, 16 MACs
      tk_dot_1x4_dsp: 1 LDM + 4 LDR + 8 SXTB16 + 8 SMLAD + 1 loop = 22 instructions, 16 MACs */
 #include "dot.h"
 
@@ -51,6 +52,62 @@ __attribute__((naked)) void tk_dot_2x2_dsp(int32_t *acc, const void *cols, const
         "3:\n"
         "pop {r0}\n"
         "stm r0, {r1, r2, r3, r4}\n"
+        "pop {r4-r11, pc}\n");
+}
+
+/* tk_dot_2x2_dsp over job->pairs consecutive row pairs (dot.h), four groups per loop pass
+   entered by the group count mod 4; per pair the accumulators start at the rows' biases and
+   end in job->acc. [sp] = job. */
+__attribute__((naked)) void tk_dot_2x2n_dsp(tk_mat_job_t *job) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "push {r0}\n"
+        "ldr r7, [r0, #8]\n"
+        "sub r7, r7, #4\n"
+        "1:\n"
+        "ldr r0, [sp]\n"
+        "ldr r5, [r0, #0]\n"
+        "ldr r6, [r0, #4]\n"
+        "ldr lr, [r0, #12]\n"
+        "ldm lr!, {r1, r2}\n"
+        "str lr, [r0, #12]\n"
+        "mov r3, r1\n"
+        "mov r4, r2\n"
+        "add lr, r6, r7, lsl #1\n"      /* next pair: w + 2K */
+        "add lr, lr, #8\n"
+        "str lr, [r0, #4]\n"
+        "ldr r8, [r0, #24]\n"
+        "adds r8, r6, r8\n"
+        "subs r0, r8, r6\n"
+        "beq 9f\n"
+        "tst r0, #8\n"
+        "beq 5f\n"
+        "tst r0, #4\n"
+        "bne 3f\n"
+        "b 4f\n"
+        "5:\n"
+        "tst r0, #4\n"
+        "bne 6f\n"
+        "2:\n"
+        TK_GROUP_2X2
+        "3:\n"
+        TK_GROUP_2X2
+        "4:\n"
+        TK_GROUP_2X2
+        "6:\n"
+        TK_GROUP_2X2
+        "cmp r6, r8\n"
+        "bne 2b\n"
+        "9:\n"
+        "ldr r0, [sp]\n"
+        "ldr lr, [r0, #16]\n"
+        "stm lr!, {r1, r2, r3, r4}\n"
+        "str lr, [r0, #16]\n"
+        "ldr lr, [r0, #20]\n"
+        "subs lr, lr, #1\n"
+        "str lr, [r0, #20]\n"
+        "bne 1b\n"
+        "pop {r0}\n"
         "pop {r4-r11, pc}\n");
 }
 

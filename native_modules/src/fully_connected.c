@@ -81,6 +81,9 @@ static void fc_rows2(int8_t *out, const tk_col_t *c0, const tk_col_t *c1, const 
     const int32_t *bias = p + FC_HDR;
     const tk_rq_t rq = fc_rq(p);
     int32_t acc[4];
+#if TK_DSP
+    o = tk_pair_rows_dsp(out, n_out, c0, c1, packed, w, n_in, n_out, bias, &rq);
+#endif
     for (; o + 2 <= n_out; o += 2) {
         acc[0] = acc[2] = bias[o];
         acc[1] = acc[3] = bias[o + 1];
