@@ -6,6 +6,7 @@
   blocks never crash the interpreter.
 """
 import pathlib
+import random
 import subprocess
 import sys
 
@@ -113,6 +114,7 @@ def test_unix_port_kws_vww_shapes(mp, built, tmp_path):
 def test_host_sanitized_harness_random_shapes(built, tmp_path):
     """The C kernels under ASan + UBSan over random shapes, byte-equal with python."""
     cases = C.random_cases(seed=1234, per_kernel=60)
+    cases += [C.requant_edge_case(random.Random(s)) for s in range(8)]
     src, dst = tmp_path / "cases.bin", tmp_path / "out.bin"
     C.write_cases(src, cases)
     res = subprocess.run([str(NATIVE / "build" / "host" / "harness"), str(src), str(dst)],

@@ -128,6 +128,32 @@ def fc_case(rng, kernel='fully_connected_s8', shape=None):
                 _i8(rng, n_out * n_in), p)
 
 
+def requant_edge_case(rng, kernel='fully_connected_s8', shifts=range(-31, 1)):
+    """Fully connected with one input: each accumulator is a bias (spread over the whole int32
+    range, small values, halfway points) plus one product (half the weights 0), and every shift of `shifts` meets
+    multipliers 0, 1, 2**30 and 2**31 - 1: the requantization's rounding edges. (Left shifts
+    of such accumulators overflow int32, undefined in TFLM too: not among the shifts.)"""
+    n_out = 4 * len(shifts)
+    bias = []
+    for _ in range(n_out):
+        r = rng.random()
+        if r < 0.3:
+            bias.append(rng.randint(-(1 << 31) + (1 << 16), (1 << 31) - (1 << 16)))
+        elif r < 0.6:
+            bias.append(rng.randint(-300, 300))
+        else:                                   # halfway cases of multiplier 2**30
+            e = rng.randint(0, 29)
+            bias.append(rng.choice([-1, 0, 1, 1 - (1 << e), (1 << e) - 1, 3 * (1 << e) - 1]))
+    mults = [[0, 1, 1 << 30, (1 << 31) - 1][i % 4] for i in range(n_out)]
+    mults = [m if rng.random() < 0.5 else rng.randint(0, (1 << 31) - 1) for m in mults]
+    sh = [shifts[i // 4] for i in range(n_out)]
+    batches = 3
+    p = array('i', [batches, 1, n_out, -rng.randint(-128, 127), rng.randint(-128, 127), -128, 127]
+              + bias + mults + sh)
+    w = array('b', [0 if rng.random() < 0.5 else rng.randint(-128, 127) for _ in range(n_out)])
+    return Case(kernel, batches * n_out, 'b', _i8(rng, batches), w, p)
+
+
 def pool_case(rng, kernel='avgpool_s8', shape=None):
     """shape: (in_h, in_w, ch, k_h, k_w, stride) with VALID padding, or None for random."""
     if shape is not None:

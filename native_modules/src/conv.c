@@ -142,14 +142,15 @@ static void conv_pair(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const tk_col_t *c0 = cc->col[0], *c1 = cc->col[1];
     const tk_rq_t rq = conv_rq(p);
     int32_t acc[4];
+#if TK_DSP
+    oc = tk_pair_rows_dsp(out, out_c, c0, c1, cc->packed, w, K, out_c, bias, &rq);
+#endif
     for (; oc + 2 <= out_c; oc += 2) {
         acc[0] = acc[2] = bias[oc];
         acc[1] = acc[3] = bias[oc + 1];
         tk_dot_2x2(c0, c1, cc->packed, w + oc * K, K, acc);
-        out[oc] = tk_rq_s8(&rq, acc[0], oc);
-        out[oc + 1] = tk_rq_s8(&rq, acc[1], oc + 1);
-        out[out_c + oc] = tk_rq_s8(&rq, acc[2], oc);
-        out[out_c + oc + 1] = tk_rq_s8(&rq, acc[3], oc + 1);
+        tk_rq2_s8(&rq, oc, acc[0], acc[2], &out[oc], &out[out_c + oc]);
+        tk_rq2_s8(&rq, oc + 1, acc[1], acc[3], &out[oc + 1], &out[out_c + oc + 1]);
     }
     if (oc < out_c) {
         out[oc] = tk_rq_s8(&rq, tk_dot_1x1(c0, cc->packed, 4, w + oc * K, K, bias[oc]), oc);

@@ -108,45 +108,56 @@ static inline int32_t dw_taps1(const dw_window_t *win, int c, int32_t in_offset,
     return acc;
 }
 
-static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p) {
-    int out_c = p[CV_OUT_C], c = 0;
 #if TK_DSP
-    /* whole 3x3 window inside the input, dilation 1 */
-    int full3x3 = win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3
-                  && win->x_step_x == out_c;
+#define DW_CHUNK 32     /* channels accumulated per call of the assembler loops */
+
+/* channels [0, out_c & ~3) of a dilation-1 window: the assembler loops of dot_dsp.c
+   accumulate up to DW_CHUNK channels, then they are requantized */
+static int dw_groups_dsp(int8_t *out, const dw_window_t *win, const int32_t *p,
+                         const tk_rq_t *rq) {
+    int out_c = p[CV_OUT_C], n4 = out_c & ~3;
+    int32_t acc[DW_CHUNK];
     tk_dw_job_t job;
+    job.x = win->x;
+    job.f = win->f;
+    job.bias = p + CV_HDR;
     job.c = out_c;
     job.row = win->x_step_y;
     job.off2 = (int32_t)(((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u);
     job.ny = win->ny;
     job.nx = win->nx;
     job.f_row = win->f_step_y;
-    int taps_are_c = win->x_step_x == out_c;     /* dilation_w 1: taps stride C in both */
+    int full3x3 = win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3;
+    for (int c = 0; c < n4; c += DW_CHUNK) {
+        int n = n4 - c < DW_CHUNK ? n4 - c : DW_CHUNK;
+        job.acc = acc;
+        job.groups = n / 4;
+        if (full3x3) {
+            tk_dw_3x3_dsp(&job);
+        } else {
+            tk_dw_window_dsp(&job);
+        }
+        for (int j = 0; j < n; j++) {
+            out[c + j] = tk_rq_s8(rq, acc[j], c + j);
+        }
+    }
+    return n4;
+}
 #endif
+
+static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p) {
+    int out_c = p[CV_OUT_C], c = 0;
     int32_t in_offset = p[CV_IN_OFFSET];
     const int32_t *bias = p + CV_HDR;
     const tk_rq_t rq = tk_rq(bias + out_c, bias + 2 * out_c, p[CV_OUT_OFFSET], p[CV_ACT_MIN],
                              p[CV_ACT_MAX]);
+#if TK_DSP
+    if (win->x_step_x == out_c && win->ny > 0 && win->nx > 0) {  /* dilation_w 1 */
+        c = dw_groups_dsp(out, win, p, &rq);
+    }
+#endif
     int32_t acc[4];
     for (; c + 4 <= out_c; c += 4) {
-#if TK_DSP
-        if (taps_are_c) {
-            for (int j = 0; j < 4; j++) {
-                job.acc[j] = bias[c + j];
-            }
-            job.x = win->x + c;
-            job.f = win->f + c;
-            if (full3x3) {
-                tk_dw_3x3_dsp(&job);
-            } else {
-                tk_dw_window_dsp(&job);
-            }
-            for (int j = 0; j < 4; j++) {
-                out[c + j] = tk_rq_s8(&rq, job.acc[j], c + j);
-            }
-            continue;
-        }
-#endif
         for (int j = 0; j < 4; j++) {
             acc[j] = bias[c + j];
         }

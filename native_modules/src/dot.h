@@ -69,15 +69,32 @@ static inline int32_t tk_sxtab16_ror8(uint32_t a, uint32_t x) {
     return r;
 }
 
-/* depthwise 3x3, four channels, see dot_dsp.c */
+/* depthwise (depth multiplier 1, dilation 1) over `groups` groups of four channels of one
+   output pixel, see dot_dsp.c; x, f, bias and acc advance past the groups done */
 typedef struct {
-    int32_t acc[4];
-    const int8_t *x, *f;
-    int32_t c, row, off2;
-    int32_t ny, nx, f_row;      /* tk_dw_window_dsp only */
+    const int8_t *x, *f;        /* the window's first tap (input, filter) at the first channel */
+    const int32_t *bias;
+    int32_t *acc;               /* out: four accumulators per group */
+    int32_t groups;             /* >= 1 */
+    int32_t c, row, off2;       /* channel count (tap stride), input row stride, offset pair */
+    int32_t ny, nx, f_row;      /* tk_dw_window_dsp only: window rows, taps per row (>= 1),
+                                   filter row stride */
 } tk_dw_job_t;
 void tk_dw_3x3_dsp(tk_dw_job_t *job);
 void tk_dw_window_dsp(tk_dw_job_t *job);
+
+/* 2x2 blocks down consecutive weight row pairs: per pair, acc gets (c0 r0, c0 r1, c1 r0,
+   c1 r1) of its K & ~3 leading terms plus the rows' biases; job fields advance */
+typedef struct {
+    const void *cols;           /* the packed pair */
+    const int8_t *w;            /* first row */
+    int32_t k;                  /* row length */
+    const int32_t *bias;        /* first row's bias */
+    int32_t *acc;
+    int32_t pairs;              /* >= 1 */
+    int32_t k4;                 /* k & ~3 */
+} tk_mat_job_t;
+void tk_dot_2x2n_dsp(tk_mat_job_t *job);
 
 /* acc[0..4) += the block's dot products; cols: packed words, w: first row, k: row length */
 void tk_dot_2x2_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);
@@ -115,6 +132,41 @@ static inline void tk_pack_run(uint32_t *dst, const int8_t *x, int K, int32_t of
         dst[0] = (uint32_t)tk_sxtab16(off2, v);
         dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
     }
+}
+#endif
+
+#if TK_DSP
+#include "requant.h"
+#define TK_MAT_CHUNK 16         /* row pairs per tk_dot_2x2n_dsp call */
+
+/* rows [0, n_out & ~1) of a block of two columns (pixels or input rows), requantized to
+   out[r] (column 0) and out[stride + r] (column 1); returns the rows done. c0, c1: the
+   natural columns, for the K % 4 tail */
+static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, const int16_t *c1,
+                                   const void *packed, const int8_t *w, int K, int n_out,
+                                   const int32_t *bias, const tk_rq_t *rq) {
+    int32_t acc[4 * TK_MAT_CHUNK];
+    tk_mat_job_t job = {packed, w, K, bias, acc, 0, K & ~3};
+    int n2 = n_out & ~1;
+    for (int r = 0; r < n2; r += 2 * TK_MAT_CHUNK) {
+        int pairs = (n2 - r) / 2 < TK_MAT_CHUNK ? (n2 - r) / 2 : TK_MAT_CHUNK;
+        job.acc = acc;
+        job.pairs = pairs;
+        tk_dot_2x2n_dsp(&job);
+        for (int j = 0, o = r; j < pairs; j++, o += 2) {
+            int32_t *a = acc + 4 * j;
+            const int8_t *w0 = w + o * K, *w1 = w0 + K;
+            for (int k = K & ~3; k < K; k++) {
+                a[0] += c0[k] * w0[k];
+                a[1] += c0[k] * w1[k];
+                a[2] += c1[k] * w0[k];
+                a[3] += c1[k] * w1[k];
+            }
+            tk_rq2_s8(rq, o, a[0], a[2], &out[o], &out[stride + o]);
+            tk_rq2_s8(rq, o + 1, a[1], a[3], &out[o + 1], &out[stride + o + 1]);
+        }
+    }
+    return n2;
 }
 #endif
 

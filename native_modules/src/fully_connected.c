@@ -81,14 +81,15 @@ static void fc_rows2(int8_t *out, const tk_col_t *c0, const tk_col_t *c1, const 
     const int32_t *bias = p + FC_HDR;
     const tk_rq_t rq = fc_rq(p);
     int32_t acc[4];
+#if TK_DSP
+    o = tk_pair_rows_dsp(out, n_out, c0, c1, packed, w, n_in, n_out, bias, &rq);
+#endif
     for (; o + 2 <= n_out; o += 2) {
         acc[0] = acc[2] = bias[o];
         acc[1] = acc[3] = bias[o + 1];
         tk_dot_2x2(c0, c1, packed, w + o * n_in, n_in, acc);
-        out[o] = tk_rq_s8(&rq, acc[0], o);
-        out[o + 1] = tk_rq_s8(&rq, acc[1], o + 1);
-        out[n_out + o] = tk_rq_s8(&rq, acc[2], o);
-        out[n_out + o + 1] = tk_rq_s8(&rq, acc[3], o + 1);
+        tk_rq2_s8(&rq, o, acc[0], acc[2], &out[o], &out[n_out + o]);
+        tk_rq2_s8(&rq, o + 1, acc[1], acc[3], &out[o + 1], &out[n_out + o + 1]);
     }
     if (o < n_out) {
         out[o] = tk_rq_s8(&rq, tk_dot_1x1(c0, packed, 4, w + o * n_in, n_in, bias[o]), o);

@@ -85,14 +85,55 @@ static inline int32_t tk_srdhm_pos(int32_t a, int32_t m) {
 #endif
 }
 
+/* tk_rdbpot(tk_srdhm_pos(a, m), e) for 0 <= m < 2**31 and 2 <= e <= 31 with one rounding:
+   RoundingDivideByPOT of q is floor((q + 2**(e-1) - [q < 0]) / 2**e), and nested floors of
+   integer quotients fold, so the result is floor((a m + 2**30 + 2**(30+e) - 2**31 [q < 0])
+   / 2**(31+e)). [a < 0] may stand for [q < 0]: they differ only when q = 0, where the sum
+   still lies in [0, 2**(31+e)). The high word of that sum is one SMLAL from a constant. */
+static inline int32_t tk_rq_shr(int32_t a, int32_t m, int e) {
+#if defined(__ARM_ARCH_6M__)
+    /* on magnitudes: +-floor((|a| m + 2**(30+e) + 2**30 - [a < 0]) / 2**(31+e)); |a| m from
+       16-bit halves, its low word and the constant's added with explicit carries */
+    uint32_t neg = (uint32_t)a >> 31;
+    uint32_t ua = neg ? 0u - (uint32_t)a : (uint32_t)a;
+    uint32_t uh = ua >> 16, ul = ua & 0xFFFF, mh = (uint32_t)m >> 16, ml = (uint32_t)m & 0xFFFF;
+    uint32_t cross = uh * ml + ul * mh;                 /* < 2**32 */
+    uint32_t low = ul * ml, t = low + (cross << 16);
+    uint32_t hi = uh * mh + (cross >> 16) + (t < low) + (1u << (e - 2));
+    uint32_t t2 = t + (0x40000000u - neg);
+    uint32_t q = (hi + (t2 < t)) >> (e - 1);
+    return neg ? -(int32_t)q : (int32_t)q;
+#else
+    uint32_t lo = 0x40000000u | ((uint32_t)a & 0x80000000u);
+    uint32_t hi = (1u << (e - 2)) - ((uint32_t)a >> 31);
+    int64_t round = (int64_t)(((uint64_t)hi << 32) | lo);
+    return (int32_t)(((int64_t)a * m + round) >> 32) >> (e - 1);
+#endif
+}
+
 static inline int8_t tk_rq_s8(const tk_rq_t *rq, int32_t acc, int ch) {
     int32_t m = rq->mult[ch], s = rq->shift[ch], v;
-    if (__builtin_expect(s > 0, 0)) {     /* multipliers > 1 are rare */
+    if (__builtin_expect(s <= -2, 1)) {
+        v = tk_rq_shr(acc, m, -s);
+    } else if (s > 0) {                   /* multipliers > 1 are rare */
         v = tk_srdhm_pos((int32_t)((uint32_t)acc << s), m);
     } else {
         v = tk_rdbpot(tk_srdhm_pos(acc, m), -s);
     }
     return (int8_t)tk_clamp(v + rq->out_offset, rq->act_min, rq->act_max);
+}
+
+/* tk_rq_s8 of two accumulators of channel ch (a 2x2 block's pixels): the scale is set up once */
+static inline void tk_rq2_s8(const tk_rq_t *rq, int ch, int32_t a, int32_t b, int8_t *oa,
+                             int8_t *ob) {
+    int32_t m = rq->mult[ch], s = rq->shift[ch];
+    if (__builtin_expect(s <= -2, 1)) {
+        *oa = (int8_t)tk_clamp(tk_rq_shr(a, m, -s) + rq->out_offset, rq->act_min, rq->act_max);
+        *ob = (int8_t)tk_clamp(tk_rq_shr(b, m, -s) + rq->out_offset, rq->act_min, rq->act_max);
+    } else {
+        *oa = tk_rq_s8(rq, a, ch);
+        *ob = tk_rq_s8(rq, b, ch);
+    }
 }
 
 #endif
