@@ -39,6 +39,9 @@ static inline void tk_acc4_sse2(int32_t *acc, __m128i s) {
 
 /* acc[r] += dot(c, row r), rows w, w + K, w + 2K, w + 3K */
 static inline int tk_dot_1x4_sse2(int32_t *acc, const int16_t *c, const int8_t *w, int K) {
+    if (K < 8) {
+        return 0;
+    }
     const int8_t *w1 = w + K, *w2 = w1 + K, *w3 = w2 + K;
     __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0;
     int k = 0;
@@ -56,6 +59,9 @@ static inline int tk_dot_1x4_sse2(int32_t *acc, const int16_t *c, const int8_t *
 /* acc[2*j + r] += dot(column j, row r), rows w0 and w0 + K */
 static inline int tk_dot_2x2_sse2(int32_t *acc, const int16_t *c0, const int16_t *c1,
                                   const int8_t *w0, int K) {
+    if (K < 8) {
+        return 0;
+    }
     const int8_t *w1 = w0 + K;
     __m128i s00 = _mm_setzero_si128(), s01 = s00, s10 = s00, s11 = s00;
     int k = 0;
@@ -73,6 +79,9 @@ static inline int tk_dot_2x2_sse2(int32_t *acc, const int16_t *c0, const int16_t
 
 /* *acc += dot(c, w) */
 static inline int tk_dot_1x1_sse2(int32_t *acc, const int16_t *c, const int8_t *w, int K) {
+    if (K < 8) {
+        return 0;
+    }
     __m128i s = _mm_setzero_si128();
     int k = 0;
     for (; k + 8 <= K; k += 8) {
