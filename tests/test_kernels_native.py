@@ -111,6 +111,50 @@ def test_unix_port_kws_vww_shapes(mp, built, tmp_path):
     compare(cases, run_on_unix_port(mp, cases, tmp_path))
 
 
+def sse2_cases():
+    """Shapes for every branch of the x64 SSE2 loops (dot_sse2.h, depthwise_sse2.h): depths K
+    below 8, multiples of 8 and 16 and not (tails), odd channel counts, 1x1 and padded windows,
+    pixel and batch pairs with a single one left over, depthwise channel blocks of 8 with 4-
+    and 1-channel tails, odd tap counts, depth multipliers 8 and 16 (one or more input channels)."""
+    import random
+    rng = random.Random(11)
+    cases = []
+    for k_depth in (1, 7, 8, 9, 15, 16, 17, 24, 31, 33):
+        cases.append(C.conv_case(rng, shape=(1, 3, 3, k_depth, 5, 1, 1, 1, 1)))      # 1x1
+        cases.append(C.fc_case(rng, shape=(3, k_depth, 7)))
+        cases.append(C.fc_case(rng, shape=(1, k_depth * 5, 9)))
+    for shape in ((2, 5, 5, 3, 7, 3, 3, 1, 1), (1, 6, 7, 16, 9, 3, 3, 2, 1),
+                  (1, 7, 5, 8, 3, 3, 3, 1, 2), (1, 9, 4, 1, 6, 10, 4, 2, 1),
+                  (1, 4, 4, 17, 4, 2, 2, 1, 1), (1, 5, 5, 32, 33, 1, 1, 2, 1)):
+        for padding in ('SAME', 'VALID'):
+            cases.append(C.conv_case(rng, shape=shape, padding=padding))
+    for shape in ((1, 5, 6, 8, 1, 3, 3, 1, 1), (1, 6, 5, 13, 1, 3, 3, 2, 1),
+                  (2, 4, 4, 29, 1, 3, 3, 1, 1), (1, 7, 7, 16, 1, 5, 5, 1, 2),
+                  (1, 8, 1, 24, 1, 5, 1, 1, 1), (1, 6, 6, 12, 1, 2, 2, 2, 1),
+                  (1, 9, 8, 1, 8, 10, 8, 2, 1), (1, 5, 5, 3, 8, 3, 3, 1, 1),
+                  (1, 6, 4, 2, 16, 3, 2, 1, 2)):
+        for padding in ('SAME', 'VALID'):
+            cases.append(C.depthwise_case(rng, shape=shape, padding=padding))
+    return cases
+
+
+def test_unix_port_sse2_branch_shapes(mp, built, tmp_path):
+    cases = sse2_cases()
+    compare(cases, run_on_unix_port(mp, cases, tmp_path))
+
+
+def test_host_sanitized_harness_sse2_branch_shapes(built, tmp_path):
+    """The same shapes under ASan + UBSan (the host build takes the SSE2 path too on x86-64)."""
+    cases = sse2_cases()
+    src, dst = tmp_path / "cases.bin", tmp_path / "out.bin"
+    C.write_cases(src, cases)
+    res = subprocess.run([str(NATIVE / "build" / "host" / "harness"), str(src), str(dst)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "runtime error" not in res.stderr, res.stderr[-4000:]
+    compare(cases, C.read_outputs(dst, cases))
+
+
 def test_host_sanitized_harness_random_shapes(built, tmp_path):
     """The C kernels under ASan + UBSan over random shapes, byte-equal with python."""
     cases = C.random_cases(seed=1234, per_kernel=60)

@@ -5,6 +5,9 @@
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"
+#if TK_SSE2
+#include "depthwise_sse2.h"
+#endif
 
 void tk_depthwise_s8_ref(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
     int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], out_c = p[CV_OUT_C];
@@ -157,6 +160,10 @@ static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p) {
     }
 #endif
     int32_t acc[4];
+#if TK_SSE2
+    tk_dw_taps_t g = {win->ny, win->nx, win->x_step_y, win->x_step_x, win->f_step_y, out_c};
+    c = tk_dw_pixel8_sse2(out, win->x, win->f, &g, p, &rq);
+#endif
     for (; c + 4 <= out_c; c += 4) {
         for (int j = 0; j < 4; j++) {
             acc[j] = bias[c + j];
@@ -174,6 +181,12 @@ static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p) {
 
 void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
     if (p[CV_DEPTH_MULT] != 1) {
+#if TK_SSE2
+        if ((p[CV_DEPTH_MULT] & 7) == 0) {
+            tk_depthwise_s8_dm8_sse2(out, in, w, p);
+            return;
+        }
+#endif
         tk_depthwise_s8_ref(out, in, w, p);
         return;
     }

@@ -28,6 +28,13 @@ typedef int16_t tk_col_t;
 #endif
 #define TK_PAIRS (!TK_M0)       /* blocks of two pixels / input rows */
 
+#if defined(__x86_64__) && defined(__SSE2__)
+#define TK_SSE2 1
+#include "dot_sse2.h"
+#else
+#define TK_SSE2 0
+#endif
+
 static inline uint32_t tk_ld32(const void *p) {
     uint32_t v;
     __builtin_memcpy(&v, p, 4);
@@ -36,7 +43,11 @@ static inline uint32_t tk_ld32(const void *p) {
 
 /* col[0..n) = x[0..n) + offset */
 static inline void tk_col_put(tk_col_t *col, const int8_t *x, int n, int32_t offset) {
-    for (int i = 0; i < n; i++) {
+    int i = 0;
+#if TK_SSE2
+    i = tk_col_put_sse2(col, x, n, offset);
+#endif
+    for (; i < n; i++) {
         col[i] = (tk_col_t)(x[i] + offset);
     }
 }
@@ -183,6 +194,9 @@ static inline void tk_dot_2x2(const tk_col_t *c0, const tk_col_t *c1, const void
 #if TK_DSP
     tk_dot_2x2_dsp(acc, packed, w0, K);
     k = K & ~3;
+#elif TK_SSE2
+    (void)packed;
+    k = tk_dot_2x2_sse2(acc, c0, c1, w0, K);
 #else
     (void)packed;
 #endif
@@ -213,6 +227,9 @@ static inline void tk_dot_1x4(const tk_col_t *c, const void *packed, const int8_
     (void)packed;
     tk_dot_1x4_m0(acc, c, w, K);
     k = K;
+#elif TK_SSE2
+    (void)packed;
+    k = tk_dot_1x4_sse2(acc, c, w, K);
 #else
     (void)packed;
 #endif
@@ -245,6 +262,10 @@ static inline int32_t tk_dot_1x1(const tk_col_t *c, const void *packed, int stri
         __asm__ ("smlad %0, %1, %2, %0" : "+r" (acc) : "r" (lo), "r" (x[0]));
         __asm__ ("smlad %0, %1, %2, %0" : "+r" (acc) : "r" (hi), "r" (x[1]));
     }
+#elif TK_SSE2
+    (void)packed;
+    (void)stride;
+    k = tk_dot_1x1_sse2(&acc, c, w, K);
 #else
     (void)packed;
     (void)stride;
