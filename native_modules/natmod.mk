@@ -26,8 +26,8 @@ $(OUT): $(BUILD)/$(MOD).native.mpy
 # float kernels: no fused multiply-add, so the float32 sums round as in TFLM
 $(BUILD)/src/float_kernels.o: CFLAGS += -ffp-contract=off
 # op selection by if-chains: no jump tables (armv6m would need libgcc's case helpers);
-# x64 vectorizes the Signal/elementwise loops at -O3 (on the MCUs it only grows the code)
+# x64 vectorizes the Signal/elementwise/float loops at -O3 (on the MCUs it only grows the code)
 $(BUILD)/src/signal.o $(BUILD)/src/eltwise32.o: CFLAGS += -fno-jump-tables -ffp-contract=off
 ifeq ($(ARCH),x64)
-$(BUILD)/src/signal.o $(BUILD)/src/eltwise32.o: CFLAGS += -O3
+$(BUILD)/src/signal.o $(BUILD)/src/eltwise32.o $(BUILD)/src/float_kernels.o: CFLAGS += -O3
 endif

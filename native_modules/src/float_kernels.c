@@ -8,6 +8,36 @@ static inline float clampf(float v, float lo, float hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* acc[j] += sum over one tap's in_c values of x[c] * w_j[c], w_j = w + j * K, for j < n (<= 4);
+   x NULL: the tap is outside the image and reads zp. Separate accumulators keep each output's
+   sum in TFLM's order while the four chains overlap in the pipeline. */
+static void conv_tap_f32(float *acc, const float *x, float zp, const float *w, int32_t K,
+                         int32_t in_c, int32_t n) {
+    if (n == 4) {
+        float a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+        const float *w1 = w + K, *w2 = w1 + K, *w3 = w2 + K;
+        for (int32_t c = 0; c < in_c; c++) {
+            const float v = x ? x[c] : zp;
+            a0 += v * w[c];
+            a1 += v * w1[c];
+            a2 += v * w2[c];
+            a3 += v * w3[c];
+        }
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+        return;
+    }
+    for (int32_t j = 0; j < n; j++, w += K) {
+        float a = acc[j];
+        for (int32_t c = 0; c < in_c; c++) {
+            a += (x ? x[c] : zp) * w[c];
+        }
+        acc[j] = a;
+    }
+}
+
 void tk_conv_f32(float *out, const float *in, const float *b, const int32_t *p) {
     const int32_t batches = p[CV_BATCHES], in_h = p[CV_IN_H], in_w = p[CV_IN_W];
     const int32_t in_c = p[CV_IN_C], out_h = p[CV_OUT_H], out_w = p[CV_OUT_W];
@@ -16,6 +46,7 @@ void tk_conv_f32(float *out, const float *in, const float *b, const int32_t *p) 
     const float zp = (float)(-p[CV_IN_OFFSET]);
     const float act_min = b[0], act_max = b[1];
     const float *bias = b + 2, *wts = b + 2 + out_c;
+    float acc[4];
     float *o = out;
     for (int32_t bt = 0; bt < batches; bt++) {
         const float *base = in + (size_t)bt * in_h * in_w * in_c;
@@ -23,36 +54,59 @@ void tk_conv_f32(float *out, const float *in, const float *b, const int32_t *p) 
             const int32_t iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP];
             for (int32_t ox = 0; ox < out_w; ox++) {
                 const int32_t ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
-                const float *w = wts;
-                for (int32_t oc = 0; oc < out_c; oc++) {
-                    float acc = 0.0f;
-                    const float *wk = w;
+                for (int32_t oc = 0; oc < out_c; oc += 4) {
+                    const int32_t n = out_c - oc < 4 ? out_c - oc : 4;
+                    const float *wk = wts + (size_t)oc * K;
+                    acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
                     for (int32_t ky = 0; ky < k_h; ky++) {
                         const int32_t iy = iy0 + ky * p[CV_DIL_H];
                         const int inside_y = iy >= 0 && iy < in_h;
-                        for (int32_t kx = 0; kx < k_w; kx++) {
+                        for (int32_t kx = 0; kx < k_w; kx++, wk += in_c) {
                             const int32_t ix = ix0 + kx * p[CV_DIL_W];
+                            const float *x = NULL;
                             if (inside_y && ix >= 0 && ix < in_w) {
-                                const float *x = base + ((size_t)iy * in_w + ix) * in_c;
-                                for (int32_t c = 0; c < in_c; c++) {
-                                    acc += x[c] * wk[c];
-                                }
-                            } else {
-                                for (int32_t c = 0; c < in_c; c++) {
-                                    acc += zp * wk[c];
-                                }
+                                x = base + ((size_t)iy * in_w + ix) * in_c;
                             }
-                            wk += in_c;
+                            conv_tap_f32(acc, x, zp, wk, K, in_c, n);
                         }
                     }
-                    w += K;
-                    acc += bias[oc];
-                    *o++ = clampf(acc, act_min, act_max);
+                    for (int32_t j = 0; j < n; j++) {
+                        *o++ = clampf(acc[j] + bias[oc + j], act_min, act_max);
+                    }
                 }
             }
         }
     }
 }
+
+/* acc[i] += x(channel oc) * w[i] for oc = c0 + i, oc reading input channel oc / dm; x NULL:
+   the tap is outside the image and reads zp */
+static void dw_tap_f32(float *acc, const float *x, float zp, const float *w, int32_t c0,
+                       int32_t n, int32_t dm) {
+    if (x == NULL) {
+        for (int32_t i = 0; i < n; i++) {
+            acc[i] += zp * w[i];
+        }
+    } else if (dm == 1) {
+        x += c0;
+        for (int32_t i = 0; i < n; i++) {
+            acc[i] += x[i] * w[i];
+        }
+    } else {
+        int32_t ic = c0 / dm, m = c0 - ic * dm;
+        for (int32_t i = 0; i < n; ic++, m = 0) {
+            const float xv = x[ic];
+            const int32_t run = dm - m < n - i ? dm - m : n - i;
+            for (int32_t j = 0; j < run; j++, i++) {
+                acc[i] += xv * w[i];
+            }
+        }
+    }
+}
+
+/* Taps outer, channels inner (in chunks of DW_CHUNK accumulators): each output still sums its
+   taps in (ky, kx) order from 0.0f and adds the bias last, as TFLM does. */
+#define DW_CHUNK 64
 
 void tk_depthwise_f32(float *out, const float *in, const float *b, const int32_t *p) {
     const int32_t batches = p[CV_BATCHES], in_h = p[CV_IN_H], in_w = p[CV_IN_W];
@@ -62,6 +116,7 @@ void tk_depthwise_f32(float *out, const float *in, const float *b, const int32_t
     const float zp = (float)(-p[CV_IN_OFFSET]);
     const float act_min = b[0], act_max = b[1];
     const float *bias = b + 2, *wts = b + 2 + out_c;
+    float acc[DW_CHUNK];
     float *o = out;
     for (int32_t bt = 0; bt < batches; bt++) {
         const float *base = in + (size_t)bt * in_h * in_w * in_c;
@@ -69,25 +124,27 @@ void tk_depthwise_f32(float *out, const float *in, const float *b, const int32_t
             const int32_t iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP];
             for (int32_t ox = 0; ox < out_w; ox++) {
                 const int32_t ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
-                for (int32_t oc = 0; oc < out_c; oc++) {
-                    const int32_t ic = oc / dm;
-                    float acc = 0.0f;
-                    const float *w = wts + oc;
+                for (int32_t c0 = 0; c0 < out_c; c0 += DW_CHUNK) {
+                    const int32_t n = out_c - c0 < DW_CHUNK ? out_c - c0 : DW_CHUNK;
+                    for (int32_t i = 0; i < n; i++) {
+                        acc[i] = 0.0f;
+                    }
+                    const float *w = wts + c0;
                     for (int32_t ky = 0; ky < k_h; ky++) {
                         const int32_t iy = iy0 + ky * p[CV_DIL_H];
                         const int inside_y = iy >= 0 && iy < in_h;
-                        for (int32_t kx = 0; kx < k_w; kx++) {
+                        for (int32_t kx = 0; kx < k_w; kx++, w += out_c) {
                             const int32_t ix = ix0 + kx * p[CV_DIL_W];
-                            float x = zp;
+                            const float *x = NULL;
                             if (inside_y && ix >= 0 && ix < in_w) {
-                                x = base[((size_t)iy * in_w + ix) * in_c + ic];
+                                x = base + ((size_t)iy * in_w + ix) * in_c;
                             }
-                            acc += x * *w;
-                            w += out_c;
+                            dw_tap_f32(acc, x, zp, w, c0, n, dm);
                         }
                     }
-                    acc += bias[oc];
-                    *o++ = clampf(acc, act_min, act_max);
+                    for (int32_t i = 0; i < n; i++) {
+                        *o++ = clampf(acc[i] + bias[c0 + i], act_min, act_max);
+                    }
                 }
             }
         }
