@@ -378,8 +378,20 @@ def edge_cases(seed, with_float):
             out.append(lstm_case(v, (2, 3, 67, 37, tm, wide)))
     out += [svdf_case(v, (2, 130, 24, 5, 4, 1)), svdf_case(v, (3, 67, 9, 3, 3, 2))]
     if with_float:
-        out += [binary_float_case(v) for _ in range(10)]
+        out += invalid_float_cases() + [binary_float_case(v) for _ in range(10)]
     return out
+
+
+def invalid_float_cases():
+    """binary_float's invalid operations, every op and clamp: inf - inf, 0 * inf, inf / inf,
+    PReLU -inf * 0 give NaN, whose bits differ by arch (x86 -nan, Arm +nan) unless the
+    kernel settles them (regression: they did differ)"""
+    inf = float('inf')
+    a = array('f', [inf, -inf, 0.0, inf, -inf, float('nan'), 1.0, -0.0])
+    b = array('f', [inf, -inf, inf, -inf, 0.0, 2.0, float('nan'), -inf])
+    header = [1, 1, 1, 1, len(a), 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+    return [Case('binary_float', header + [op, act], [array('f', [0.0] * len(a)), a, b])
+            for op in range(8) for act in range(5)]
 
 
 # ---- the python twins -------------------------------------------------------------------
