@@ -213,10 +213,12 @@ def _broadcast(v):
     return header, _count(sa), _count(sb), _count(dims)
 
 
-def binary_int32_case(v, op=None, zero_divisor=False):
+def binary_int32_case(v, op=None, zero_divisor=False, full_range=False):
     header, na, nb, n = _broadcast(v)
     op = v.int(0, 7) if op is None else op
     lo, hi = v.rng.choice(((-2 ** 31, 2 ** 31 - 1), (0, 2 ** 31 - 1), (-1, 1), (0, 6)))
+    if full_range:
+        lo, hi = -2 ** 31, 2 ** 31 - 1
     b = v.i32(nb, op == E.OP_DIV and not zero_divisor)
     if zero_divisor:
         b[v.int(0, nb - 1)] = 0
@@ -363,12 +365,14 @@ def random_cases(seed, rounds, with_float):
 
 
 def edge_cases(seed, with_float):
-    """every rfft size with full and short frames, DIV by zero (partial output, -1) and
-    INT_MIN / -1, lstm / svdf at their largest blocked shapes, both layouts and widths"""
+    """every rfft size with full and short frames, DIV by zero (partial output, -1),
+    INT_MIN / -1 and unclamped divisions, lstm / svdf at their largest blocked shapes, both layouts and widths"""
     v = Values(seed)
     out = [rfft_case(v, nfft) for nfft in (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)]
     for _ in range(4):
         out.append(binary_int32_case(v, E.OP_DIV, zero_divisor=True))
+    for _ in range(40):     # the Cortex-M0 shift-subtract division, unclamped
+        out.append(binary_int32_case(v, E.OP_DIV, full_range=True))
     out.append(Case('binary_int32', [1, 1, 1, 1, 3] + [0, 0, 0, 0, 1] + [0] * 5 +
                     [E.OP_DIV, -2 ** 31, 2 ** 31 - 1],
                     [array('i', [0] * 3), array('i', [-2 ** 31, -2 ** 31, 2 ** 31 - 1]),
