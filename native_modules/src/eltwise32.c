@@ -287,10 +287,16 @@ static float float_act(float r, int32_t act) {
     return hi < r ? hi : r;
 }
 
+/* a NaN result is the quiet NaN 0x7FC00000 on every arch: an invalid operation (inf - inf,
+   0 * inf) gives 0xFFC00000 on x86 but 0x7FC00000 on Arm */
+static float canonical_nan(float r) {
+    return r != r ? from_bits(0x7FC00000) : r;
+}
+
 static void float_row(float *out, const float *a, int32_t sa, const float *b, int32_t sb,
                       int32_t n, int32_t op, int32_t act) {
     for (int32_t i = 0; i < n; i++, a += sa, b += sb) {
-        out[i] = float_act(float_op(op, *a, *b), act);
+        out[i] = float_act(canonical_nan(float_op(op, *a, *b)), act);
     }
 }
 

@@ -365,6 +365,8 @@ def _float_row(out, o, a, ia, sa, b, ib, sb, n, p):
             r = out[o] * out[o]
         else:
             r = x if x >= 0.0 else x * y
+        if r != r:
+            r = NAN     # one NaN on every arch (x86's inf - inf is -nan, Arm's +nan)
         out[o] = r      # the clamp compares the float32 result, as TFLM does (-0.0 stays)
         if act:
             out[o] = _fact(out[o], act)
