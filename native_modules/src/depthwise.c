@@ -112,7 +112,7 @@ static inline int32_t dw_taps1(const dw_window_t *win, int c, int32_t in_offset,
 }
 
 #if TK_DSP
-#define DW_CHUNK 32     /* channels accumulated per call of the assembler loops */
+#define DW_CHUNK 64     /* channels accumulated per call of the assembler loops */
 
 /* channels [0, out_c & ~3) of a dilation-1 window: the assembler loops of dot_dsp.c
    accumulate up to DW_CHUNK channels, then they are requantized */

@@ -107,6 +107,19 @@ typedef struct {
 } tk_mat_job_t;
 void tk_dot_2x2n_dsp(tk_mat_job_t *job);
 
+/* requantization of such blocks (dot_dsp.c), tk_rq_s8 in assembler: pair j's acc (c0 r0,
+   c0 r1, c1 r0, c1 r1) to out[2j], out[2j + 1] (column 0) and out[stride + 2j],
+   out[stride + 2j + 1]; channel 2j's multiplier mult[2j], its shift mult[stride + 2j] */
+typedef struct {
+    const int32_t *acc;
+    int8_t *out;
+    int32_t stride;
+    const int32_t *mult;
+    int32_t out_offset, act_min, act_max;
+    const int32_t *acc_end;     /* > acc */
+} tk_rq_job_t;
+void tk_rq_2x2n_dsp(const tk_rq_job_t *job);
+
 /* acc[0..4) += the block's dot products; cols: packed words, w: first row, k: row length */
 void tk_dot_2x2_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);
 void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);
@@ -164,7 +177,7 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
         job.acc = acc;
         job.pairs = pairs;
         tk_dot_2x2n_dsp(&job);
-        for (int j = 0, o = r; j < pairs; j++, o += 2) {
+        for (int j = 0, o = r; (K & 3) && j < pairs; j++, o += 2) {
             int32_t *a = acc + 4 * j;
             const int8_t *w0 = w + o * K, *w1 = w0 + K;
             for (int k = K & ~3; k < K; k++) {
@@ -173,6 +186,15 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
                 a[2] += c1[k] * w0[k];
                 a[3] += c1[k] * w1[k];
             }
+        }
+        if (rq->shift == rq->mult + stride) {    /* conv and FC lay them out so */
+            tk_rq_job_t q = {acc, out + r, stride, rq->mult + r, rq->out_offset, rq->act_min,
+                             rq->act_max, acc + 4 * pairs};
+            tk_rq_2x2n_dsp(&q);
+            continue;
+        }
+        for (int j = 0, o = r; j < pairs; j++, o += 2) {
+            const int32_t *a = acc + 4 * j;
             tk_rq2_s8(rq, o, a[0], a[2], &out[o], &out[stride + o]);
             tk_rq2_s8(rq, o + 1, a[1], a[3], &out[o + 1], &out[stride + o + 1]);
         }

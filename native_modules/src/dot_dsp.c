@@ -111,6 +111,88 @@ __attribute__((naked)) void tk_dot_2x2n_dsp(tk_mat_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
+/* out_offset + clamp of lr (r5..r7 = out_offset, act_min, act_max), then STORE */
+#define TK_RQ_CLAMP(STORE) \
+    "add lr, lr, r5\n" \
+    "cmp lr, r6\n" \
+    "it lt\n" \
+    "movlt lr, r6\n" \
+    "cmp lr, r7\n" \
+    "it gt\n" \
+    "movgt lr, r7\n" \
+    STORE "\n"
+/* shift <= -1 (e = -shift): tk_rq_shr's floor((a m + 2**30 + 2**(30+e) - 2**31 [a < 0])
+   / 2**(31+e)) of the accumulator at [r0, #A]; r8 = m, r10 = e - 1, r9:r4 = the constant for
+   a >= 0 less 2**31 (e >= 2: 2**(e-2) : 2**30, e = 1: 0 : 3 * 2**30); for a < 0 adding
+   2**31 to the low word and -1 to the high word with the carry gives it */
+#define TK_RQ_OUT(A, STORE) \
+    "ldr r11, [r0, #" A "]\n" \
+    "and r12, r11, #0x80000000\n" \
+    "adds r12, r12, r4\n" \
+    "adc lr, r9, r11, asr #31\n" \
+    "smlal r12, lr, r11, r8\n" \
+    "asr lr, lr, r10\n" \
+    TK_RQ_CLAMP(STORE)
+/* shift >= 0 (multiplier > 1 or = 1): floor(((a << shift) m + 2**30) / 2**31), r10 = shift */
+#define TK_RQ_OUT_LEFT(A, STORE) \
+    "ldr r11, [r0, #" A "]\n" \
+    "lsl r11, r11, r10\n" \
+    "mov r12, #0x40000000\n" \
+    "mov lr, #0\n" \
+    "smlal r12, lr, r11, r8\n" \
+    "lsl lr, lr, #1\n" \
+    "orr lr, lr, r12, lsr #31\n" \
+    TK_RQ_CLAMP(STORE)
+/* the next channel's constants (shift at mult + stride); to LEFT if its shift is >= 0. LSL
+   by a register shifts by its low byte: e = 1 gives 2**(e-2) = 1 << 255 = 0 */
+#define TK_RQ_CHANNEL(LEFT) \
+    "ldr r10, [r3, r2, lsl #2]\n" \
+    "ldr r8, [r3], #4\n" \
+    "cmp r10, #0\n" \
+    "bge " LEFT "\n" \
+    "mvn r10, r10\n" \
+    "mov r12, #1\n" \
+    "subs r9, r10, #1\n" \
+    "lsl r9, r12, r9\n" \
+    "mov r4, #0x40000000\n" \
+    "it mi\n" \
+    "movmi r4, #0xC0000000\n"
+
+/* 2x2 blocks' requantization (dot.h): r0 = acc, r1 = out (column 0), r2 = stride,
+   r3 = mult; [sp] = acc_end. Per pair with shifts <= -1: 2 x 11 + 4 x 13 + 4 = 78
+   instructions. */
+__attribute__((naked)) void tk_rq_2x2n_dsp(const tk_rq_job_t *job) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "ldr r1, [r0, #28]\n"
+        "push {r1}\n"
+        "mov r12, r0\n"
+        "ldm r12, {r0, r1, r2, r3, r5, r6, r7}\n"
+        "1:\n"
+        TK_RQ_CHANNEL("5f")
+        TK_RQ_OUT("8", "strb lr, [r1, r2]")
+        TK_RQ_OUT("0", "strb lr, [r1], #1")
+        "2:\n"
+        TK_RQ_CHANNEL("6f")
+        TK_RQ_OUT("12", "strb lr, [r1, r2]")
+        TK_RQ_OUT("4", "strb lr, [r1], #1")
+        "3:\n"
+        "add r0, r0, #16\n"
+        "ldr r12, [sp]\n"
+        "cmp r0, r12\n"
+        "bne 1b\n"
+        "pop {r1}\n"
+        "pop {r4-r11, pc}\n"
+        "5:\n"
+        TK_RQ_OUT_LEFT("8", "strb lr, [r1, r2]")
+        TK_RQ_OUT_LEFT("0", "strb lr, [r1], #1")
+        "b 2b\n"
+        "6:\n"
+        TK_RQ_OUT_LEFT("12", "strb lr, [r1, r2]")
+        TK_RQ_OUT_LEFT("4", "strb lr, [r1], #1")
+        "b 3b\n");
+}
+
 /* r1..r4 = acc, r5 = packed column, r6 = row 0, r9/r10/r11 = K-4, 2K-4, 3K-4 (rows 1..3 after
    the post-increment), r8 = end of row 0's groups; per group r7/r12 = the column words */
 #define TK_GROUP_1X4 \
