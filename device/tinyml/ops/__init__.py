@@ -50,15 +50,17 @@ def _import(module):
 
 
 class KernelStep:
-    """The bind of an op that is one kernel call: make(scratch) -> (fn, out, a, b, p).
-    Called like any bind it returns run(); Model takes the tuple itself (`step`), which the
+    """The bind of an op that is (on some backends) one kernel call: make(scratch) returns
+    the kernel step (fn, out, a, b, p), or a run() when the op is more than that call.
+    Called like any bind it returns run(); Model takes the step itself (`step`), which the
     native backend's run_steps calls without a Python frame per op."""
 
     def __init__(self, make):
         self.step = make
 
     def __call__(self, scratch):
-        return step_run(self.step(scratch))
+        step = self.step(scratch)
+        return step_run(step) if isinstance(step, tuple) else step
 
 
 def step_run(step):
