@@ -43,6 +43,7 @@ MP_SCRIPT = r'''
 import gc, json, time, tinyml
 from tinyml import model as M
 from tinyml import kernels as K
+from tinyml.ops import KernelStep
 ticks_us = time.ticks_us
 diff = time.ticks_diff
 tinyml.use_backend(BACKEND)
@@ -58,6 +59,9 @@ class Spy:
         self._table = table
         self.cur = None
         self.got = {}
+        steps = table.__dict__.get('run_steps')
+        if steps is not None:
+            self.run_steps = steps      # Model.invoke takes it from the instance dict
 
     def __getattr__(self, name):
         f = getattr(self._table, name)
@@ -80,13 +84,13 @@ class Labelled(M.Model):
         labels = self._labels
 
         def wrap(op, bind):
-            def b(scratch):
+            def labelled(scratch):      # a KernelStep keeps kernel steps as tuples
                 spy.cur = op.index
-                run = bind(scratch)
-                if run is not None:
+                step = bind.step(scratch) if isinstance(bind, KernelStep) else bind(scratch)
+                if step is not None:
                     labels.append(op)
-                return run
-            return b
+                return step
+            return KernelStep(labelled)
         return M.Model._bind(self, [(op, n, wrap(op, bind) if bind is not None else None)
                                     for op, n, bind in steps])
 

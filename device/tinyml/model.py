@@ -7,7 +7,7 @@ import gc
 import math
 from . import compact, compat, planner, reader
 from .errors import ModelError
-from .ops import prepare_fn
+from .ops import KernelStep, prepare_fn, step_run
 
 MAX_ARENA = 1 << 31
 
@@ -99,7 +99,9 @@ class Model:
         self._hold = _hold
         steps = [self._prepare(op) for op in graph.ops]
         self._plan(steps)
-        self._runs = tuple(self._bind(steps))
+        self._steps = tuple(self._bind(steps))
+        self._runs = tuple(step_run(s) if isinstance(s, tuple) else s for s in self._steps)
+        self._run_steps = _native_run_steps(self.kernels)
         self.inputs = [Tensor(self, i) for i in graph.inputs]
         self.outputs = [Tensor(self, i) for i in graph.outputs]
 
@@ -209,7 +211,8 @@ class Model:
         return compact.stored_plan(self.graph, self._aliases, scratch)
 
     def _bind(self, steps):
-        runs = []
+        """Each op's run step: a kernel step (fn, out, a, b, p) or a run() callable."""
+        bound = []
         for op, nbytes, bind in steps:
             if bind is None:
                 continue
@@ -217,10 +220,10 @@ class Model:
             if nbytes:
                 scratch = compat.byte_view(self._arena, self._buffers[('s', op.index)].offset,
                                            nbytes, True)
-            run = bind(scratch)
-            if run is not None:
-                runs.append(run)
-        return runs
+            step = bind.step(scratch) if isinstance(bind, KernelStep) else bind(scratch)
+            if step is not None:
+                bound.append(step)
+        return bound
 
     # -- public API ----------------------------------------------------------------------------
     def set_input(self, i, buf):
@@ -231,6 +234,9 @@ class Model:
         t.raw[:] = compat.as_bytes(buf, n)
 
     def invoke(self):
+        if self._run_steps is not None:
+            self._run_steps(self._steps)
+            return
         for run in self._runs:
             run()
 
@@ -265,6 +271,12 @@ class Model:
         self.invoke()
         outs = [_dequantize(t) for t in self.outputs]
         return outs[0] if len(outs) == 1 else outs
+
+
+def _native_run_steps(kernels):
+    """The backend's run_steps(steps) (the native one has it), else None. Read from the
+    instance dict: a kernel Table's __getattr__ would import its python fallback first."""
+    return getattr(kernels, '__dict__', {}).get('run_steps')
 
 
 def _reserve(buf):

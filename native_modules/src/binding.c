@@ -82,6 +82,8 @@ static const mp_obj_fun_builtin_var_t cast_obj;
 static const mp_obj_fun_builtin_var_t cast_float_obj;
 static const mp_obj_fun_builtin_var_t binary_float_obj;
 #endif
+/* steps */
+static const mp_obj_fun_builtin_fixed_t run_steps_obj;
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -154,6 +156,8 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_cast_float, MP_OBJ_FROM_PTR(&cast_float_obj));
     mp_store_global(MP_QSTR_binary_float, MP_OBJ_FROM_PTR(&binary_float_obj));
 #endif
+    /* steps */
+    mp_store_global(MP_QSTR_run_steps, MP_OBJ_FROM_PTR(&run_steps_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -1511,3 +1515,28 @@ static mp_obj_t binary_float(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(binary_float_obj, 4, 4, binary_float);
 #endif
 /* ---- signal ---- */
+/* ---- steps ---- */
+
+/* One invoke's run steps walked in C (Model.invoke on this backend): a step is a tuple
+   (fn, out, a, b, p), called as fn(out, a, b, p), or any other object, called with no
+   arguments. Exceptions propagate unchanged. Only a tuple of steps is taken: a list could be
+   resized by a step while its items are walked. */
+static mp_obj_t run_steps(mp_obj_t steps_in) {
+    const mp_obj_type_t *tuple_type = &mp_type_tuple;
+    if (mp_obj_get_type(steps_in) != tuple_type) {
+        mp_raise_TypeError(MP_ERROR_TEXT("run_steps takes a tuple of steps"));
+    }
+    mp_obj_tuple_t *steps = MP_OBJ_TO_PTR(steps_in);
+    for (size_t i = 0; i < steps->len; i++) {
+        mp_obj_t step = steps->items[i];
+        if (mp_obj_get_type(step) != tuple_type) {
+            mp_call_function_n_kw(step, 0, 0, NULL);
+            continue;
+        }
+        mp_obj_tuple_t *call = MP_OBJ_TO_PTR(step);
+        need(call->len == 5, MP_ERROR_TEXT("a kernel step is (fn, out, a, b, p)"));
+        mp_call_function_n_kw(call->items[0], 4, 0, call->items + 1);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(run_steps_obj, run_steps);

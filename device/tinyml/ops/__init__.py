@@ -49,6 +49,29 @@ def _import(module):
     return _loaded[module]
 
 
+class KernelStep:
+    """The bind of an op that is (on some backends) one kernel call: make(scratch) returns
+    the kernel step (fn, out, a, b, p), or a run() when the op is more than that call.
+    Called like any bind it returns run(); Model takes the step itself (`step`), which the
+    native backend's run_steps calls without a Python frame per op."""
+
+    def __init__(self, make):
+        self.step = make
+
+    def __call__(self, scratch):
+        step = self.step(scratch)
+        return step_run(step) if isinstance(step, tuple) else step
+
+
+def step_run(step):
+    """run() calling the kernel step (fn, out, a, b, p)."""
+    fn, out, a, b, p = step
+
+    def run():
+        fn(out, a, b, p)
+    return run
+
+
 def not_supported(op, why):
     return UnsupportedOpError('op %s (node %d) is not supported: %s' % (op.name, op.index, why))
 

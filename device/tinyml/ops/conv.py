@@ -9,6 +9,7 @@ from array import array
 
 from ..errors import ModelError, UnsupportedOpError
 from .. import quant
+from . import KernelStep
 
 CONV_HEADER = 20
 
@@ -165,16 +166,11 @@ class WeightsOf:
 
 
 def binder(m, fn, out_i, in_i, weights, params):
-    """bind(scratch) -> run() calling fn(out, in, weights, params)."""
-    def bind(scratch):
-        out = m.view(out_i)
-        a = m.view(in_i)
+    """bind(scratch) -> run() calling fn(out, in, weights, params) (a KernelStep)."""
+    def make(scratch):
         b = m.view(weights.index) if isinstance(weights, WeightsOf) else weights
-
-        def run():
-            fn(out, a, b, params)
-        return run
-    return bind
+        return fn, m.view(out_i), m.view(in_i), b, params
+    return KernelStep(make)
 
 
 def conv_geometry(op, in_t, w_t, out_t, k_h, k_w, dil_h, dil_w):

@@ -12,7 +12,7 @@ from .. import quant
 from ..compat import float_bits
 from ..quant import dbl
 from ..kernels import python_eltwise as K
-from . import not_supported as unsupported
+from . import KernelStep, not_supported as unsupported
 
 INT32_RANGE = (-2147483648, 2147483647)
 QRANGE = {'int8': (-128, 127), 'int16': (-32768, 32767)}
@@ -130,20 +130,15 @@ def binary_run(m, op, name, params):
 
 
 def bind_run(m, op, name, in_indices, out_index, p, raw=False):
-    """A bind(scratch) returning run() = kernel(out, a, b, p) on the tensors' typed views
+    """A bind(scratch) (KernelStep) returning run() = kernel(out, a, b, p) on the tensors' typed views
     (byte views when raw: MicroPython's typed views of non-int8 tensors cannot be sliced)."""
     fn = kernel(m, op, name)
 
-    def bind(scratch):
+    def make(scratch):
         view = m.raw if raw else m.view
-        out = view(out_index)
-        a = view(in_indices[0])
         b = view(in_indices[1]) if len(in_indices) > 1 else None
-
-        def run():
-            fn(out, a, b, p)
-        return run
-    return bind
+        return fn, view(out_index), view(in_indices[0]), b, p
+    return KernelStep(make)
 
 
 # ---------------------------------------------------------------- broadcasting

@@ -2,7 +2,7 @@
 from array import array
 from .. import quant
 from ..errors import ModelError
-from . import not_supported
+from . import KernelStep, not_supported
 from .elementwise import bind_run
 from ..kernels import python_eltwise as K
 
@@ -73,15 +73,9 @@ def _bind_table(m, op, src, table):
 
 
 def _bind_kernel(m, op, name, p):
-    def bind(scratch):
-        kernel = getattr(m.kernels, name)
-        out = m.view(op.outputs[0])
-        a = m.view(op.inputs[0])
-
-        def run():
-            kernel(out, a, None, p)
-        return run
-    return bind
+    def make(scratch):
+        return getattr(m.kernels, name), m.view(op.outputs[0]), m.view(op.inputs[0]), None, p
+    return KernelStep(make)
 
 
 def _bind_affine_quantize(m, op, src, dst):
@@ -95,19 +89,14 @@ def _bind_affine_quantize(m, op, src, dst):
         a = m.view(op.inputs[0])
         kernel = getattr(m.kernels, 'quantize_f32', None)   # native only (float hardware)
         if kernel is not None:
-            b = array('f', [scale])
-            p = array('i', [n, zp, lo, hi])
-
-            def run_kernel():
-                kernel(out, a, b, p)
-            return run_kernel
+            return kernel, out, a, array('f', [scale]), array('i', [n, zp, lo, hi])
 
         def run():
             for i in range(n):
                 q = affine_quantize(a[i], scale, zp)
                 out[i] = lo if q < lo else (hi if q > hi else q)
         return run
-    return bind
+    return KernelStep(bind)
 
 
 def affine_quantize(x, scale, zp):
@@ -138,17 +127,13 @@ def prepare_dequantize(m, op):
         if kernel is not None and b[0] == scale:
             # float32 scale * integer of <= 17 bits: exact in double, so one float32
             # rounding of the product equals the python (and TFLM) double product cast
-            p = array('i', [n, zp, kind])
-
-            def run_kernel():
-                kernel(out, a, b, p)
-            return run_kernel
+            return kernel, out, a, b, array('i', [n, zp, kind])
 
         def run():
             for i in range(n):
                 out[i] = scale * (a[i] - zp)   # double product rounded to float32 on store
         return run
-    return 0, bind
+    return 0, KernelStep(bind)
 
 
 _CASTABLE = ('int8', 'int16', 'int32', 'uint32', 'float32', 'bool')   # as TFLM's CAST

@@ -11,7 +11,7 @@ from array import array
 from .. import compat, dsp
 from .. import audio_fixed as fx
 from ..errors import ModelError
-from . import not_supported
+from . import KernelStep, not_supported
 from .elementwise import fail
 from ..kernels import python_eltwise as K
 
@@ -145,14 +145,10 @@ def _fast(name):
 def _bind_native(m, kernel, out_index, a_index, b_index, p, b=None):
     """bind(scratch) -> run() = kernel(out, a, b, p) on the tensors' views; b is tensor
     b_index's view, else the given buffer."""
-    def bind(scratch):
-        out, a = m.view(out_index), m.view(a_index)
+    def make(scratch):
         bb = m.view(b_index) if b_index is not None else b
-
-        def run():
-            kernel(out, a, bb, p)
-        return run
-    return bind
+        return kernel, m.view(out_index), m.view(a_index), bb, p
+    return KernelStep(make)
 
 
 def _bind_spectral_native(m, op, kernel, cfg, noise, n):

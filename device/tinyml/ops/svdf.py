@@ -8,6 +8,7 @@ invokes; each invoke shifts it by one slot and appends the new feature activatio
 from array import array
 from .. import quant
 from ..kernels import python_rnn as K
+from . import KernelStep
 from .elementwise import fail, unsupported, QRANGE
 from .lstm import scale_product_ratio, kernel, per_tensor, row_sums
 
@@ -160,7 +161,7 @@ def prepare(m, op):
     rank, batch, n_input, n_filter, n_memory = _sizes(op, t, out)
     if kind == 'float32':
         pf, pt, copies = _float_params(op, batch, n_input, n_filter, n_memory, rank)
-        return 0, Plan(m, op, pf, pt, copies).bind
+        return 0, KernelStep(Plan(m, op, pf, pt, copies).bind)
     ms1, ms2 = _multipliers(op, t, out)
     ins = op.inputs
     x_zp = per_tensor(op, t[INPUT], 'input')[1]
@@ -169,7 +170,7 @@ def prepare(m, op):
                                t[STATE], m.view(ins[W_FEATURE]))
     pt = _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp,
                       m.view(ins[BIAS]))
-    return 0, Plan(m, op, pf, pt, None).bind
+    return 0, KernelStep(Plan(m, op, pf, pt, None).bind)
 
 
 class Plan:
@@ -199,15 +200,11 @@ class Plan:
         return self.run
 
     def bind_whole(self, whole):
-        """run() as one call of the backend's whole-op kernel (native svdf_int): p is the
+        """The kernel step of the backend's whole-op kernel (native svdf_int): p is the
         feature block followed by the time block."""
         p = array('i', self.pf)
         p.extend(self.pt)
-        out, x, bufs = self.out, self.x, (self.state, self.wf, self.wt)
-
-        def run():
-            whole(out, x, bufs, p)
-        return run
+        return whole, self.out, self.x, (self.state, self.wf, self.wt), p
 
     def run(self):
         if self.bias_copies is not None:
