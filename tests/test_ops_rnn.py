@@ -799,13 +799,14 @@ def test_requant_equals_quant_mbqm(mp):
 
 NO_ALLOC = r'''
 import gc, tinyml
-from tinyml.ops import lstm, svdf
+from tinyml.ops import lstm, svdf, step_run
 
 runs = []
 for mod in (lstm, svdf):
     def bind(self, scratch, orig=mod.Plan.bind):
         run = orig(self, scratch)
-        runs.append(run)
+        # a kernel step (fn, out, a, b, p) is what run_steps calls
+        runs.append(step_run(run) if isinstance(run, tuple) else run)
         return run
     mod.Plan.bind = bind
 
