@@ -311,7 +311,7 @@ n += expect(N.lut_int8, B(4), B(5), None, p)
 n += expect(N.lut_int8, B(5), B(4), None, p)
 n += expect(N.lut_int8, H(5), B(5), None, p)
 n += expect(N.lut_int8, B(5), B(5), None, p[:-1])
-for idx, val in ((0, -1), (1, 128), (256, -129)):
+for idx, val in ((0, -1), (1, 256), (256, -129)):   # table entries are bytes: -128..255
     q = array('i', p)
     q[idx] = val
     n += expect(N.lut_int8, B(5), B(5), None, q)

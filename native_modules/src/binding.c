@@ -1191,14 +1191,15 @@ static mp_obj_t svdf_int(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_int_obj, 4, 4, svdf_int);
 
-/* lut_int8(out, a, b, p): p = [n, 256 int8 table values] (python_eltwise.lut_int8); b unused */
+/* lut_int8(out, a, b, p): p = [n, 256 table bytes] (python_eltwise.lut_int8); b unused. The
+   table holds int8 or uint8 outputs (QUANTIZE between int8 and uint8 uses it too). */
 static mp_obj_t lut_int8(size_t n_args, const mp_obj_t *args) {
     size_t np;
     const int32_t *p = get_params(args[3], &np);
     need(np == 257, MP_ERROR_TEXT("p length != 257"));
     check_dims(p, 0, 0, 0);
     for (int i = 1; i < 257; i++) {
-        check_range(p[i], -128, 127, MP_ERROR_TEXT("table value outside int8"));
+        check_range(p[i], -128, 255, MP_ERROR_TEXT("table value outside a byte"));
     }
     span_t out = get_span(args[0], 1), in = get_span(args[1], 0);
     need(out.elem == 1 && in.elem == 1, MP_ERROR_TEXT("lut_int8 needs int8 buffers"));

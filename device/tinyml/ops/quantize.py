@@ -69,12 +69,17 @@ def _requant_table(dtype, in_zp, out_zp, mult, shift, lo, hi):
 def _bind_table(m, op, src, table):
     table[0] = src.size
     p = array('i', table)
-    return _bind_kernel(m, op, 'lut_int8', p)
+    if m.tensors[op.outputs[0]].dtype in ('int8', 'uint8'):
+        return _bind_kernel(m, op, 'lut_int8', p)
+    # int8 -> int16/int32: only the python table kernel writes outputs wider than a byte
+    return _bind_kernel(m, op, K.lut_int8, p)
 
 
-def _bind_kernel(m, op, name, p):
+def _bind_kernel(m, op, kernel, p):
+    """kernel: a kernel table name, or the function itself"""
     def make(scratch):
-        return getattr(m.kernels, name), m.view(op.outputs[0]), m.view(op.inputs[0]), None, p
+        fn = getattr(m.kernels, kernel) if isinstance(kernel, str) else kernel
+        return fn, m.view(op.outputs[0]), m.view(op.inputs[0]), None, p
     return KernelStep(make)
 
 
