@@ -153,6 +153,31 @@ static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, in
 }
 #endif
 
+#if TK_M0
+#define DW_M0_CHUNK 32
+
+/* channels [c, out_c) of a whole 3x3 window (dilation_w 1); returns out_c */
+static int dw_3x3_m0(int8_t *out, const dw_window_t *win, const int32_t *p, const tk_rq_t *rq,
+                     int c) {
+    int out_c = p[CV_OUT_C];
+    const int32_t *bias = p + CV_HDR;
+    int32_t acc[DW_M0_CHUNK];
+    tk_dw_m0_job_t job = {0, 0, acc, 0, out_c, win->x_step_y, p[CV_IN_OFFSET], win->f_step_y};
+    for (; c < out_c; c += DW_M0_CHUNK) {
+        int n = out_c - c < DW_M0_CHUNK ? out_c - c : DW_M0_CHUNK;
+        job.x = win->x + c;
+        job.f = win->f + c;
+        job.x_end = job.x + n;
+        tk_dw_3x3_m0(&job);
+        for (int j = 0; j < n; j++) {
+            out[c + j] = tk_rq_s8(rq, (int32_t)((uint32_t)acc[j] + (uint32_t)bias[c + j]),
+                                  c + j);
+        }
+    }
+    return out_c;
+}
+#endif
+
 /* channels [c, out_c) of one output pixel */
 static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p, int c) {
     int out_c = p[CV_OUT_C];
@@ -161,6 +186,12 @@ static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p, int 
     const tk_rq_t rq = tk_rq(bias + out_c, bias + 2 * out_c, p[CV_OUT_OFFSET], p[CV_ACT_MIN],
                              p[CV_ACT_MAX]);
     int32_t acc[4];
+#if TK_M0
+    if (win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3
+        && win->x_step_x == out_c && c < out_c) {
+        c = dw_3x3_m0(out, win, p, &rq, c);
+    }
+#endif
 #if TK_SSE2
     tk_dw_taps_t g = {win->ny, win->nx, win->x_step_y, win->x_step_x, win->f_step_y, out_c};
     c = tk_dw_pixel8_sse2(out, win->x, win->f, &g, p, &rq);

@@ -218,6 +218,16 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
 #endif
 
 #if TK_M0
+/* depthwise 3x3 (depth multiplier 1, dilation_w 1), all taps inside: acc[j] = the taps of
+   channel j of x_end - x consecutive channels, bias not included */
+typedef struct {
+    const int8_t *x, *f;        /* window's first tap (input, filter) at the first channel */
+    int32_t *acc;
+    const int8_t *x_end;        /* > x */
+    int32_t c, row, off, f_row; /* tap stride, input / filter row strides, input offset */
+} tk_dw_m0_job_t;
+void tk_dw_3x3_m0(const tk_dw_m0_job_t *job);
+
 /* acc[0..4) += dot(column, rows w, w + K, w + 2K, w + 3K); K >= 1 */
 void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k);
 #endif
