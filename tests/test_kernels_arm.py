@@ -73,6 +73,18 @@ def block_shape_cases(rng):
         cases.append(C.depthwise_case(rng, shape=(2, 7, 5, in_c, 1, k, k, stride, 1),
                                       padding=pad))
     cases.append(C.depthwise_case(rng, shape=(1, 9, 8, 24, 1, 3, 3, 1, 2), padding='SAME'))
+    # several channel chunks (64 channels of 3x3, fewer for larger filters), 1..3-tap border
+    # rows, strides, a tail, and shifts across [-31, 1] (assembler table or C fix-ups)
+    for in_c, k, stride, pad in [(136, 3, 1, 'SAME'), (76, 7, 2, 'SAME'), (20, 2, 2, 'SAME'),
+                                 (68, 4, 1, 'SAME'), (8, 3, 3, 'SAME')]:
+        c = C.depthwise_case(rng, shape=(1, 6, 9, in_c, 1, k, k, stride, 1), padding=pad)
+        out_c = c.p[6]
+        for i in range(out_c):
+            c.p[20 + 2 * out_c + i] = rng.randint(-31, 1)
+            if rng.random() < 0.3:
+                c.p[20 + out_c + i] = rng.choice([0, 1, 1 << 30, (1 << 31) - 1])
+        c.p[18] = 127 if rng.random() < 0.5 else c.p[18]
+        cases.append(c)
     for in_c, out_c, k in [(64, 70, 1), (13, 67, 1), (3, 37, 3), (32, 66, 3), (5, 3, 1)]:
         cases.append(C.conv_case(rng, shape=(1, 5, 3, in_c, out_c, k, k, 1, 1),
                                  padding='SAME'))
@@ -102,7 +114,7 @@ def test_instruction_counts_cortex_m4(built, tmp_path):
     assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 1.4, opt
     assert opt['fully connected, 512 -> 128'] <= 1.5, opt
     assert opt['conv 1x1, KWS 25x5x64 -> 64'] <= 1.5, opt      # K = 64: requantization shows
-    assert opt['depthwise 3x3, KWS 25x5x64'] <= 6.45, opt
+    assert opt['depthwise 3x3, KWS 25x5x64'] <= 5.5, opt
     for label in ref:
         assert opt[label] * 3 < ref[label], (opt, ref)
 
@@ -112,3 +124,4 @@ def test_instruction_counts_cortex_m0(built, tmp_path):
     assert opt['fully connected, 512 -> 128'] <= 4.0, opt
     assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 4.3, opt
     assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 5.4, opt
+    assert opt['depthwise 3x3, KWS 25x5x64'] <= 17.8, opt

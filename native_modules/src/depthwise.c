@@ -112,54 +112,86 @@ static inline int32_t dw_taps1(const dw_window_t *win, int c, int32_t in_offset,
 }
 
 #if TK_DSP
-#define DW_CHUNK 64     /* channels accumulated per call of the assembler loops */
+#define DW_GROUPS 16        /* channel groups of four per chunk */
+#define DW_WORDS (DW_GROUPS * (4 + 2 * 9))     /* unpacked chunk: 3x3 filters fill it */
 
-/* channels [0, out_c & ~3) of a dilation-1 window: the assembler loops of dot_dsp.c
-   accumulate up to DW_CHUNK channels, then they are requantized */
-static int dw_groups_dsp(int8_t *out, const dw_window_t *win, const int32_t *p,
-                         const tk_rq_t *rq) {
-    int out_c = p[CV_OUT_C], n4 = out_c & ~3;
-    int32_t acc[DW_CHUNK];
-    tk_dw_job_t job;
-    job.x = win->x;
-    job.f = win->f;
-    job.bias = p + CV_HDR;
-    job.c = out_c;
-    job.row = win->x_step_y;
-    job.off2 = (int32_t)(((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u);
-    job.ny = win->ny;
-    job.nx = win->nx;
-    job.f_row = win->f_step_y;
-    int full3x3 = win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3;
-    for (int c = 0; c < n4; c += DW_CHUNK) {
-        int n = n4 - c < DW_CHUNK ? n4 - c : DW_CHUNK;
-        job.acc = acc;
-        job.groups = n / 4;
-        if (full3x3) {
-            tk_dw_3x3_dsp(&job);
-        } else {
-            tk_dw_window_dsp(&job);
+/* the chunk's requantization constants (tk_dw_rq_dsp): shift <= -1 with e = -shift <= 23,
+   where out_offset << (e - 1) fits beside the high word of a m (|a m| < 2**62). Other
+   channels are listed in fix[] for tk_rq_s8; returns their count. */
+static int dw_rq_table(int32_t *tab, uint8_t *fix, const int32_t *p, int c0, int n) {
+    const int32_t *mult = p + CV_HDR + p[CV_OUT_C], *shift = mult + p[CV_OUT_C];
+    int nfix = 0;
+    for (int j = 0; j < n; j++, tab += 4) {
+        int e = -shift[c0 + j];
+        if (e < 1 || e > 23) {
+            fix[nfix++] = (uint8_t)j;
+            e = 1;
         }
-        for (int j = 0; j < n; j++) {
-            out[c + j] = tk_rq_s8(rq, acc[j], c + j);
+        tab[0] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
+        tab[1] = mult[c0 + j];
+        tab[2] = (int32_t)((e >= 2 ? 1u << (e - 2) : 0u)
+                           + ((uint32_t)p[CV_OUT_OFFSET] << (e - 1)));
+        tab[3] = e - 1;
+    }
+    return nfix;
+}
+
+/* per group: its four biases, then per tap the words (f0, f2), (f1, f3) */
+static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, int groups) {
+    int out_c = p[CV_OUT_C], taps = p[CV_K_H] * p[CV_K_W];
+    const int32_t *bias = p + CV_HDR;
+    for (int c = c0; c < c0 + 4 * groups; c += 4) {
+        for (int j = 0; j < 4; j++) {
+            *wu++ = bias[c + j];
+        }
+        for (int t = 0; t < taps; t++) {
+            uint32_t v = tk_ld32(w + t * out_c + c);
+            *wu++ = tk_sxtb16(v);
+            *wu++ = tk_sxtb16_ror8(v);
         }
     }
-    return n4;
 }
 #endif
 
-static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p) {
-    int out_c = p[CV_OUT_C], c = 0;
+#if TK_M0
+#define DW_M0_CHUNK 32
+
+/* channels [c, out_c) of a whole 3x3 window (dilation_w 1); returns out_c */
+static int dw_3x3_m0(int8_t *out, const dw_window_t *win, const int32_t *p, const tk_rq_t *rq,
+                     int c) {
+    int out_c = p[CV_OUT_C];
+    const int32_t *bias = p + CV_HDR;
+    int32_t acc[DW_M0_CHUNK];
+    tk_dw_m0_job_t job = {0, 0, acc, 0, out_c, win->x_step_y, p[CV_IN_OFFSET], win->f_step_y};
+    for (; c < out_c; c += DW_M0_CHUNK) {
+        int n = out_c - c < DW_M0_CHUNK ? out_c - c : DW_M0_CHUNK;
+        job.x = win->x + c;
+        job.f = win->f + c;
+        job.x_end = job.x + n;
+        tk_dw_3x3_m0(&job);
+        for (int j = 0; j < n; j++) {
+            out[c + j] = tk_rq_s8(rq, (int32_t)((uint32_t)acc[j] + (uint32_t)bias[c + j]),
+                                  c + j);
+        }
+    }
+    return out_c;
+}
+#endif
+
+/* channels [c, out_c) of one output pixel */
+static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p, int c) {
+    int out_c = p[CV_OUT_C];
     int32_t in_offset = p[CV_IN_OFFSET];
     const int32_t *bias = p + CV_HDR;
     const tk_rq_t rq = tk_rq(bias + out_c, bias + 2 * out_c, p[CV_OUT_OFFSET], p[CV_ACT_MIN],
                              p[CV_ACT_MAX]);
-#if TK_DSP
-    if (win->x_step_x == out_c && win->ny > 0 && win->nx > 0) {  /* dilation_w 1 */
-        c = dw_groups_dsp(out, win, p, &rq);
+    int32_t acc[4];
+#if TK_M0
+    if (win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3
+        && win->x_step_x == out_c && c < out_c) {
+        c = dw_3x3_m0(out, win, p, &rq, c);
     }
 #endif
-    int32_t acc[4];
 #if TK_SSE2
     tk_dw_taps_t g = {win->ny, win->nx, win->x_step_y, win->x_step_x, win->f_step_y, out_c};
     c = tk_dw_pixel8_sse2(out, win->x, win->f, &g, p, &rq);
@@ -179,6 +211,99 @@ static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p) {
     }
 }
 
+/* the clipped window of output pixel (oy, ox); returns its first tap's filter index */
+static int dw_window(dw_window_t *win, const int8_t *in_b, const int8_t *w, const int32_t *p,
+                     int oy, int ox) {
+    int in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_w = p[CV_K_W];
+    int dil_h = p[CV_DIL_H], dil_w = p[CV_DIL_W], ky0, ky1, kx0, kx1;
+    int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP], ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
+    dw_clip(iy0, dil_h, p[CV_K_H], p[CV_IN_H], &ky0, &ky1);
+    dw_clip(ix0, dil_w, k_w, in_w, &kx0, &kx1);
+    win->ny = ky1 - ky0;
+    win->nx = kx1 - kx0;
+    win->x = in_b + ((iy0 + ky0 * dil_h) * in_w + ix0 + kx0 * dil_w) * in_c;
+    win->f = w + (ky0 * k_w + kx0) * p[CV_OUT_C];
+    return ky0 * k_w + kx0;
+}
+
+static void dw_window_init(dw_window_t *win, const int32_t *p) {
+    win->x_step_y = p[CV_DIL_H] * p[CV_IN_W] * p[CV_IN_C];
+    win->x_step_x = p[CV_DIL_W] * p[CV_IN_C];
+    win->f_step_y = p[CV_K_W] * p[CV_OUT_C];
+}
+
+#if TK_DSP
+/* one chunk's channels of one pixel: the assembler taps, then requantization */
+static void dw_chunk_pixel(int8_t *out, tk_dw_job_t *job, const dw_window_t *win, int tap,
+                           const int32_t *p, const int32_t *tab, const uint8_t *fix, int nfix,
+                           int c0) {
+    int n = 4 * job->groups;
+    job->x = win->x + c0;
+    if (win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3) {
+        tk_dw_3x3_dsp(job);
+    } else if (win->ny > 0 && win->nx > 0) {
+        job->ny = win->ny;
+        job->nx = win->nx;
+        job->w_skip = 8 * (p[CV_K_W] - win->nx);
+        job->w_first = 16 + 8 * tap;
+        tk_dw_window_dsp(job);
+    } else {                                    /* no tap inside the input */
+        for (int g = 0; g < job->groups; g++) {
+            for (int j = 0; j < 4; j++) {
+                job->acc[4 * g + j] = job->w[(job->w_group >> 2) * g + j];
+            }
+        }
+    }
+    tk_dw_rq_job_t q = {job->acc, out + c0, tab, job->acc + n, p[CV_ACT_MIN], p[CV_ACT_MAX]};
+    tk_dw_rq_dsp(&q);
+    if (nfix) {
+        const int32_t *mult = p + CV_HDR + p[CV_OUT_C];
+        const tk_rq_t rq = tk_rq(mult, mult + p[CV_OUT_C], p[CV_OUT_OFFSET], p[CV_ACT_MIN],
+                                 p[CV_ACT_MAX]);
+        for (int i = 0; i < nfix; i++) {
+            out[c0 + fix[i]] = tk_rq_s8(&rq, job->acc[fix[i]], c0 + fix[i]);
+        }
+    }
+}
+
+/* channels [0, out_c & ~3) of every pixel, chunk by chunk (dilation_w 1); returns the
+   channels done */
+static int dw_chunks_dsp(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
+    int out_c = p[CV_OUT_C], n4 = out_c & ~3, per_group = 4 + 2 * p[CV_K_H] * p[CV_K_W];
+    int max_groups = DW_WORDS / per_group < DW_GROUPS ? DW_WORDS / per_group : DW_GROUPS;
+    int px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
+    if (max_groups == 0) {
+        return 0;
+    }
+    int32_t wu[DW_WORDS], tab[16 * DW_GROUPS], acc[4 * DW_GROUPS];
+    uint8_t fix[4 * DW_GROUPS];
+    dw_window_t win;
+    dw_window_init(&win, p);
+    tk_dw_job_t job;
+    job.w = wu;
+    job.acc = acc;
+    job.c = out_c;
+    job.row = win.x_step_y;
+    job.off2 = (int32_t)(((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u);
+    job.w_group = 4 * per_group;
+    for (int c0 = 0; c0 < n4; c0 += 4 * job.groups) {
+        job.groups = (n4 - c0) / 4 < max_groups ? (n4 - c0) / 4 : max_groups;
+        dw_unpack(wu, w, p, c0, job.groups);
+        int nfix = dw_rq_table(tab, fix, p, c0, 4 * job.groups);
+        int8_t *o = out;
+        for (int b = 0; b < p[CV_BATCHES]; b++) {
+            for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
+                for (int ox = 0; ox < p[CV_OUT_W]; ox++, o += out_c) {
+                    int tap = dw_window(&win, in + b * px, w, p, oy, ox);
+                    dw_chunk_pixel(o, &job, &win, tap, p, tab, fix, nfix, c0);
+                }
+            }
+        }
+    }
+    return n4;
+}
+#endif
+
 void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
     if (p[CV_DEPTH_MULT] != 1) {
 #if TK_SSE2
@@ -190,25 +315,22 @@ void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32
         tk_depthwise_s8_ref(out, in, w, p);
         return;
     }
-    int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], out_c = p[CV_OUT_C];
-    int k_h = p[CV_K_H], k_w = p[CV_K_W], dil_h = p[CV_DIL_H], dil_w = p[CV_DIL_W];
+    int out_c = p[CV_OUT_C], c = 0, px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
+#if TK_DSP
+    if (p[CV_DIL_W] == 1) {
+        c = dw_chunks_dsp(out, in, w, p);
+    }
+#endif
+    if (c == out_c) {
+        return;
+    }
     dw_window_t win;
-    win.x_step_y = dil_h * in_w * in_c;
-    win.x_step_x = dil_w * in_c;
-    win.f_step_y = k_w * out_c;
+    dw_window_init(&win, p);
     for (int b = 0; b < p[CV_BATCHES]; b++) {
-        const int8_t *in_b = in + b * in_h * in_w * in_c;
         for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
-            int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP], ky0, ky1;
-            dw_clip(iy0, dil_h, k_h, in_h, &ky0, &ky1);
             for (int ox = 0; ox < p[CV_OUT_W]; ox++, out += out_c) {
-                int ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT], kx0, kx1;
-                dw_clip(ix0, dil_w, k_w, in_w, &kx0, &kx1);
-                win.ny = ky1 - ky0;
-                win.nx = kx1 - kx0;
-                win.x = in_b + ((iy0 + ky0 * dil_h) * in_w + ix0 + kx0 * dil_w) * in_c;
-                win.f = w + (ky0 * k_w + kx0) * out_c;
-                dw_pixel(out, &win, p);
+                dw_window(&win, in + b * px, w, p, oy, ox);
+                dw_pixel(out, &win, p, c);
             }
         }
     }

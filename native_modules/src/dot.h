@@ -80,19 +80,33 @@ static inline int32_t tk_sxtab16_ror8(uint32_t a, uint32_t x) {
     return r;
 }
 
-/* depthwise (depth multiplier 1, dilation 1) over `groups` groups of four channels of one
-   output pixel, see dot_dsp.c; x, f, bias and acc advance past the groups done */
+/* depthwise (depth multiplier 1, dilation_w 1) over `groups` groups of four channels of one
+   output pixel, see dot_dsp.c. The chunk's weights are unpacked once: per group its four
+   biases, then per filter tap the words (f0, f2), (f1, f3). The job is left unchanged. */
 typedef struct {
-    const int8_t *x, *f;        /* the window's first tap (input, filter) at the first channel */
-    const int32_t *bias;
+    const int8_t *x;            /* the window's first tap (input) at the first channel */
+    const int32_t *w;           /* unpacked chunk: group 0's biases */
     int32_t *acc;               /* out: four accumulators per group */
     int32_t groups;             /* >= 1 */
     int32_t c, row, off2;       /* channel count (tap stride), input row stride, offset pair */
-    int32_t ny, nx, f_row;      /* tk_dw_window_dsp only: window rows, taps per row (>= 1),
-                                   filter row stride */
+    int32_t ny, nx;             /* tk_dw_window_dsp only: window rows, taps per row (>= 1) */
+    int32_t w_skip;             /* bytes from a window row's last unpacked tap to the next row */
+    int32_t w_group;            /* bytes from one group's biases to the next's */
+    int32_t w_first;            /* bytes from a group's biases to the window's first tap */
 } tk_dw_job_t;
-void tk_dw_3x3_dsp(tk_dw_job_t *job);
-void tk_dw_window_dsp(tk_dw_job_t *job);
+void tk_dw_3x3_dsp(const tk_dw_job_t *job);
+void tk_dw_window_dsp(const tk_dw_job_t *job);
+
+/* requantization of a chunk's accumulators with per-channel constants (lo, m, hi, e - 1),
+   the output offset folded into hi (see depthwise.c) */
+typedef struct {
+    const int32_t *acc;
+    int8_t *out;
+    const int32_t *tab;
+    const int32_t *acc_end;     /* > acc */
+    int32_t act_min, act_max;
+} tk_dw_rq_job_t;
+void tk_dw_rq_dsp(const tk_dw_rq_job_t *job);
 
 /* 2x2 blocks down consecutive weight row pairs: per pair, acc gets (c0 r0, c0 r1, c1 r0,
    c1 r1) of its K & ~3 leading terms plus the rows' biases; job fields advance */
@@ -204,6 +218,16 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
 #endif
 
 #if TK_M0
+/* depthwise 3x3 (depth multiplier 1, dilation_w 1), all taps inside: acc[j] = the taps of
+   channel j of x_end - x consecutive channels, bias not included */
+typedef struct {
+    const int8_t *x, *f;        /* window's first tap (input, filter) at the first channel */
+    int32_t *acc;
+    const int8_t *x_end;        /* > x */
+    int32_t c, row, off, f_row; /* tap stride, input / filter row strides, input offset */
+} tk_dw_m0_job_t;
+void tk_dw_3x3_m0(const tk_dw_m0_job_t *job);
+
 /* acc[0..4) += dot(column, rows w, w + K, w + 2K, w + 3K); K >= 1 */
 void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k);
 #endif

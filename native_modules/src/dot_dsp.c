@@ -247,130 +247,166 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
         "pop {r4-r11, pc}\n");
 }
 
-/* Depthwise windows for groups of four channels (depth multiplier 1, dilation 1), job as in
-   dot.h. Per tap: 2 LDR + 2 SXTAB16 + 2 SXTB16 + SMLABB/SMLATT x 4 = 10 instructions, 4 MACs.
-   r1 = x row, r2 = f row, r3 = C, r9 = 2C, r10 = input row stride, r8 = offset pair,
-   r4..r7 = the group's channels 0..3; [sp] = job. */
-#define TK_DW_TAP(X_OFF, F_OFF) \
+/* Depthwise windows for groups of four channels (depth multiplier 1, dilation_w 1), job as
+   in dot.h. Per tap: LDR + LDM (the unpacked weights) + 2 SXTAB16 + SMLABB/SMLATT x 4 = 8
+   instructions, 4 MACs. r1 = x row, r2 = unpacked weights, r3 = C, r8 = offset pair,
+   r4..r7 = the group's channels 0..3. */
+#define TK_DW_TAP(X_OFF) \
     "ldr r11, [r1" X_OFF "]\n" \
-    "ldr r12, [r2" F_OFF "]\n" \
+    "ldm r2!, {r12, lr}\n" \
     "sxtab16 r0, r8, r11\n" \
     "sxtab16 r11, r8, r11, ror #8\n" \
-    "sxtb16 lr, r12\n" \
-    "sxtb16 r12, r12, ror #8\n" \
-    "smlabb r4, r0, lr, r4\n" \
-    "smlatt r6, r0, lr, r6\n" \
-    "smlabb r5, r11, r12, r5\n" \
-    "smlatt r7, r11, r12, r7\n"
-#define TK_DW_ROW \
-    TK_DW_TAP("", "") TK_DW_TAP(", r3", ", r3") TK_DW_TAP(", r9", ", r9")
-/* group start: accumulators from job->bias */
-#define TK_DW_BIAS \
-    "ldr r0, [sp]\n" \
-    "ldr r11, [r0, #8]\n" \
-    "ldm r11!, {r4, r5, r6, r7}\n" \
-    "str r11, [r0, #8]\n"
-/* group end: accumulators to job->acc, flags from --job->groups */
-#define TK_DW_STORE \
-    "ldr r0, [sp]\n" \
-    "ldr r11, [r0, #12]\n" \
-    "stm r11!, {r4, r5, r6, r7}\n" \
-    "str r11, [r0, #12]\n" \
-    "ldr r11, [r0, #16]\n" \
-    "subs r11, r11, #1\n" \
-    "str r11, [r0, #16]\n"
+    "smlabb r4, r0, r12, r4\n" \
+    "smlatt r6, r0, r12, r6\n" \
+    "smlabb r5, r11, lr, r5\n" \
+    "smlatt r7, r11, lr, r7\n"
+#define TK_DW_ROW TK_DW_TAP("") TK_DW_TAP(", r3") TK_DW_TAP(", r9")
 
-/* all nine taps inside the input */
-__attribute__((naked)) void tk_dw_3x3_dsp(tk_dw_job_t *job) {
+/* all nine taps of a 3x3 filter inside the input: a group's biases and taps are consecutive,
+   so r2 walks the chunk. r9 = 2C, r10 = input row stride; [sp] acc, [sp, #4] end of the
+   chunk. Per group: 72 + 11 instructions. */
+__attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
     __asm__ volatile (
         "push {r4-r11, lr}\n"
-        "push {r0}\n"
-        "ldr r1, [r0, #0]\n"
+        "ldr r11, [r0, #8]\n"
+        "ldr r12, [r0, #12]\n"
+        "ldr lr, [r0, #40]\n"
         "ldr r2, [r0, #4]\n"
-        "ldr r3, [r0, #20]\n"
-        "ldr r10, [r0, #24]\n"
-        "ldr r8, [r0, #28]\n"
+        "mla r12, r12, lr, r2\n"
+        "push {r11, r12}\n"
+        "ldr r1, [r0, #0]\n"
+        "ldr r3, [r0, #16]\n"
+        "ldr r10, [r0, #20]\n"
+        "ldr r8, [r0, #24]\n"
         "add r9, r3, r3\n"
         "1:\n"
-        TK_DW_BIAS
+        "ldm r2!, {r4, r5, r6, r7}\n"
         TK_DW_ROW
         "add r1, r1, r10\n"
-        "add r2, r2, r9\n"
-        "add r2, r2, r3\n"
         TK_DW_ROW
         "add r1, r1, r10\n"
-        "add r2, r2, r9\n"
-        "add r2, r2, r3\n"
         TK_DW_ROW
         "sub r1, r1, r10, lsl #1\n"     /* back to row 0, next group */
         "add r1, r1, #4\n"
-        "sub r2, r2, r9, lsl #1\n"
-        "sub r2, r2, r9\n"
-        "add r2, r2, #4\n"
-        TK_DW_STORE
+        "ldr r0, [sp]\n"
+        "stm r0!, {r4, r5, r6, r7}\n"
+        "str r0, [sp]\n"
+        "ldr r0, [sp, #4]\n"
+        "cmp r2, r0\n"
         "bne 1b\n"
-        "str r1, [r0, #0]\n"
-        "str r2, [r0, #4]\n"
-        "pop {r0}\n"
+        "add sp, sp, #8\n"
         "pop {r4-r11, pc}\n");
 }
 
-/* clipped window (border pixels): ny rows of nx taps; rows stride job->row in the input and
-   f_row in the filter. Per tap: the 10 instructions above + 3 loop. Registers as above except
-   r3 = tap index (bytes), r9 = nx * C, r10 = C; [sp, #4] rows left, [sp, #8] group's x,
-   [sp, #12] group's f. */
-__attribute__((naked)) void tk_dw_window_dsp(tk_dw_job_t *job) {
+/* clipped or other windows: ny rows of nx taps. Registers as above except r9 = nx * C,
+   r10 = tap offset (bytes); [sp] job, [sp, #4] rows left, [sp, #8] group's x, [sp, #12]
+   group's unpacked weights, [sp, #16] acc, [sp, #20] groups left. Per tap: 8 + 3 loop. */
+__attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
     __asm__ volatile (
         "push {r4-r11, lr}\n"
-        "sub sp, sp, #12\n"
+        "sub sp, sp, #20\n"
         "push {r0}\n"
-        "ldr r10, [r0, #20]\n"
-        "ldr r9, [r0, #36]\n"
-        "mul r9, r9, r10\n"
-        "ldr r8, [r0, #28]\n"
-        "1:\n"
-        TK_DW_BIAS
+        "ldr r3, [r0, #16]\n"
+        "ldr r9, [r0, #32]\n"
+        "mul r9, r9, r3\n"
+        "ldr r8, [r0, #24]\n"
         "ldr r1, [r0, #0]\n"
         "ldr r2, [r0, #4]\n"
+        "ldr r11, [r0, #8]\n"
+        "ldr r12, [r0, #12]\n"
         "str r1, [sp, #8]\n"
         "str r2, [sp, #12]\n"
-        "ldr r3, [r0, #32]\n"
-        "str r3, [sp, #4]\n"
+        "str r11, [sp, #16]\n"
+        "str r12, [sp, #20]\n"
+        "1:\n"
+        "ldm r2, {r4, r5, r6, r7}\n"
+        "ldr r11, [r0, #44]\n"
+        "add r2, r2, r11\n"
+        "ldr r11, [r0, #28]\n"
+        "str r11, [sp, #4]\n"
         "2:\n"
-        "movs r3, #0\n"
+        "movs r10, #0\n"
         "3:\n"
-        "ldr r11, [r1, r3]\n"
-        "ldr r12, [r2, r3]\n"
-        "sxtab16 r0, r8, r11\n"
-        "sxtab16 r11, r8, r11, ror #8\n"
-        "sxtb16 lr, r12\n"
-        "sxtb16 r12, r12, ror #8\n"
-        "smlabb r4, r0, lr, r4\n"
-        "smlatt r6, r0, lr, r6\n"
-        "smlabb r5, r11, r12, r5\n"
-        "smlatt r7, r11, r12, r7\n"
-        "add r3, r3, r10\n"
-        "cmp r3, r9\n"
+        TK_DW_TAP(", r10")
+        "add r10, r10, r3\n"
+        "cmp r10, r9\n"
         "bne 3b\n"
         "ldr r0, [sp]\n"
-        "ldr r3, [r0, #24]\n"
-        "add r1, r1, r3\n"
-        "ldr r3, [r0, #40]\n"
-        "add r2, r2, r3\n"
-        "ldr r3, [sp, #4]\n"
-        "subs r3, r3, #1\n"
-        "str r3, [sp, #4]\n"
+        "ldr r11, [r0, #20]\n"
+        "add r1, r1, r11\n"
+        "ldr r11, [r0, #36]\n"
+        "add r2, r2, r11\n"
+        "ldr r11, [sp, #4]\n"
+        "subs r11, r11, #1\n"
+        "str r11, [sp, #4]\n"
         "bne 2b\n"
+        "ldr r11, [sp, #16]\n"
+        "stm r11!, {r4, r5, r6, r7}\n"
+        "str r11, [sp, #16]\n"
         "ldr r1, [sp, #8]\n"
-        "ldr r2, [sp, #12]\n"
         "add r1, r1, #4\n"
-        "add r2, r2, #4\n"
-        "str r1, [r0, #0]\n"
-        "str r2, [r0, #4]\n"
-        TK_DW_STORE
+        "str r1, [sp, #8]\n"
+        "ldr r2, [sp, #12]\n"
+        "ldr r11, [r0, #40]\n"
+        "add r2, r2, r11\n"
+        "str r2, [sp, #12]\n"
+        "ldr r11, [sp, #20]\n"
+        "subs r11, r11, #1\n"
+        "str r11, [sp, #20]\n"
         "bne 1b\n"
         "pop {r0}\n"
-        "add sp, sp, #12\n"
+        "add sp, sp, #20\n"
+        "pop {r4-r11, pc}\n");
+}
+
+/* tk_rq_shr plus out_offset and clamp for one accumulator with its channel's constants
+   (lo, m, hi, e - 1): the rounding constant's words are (hi, lo) for a >= 0 and, adding
+   2**31 to the low word and -1 to the high word with the carry, the a < 0 one (TK_RQ_OUT);
+   hi also holds out_offset << (e - 1). r0 = acc, r1 = out, r2 = table, r5/r6 =
+   act_min/max. */
+#define TK_DW_RQ(CLAMP) \
+    "ldr r11, [r0], #4\n" \
+    "ldm r2!, {r4, r8, r9, r10}\n" \
+    "and r12, r11, #0x80000000\n" \
+    "adds r12, r12, r4\n" \
+    "adc lr, r9, r11, asr #31\n" \
+    "smlal r12, lr, r11, r8\n" \
+    "asr lr, lr, r10\n" \
+    "cmp lr, r5\n" \
+    "it lt\n" \
+    "movlt lr, r5\n" \
+    CLAMP \
+    "strb lr, [r1], #1\n"
+#define TK_DW_CLAMP_MAX "cmp lr, r6\n" "it gt\n" "movgt lr, r6\n"
+#define TK_DW_CLAMP_127 "ssat lr, #8, lr\n"
+
+/* two outputs per loop pass (an odd count enters at the second); r3 = acc_end. Per output
+   14.5 instructions, 13 when act_max is 127 (SSAT clamps to it) */
+__attribute__((naked)) void tk_dw_rq_dsp(const tk_dw_rq_job_t *job) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "ldm r0, {r0, r1, r2, r3, r5, r6}\n"
+        "sub r4, r3, r0\n"
+        "cmp r6, #127\n"
+        "beq 5f\n"
+        "tst r4, #4\n"
+        "bne 2f\n"
+        "1:\n"
+        TK_DW_RQ(TK_DW_CLAMP_MAX)
+        "2:\n"
+        TK_DW_RQ(TK_DW_CLAMP_MAX)
+        "cmp r0, r3\n"
+        "bne 1b\n"
+        "pop {r4-r11, pc}\n"
+        "5:\n"
+        "tst r4, #4\n"
+        "bne 7f\n"
+        "6:\n"
+        TK_DW_RQ(TK_DW_CLAMP_127)
+        "7:\n"
+        TK_DW_RQ(TK_DW_CLAMP_127)
+        "cmp r0, r3\n"
+        "bne 6b\n"
         "pop {r4-r11, pc}\n");
 }
 
@@ -439,6 +475,75 @@ __attribute__((naked)) void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, cons
         "str r4, [r0, #8]\n"
         "mov r4, r11\n"
         "str r4, [r0, #12]\n"
+        "pop {r4-r7}\n"
+        "mov r8, r4\n"
+        "mov r9, r5\n"
+        "mov r10, r6\n"
+        "mov r11, r7\n"
+        "pop {r4-r7, pc}\n");
+}
+
+/* depthwise 3x3, one channel per pass: per tap LDRSB x 2, ADD offset, MULS, ADDS = 5
+   instructions, plus 2 per row and 9 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap
+   offsets 0 / C / 2C, r7 = acc; r8 = offset, r9 / r11 = input / filter row, r10 / r12 = back
+   to row 0 and on to the next channel; [sp] acc pointer, [sp, #4] x_end */
+#define TK_DW_M0_TAP(K) \
+    "ldrsb r5, [r0, " K "]\n" \
+    "ldrsb r6, [r1, " K "]\n" \
+    "add r5, r8\n" \
+    "muls r5, r6, r5\n" \
+    "adds r7, r7, r5\n"
+#define TK_DW_M0_ROW TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3")
+
+__attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
+    __asm__ volatile (
+        ".syntax unified\n"
+        "push {r4-r7, lr}\n"
+        "mov r4, r8\n"
+        "mov r5, r9\n"
+        "mov r6, r10\n"
+        "mov r7, r11\n"
+        "push {r4-r7}\n"
+        "ldr r1, [r0, #8]\n"
+        "ldr r2, [r0, #12]\n"
+        "push {r1, r2}\n"
+        "ldr r2, [r0, #24]\n"
+        "mov r8, r2\n"
+        "ldr r2, [r0, #20]\n"
+        "mov r9, r2\n"
+        "lsls r3, r2, #1\n"
+        "negs r3, r3\n"
+        "adds r3, r3, #1\n"
+        "mov r10, r3\n"
+        "ldr r2, [r0, #28]\n"
+        "mov r11, r2\n"
+        "lsls r3, r2, #1\n"
+        "negs r3, r3\n"
+        "adds r3, r3, #1\n"
+        "mov r12, r3\n"
+        "ldr r2, [r0, #16]\n"
+        "lsls r3, r2, #1\n"
+        "ldr r1, [r0, #4]\n"
+        "ldr r0, [r0, #0]\n"
+        "movs r4, #0\n"
+        "1:\n"
+        "movs r7, #0\n"
+        TK_DW_M0_ROW
+        "add r0, r9\n"
+        "add r1, r11\n"
+        TK_DW_M0_ROW
+        "add r0, r9\n"
+        "add r1, r11\n"
+        TK_DW_M0_ROW
+        "add r0, r10\n"
+        "add r1, r12\n"
+        "ldr r5, [sp]\n"
+        "stm r5!, {r7}\n"
+        "str r5, [sp]\n"
+        "ldr r5, [sp, #4]\n"
+        "cmp r0, r5\n"
+        "bne 1b\n"
+        "add sp, sp, #8\n"
         "pop {r4-r7}\n"
         "mov r8, r4\n"
         "mov r9, r5\n"
