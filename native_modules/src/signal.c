@@ -1,5 +1,8 @@
 /* TFLM Signal library ops, native twins of python_dsp.signal_* (see signal.h). */
 #include "signal.h"
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* x * y, 32 x 32 -> 64 bits; Cortex-M0 has no UMULL and no libgcc, so 16-bit halves there */
 static uint64_t mul_u32(uint32_t x, uint32_t y) {
@@ -205,6 +208,9 @@ void tk_signal_energy(uint32_t *out, const int16_t *a, const int32_t *p) {
 
 /* acc + w * x with w sign-extended to 64 bits, modulo 2**64 */
 static uint64_t mac_u64(uint64_t acc, int16_t w, uint32_t x) {
+#if defined(__x86_64__)
+    return acc + (uint64_t)((int64_t)w * (int64_t)x);    /* |w * x| < 2**47: exact */
+#endif
     if (w >= 0) {
         return acc + mul_u32((uint32_t)w, x);
     }
@@ -248,8 +254,8 @@ static uint32_t sqrt32(uint32_t num) {
     return res;
 }
 
-/* TFLM Sqrt64 (32-bit shortcut when the high word is clear) */
-static uint32_t sqrt64(uint64_t num) {
+/* TFLM Sqrt64 (32-bit shortcut when the high word is clear); x64 takes sqrt64_fast below */
+__attribute__((unused)) static uint32_t sqrt64(uint64_t num) {
     uint32_t hi = (uint32_t)(num >> 32);
     if (hi == 0) {
         return sqrt32((uint32_t)num);
@@ -271,9 +277,30 @@ static uint32_t sqrt64(uint64_t num) {
     return (uint32_t)res;
 }
 
+#if defined(__x86_64__) && defined(__SSE2__)
+/* Sqrt64 from the hardware square root: the double's root is within one of isqrt(num), so
+   a step or two of correction gives isqrt and its remainder exactly, then TFLM's rounding */
+static uint32_t sqrt64_fast(uint64_t num) {
+    __m128d d = _mm_set_sd((double)num);
+    uint64_t r = (uint64_t)_mm_cvtsd_f64(_mm_sqrt_sd(d, d));
+    r = r > 0xFFFFFFFFu ? 0xFFFFFFFFu : r;
+    while (r * r > num) {
+        r--;
+    }
+    while (r < 0xFFFFFFFFu && (r + 1) * (r + 1) <= num) {
+        r++;
+    }
+    uint64_t cap = num >> 32 ? 0xFFFFFFFFu : 0xFFFFu;
+    return (uint32_t)(num - r * r > r && r != cap ? r + 1 : r);
+}
+#define SQRT64 sqrt64_fast
+#else
+#define SQRT64 sqrt64
+#endif
+
 void tk_signal_filter_bank_sqrt(uint32_t *out, const uint64_t *a, int32_t n, int32_t shift) {
     for (int32_t i = 0; i < n; i++) {
-        out[i] = shift >= 32 ? 0 : sqrt64(a[i]) >> shift;
+        out[i] = shift >= 32 ? 0 : SQRT64(a[i]) >> shift;
     }
 }
 
