@@ -143,6 +143,75 @@ static void bfly4(int16_t *f, int32_t fstride, int32_t m, const int16_t *tw_r,
     }
 }
 
+#if defined(__x86_64__) && defined(__SSE2__)
+/* bfly4 four outputs j at a time (SSE2, x64): complex values as int16 (re, im) pairs, 8 lanes.
+   Every intermediate of bfly4 fits int16 or is stored to int16, so the int16 lane adds wrap
+   as its (int16_t) casts do; the Q15 products are PMADDWD sums, exact in int32. */
+
+/* (v * c + 16384) >> 15 per int16 lane; c_round = (c, 16384) pairs, |c| < 2**14 */
+static __m128i scale_q15_x8(__m128i v, __m128i c_round) {
+    __m128i one = _mm_set1_epi16(1);
+    __m128i lo = _mm_madd_epi16(_mm_unpacklo_epi16(v, one), c_round);
+    __m128i hi = _mm_madd_epi16(_mm_unpackhi_epi16(v, one), c_round);
+    return _mm_packs_epi32(_mm_srai_epi32(lo, 15), _mm_srai_epi32(hi, 15));
+}
+
+/* (re, im) pairs -> (re, -im) (two's complement wrap, as int16_t(-x)) */
+static __m128i neg_im_x4(__m128i v) {
+    __m128i odd = _mm_set1_epi32((int32_t)0xFFFF0000u);
+    return _mm_sub_epi16(_mm_xor_si128(v, odd), odd);
+}
+
+static __m128i swap_re_im_x4(__m128i v) {
+    return _mm_shufflehi_epi16(_mm_shufflelo_epi16(v, 0xB1), 0xB1);
+}
+
+/* C_MUL of four complex values by four twiddles t, each part stored to int16 */
+static __m128i cmul_x4(__m128i a, __m128i t) {
+    __m128i rnd = _mm_set1_epi32(16384);
+    __m128i re = _mm_madd_epi16(a, neg_im_x4(t));          /* ar*tr - ai*ti */
+    __m128i im = _mm_madd_epi16(a, swap_re_im_x4(t));      /* ar*ti + ai*tr */
+    re = _mm_srai_epi32(_mm_add_epi32(re, rnd), 15);
+    im = _mm_srai_epi32(_mm_add_epi32(im, rnd), 15);
+    return _mm_or_si128(_mm_and_si128(re, _mm_set1_epi32(0xFFFF)), _mm_slli_epi32(im, 16));
+}
+
+/* twiddles t, t + step, t + 2 step, t + 3 step as (re, im) pairs */
+static __m128i twiddles_x4(const int16_t *tw_r, const int16_t *tw_i, int32_t t, int32_t step) {
+    uint32_t w[4];
+    for (int k = 0; k < 4; k++, t += step) {
+        w[k] = (uint32_t)(uint16_t)tw_r[t] | (uint32_t)(uint16_t)tw_i[t] << 16;
+    }
+    return _mm_set_epi32((int32_t)w[3], (int32_t)w[2], (int32_t)w[1], (int32_t)w[0]);
+}
+
+/* bfly4 for m a multiple of 4 */
+static void bfly4_sse2(int16_t *f, int32_t fstride, int32_t m, const int16_t *tw_r,
+                       const int16_t *tw_i) {
+    int16_t *f1 = f + 2 * m, *f2 = f1 + 2 * m, *f3 = f2 + 2 * m;
+    __m128i c = _mm_set1_epi32(8191 | 16384 << 16);
+    for (int32_t j = 0; j < m; j += 4) {
+        __m128i a0 = scale_q15_x8(_mm_loadu_si128((const __m128i *)(f + 2 * j)), c);
+        __m128i a1 = scale_q15_x8(_mm_loadu_si128((const __m128i *)(f1 + 2 * j)), c);
+        __m128i a2 = scale_q15_x8(_mm_loadu_si128((const __m128i *)(f2 + 2 * j)), c);
+        __m128i a3 = scale_q15_x8(_mm_loadu_si128((const __m128i *)(f3 + 2 * j)), c);
+        __m128i s0 = cmul_x4(a1, twiddles_x4(tw_r, tw_i, j * fstride, fstride));
+        __m128i s1 = cmul_x4(a2, twiddles_x4(tw_r, tw_i, 2 * j * fstride, 2 * fstride));
+        __m128i s2 = cmul_x4(a3, twiddles_x4(tw_r, tw_i, 3 * j * fstride, 3 * fstride));
+        __m128i s5 = _mm_sub_epi16(a0, s1), g0 = _mm_add_epi16(a0, s1);
+        __m128i s3 = _mm_add_epi16(s0, s2), s4 = _mm_sub_epi16(s0, s2);
+        __m128i rot = neg_im_x4(swap_re_im_x4(s4));         /* (s4i, -s4r) */
+        _mm_storeu_si128((__m128i *)(f2 + 2 * j), _mm_sub_epi16(g0, s3));
+        _mm_storeu_si128((__m128i *)(f + 2 * j), _mm_add_epi16(g0, s3));
+        _mm_storeu_si128((__m128i *)(f1 + 2 * j), _mm_add_epi16(s5, rot));
+        _mm_storeu_si128((__m128i *)(f3 + 2 * j), _mm_sub_epi16(s5, rot));
+    }
+}
+#define HAVE_BFLY4_SSE2 1
+#else
+#define HAVE_BFLY4_SSE2 0
+#endif
+
 /* kiss_fftr's split of the n-point complex FFT in buf into bins 0..n. In place: step k
    reads entries k and n - k before writing them, and bin n lies past the complex data. */
 static void rfft_post(int16_t *buf, int32_t n, const int16_t *sup_r, const int16_t *sup_i) {
@@ -179,7 +248,11 @@ static void rfft_row(int16_t *buf, const int16_t *a, const int16_t *plan, const 
     for (int32_t s = 0; s < p[SR_STAGES]; s++, st += 3) {
         int32_t span = st[0] * st[1];
         for (int32_t start = 0; start + span <= n; start += span) {
-            if (st[0] == 4) {
+            if (st[0] == 4 && HAVE_BFLY4_SSE2 && (st[1] & 3) == 0) {
+#if HAVE_BFLY4_SSE2
+                bfly4_sse2(buf + 2 * start, st[2], st[1], tw_r, tw_i);
+#endif
+            } else if (st[0] == 4) {
                 bfly4(buf + 2 * start, st[2], st[1], tw_r, tw_i);
             } else {
                 bfly2(buf + 2 * start, st[2], st[1], tw_r, tw_i);
