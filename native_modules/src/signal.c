@@ -65,8 +65,23 @@ static int32_t max_abs16(const int16_t *a, int32_t n) {
     return mx;
 }
 
+/* MaxAbs16 without a -32768 in a: then the quirk never fires and the result is the
+   largest |a[i]|, order-free (vectorizable min and max); else the exact scan */
+static int32_t max_abs16_fast(const int16_t *a, int32_t n) {
+    int32_t lo = 0, hi = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t v = a[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    if (lo == -32768) {
+        return max_abs16(a, n);
+    }
+    return -lo > hi ? -lo : hi;
+}
+
 int32_t tk_signal_fft_auto_scale(int16_t *out, const int16_t *a, const int32_t *p) {
-    int32_t n = p[SA_N], mx = max_abs16(a, n);
+    int32_t n = p[SA_N], mx = max_abs16_fast(a, n);
     int32_t bits = mx < 0 ? 0 : 15 - msb32((uint32_t)mx);
     if (bits < 0) {
         bits = 0;
@@ -185,26 +200,65 @@ static __m128i twiddles_x4(const int16_t *tw_r, const int16_t *tw_i, int32_t t, 
     return _mm_set_epi32((int32_t)w[3], (int32_t)w[2], (int32_t)w[1], (int32_t)w[0]);
 }
 
+/* one bfly4 on four butterflies at once: x[k] holds input k of each (in: raw, out: the
+   results), t[k - 1] the twiddles of input k */
+static void bfly4_x4(__m128i *x, const __m128i *t) {
+    __m128i c = _mm_set1_epi32(8191 | 16384 << 16);
+    __m128i a0 = scale_q15_x8(x[0], c), a1 = scale_q15_x8(x[1], c);
+    __m128i a2 = scale_q15_x8(x[2], c), a3 = scale_q15_x8(x[3], c);
+    __m128i s0 = cmul_x4(a1, t[0]), s1 = cmul_x4(a2, t[1]), s2 = cmul_x4(a3, t[2]);
+    __m128i s5 = _mm_sub_epi16(a0, s1), g0 = _mm_add_epi16(a0, s1);
+    __m128i s3 = _mm_add_epi16(s0, s2), s4 = _mm_sub_epi16(s0, s2);
+    __m128i rot = neg_im_x4(swap_re_im_x4(s4));         /* (s4i, -s4r) */
+    x[0] = _mm_add_epi16(g0, s3);
+    x[1] = _mm_add_epi16(s5, rot);
+    x[2] = _mm_sub_epi16(g0, s3);
+    x[3] = _mm_sub_epi16(s5, rot);
+}
+
 /* bfly4 for m a multiple of 4 */
 static void bfly4_sse2(int16_t *f, int32_t fstride, int32_t m, const int16_t *tw_r,
                        const int16_t *tw_i) {
-    int16_t *f1 = f + 2 * m, *f2 = f1 + 2 * m, *f3 = f2 + 2 * m;
-    __m128i c = _mm_set1_epi32(8191 | 16384 << 16);
     for (int32_t j = 0; j < m; j += 4) {
-        __m128i a0 = scale_q15_x8(_mm_loadu_si128((const __m128i *)(f + 2 * j)), c);
-        __m128i a1 = scale_q15_x8(_mm_loadu_si128((const __m128i *)(f1 + 2 * j)), c);
-        __m128i a2 = scale_q15_x8(_mm_loadu_si128((const __m128i *)(f2 + 2 * j)), c);
-        __m128i a3 = scale_q15_x8(_mm_loadu_si128((const __m128i *)(f3 + 2 * j)), c);
-        __m128i s0 = cmul_x4(a1, twiddles_x4(tw_r, tw_i, j * fstride, fstride));
-        __m128i s1 = cmul_x4(a2, twiddles_x4(tw_r, tw_i, 2 * j * fstride, 2 * fstride));
-        __m128i s2 = cmul_x4(a3, twiddles_x4(tw_r, tw_i, 3 * j * fstride, 3 * fstride));
-        __m128i s5 = _mm_sub_epi16(a0, s1), g0 = _mm_add_epi16(a0, s1);
-        __m128i s3 = _mm_add_epi16(s0, s2), s4 = _mm_sub_epi16(s0, s2);
-        __m128i rot = neg_im_x4(swap_re_im_x4(s4));         /* (s4i, -s4r) */
-        _mm_storeu_si128((__m128i *)(f2 + 2 * j), _mm_sub_epi16(g0, s3));
-        _mm_storeu_si128((__m128i *)(f + 2 * j), _mm_add_epi16(g0, s3));
-        _mm_storeu_si128((__m128i *)(f1 + 2 * j), _mm_add_epi16(s5, rot));
-        _mm_storeu_si128((__m128i *)(f3 + 2 * j), _mm_sub_epi16(s5, rot));
+        __m128i x[4], t[3];
+        for (int k = 0; k < 4; k++) {
+            x[k] = _mm_loadu_si128((const __m128i *)(f + 2 * (k * m + j)));
+        }
+        for (int k = 1; k < 4; k++) {
+            t[k - 1] = twiddles_x4(tw_r, tw_i, k * j * fstride, k * fstride);
+        }
+        bfly4_x4(x, t);
+        for (int k = 0; k < 4; k++) {
+            _mm_storeu_si128((__m128i *)(f + 2 * (k * m + j)), x[k]);
+        }
+    }
+}
+
+/* 4x4 transpose of complex (32-bit) values */
+static void transpose_x4(__m128i *x) {
+    __m128i a = _mm_unpacklo_epi32(x[0], x[1]), b = _mm_unpackhi_epi32(x[0], x[1]);
+    __m128i c = _mm_unpacklo_epi32(x[2], x[3]), d = _mm_unpackhi_epi32(x[2], x[3]);
+    x[0] = _mm_unpacklo_epi64(a, c);
+    x[1] = _mm_unpackhi_epi64(a, c);
+    x[2] = _mm_unpacklo_epi64(b, d);
+    x[3] = _mm_unpackhi_epi64(b, d);
+}
+
+/* the m = 1 stage: groups (a multiple of 4) butterflies on consecutive quadruples, all with
+   twiddle 0; four butterflies per pass through a transpose */
+static void bfly4_m1_sse2(int16_t *f, int32_t groups, const int16_t *tw_r, const int16_t *tw_i) {
+    __m128i t0 = twiddles_x4(tw_r, tw_i, 0, 0), t[3] = {t0, t0, t0};
+    for (int32_t g = 0; g < groups; g += 4, f += 32) {
+        __m128i x[4];
+        for (int k = 0; k < 4; k++) {
+            x[k] = _mm_loadu_si128((const __m128i *)(f + 8 * k));
+        }
+        transpose_x4(x);
+        bfly4_x4(x, t);
+        transpose_x4(x);
+        for (int k = 0; k < 4; k++) {
+            _mm_storeu_si128((__m128i *)(f + 8 * k), x[k]);
+        }
     }
 }
 #define HAVE_BFLY4_SSE2 1
@@ -247,6 +301,12 @@ static void rfft_row(int16_t *buf, const int16_t *a, const int16_t *plan, const 
     const int32_t *st = p + SR_HDR;
     for (int32_t s = 0; s < p[SR_STAGES]; s++, st += 3) {
         int32_t span = st[0] * st[1];
+#if HAVE_BFLY4_SSE2
+        if (st[0] == 4 && st[1] == 1 && (n & 15) == 0) {
+            bfly4_m1_sse2(buf, n >> 2, tw_r, tw_i);
+            continue;
+        }
+#endif
         for (int32_t start = 0; start + span <= n; start += span) {
             if (st[0] == 4 && HAVE_BFLY4_SSE2 && (st[1] & 3) == 0) {
 #if HAVE_BFLY4_SSE2
