@@ -66,6 +66,16 @@ for case in range(%d):
     if b1 != b2:
         bad += 1
         print('auto_scale bits', b1, b2)
+    # the shift stored in b[0] when b is given (the op's int32 output)
+    s1, s2 = array('i', [-9, 5]), array('i', [-9, 5])
+    o1[:] = array('h', [0] * n)
+    if N.signal_fft_auto_scale(o1, a, s1, p) != b1 or P.signal_fft_auto_scale(o2, a, s2, p) != b1:
+        bad += 1
+    same('auto_scale b', s1, s2)
+    same('auto_scale b out', o1, o2)
+    if list(s1) != [b1, 5]:
+        bad += 1
+        print('auto_scale b', list(s1), b1)
     # energy
     n_out = rint(0, 40)
     start = rint(0, n_out)
@@ -322,7 +332,7 @@ hdr = [1, 1, 1, 1, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
 def calls():
     return [
         ('signal_window', array('h', [0] * 8), array('h', range(8)), array('h', [9] * 4), array('i', [2, 4, 3])),
-        ('signal_fft_auto_scale', array('h', [0] * 6), array('h', range(6)), None, array('i', [6])),
+        ('signal_fft_auto_scale', array('h', [0] * 6), array('h', range(6)), array('i', [0]), array('i', [6])),
         ('signal_rfft', array('h', [0] * 18), array('h', range(12)), fft.plan,
          array('i', [1, 12, 18, 8, len(fft.stages)] + fft.stage_params)),
         ('signal_energy', array('I', [0] * 9), array('h', range(14)), None, array('i', [9, 2, 7])),

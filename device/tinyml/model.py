@@ -99,8 +99,9 @@ class Model:
         self._hold = _hold
         steps = [self._prepare(op) for op in graph.ops]
         self._plan(steps)
-        self._steps = tuple(self._bind(steps))
-        self._runs = tuple(step_run(s) if isinstance(s, tuple) else s for s in self._steps)
+        bound = self._bind(steps)       # per op: a step or a list of steps
+        self._steps = tuple(_flatten(bound))
+        self._runs = tuple(step_run(s) for s in bound)     # one run() per op
         self._run_steps = _native_run_steps(self.kernels)
         self.inputs = [Tensor(self, i) for i in graph.inputs]
         self.outputs = [Tensor(self, i) for i in graph.outputs]
@@ -211,7 +212,8 @@ class Model:
         return compact.stored_plan(self.graph, self._aliases, scratch)
 
     def _bind(self, steps):
-        """Each op's run step: a kernel step (fn, out, a, b, p) or a run() callable."""
+        """Each op's run step: a kernel step (fn, out, a, b, p), a run() callable, or a list
+        of those (an op of several kernel calls)."""
         bound = []
         for op, nbytes, bind in steps:
             if bind is None:
@@ -271,6 +273,17 @@ class Model:
         self.invoke()
         outs = [_dequantize(t) for t in self.outputs]
         return outs[0] if len(outs) == 1 else outs
+
+
+def _flatten(bound):
+    """The ops' steps in order, each op's list of steps spliced in."""
+    out = []
+    for step in bound:
+        if isinstance(step, list):
+            out.extend(step)
+        else:
+            out.append(step)
+    return out
 
 
 def _native_run_steps(kernels):

@@ -1270,14 +1270,21 @@ static mp_obj_t signal_window(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_window_obj, 4, 4, signal_window);
 
+/* b: None, or the int32 buffer (SignalFftAutoScale's second output) that takes the shift */
 static mp_obj_t signal_fft_auto_scale(size_t n_args, const mp_obj_t *args) {
     const int32_t *p = sig_params(args[3], SA_LEN);
     check_dims(p, SA_N, SA_N, 0);
-    size_t no, na;
+    size_t no, na, nb = 1;
     int16_t *out = sig_buf(args[0], 1, 2, &no);
     const int16_t *a = sig_buf(args[1], 0, 2, &na);
-    need(no == (size_t)p[SA_N] && na >= no, MP_ERROR_TEXT("buffer lengths do not match p"));
-    return MP_OBJ_NEW_SMALL_INT(tk_signal_fft_auto_scale(out, a, p));
+    int32_t *bits = args[2] == mp_const_none ? NULL : sig_buf(args[2], 1, 4, &nb);
+    need(no == (size_t)p[SA_N] && na >= no && nb >= 1,
+         MP_ERROR_TEXT("buffer lengths do not match p"));
+    int32_t shift = tk_signal_fft_auto_scale(out, a, p);
+    if (bits != NULL) {
+        bits[0] = shift;
+    }
+    return MP_OBJ_NEW_SMALL_INT(shift);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(signal_fft_auto_scale_obj, 4, 4,
                                            signal_fft_auto_scale);

@@ -190,9 +190,33 @@ static uint32_t f32_to_int(uint32_t f, int wide) {
     return f >> 31 ? 0u - t : t;
 }
 
+/* int32 <-> uint32 (and same-type) casts keep every bit: a word copy */
+static int cast_is_word_copy(int32_t src, int32_t dst) {
+    int src_word = src == CT_INT32 || src == CT_UINT32;
+    int dst_word = dst == CT_INT32 || dst == CT_UINT32;
+    return (src_word && dst_word) || (src == CT_FLOAT32 && dst == CT_FLOAT32);
+}
+
+/* int16 -> int32/uint32: sign extension */
+static void cast_int16_to_word(uint32_t *out, const int16_t *a, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        out[i] = (uint32_t)(int32_t)a[i];
+    }
+}
+
 void tk_cast(void *out, const void *a, const int32_t *p) {
     int32_t n = p[CA_N], src = p[CA_SRC], dst = p[CA_DST];
     int wide = dst == CT_UINT32;
+    if (cast_is_word_copy(src, dst)) {
+        for (int32_t i = 0; i < n; i++) {
+            ((uint32_t *)out)[i] = ((const uint32_t *)a)[i];
+        }
+        return;
+    }
+    if (src == CT_INT16 && (dst == CT_INT32 || dst == CT_UINT32)) {
+        cast_int16_to_word(out, a, n);
+        return;
+    }
     for (int32_t i = 0; i < n; i++) {
         if (src != CT_FLOAT32 && dst != CT_FLOAT32) {
             store_int(out, i, dst, load_int(a, i, src));

@@ -1,5 +1,8 @@
 /* TFLM Signal library ops, native twins of python_dsp.signal_* (see signal.h). */
 #include "signal.h"
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* x * y, 32 x 32 -> 64 bits; Cortex-M0 has no UMULL and no libgcc, so 16-bit halves there */
 static uint64_t mul_u32(uint32_t x, uint32_t y) {
@@ -62,8 +65,23 @@ static int32_t max_abs16(const int16_t *a, int32_t n) {
     return mx;
 }
 
+/* MaxAbs16 without a -32768 in a: then the quirk never fires and the result is the
+   largest |a[i]|, order-free (vectorizable min and max); else the exact scan */
+static int32_t max_abs16_fast(const int16_t *a, int32_t n) {
+    int32_t lo = 0, hi = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t v = a[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    if (lo == -32768) {
+        return max_abs16(a, n);
+    }
+    return -lo > hi ? -lo : hi;
+}
+
 int32_t tk_signal_fft_auto_scale(int16_t *out, const int16_t *a, const int32_t *p) {
-    int32_t n = p[SA_N], mx = max_abs16(a, n);
+    int32_t n = p[SA_N], mx = max_abs16_fast(a, n);
     int32_t bits = mx < 0 ? 0 : 15 - msb32((uint32_t)mx);
     if (bits < 0) {
         bits = 0;
@@ -140,6 +158,114 @@ static void bfly4(int16_t *f, int32_t fstride, int32_t m, const int16_t *tw_r,
     }
 }
 
+#if defined(__x86_64__) && defined(__SSE2__)
+/* bfly4 four outputs j at a time (SSE2, x64): complex values as int16 (re, im) pairs, 8 lanes.
+   Every intermediate of bfly4 fits int16 or is stored to int16, so the int16 lane adds wrap
+   as its (int16_t) casts do; the Q15 products are PMADDWD sums, exact in int32. */
+
+/* (v * c + 16384) >> 15 per int16 lane; c_round = (c, 16384) pairs, |c| < 2**14 */
+static __m128i scale_q15_x8(__m128i v, __m128i c_round) {
+    __m128i one = _mm_set1_epi16(1);
+    __m128i lo = _mm_madd_epi16(_mm_unpacklo_epi16(v, one), c_round);
+    __m128i hi = _mm_madd_epi16(_mm_unpackhi_epi16(v, one), c_round);
+    return _mm_packs_epi32(_mm_srai_epi32(lo, 15), _mm_srai_epi32(hi, 15));
+}
+
+/* (re, im) pairs -> (re, -im) (two's complement wrap, as int16_t(-x)) */
+static __m128i neg_im_x4(__m128i v) {
+    __m128i odd = _mm_set1_epi32((int32_t)0xFFFF0000u);
+    return _mm_sub_epi16(_mm_xor_si128(v, odd), odd);
+}
+
+static __m128i swap_re_im_x4(__m128i v) {
+    return _mm_shufflehi_epi16(_mm_shufflelo_epi16(v, 0xB1), 0xB1);
+}
+
+/* C_MUL of four complex values by four twiddles t, each part stored to int16 */
+static __m128i cmul_x4(__m128i a, __m128i t) {
+    __m128i rnd = _mm_set1_epi32(16384);
+    __m128i re = _mm_madd_epi16(a, neg_im_x4(t));          /* ar*tr - ai*ti */
+    __m128i im = _mm_madd_epi16(a, swap_re_im_x4(t));      /* ar*ti + ai*tr */
+    re = _mm_srai_epi32(_mm_add_epi32(re, rnd), 15);
+    im = _mm_srai_epi32(_mm_add_epi32(im, rnd), 15);
+    return _mm_or_si128(_mm_and_si128(re, _mm_set1_epi32(0xFFFF)), _mm_slli_epi32(im, 16));
+}
+
+/* twiddles t, t + step, t + 2 step, t + 3 step as (re, im) pairs */
+static __m128i twiddles_x4(const int16_t *tw_r, const int16_t *tw_i, int32_t t, int32_t step) {
+    uint32_t w[4];
+    for (int k = 0; k < 4; k++, t += step) {
+        w[k] = (uint32_t)(uint16_t)tw_r[t] | (uint32_t)(uint16_t)tw_i[t] << 16;
+    }
+    return _mm_set_epi32((int32_t)w[3], (int32_t)w[2], (int32_t)w[1], (int32_t)w[0]);
+}
+
+/* one bfly4 on four butterflies at once: x[k] holds input k of each (in: raw, out: the
+   results), t[k - 1] the twiddles of input k */
+static void bfly4_x4(__m128i *x, const __m128i *t) {
+    __m128i c = _mm_set1_epi32(8191 | 16384 << 16);
+    __m128i a0 = scale_q15_x8(x[0], c), a1 = scale_q15_x8(x[1], c);
+    __m128i a2 = scale_q15_x8(x[2], c), a3 = scale_q15_x8(x[3], c);
+    __m128i s0 = cmul_x4(a1, t[0]), s1 = cmul_x4(a2, t[1]), s2 = cmul_x4(a3, t[2]);
+    __m128i s5 = _mm_sub_epi16(a0, s1), g0 = _mm_add_epi16(a0, s1);
+    __m128i s3 = _mm_add_epi16(s0, s2), s4 = _mm_sub_epi16(s0, s2);
+    __m128i rot = neg_im_x4(swap_re_im_x4(s4));         /* (s4i, -s4r) */
+    x[0] = _mm_add_epi16(g0, s3);
+    x[1] = _mm_add_epi16(s5, rot);
+    x[2] = _mm_sub_epi16(g0, s3);
+    x[3] = _mm_sub_epi16(s5, rot);
+}
+
+/* bfly4 for m a multiple of 4 */
+static void bfly4_sse2(int16_t *f, int32_t fstride, int32_t m, const int16_t *tw_r,
+                       const int16_t *tw_i) {
+    for (int32_t j = 0; j < m; j += 4) {
+        __m128i x[4], t[3];
+        for (int k = 0; k < 4; k++) {
+            x[k] = _mm_loadu_si128((const __m128i *)(f + 2 * (k * m + j)));
+        }
+        for (int k = 1; k < 4; k++) {
+            t[k - 1] = twiddles_x4(tw_r, tw_i, k * j * fstride, k * fstride);
+        }
+        bfly4_x4(x, t);
+        for (int k = 0; k < 4; k++) {
+            _mm_storeu_si128((__m128i *)(f + 2 * (k * m + j)), x[k]);
+        }
+    }
+}
+
+/* 4x4 transpose of complex (32-bit) values */
+static void transpose_x4(__m128i *x) {
+    __m128i a = _mm_unpacklo_epi32(x[0], x[1]), b = _mm_unpackhi_epi32(x[0], x[1]);
+    __m128i c = _mm_unpacklo_epi32(x[2], x[3]), d = _mm_unpackhi_epi32(x[2], x[3]);
+    x[0] = _mm_unpacklo_epi64(a, c);
+    x[1] = _mm_unpackhi_epi64(a, c);
+    x[2] = _mm_unpacklo_epi64(b, d);
+    x[3] = _mm_unpackhi_epi64(b, d);
+}
+
+/* the m = 1 stage: groups (a multiple of 4) butterflies on consecutive quadruples, all with
+   twiddle 0; four butterflies per pass through a transpose */
+static void bfly4_m1_sse2(int16_t *f, int32_t groups, const int16_t *tw_r, const int16_t *tw_i) {
+    __m128i t0 = twiddles_x4(tw_r, tw_i, 0, 0), t[3] = {t0, t0, t0};
+    for (int32_t g = 0; g < groups; g += 4, f += 32) {
+        __m128i x[4];
+        for (int k = 0; k < 4; k++) {
+            x[k] = _mm_loadu_si128((const __m128i *)(f + 8 * k));
+        }
+        transpose_x4(x);
+        bfly4_x4(x, t);
+        transpose_x4(x);
+        for (int k = 0; k < 4; k++) {
+            _mm_storeu_si128((__m128i *)(f + 8 * k), x[k]);
+        }
+    }
+}
+#define HAVE_BFLY4_SSE2 1
+#else
+#define HAVE_BFLY4_SSE2 0
+#endif
+
 /* kiss_fftr's split of the n-point complex FFT in buf into bins 0..n. In place: step k
    reads entries k and n - k before writing them, and bin n lies past the complex data. */
 static void rfft_post(int16_t *buf, int32_t n, const int16_t *sup_r, const int16_t *sup_i) {
@@ -175,8 +301,18 @@ static void rfft_row(int16_t *buf, const int16_t *a, const int16_t *plan, const 
     const int32_t *st = p + SR_HDR;
     for (int32_t s = 0; s < p[SR_STAGES]; s++, st += 3) {
         int32_t span = st[0] * st[1];
+#if HAVE_BFLY4_SSE2
+        if (st[0] == 4 && st[1] == 1 && (n & 15) == 0) {
+            bfly4_m1_sse2(buf, n >> 2, tw_r, tw_i);
+            continue;
+        }
+#endif
         for (int32_t start = 0; start + span <= n; start += span) {
-            if (st[0] == 4) {
+            if (st[0] == 4 && HAVE_BFLY4_SSE2 && (st[1] & 3) == 0) {
+#if HAVE_BFLY4_SSE2
+                bfly4_sse2(buf + 2 * start, st[2], st[1], tw_r, tw_i);
+#endif
+            } else if (st[0] == 4) {
                 bfly4(buf + 2 * start, st[2], st[1], tw_r, tw_i);
             } else {
                 bfly2(buf + 2 * start, st[2], st[1], tw_r, tw_i);
@@ -205,6 +341,9 @@ void tk_signal_energy(uint32_t *out, const int16_t *a, const int32_t *p) {
 
 /* acc + w * x with w sign-extended to 64 bits, modulo 2**64 */
 static uint64_t mac_u64(uint64_t acc, int16_t w, uint32_t x) {
+#if defined(__x86_64__)
+    return acc + (uint64_t)((int64_t)w * (int64_t)x);    /* |w * x| < 2**47: exact */
+#endif
     if (w >= 0) {
         return acc + mul_u32((uint32_t)w, x);
     }
@@ -248,8 +387,8 @@ static uint32_t sqrt32(uint32_t num) {
     return res;
 }
 
-/* TFLM Sqrt64 (32-bit shortcut when the high word is clear) */
-static uint32_t sqrt64(uint64_t num) {
+/* TFLM Sqrt64 (32-bit shortcut when the high word is clear); x64 takes sqrt64_fast below */
+__attribute__((unused)) static uint32_t sqrt64(uint64_t num) {
     uint32_t hi = (uint32_t)(num >> 32);
     if (hi == 0) {
         return sqrt32((uint32_t)num);
@@ -271,9 +410,30 @@ static uint32_t sqrt64(uint64_t num) {
     return (uint32_t)res;
 }
 
+#if defined(__x86_64__) && defined(__SSE2__)
+/* Sqrt64 from the hardware square root: the double's root is within one of isqrt(num), so
+   a step or two of correction gives isqrt and its remainder exactly, then TFLM's rounding */
+static uint32_t sqrt64_fast(uint64_t num) {
+    __m128d d = _mm_set_sd((double)num);
+    uint64_t r = (uint64_t)_mm_cvtsd_f64(_mm_sqrt_sd(d, d));
+    r = r > 0xFFFFFFFFu ? 0xFFFFFFFFu : r;
+    while (r * r > num) {
+        r--;
+    }
+    while (r < 0xFFFFFFFFu && (r + 1) * (r + 1) <= num) {
+        r++;
+    }
+    uint64_t cap = num >> 32 ? 0xFFFFFFFFu : 0xFFFFu;
+    return (uint32_t)(num - r * r > r && r != cap ? r + 1 : r);
+}
+#define SQRT64 sqrt64_fast
+#else
+#define SQRT64 sqrt64
+#endif
+
 void tk_signal_filter_bank_sqrt(uint32_t *out, const uint64_t *a, int32_t n, int32_t shift) {
     for (int32_t i = 0; i < n; i++) {
-        out[i] = shift >= 32 ? 0 : sqrt64(a[i]) >> shift;
+        out[i] = shift >= 32 ? 0 : SQRT64(a[i]) >> shift;
     }
 }
 

@@ -158,8 +158,12 @@ def signal_window(out, a, b, p):
 
 
 def signal_fft_auto_scale(out, a, b, p):
-    """p = [n]; returns the shift applied (out = a << shift)."""
-    return fx.fft_auto_scale(a, p[0], out)
+    """p = [n]; returns the shift applied (out = a << shift) and, when b is given, stores it
+    in b[0] (b: SignalFftAutoScale's int32 output)."""
+    bits = fx.fft_auto_scale(a, p[0], out)
+    if b is not None:
+        b[0] = bits
+    return bits
 
 
 def signal_rfft(out, a, b, p):

@@ -51,24 +51,36 @@ def _import(module):
 
 class KernelStep:
     """The bind of an op that is (on some backends) one kernel call: make(scratch) returns
-    the kernel step (fn, out, a, b, p), or a run() when the op is more than that call.
-    Called like any bind it returns run(); Model takes the step itself (`step`), which the
-    native backend's run_steps calls without a Python frame per op."""
+    the kernel step (fn, out, a, b, p), a run() when the op is more than that call, or a
+    list of such steps when the op is several calls in a row. Called like any bind it
+    returns run(); Model takes the steps themselves (`step`, lists flattened into
+    Model._steps), which the native backend's run_steps calls without a Python frame per op."""
 
     def __init__(self, make):
         self.step = make
 
     def __call__(self, scratch):
-        step = self.step(scratch)
-        return step_run(step) if isinstance(step, tuple) else step
+        return step_run(self.step(scratch))
 
 
 def step_run(step):
-    """run() calling the kernel step (fn, out, a, b, p)."""
+    """run() performing step: a kernel step (fn, out, a, b, p), a run() (returned as is) or a
+    list of them (run in order)."""
+    if isinstance(step, list):
+        return _steps_run(tuple(step_run(s) for s in step))
+    if not isinstance(step, tuple):
+        return step
     fn, out, a, b, p = step
 
     def run():
         fn(out, a, b, p)
+    return run
+
+
+def _steps_run(runs):
+    def run():
+        for r in runs:
+            r()
     return run
 
 

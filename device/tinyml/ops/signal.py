@@ -152,20 +152,26 @@ def _bind_native(m, kernel, out_index, a_index, b_index, p, b=None):
 
 
 def _bind_spectral_native(m, op, kernel, cfg, noise, n):
-    """SignalFilterBankSpectralSubtraction: the kernel updates the noise state, then the
-    state is copied to the estimate output (cast uint32 -> uint32)."""
+    """SignalFilterBankSpectralSubtraction, two kernel steps: the kernel updates the noise
+    state, then the state is copied to the estimate output (cast uint32 -> uint32)."""
     p = array('i', [n] + [int(v) for v in cfg])
     copy = getattr(m.kernels, 'cast')
     p_copy = array('i', [n, K.CT_UINT32, K.CT_UINT32])
 
-    def bind(scratch):
+    def make(scratch):
         inp, out, est = m.view(op.inputs[0]), m.view(op.outputs[0]), m.view(op.outputs[1])
+        return [(kernel, out, inp, noise, p), (copy, est, noise, None, p_copy)]
+    return KernelStep(make)
 
-        def run():
-            kernel(out, inp, noise, p)
-            copy(est, noise, None, p_copy)
-        return run
-    return bind
+
+def _bind_filter_bank_native(m, op, kernel, p_weights, p_unweights):
+    """SignalFilterBank, two kernel steps: the weighted half (mode 0), then the unweighted
+    half added (mode 1)."""
+    def make(scratch):
+        inp, weights, unweights = (m.view(i) for i in op.inputs[:3])
+        out = m.view(op.outputs[0])
+        return [(kernel, out, inp, weights, p_weights), (kernel, out, inp, unweights, p_unweights)]
+    return KernelStep(make)
 
 
 # ------------------------------------------------------------------ ops
@@ -206,14 +212,12 @@ def prepare_fft_auto_scale(m, op):
         raise fail(op, 'size mismatch')
 
     native = _native(m, 'signal_fft_auto_scale')
-    p = array('i', [n])
+    if native is not None:       # the kernel stores the shift in b[0], the int32 output
+        return 0, _bind_native(m, native, op.outputs[0], op.inputs[0], op.outputs[1],
+                               array('i', [n]))
 
     def bind(scratch):
         inp, out, bits = m.view(op.inputs[0]), m.view(op.outputs[0]), m.view(op.outputs[1])
-        if native is not None:
-            def run_native():
-                bits[0] = native(out, inp, None, p)
-            return run_native
         scale = _fast('fft_auto_scale') or fx.fft_auto_scale
 
         def run():
@@ -306,19 +310,9 @@ def prepare_filter_bank(m, op):
 
     native = _native(m, 'signal_filter_bank')
     if native is not None:
-        p = array('i', [0, channels] + list(fs) + list(ws) + list(wd))
-
-        def bind_native(scratch):
-            inp, weights, unweights = (m.view(i) for i in op.inputs[:3])
-            out = m.view(op.outputs[0])
-
-            def run_native():
-                p[0] = 0
-                native(out, inp, weights, p)
-                p[0] = 1
-                native(out, inp, unweights, p)
-            return run_native
-        return 0, bind_native
+        tables = [channels] + list(fs) + list(ws) + list(wd)
+        return 0, _bind_filter_bank_native(m, op, native, array('i', [0] + tables),
+                                           array('i', [1] + tables))
 
     def bind(scratch):
         views = [m.view(i) for i in op.inputs]

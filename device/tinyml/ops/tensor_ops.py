@@ -5,7 +5,7 @@ anything else is an element loop over typed views.
 """
 from ..errors import ModelError
 from ..graph import ITEMSIZE
-from . import not_supported
+from . import KernelStep, not_supported
 from ..kernels import python_copy as _python_copy
 
 MAX_ROW_VIEWS = 256    # pre-sliced row views kept per op (each costs two small objects)
@@ -76,8 +76,9 @@ def _row_mode(job, size):
 
 
 def bind_jobs(m, make_jobs, dtype, fill=None):
-    """Return bind(scratch) -> run copying all jobs. make_jobs() is called at bind time (views
-    exist then) and returns Jobs whose dst/src are tensor indices (src None: fill)."""
+    """Return bind(scratch) (a KernelStep) copying all jobs: a list of copy_strided kernel
+    steps on the native backend, else run(). make_jobs() is called at bind time (views exist
+    then) and returns Jobs whose dst/src are tensor indices (src None: fill)."""
     size = ITEMSIZE[dtype]
 
     def bind(scratch):
@@ -98,12 +99,13 @@ def bind_jobs(m, make_jobs, dtype, fill=None):
             for step in steps:
                 step()
         return run
-    return bind
+    return KernelStep(bind)
 
 
 def _native_steps(m, jobs, size, fill):
-    """run() making one kernels.copy_strided call per source tensor, or None when the table's
-    copy_strided is the python twin (the row / element steps below are faster in Python)."""
+    """[kernel step]: one kernels.copy_strided call per source tensor, or None when the
+    table's copy_strided is the python twin (the row / element steps below are faster in
+    Python)."""
     kernel = getattr(m.kernels, 'copy_strided', None)
     if kernel is None or kernel is _python_copy.copy_strided or size not in (1, 2, 4):
         return None
@@ -129,17 +131,12 @@ def _native_steps(m, jobs, size, fill):
         words.extend(job.dst_strides)
         words.append(0 if job.src is None else job.src_off)
         words.extend(job.src_strides)
-    calls = []
+    steps = []
     for key in order:
         words = groups[key]
         p = array('i', [size, len(words) // 16] + words)
-        calls.append((m.raw(key[0]), m.raw(key[2]), p))
-    calls = tuple(calls)
-
-    def run():
-        for out, a, p in calls:
-            kernel(out, a, None, p)
-    return run
+        steps.append((kernel, m.raw(key[0]), m.raw(key[2]), None, p))
+    return steps
 
 
 def _row_step(m, job, size, fill):
