@@ -1,5 +1,6 @@
 /* int32 / float32 elementwise kernels and CAST (see eltwise32.h). */
 #include "eltwise32.h"
+#include "udiv.h"
 
 /* One call of ROW per innermost output run: o (output offset), ia, ib (input offsets). */
 #define BROADCAST_ROWS(p, ROW)                                                          \
@@ -23,28 +24,11 @@
 
 /* ---------------------------------------------------------------- int32 arithmetic */
 
-static uint32_t udiv32(uint32_t n, uint32_t d) {
-#if defined(__arm__) && !defined(__ARM_FEATURE_IDIV)
-    /* Cortex-M0: no divide instruction; restoring division (d <= 2**31 here) */
-    uint32_t q = 0, r = 0;
-    for (int i = 31; i >= 0; i--) {
-        r = (r << 1) | ((n >> i) & 1);
-        if (r >= d) {
-            r -= d;
-            q |= (uint32_t)1 << i;
-        }
-    }
-    return q;
-#else
-    return n / d;
-#endif
-}
-
 /* C's truncating x / y (y != 0), INT32_MIN / -1 wrapping to INT32_MIN */
 static int32_t div_int32(int32_t x, int32_t y) {
     uint32_t ux = x < 0 ? 0u - (uint32_t)x : (uint32_t)x;
     uint32_t uy = y < 0 ? 0u - (uint32_t)y : (uint32_t)y;
-    uint32_t q = udiv32(ux, uy);
+    uint32_t q = tk_udiv32(ux, uy);
     return (int32_t)((x < 0) != (y < 0) ? 0u - q : q);
 }
 

@@ -2,23 +2,7 @@
    clipped to the image; the average is rounded half away from zero. */
 #include "kernels.h"
 #include "requant.h"
-
-/* n / d for n >= 0, d > 0. Cortex-M0 has no divide instruction and no libgcc is linked. */
-static uint32_t pool_udiv(uint32_t n, uint32_t d) {
-#if defined(__ARM_ARCH_6M__)
-    uint32_t q = 0, r = 0;
-    for (int i = 31; i >= 0; i--) {
-        r = (r << 1) | ((n >> i) & 1);
-        if (r >= d) {
-            r -= d;
-            q |= (uint32_t)1 << i;
-        }
-    }
-    return q;
-#else
-    return n / d;
-#endif
-}
+#include "udiv.h"
 
 static inline int32_t pool_get(const void *buf, int i, int elem_size) {
     return elem_size == 1 ? ((const int8_t *)buf)[i] : ((const int16_t *)buf)[i];
@@ -74,9 +58,9 @@ int tk_avgpool(void *out, const void *in, const int32_t *p, int elem_size) {
                         }
                     }
                     if (acc > 0) {
-                        acc = (int32_t)pool_udiv((uint32_t)(acc + half), (uint32_t)count);
+                        acc = (int32_t)tk_udiv32((uint32_t)(acc + half), (uint32_t)count);
                     } else {
-                        acc = -(int32_t)pool_udiv((uint32_t)(half - acc), (uint32_t)count);
+                        acc = -(int32_t)tk_udiv32((uint32_t)(half - acc), (uint32_t)count);
                     }
                     pool_put(out, o, tk_clamp(acc, p[PL_ACT_MIN], p[PL_ACT_MAX]), elem_size);
                 }
