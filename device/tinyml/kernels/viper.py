@@ -4,6 +4,8 @@ module only when compat.HAS_VIPER). Kernels not defined here fall back to the py
 
     conv_s8, depthwise_s8, fully_connected_s8, avgpool_s8, maxpool_s8,
     add_int8, mul_int8, lut_int8
+    + kernels/viper_rnn.py: lstm_gate_fc, lstm_cell_update, lstm_hidden_update, rnn_copy,
+      svdf_feature, svdf_time
 
 Word size: viper ints are machine words (32 bits on armv6m/armv7m/xtensawin, 64 on the unix
 port). Everything here is exact on both:
@@ -830,3 +832,11 @@ KERNELS = {'conv_s8': conv_s8, 'depthwise_s8': depthwise_s8,
            'fully_connected_s8': fully_connected_s8, 'avgpool_s8': avgpool_s8,
            'maxpool_s8': maxpool_s8, 'add_int8': add_int8, 'mul_int8': mul_int8,
            'lut_int8': lut_int8}
+
+
+def _add_rnn_kernels():
+    from . import viper_rnn
+    KERNELS.update(viper_rnn.KERNELS)
+
+
+_add_rnn_kernels()
