@@ -142,6 +142,8 @@ def _requant_store(out, acc, p, ctl):
     lo = (cp[5] << sx) >> sx
     hi = (cp[6] << sx) >> sx
     per = cp[7]
+    hi_off = hi - out_off
+    lo_off = lo - out_off
     limbs = int(_LIMBS)
     one = 1
     half = one << 30
@@ -191,11 +193,12 @@ def _requant_store(out, acc, p, ctl):
                 thr += 1
             if rem > thr:
                 r += 1
-        r += out_off
-        if r < lo:
+        if r > hi_off:                     # clamp(r + out_off): compare first, so the
+            r = hi                         # sum cannot overflow a 32-bit word
+        elif r < lo_off:
             r = lo
-        if r > hi:
-            r = hi
+        else:
+            r += out_off
         op[o + k] = r
 
 
@@ -835,8 +838,9 @@ KERNELS = {'conv_s8': conv_s8, 'depthwise_s8': depthwise_s8,
 
 
 def _add_rnn_kernels():
+    # viper_rnn imports this module and adds its KERNELS itself when imported first
     from . import viper_rnn
-    KERNELS.update(viper_rnn.KERNELS)
+    KERNELS.update(getattr(viper_rnn, 'KERNELS', {}))
 
 
 _add_rnn_kernels()

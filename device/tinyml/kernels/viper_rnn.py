@@ -17,6 +17,7 @@ Speed: a dot product's x row is copied once per call into the 'rx' scratch as in
 """
 import micropython
 
+from . import viper as _viper
 from .viper import _SX, _buf, _scratch, _requant_store
 
 # 1: 15-bit-limb requantization (what 32-bit words need; tests set it on the unix port too)
@@ -338,16 +339,18 @@ def _hidden_store(hidden, p):
     lo = (pp[9] << sx) >> sx
     hi = (pp[10] << sx) >> sx
     n = pp[0]
+    vhi = hi - zp                          # clamp before adding zp: no int32 overflow
+    vlo = lo - zp
     if lo < -128:
         hp = ptr16(hidden)
         for k in range(n):
-            v = zp + ((a1[k] << sx) >> sx)
-            hp[h + k] = hi if v > hi else (lo if v < lo else v)
+            v = (a1[k] << sx) >> sx
+            hp[h + k] = hi if v > vhi else (lo if v < vlo else zp + v)
     else:
         bp = ptr8(hidden)
         for k in range(n):
-            v = zp + ((a1[k] << sx) >> sx)
-            bp[h + k] = hi if v > hi else (lo if v < lo else v)
+            v = (a1[k] << sx) >> sx
+            bp[h + k] = hi if v > vhi else (lo if v < vlo else zp + v)
 
 
 def lstm_hidden_update(hidden, cell, gates, p):
@@ -432,7 +435,10 @@ def _feature_store(state, acc, p, si: int):
 
 def svdf_feature(state, x, wf, p):
     """python_rnn.svdf_feature: shift the activation state, append the feature dot products."""
-    batches, n_in, n_filter, n_mem = p[0], p[1], p[2], p[3]
+    batches = p[0]                             # (a 4-tuple assignment would allocate)
+    n_in = p[1]
+    n_filter = p[2]
+    n_mem = p[3]
     _drop_oldest(state, batches * n_filter * n_mem - 1, 2 if p[7] < -128 else 1)
     _buf('rx', 'i', n_in)
     acc = _buf('ra', 'i', n_filter)
@@ -519,3 +525,4 @@ _init()
 KERNELS = {'lstm_gate_fc': lstm_gate_fc, 'lstm_cell_update': lstm_cell_update,
            'lstm_hidden_update': lstm_hidden_update, 'rnn_copy': rnn_copy,
            'svdf_feature': svdf_feature, 'svdf_time': svdf_time}
+_viper.KERNELS.update(KERNELS)          # the viper backend's table (either import order)
