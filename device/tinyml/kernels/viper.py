@@ -4,6 +4,9 @@ module only when compat.HAS_VIPER). Kernels not defined here fall back to the py
 
     conv_s8, depthwise_s8, fully_connected_s8, avgpool_s8, maxpool_s8,
     add_int8, mul_int8, lut_int8
+    + kernels/viper_rnn.py: lstm_gate_fc, lstm_cell_update, lstm_hidden_update, rnn_copy,
+      svdf_feature, svdf_time
+    + kernels/viper_softmax.py: softmax_s8
 
 Word size: viper ints are machine words (32 bits on armv6m/armv7m/xtensawin, 64 on the unix
 port). Everything here is exact on both:
@@ -140,6 +143,8 @@ def _requant_store(out, acc, p, ctl):
     lo = (cp[5] << sx) >> sx
     hi = (cp[6] << sx) >> sx
     per = cp[7]
+    hi_off = hi - out_off
+    lo_off = lo - out_off
     limbs = int(_LIMBS)
     one = 1
     half = one << 30
@@ -189,11 +194,12 @@ def _requant_store(out, acc, p, ctl):
                 thr += 1
             if rem > thr:
                 r += 1
-        r += out_off
-        if r < lo:
+        if r > hi_off:                     # clamp(r + out_off): compare first, so the
+            r = hi                         # sum cannot overflow a 32-bit word
+        elif r < lo_off:
             r = lo
-        if r > hi:
-            r = hi
+        else:
+            r += out_off
         op[o + k] = r
 
 
@@ -830,3 +836,13 @@ KERNELS = {'conv_s8': conv_s8, 'depthwise_s8': depthwise_s8,
            'fully_connected_s8': fully_connected_s8, 'avgpool_s8': avgpool_s8,
            'maxpool_s8': maxpool_s8, 'add_int8': add_int8, 'mul_int8': mul_int8,
            'lut_int8': lut_int8}
+
+
+def _add_kernel_modules():
+    # each imports this module and adds its KERNELS itself when imported first
+    from . import viper_rnn, viper_softmax
+    KERNELS.update(getattr(viper_rnn, 'KERNELS', {}))
+    KERNELS.update(getattr(viper_softmax, 'KERNELS', {}))
+
+
+_add_kernel_modules()
