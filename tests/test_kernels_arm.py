@@ -20,6 +20,7 @@ sys.path.insert(0, str(NATIVE / "harness"))
 import cases as C  # noqa: E402
 import qemu as Q  # noqa: E402
 import perf  # noqa: E402
+import stack  # noqa: E402
 from tinyml.kernels import python as K  # noqa: E402
 
 WHY = Q.missing_tools()
@@ -125,3 +126,11 @@ def test_instruction_counts_cortex_m0(built, tmp_path):
     assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 4.3, opt
     assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 5.4, opt
     assert opt['depthwise 3x3, KWS 25x5x64'] <= 17.8, opt
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4", "cortex-m7"])
+def test_kernel_stack_use(cpu):
+    """MicroPython runs native code on the port's task stack (8-16 KB on RP2040 / ESP32) and
+    its stack check does not see native frames: kernels keep large buffers in scratch."""
+    use = stack.usage(cpu)
+    assert max(use.values()) <= 640, use

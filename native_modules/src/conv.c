@@ -53,9 +53,10 @@ static int col_stride(int K) {
     return (K + 3) & ~3;
 }
 
-/* two natural columns, then (DSP) the packed pair of the same size */
+/* two natural columns, then (DSP) the packed pair of the same size and the accumulators of
+   tk_pair_rows_dsp */
 size_t tk_conv_s8_scratch(const int32_t *p) {
-    return 4 * (size_t)col_stride(conv_depth(p)) * sizeof(tk_col_t);
+    return 4 * (size_t)col_stride(conv_depth(p)) * sizeof(tk_col_t) + TK_MAT_ACC_BYTES;
 }
 
 /* the column of output pixel (oy, ox), natural order: taps in (ky, kx, c) order like the
@@ -102,6 +103,7 @@ typedef struct {
     int K, is_1x1;
     tk_col_t *col[2];        /* natural columns (1x1 on DSP: just the K % 4 tail) */
     uint32_t *packed;       /* DSP: the packed single column or pair */
+    int32_t *acc;           /* DSP: tk_pair_rows_dsp's accumulators */
 } conv_cols_t;
 
 /* column j (0, 1) of output pixel (oy, ox); pair: it is part of a two-pixel block */
@@ -143,7 +145,7 @@ static void conv_pair(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const tk_rq_t rq = conv_rq(p);
     int32_t acc[4];
 #if TK_DSP
-    oc = tk_pair_rows_dsp(out, out_c, c0, c1, cc->packed, w, K, out_c, bias, &rq);
+    oc = tk_pair_rows_dsp(out, out_c, c0, c1, cc->packed, w, K, out_c, bias, &rq, cc->acc);
 #endif
     for (; oc + 2 <= out_c; oc += 2) {
         acc[0] = acc[2] = bias[oc];
@@ -189,6 +191,7 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     cc.col[0] = (tk_col_t *)scratch;
     cc.col[1] = cc.col[0] + col_stride(cc.K);
     cc.packed = (uint32_t *)(cc.col[1] + col_stride(cc.K));
+    cc.acc = (int32_t *)(cc.packed + col_stride(cc.K));
     for (int b = 0; b < p[CV_BATCHES]; b++) {
         cc.in_b = in + b * p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
         int oy = 0, ox = 0, left = p[CV_OUT_H] * out_w;

@@ -115,6 +115,14 @@ static inline int32_t dw_taps1(const dw_window_t *win, int c, int32_t in_offset,
 #define DW_GROUPS 16        /* channel groups of four per chunk */
 #define DW_WORDS (DW_GROUPS * (4 + 2 * 9))     /* unpacked chunk: 3x3 filters fill it */
 
+/* channel groups per chunk: at most DW_GROUPS and the groups the layer has, and no more
+   than fit DW_WORDS unpacked words (0: filters too large, the C loop runs) */
+static int dw_max_groups(const int32_t *p) {
+    int per_group = 4 + 2 * p[CV_K_H] * p[CV_K_W], n = p[CV_OUT_C] / 4;
+    int g = DW_WORDS / per_group < DW_GROUPS ? DW_WORDS / per_group : DW_GROUPS;
+    return g < n ? g : n;
+}
+
 /* the chunk's requantization constants (tk_dw_rq_dsp): shift <= -1 with e = -shift <= 23,
    where out_offset << (e - 1) fits beside the high word of a m (|a m| < 2**62). Other
    channels are listed in fix[] for tk_rq_s8; returns their count. */
@@ -134,6 +142,19 @@ static int dw_rq_table(int32_t *tab, uint8_t *fix, const int32_t *p, int c0, int
         tab[3] = e - 1;
     }
     return nfix;
+}
+
+/* the channels dw_rq_table left out: shift >= 0 or shift <= -24 */
+static void dw_rq_fix(int8_t *out, const int32_t *acc, const uint8_t *fix, int nfix,
+                      const int32_t *p, int c0) {
+    const int32_t *mult = p + CV_HDR + p[CV_OUT_C] + c0, *shift = mult + p[CV_OUT_C];
+    int32_t out_offset = p[CV_OUT_OFFSET], act_min = p[CV_ACT_MIN], act_max = p[CV_ACT_MAX];
+    for (int i = 0; i < nfix; i++) {
+        int j = fix[i], s = shift[j];
+        int32_t v = s >= 0 ? tk_srdhm_pos((int32_t)((uint32_t)acc[j] << s), mult[j])
+                           : tk_rq_shr(acc[j], mult[j], -s);
+        out[j] = (int8_t)tk_clamp(v + out_offset, act_min, act_max);
+    }
 }
 
 /* per group: its four biases, then per tap the words (f0, f2), (f1, f3) */
@@ -234,7 +255,7 @@ static void dw_window_init(dw_window_t *win, const int32_t *p) {
 
 #if TK_DSP
 /* one chunk's channels of one pixel: the assembler taps, then requantization */
-static void dw_chunk_pixel(int8_t *out, tk_dw_job_t *job, const dw_window_t *win, int tap,
+static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_window_t *win, int tap,
                            const int32_t *p, const int32_t *tab, const uint8_t *fix, int nfix,
                            int c0) {
     int n = 4 * job->groups;
@@ -257,26 +278,23 @@ static void dw_chunk_pixel(int8_t *out, tk_dw_job_t *job, const dw_window_t *win
     tk_dw_rq_job_t q = {job->acc, out + c0, tab, job->acc + n, p[CV_ACT_MIN], p[CV_ACT_MAX]};
     tk_dw_rq_dsp(&q);
     if (nfix) {
-        const int32_t *mult = p + CV_HDR + p[CV_OUT_C];
-        const tk_rq_t rq = tk_rq(mult, mult + p[CV_OUT_C], p[CV_OUT_OFFSET], p[CV_ACT_MIN],
-                                 p[CV_ACT_MAX]);
-        for (int i = 0; i < nfix; i++) {
-            out[c0 + fix[i]] = tk_rq_s8(&rq, job->acc[fix[i]], c0 + fix[i]);
-        }
+        dw_rq_fix(out + c0, job->acc, fix, nfix, p, c0);
     }
 }
 
 /* channels [0, out_c & ~3) of every pixel, chunk by chunk (dilation_w 1); returns the
    channels done */
-static int dw_chunks_dsp(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
+static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in,
+                                                  const int8_t *w, const int32_t *p,
+                         void *scratch) {
     int out_c = p[CV_OUT_C], n4 = out_c & ~3, per_group = 4 + 2 * p[CV_K_H] * p[CV_K_W];
-    int max_groups = DW_WORDS / per_group < DW_GROUPS ? DW_WORDS / per_group : DW_GROUPS;
+    int max_groups = dw_max_groups(p);
     int px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
     if (max_groups == 0) {
         return 0;
     }
-    int32_t wu[DW_WORDS], tab[16 * DW_GROUPS], acc[4 * DW_GROUPS];
-    uint8_t fix[4 * DW_GROUPS];
+    int32_t *wu = scratch, *tab = wu + max_groups * per_group, *acc = tab + 16 * max_groups;
+    uint8_t *fix = (uint8_t *)(acc + 4 * max_groups);
     dw_window_t win;
     dw_window_init(&win, p);
     tk_dw_job_t job;
@@ -304,7 +322,21 @@ static int dw_chunks_dsp(int8_t *out, const int8_t *in, const int8_t *w, const i
 }
 #endif
 
-void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
+/* DSP: a chunk's unpacked weights, requantization table, accumulators and fix-up list (kept
+   off the C stack: MicroPython runs native code on the port's small task stack) */
+size_t tk_depthwise_s8_scratch(const int32_t *p) {
+#if TK_DSP
+    if (p[CV_DEPTH_MULT] == 1 && p[CV_DIL_W] == 1) {
+        size_t g = (size_t)dw_max_groups(p);
+        return 4 * g * (size_t)(4 + 2 * p[CV_K_H] * p[CV_K_W] + 16 + 4) + 4 * g;
+    }
+#endif
+    (void)p;
+    return 0;
+}
+
+void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p,
+                     void *scratch) {
     if (p[CV_DEPTH_MULT] != 1) {
 #if TK_SSE2
         if ((p[CV_DEPTH_MULT] & 7) == 0) {
@@ -318,8 +350,10 @@ void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32
     int out_c = p[CV_OUT_C], c = 0, px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
 #if TK_DSP
     if (p[CV_DIL_W] == 1) {
-        c = dw_chunks_dsp(out, in, w, p);
+        c = dw_chunks_dsp(out, in, w, p, scratch);
     }
+#else
+    (void)scratch;
 #endif
     if (c == out_c) {
         return;

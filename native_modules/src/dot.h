@@ -176,14 +176,14 @@ static inline void tk_pack_run(uint32_t *dst, const int8_t *x, int K, int32_t of
 #if TK_DSP
 #include "requant.h"
 #define TK_MAT_CHUNK 16         /* row pairs per tk_dot_2x2n_dsp call */
+#define TK_MAT_ACC_BYTES (16 * TK_MAT_CHUNK)
 
 /* rows [0, n_out & ~1) of a block of two columns (pixels or input rows), requantized to
    out[r] (column 0) and out[stride + r] (column 1); returns the rows done. c0, c1: the
-   natural columns, for the K % 4 tail */
+   natural columns, for the K % 4 tail; acc: TK_MAT_ACC_BYTES of scratch */
 static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, const int16_t *c1,
                                    const void *packed, const int8_t *w, int K, int n_out,
-                                   const int32_t *bias, const tk_rq_t *rq) {
-    int32_t acc[4 * TK_MAT_CHUNK];
+                                   const int32_t *bias, const tk_rq_t *rq, int32_t *acc) {
     tk_mat_job_t job = {packed, w, K, bias, acc, 0, K & ~3};
     int n2 = n_out & ~1;
     for (int r = 0; r < n2; r += 2 * TK_MAT_CHUNK) {
@@ -215,6 +215,8 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
     }
     return n2;
 }
+#else
+#define TK_MAT_ACC_BYTES 0
 #endif
 
 #if TK_M0

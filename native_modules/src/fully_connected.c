@@ -33,9 +33,10 @@ static int fc_stride(int n_in) {
     return (n_in + 3) & ~3;
 }
 
-/* two natural columns, then (DSP) the packed pair of the same size */
+/* two natural columns, then (DSP) the packed pair of the same size and the accumulators of
+   tk_pair_rows_dsp */
 size_t tk_fully_connected_s8_scratch(const int32_t *p) {
-    return 4 * (size_t)fc_stride(p[FC_IN]) * sizeof(tk_col_t);
+    return 4 * (size_t)fc_stride(p[FC_IN]) * sizeof(tk_col_t) + TK_MAT_ACC_BYTES;
 }
 
 /* column j of a block of `pair ? 2 : 1` input rows (DSP: packed + natural tail only) */
@@ -82,7 +83,8 @@ static void fc_rows2(int8_t *out, const tk_col_t *c0, const tk_col_t *c1, const 
     const tk_rq_t rq = fc_rq(p);
     int32_t acc[4];
 #if TK_DSP
-    o = tk_pair_rows_dsp(out, n_out, c0, c1, packed, w, n_in, n_out, bias, &rq);
+    o = tk_pair_rows_dsp(out, n_out, c0, c1, packed, w, n_in, n_out, bias, &rq,
+                         (int32_t *)(packed + fc_stride(n_in)));
 #endif
     for (; o + 2 <= n_out; o += 2) {
         acc[0] = acc[2] = bias[o];
