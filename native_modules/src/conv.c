@@ -111,7 +111,7 @@ static int conv_runs_w_bytes(const int32_t *p) {
    tk_pair_rows_dsp */
 size_t tk_conv_s8_scratch(const int32_t *p) {
     return 4 * (size_t)col_stride(conv_depth(p)) * sizeof(tk_col_t) + TK_MAT_ACC_BYTES
-           + (size_t)conv_runs_w_bytes(p);
+           + (size_t)conv_runs_w_bytes(p) + TK_RQ_M0_BYTES(p[CV_OUT_C]);
 }
 
 /* the column of output pixel (oy, ox), natural order: taps in (ky, kx, c) order like the
@@ -160,6 +160,9 @@ typedef struct {
     uint32_t *packed;       /* DSP: the packed single column or pair */
     int32_t *acc;           /* DSP: tk_pair_rows_dsp's accumulators */
     int runs;               /* DSP: row-run columns (K: their padded depth) */
+#if TK_M0
+    tk_rq_m0_t rq_m0;       /* accumulators and requantization table of one pixel */
+#endif
     const int8_t *w;        /* filter rows in column order */
 } conv_cols_t;
 
@@ -370,6 +373,19 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const int32_t *p = cc->p, *bias = p + CV_HDR;
     int out_c = p[CV_OUT_C], K = cc->K, oc = 0;
     const tk_rq_t rq = conv_rq(p);
+#if TK_M0
+    int32_t *acc = cc->rq_m0.acc;
+    for (; oc + 4 <= out_c; oc += 4) {
+        for (int j = 0; j < 4; j++) {
+            acc[oc + j] = bias[oc + j];
+        }
+        tk_dot_1x4(cc->col[0], cc->packed, w + oc * K, K, acc + oc);
+    }
+    for (; oc < out_c; oc++) {
+        acc[oc] = tk_dot_1x1(cc->col[0], cc->packed, 2, w + oc * K, K, bias[oc]);
+    }
+    tk_rq_m0_run(&cc->rq_m0, &rq, out);
+#else
     int32_t acc[4];
     for (; oc + 4 <= out_c; oc += 4) {
         for (int j = 0; j < 4; j++) {
@@ -384,6 +400,7 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
         int32_t a = tk_dot_1x1(cc->col[0], cc->packed, 2, w + oc * K, K, bias[oc]);
         out[oc] = tk_rq_s8(&rq, a, oc);
     }
+#endif
 }
 
 void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p, void *scratch) {
@@ -398,6 +415,11 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     cc.acc = (int32_t *)(cc.packed + col_stride(cc.K));
     cc.runs = 0;
     cc.w = w;
+#if TK_M0
+    const tk_rq_t rq = conv_rq(p);
+    tk_rq_m0_init(&cc.rq_m0, (int32_t *)((char *)scratch + 4 * (size_t)col_stride(cc.K)
+                                         * sizeof(tk_col_t)), &rq, out_c);
+#endif
 #if TK_DSP
     if (conv_runs_ok(p) && (conv_runs_w_bytes(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0)) {
         cc.runs = 1;

@@ -43,6 +43,26 @@ static inline uint32_t tk_ld32(const void *p) {
 
 /* col[0..n) = x[0..n) + offset */
 static inline void tk_col_put(tk_col_t *col, const int8_t *x, int n, int32_t offset) {
+#if TK_M0
+    /* 5 instructions a value: gcc's loop takes 7 */
+    if (n > 0) {
+        const int8_t *end = x + n;
+        int i = -n;
+        int32_t v;
+        __asm__ volatile (
+            ".syntax unified\n"
+            "1:\n"
+            "ldrsb %[v], [%[end], %[i]]\n"
+            "adds %[v], %[v], %[off]\n"
+            "stm %[col]!, {%[v]}\n"
+            "adds %[i], %[i], #1\n"
+            "bne 1b\n"
+            : [v] "=&l" (v), [i] "+l" (i), [col] "+l" (col)
+            : [end] "l" (end), [off] "l" (offset)
+            : "cc", "memory");
+    }
+    return;
+#endif
     int i = 0;
 #if TK_SSE2
     i = tk_col_put_sse2(col, x, n, offset);
@@ -219,7 +239,11 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
 #define TK_MAT_ACC_BYTES 0
 #endif
 
-#if TK_M0
+#if !TK_M0
+#define TK_RQ_M0_BYTES(n) ((size_t)0 * (n))
+#else
+#include "requant.h"
+
 /* depthwise 3x3 (depth multiplier 1, dilation_w 1), all taps inside: acc[j] = the taps of
    channel j of x_end - x consecutive channels, bias not included */
 typedef struct {
@@ -232,6 +256,59 @@ void tk_dw_3x3_m0(const tk_dw_m0_job_t *job);
 
 /* acc[0..4) += dot(column, rows w, w + K, w + 2K, w + 3K); K >= 1 */
 void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k);
+
+/* tk_rq_s8 of a run of channels in assembler (dot_dsp.c) from a table of five words per
+   channel: m & 0xFFFF, m >> 16, then tk_rq_shr's rounding constant on magnitudes as high
+   word 2**(e-2) (e >= 2) or 0 (e = 1) and low word 2**30 or 3 * 2**30, and e - 1. Channels
+   with shift >= 0 get a dummy entry and are redone in C (tk_rq_m0_run). */
+typedef struct {
+    const int32_t *acc;
+    int8_t *out;
+    const int32_t *tab;
+    const int32_t *acc_end;     /* > acc */
+    int32_t out_offset, act_min, act_max;
+} tk_rq_m0_job_t;
+void tk_rq_m0(const tk_rq_m0_job_t *job);
+
+/* scratch words per channel: accumulator, table, fix-up index */
+#define TK_RQ_M0_WORDS 7
+#define TK_RQ_M0_BYTES(n) (4 * TK_RQ_M0_WORDS * (size_t)(n))
+
+typedef struct {
+    int32_t *acc, *tab, *fix;
+    int n, nfix;
+} tk_rq_m0_t;
+
+/* the table of channels [0, n) of rq in mem (TK_RQ_M0_WORDS * n words) */
+static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq, int n) {
+    r->acc = mem;
+    r->tab = mem + n;
+    r->fix = r->tab + 5 * n;
+    r->n = n;
+    r->nfix = 0;
+    for (int c = 0; c < n; c++) {
+        int32_t m = rq->mult[c], e = -rq->shift[c], *t = r->tab + 5 * c;
+        if (e < 1) {
+            r->fix[r->nfix++] = c;
+            e = 1;
+        }
+        t[0] = m & 0xFFFF;
+        t[1] = (int32_t)((uint32_t)m >> 16);
+        t[2] = e >= 2 ? (int32_t)(1u << (e - 2)) : 0;
+        t[3] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
+        t[4] = e - 1;
+    }
+}
+
+/* out[0..n) from r->acc */
+static inline void tk_rq_m0_run(const tk_rq_m0_t *r, const tk_rq_t *rq, int8_t *out) {
+    tk_rq_m0_job_t job = {r->acc, out, r->tab, r->acc + r->n, rq->out_offset, rq->act_min,
+                          rq->act_max};
+    tk_rq_m0(&job);
+    for (int i = 0; i < r->nfix; i++) {
+        out[r->fix[i]] = tk_rq_s8(rq, r->acc[r->fix[i]], r->fix[i]);
+    }
+}
 #endif
 
 /* acc[2*c + r] += dot(column c, weight row r), rows w0 and w0 + K. On DSP `packed` holds the

@@ -413,9 +413,9 @@ __attribute__((naked)) void tk_dw_rq_dsp(const tk_dw_rq_job_t *job) {
 #elif TK_M0
 
 /* Cortex-M0 (Thumb-1): per K value 1 LDM + 4 x (LDRSB, MULS, ADD) + ADDS, and a BNE every
-   second one: 14.5 instructions for 4 MACs. r0 column, r1..r4 rows advanced by K, r5 = -K counting up to 0,
-   r6 value, r7 product; accumulators in r8..r11. Row r's element k is read as
-   (w + (r + 1) * K)[k - K]. */
+   fourth one: 14.25 instructions for 4 MACs. r0 column, r1..r4 rows advanced by K, r5 = -K
+   counting up to 0, r6 value, r7 product; accumulators in r8..r11. Row r's element k is read
+   as (w + (r + 1) * K)[k - K]. */
 #define TK_M0_ELEM \
     "ldm r0!, {r6}\n" \
     "ldrsb r7, [r1, r5]\n" \
@@ -457,12 +457,23 @@ __attribute__((naked)) void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, cons
         "adds r3, r2, r5\n"
         "adds r4, r3, r5\n"
         "negs r5, r5\n"
-        "lsls r6, r5, #31\n"            /* odd K: enter at the second copy */
-        "bne 2f\n"
+        "lsls r6, r5, #30\n"            /* (-K) & 3 = 0, 1, 2, 3: enter at copy 1, 2, 3, 4 */
+        "beq 1f\n"
+        "lsrs r6, r6, #30\n"
+        "cmp r6, #2\n"
+        "bhi 4f\n"
+        "beq 3f\n"
+        "b 2f\n"
         "1:\n"
         TK_M0_ELEM
         "adds r5, r5, #1\n"
         "2:\n"
+        TK_M0_ELEM
+        "adds r5, r5, #1\n"
+        "3:\n"
+        TK_M0_ELEM
+        "adds r5, r5, #1\n"
+        "4:\n"
         TK_M0_ELEM
         "adds r5, r5, #1\n"
         "bne 1b\n"
@@ -544,6 +555,78 @@ __attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
         "cmp r0, r5\n"
         "bne 1b\n"
         "add sp, sp, #8\n"
+        "pop {r4-r7}\n"
+        "mov r8, r4\n"
+        "mov r9, r5\n"
+        "mov r10, r6\n"
+        "mov r11, r7\n"
+        "pop {r4-r7, pc}\n");
+}
+
+/* requantization of acc[0..n) to out[0..n) with per-channel constants (dot.h): per output
+   |a| m from 16-bit halves (4 MULS), the rounding constant added with the carry, the high
+   word shifted, the sign restored: 37 instructions (clamps not taken). r0 acc, r1 out,
+   r2 table; r8 out_offset, r9 act_min, r10 act_max, r11 acc_end, r12 sign. */
+__attribute__((naked)) void tk_rq_m0(const tk_rq_m0_job_t *job) {
+    __asm__ volatile (
+        ".syntax unified\n"
+        "push {r4-r7, lr}\n"
+        "mov r4, r8\n"
+        "mov r5, r9\n"
+        "mov r6, r10\n"
+        "mov r7, r11\n"
+        "push {r4-r7}\n"
+        "ldr r4, [r0, #12]\n"
+        "mov r11, r4\n"
+        "ldr r4, [r0, #16]\n"
+        "mov r8, r4\n"
+        "ldr r4, [r0, #20]\n"
+        "mov r9, r4\n"
+        "ldr r4, [r0, #24]\n"
+        "mov r10, r4\n"
+        "ldr r1, [r0, #4]\n"
+        "ldr r2, [r0, #8]\n"
+        "ldr r0, [r0, #0]\n"
+        "1:\n"
+        "ldm r0!, {r3}\n"
+        "asrs r4, r3, #31\n"
+        "eors r3, r4\n"
+        "subs r3, r3, r4\n"            /* |a| */
+        "mov r12, r4\n"
+        "ldm r2!, {r4, r5}\n"          /* m & 0xFFFF, m >> 16 */
+        "uxth r6, r3\n"
+        "lsrs r3, r3, #16\n"
+        "mov r7, r6\n"
+        "muls r7, r4\n"                /* lo */
+        "muls r6, r5\n"
+        "muls r4, r3\n"
+        "muls r3, r5\n"                /* hi */
+        "adds r6, r6, r4\n"            /* cross < 2**32 */
+        "lsls r4, r6, #16\n"
+        "lsrs r6, r6, #16\n"
+        "adds r7, r7, r4\n"
+        "adcs r3, r6\n"
+        "ldm r2!, {r4, r5, r6}\n"      /* high and low words of the constant, e - 1 */
+        "add r5, r12\n"                /* - [a < 0] */
+        "adds r7, r7, r5\n"
+        "adcs r3, r4\n"
+        "lsrs r3, r6\n"
+        "mov r4, r12\n"
+        "eors r3, r4\n"
+        "subs r3, r3, r4\n"
+        "add r3, r8\n"
+        "cmp r3, r9\n"
+        "bge 2f\n"
+        "mov r3, r9\n"
+        "2:\n"
+        "cmp r3, r10\n"
+        "ble 3f\n"
+        "mov r3, r10\n"
+        "3:\n"
+        "strb r3, [r1]\n"
+        "adds r1, r1, #1\n"
+        "cmp r0, r11\n"
+        "bne 1b\n"
         "pop {r4-r7}\n"
         "mov r8, r4\n"
         "mov r9, r5\n"
