@@ -111,7 +111,8 @@ static int conv_runs_w_bytes(const int32_t *p) {
    tk_pair_rows_dsp */
 size_t tk_conv_s8_scratch(const int32_t *p) {
     return 4 * (size_t)col_stride(conv_depth(p)) * sizeof(tk_col_t) + TK_MAT_ACC_BYTES
-           + (size_t)conv_runs_w_bytes(p) + TK_RQ_M0_BYTES(p[CV_OUT_C]);
+           + TK_RQ_TAB_BYTES(p[CV_OUT_C]) + (size_t)conv_runs_w_bytes(p)
+           + TK_RQ_M0_BYTES(p[CV_OUT_C]);
 }
 
 /* the column of output pixel (oy, ox), natural order: taps in (ky, kx, c) order like the
@@ -158,7 +159,7 @@ typedef struct {
     int K, is_1x1;
     tk_col_t *col[2];        /* natural columns (1x1 on DSP: just the K % 4 tail) */
     uint32_t *packed;       /* DSP: the packed single column or pair */
-    int32_t *acc;           /* DSP: tk_pair_rows_dsp's accumulators */
+    int32_t *acc;           /* DSP: tk_pair_rows_dsp's accumulators, then its table */
     int runs;               /* DSP: row-run columns (K: their padded depth) */
 #if TK_M0
     tk_rq_m0_t rq_m0;       /* accumulators and requantization table of one pixel */
@@ -352,7 +353,8 @@ static void conv_pair(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const tk_rq_t rq = conv_rq(p);
     int32_t acc[4];
 #if TK_DSP
-    oc = tk_pair_rows_dsp(out, out_c, c0, c1, cc->packed, w, K, out_c, bias, &rq, cc->acc);
+    oc = tk_pair_rows_dsp(out, out_c, c0, c1, cc->packed, w, K, out_c, bias, &rq, cc->acc,
+                          cc->acc + TK_MAT_ACC_BYTES / 4);
 #endif
     for (; oc + 2 <= out_c; oc += 2) {
         acc[0] = acc[2] = bias[oc];
@@ -415,6 +417,10 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     cc.acc = (int32_t *)(cc.packed + col_stride(cc.K));
     cc.runs = 0;
     cc.w = w;
+#if TK_DSP
+    const tk_rq_t rq = conv_rq(p);
+    tk_rq_table_dsp(cc.acc + TK_MAT_ACC_BYTES / 4, &rq, out_c);
+#endif
 #if TK_M0
     const tk_rq_t rq = conv_rq(p);
     tk_rq_m0_init(&cc.rq_m0, (int32_t *)((char *)scratch + 4 * (size_t)col_stride(cc.K)
@@ -424,7 +430,7 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     if (conv_runs_ok(p) && (conv_runs_w_bytes(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0)) {
         cc.runs = 1;
         if (conv_runs_w_bytes(p)) {
-            int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES;
+            int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c);
             conv_runs_weights(wr, w, p);
             cc.w = wr;
         }

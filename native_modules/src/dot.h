@@ -151,12 +151,12 @@ void tk_dot_2x2n_dsp(tk_mat_job_t *job);
 
 /* requantization of such blocks (dot_dsp.c), tk_rq_s8 in assembler: pair j's acc (c0 r0,
    c0 r1, c1 r0, c1 r1) to out[2j], out[2j + 1] (column 0) and out[stride + 2j],
-   out[stride + 2j + 1]; channel 2j's multiplier mult[2j], its shift mult[stride + 2j] */
+   out[stride + 2j + 1]; channel c's constants at tab + 4c (tk_rq_table_dsp) */
 typedef struct {
     const int32_t *acc;
     int8_t *out;
     int32_t stride;
-    const int32_t *mult;
+    const int32_t *tab;
     int32_t out_offset, act_min, act_max;
     const int32_t *acc_end;     /* > acc */
 } tk_rq_job_t;
@@ -205,13 +205,29 @@ static inline void tk_pack_run(uint32_t *dst, const int8_t *x, int K, int32_t of
 #include "requant.h"
 #define TK_MAT_CHUNK 16         /* row pairs per tk_dot_2x2n_dsp call */
 #define TK_MAT_ACC_BYTES (16 * TK_MAT_CHUNK)
+#define TK_RQ_TAB_BYTES(n) (16 * (size_t)(n))
+
+/* tk_rq_2x2n_dsp's per-channel words: shift <= -1 (e = -shift): the rounding constant's low
+   and high words for a >= 0 (e >= 2: 2**30, 2**(e-2); e = 1: 3 * 2**30, 0), m, e - 1;
+   shift >= 0: m and ~shift (negative) in the same places */
+static inline void tk_rq_table_dsp(int32_t *tab, const tk_rq_t *rq, int n) {
+    for (int c = 0; c < n; c++, tab += 4) {
+        int32_t e = -rq->shift[c];
+        tab[0] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
+        tab[1] = rq->mult[c];
+        tab[2] = e >= 2 ? (int32_t)(1u << (e - 2)) : 0;
+        tab[3] = e >= 1 ? e - 1 : ~rq->shift[c];
+    }
+}
 
 /* rows [0, n_out & ~1) of a block of two columns (pixels or input rows), requantized to
    out[r] (column 0) and out[stride + r] (column 1); returns the rows done. c0, c1: the
-   natural columns, for the K % 4 tail; acc: TK_MAT_ACC_BYTES of scratch */
+   natural columns, for the K % 4 tail; acc: TK_MAT_ACC_BYTES of scratch; tab: the rows'
+   tk_rq_table_dsp */
 static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, const int16_t *c1,
                                    const void *packed, const int8_t *w, int K, int n_out,
-                                   const int32_t *bias, const tk_rq_t *rq, int32_t *acc) {
+                                   const int32_t *bias, const tk_rq_t *rq, int32_t *acc,
+                                   const int32_t *tab) {
     tk_mat_job_t job = {packed, w, K, bias, acc, 0, K & ~3};
     int n2 = n_out & ~1;
     for (int r = 0; r < n2; r += 2 * TK_MAT_CHUNK) {
@@ -229,22 +245,15 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
                 a[3] += c1[k] * w1[k];
             }
         }
-        if (rq->shift == rq->mult + stride) {    /* conv and FC lay them out so */
-            tk_rq_job_t q = {acc, out + r, stride, rq->mult + r, rq->out_offset, rq->act_min,
-                             rq->act_max, acc + 4 * pairs};
-            tk_rq_2x2n_dsp(&q);
-            continue;
-        }
-        for (int j = 0, o = r; j < pairs; j++, o += 2) {
-            const int32_t *a = acc + 4 * j;
-            tk_rq2_s8(rq, o, a[0], a[2], &out[o], &out[stride + o]);
-            tk_rq2_s8(rq, o + 1, a[1], a[3], &out[o + 1], &out[stride + o + 1]);
-        }
+        tk_rq_job_t q = {acc, out + r, stride, tab + 4 * r, rq->out_offset, rq->act_min,
+                         rq->act_max, acc + 4 * pairs};
+        tk_rq_2x2n_dsp(&q);
     }
     return n2;
 }
 #else
 #define TK_MAT_ACC_BYTES 0
+#define TK_RQ_TAB_BYTES(n) ((size_t)0 * (n))
 #endif
 
 #if !TK_M0

@@ -143,23 +143,14 @@ __attribute__((naked)) void tk_dot_2x2n_dsp(tk_mat_job_t *job) {
     "lsl lr, lr, #1\n" \
     "orr lr, lr, r12, lsr #31\n" \
     TK_RQ_CLAMP(STORE)
-/* the next channel's constants (shift at mult + stride); to LEFT if its shift is >= 0. LSL
-   by a register shifts by its low byte: e = 1 gives 2**(e-2) = 1 << 255 = 0 */
+/* the next channel's constants (tk_rq_table_dsp); to LEFT if its shift is >= 0 */
 #define TK_RQ_CHANNEL(LEFT) \
-    "ldr r10, [r3, r2, lsl #2]\n" \
-    "ldr r8, [r3], #4\n" \
+    "ldm r3!, {r4, r8, r9, r10}\n" \
     "cmp r10, #0\n" \
-    "bge " LEFT "\n" \
-    "mvn r10, r10\n" \
-    "mov r12, #1\n" \
-    "subs r9, r10, #1\n" \
-    "lsl r9, r12, r9\n" \
-    "mov r4, #0x40000000\n" \
-    "it mi\n" \
-    "movmi r4, #0xC0000000\n"
+    "blt " LEFT "\n"
 
 /* 2x2 blocks' requantization (dot.h): r0 = acc, r1 = out (column 0), r2 = stride,
-   r3 = mult; [sp] = acc_end. Per pair with shifts <= -1: 2 x 11 + 4 x 13 + 4 = 78
+   r3 = table; [sp] = acc_end. Per pair with shifts <= -1: 2 x 3 + 4 x 13 + 4 = 62
    instructions. */
 __attribute__((naked)) void tk_rq_2x2n_dsp(const tk_rq_job_t *job) {
     __asm__ volatile (
@@ -184,10 +175,12 @@ __attribute__((naked)) void tk_rq_2x2n_dsp(const tk_rq_job_t *job) {
         "pop {r1}\n"
         "pop {r4-r11, pc}\n"
         "5:\n"
+        "mvn r10, r10\n"
         TK_RQ_OUT_LEFT("8", "strb lr, [r1, r2]")
         TK_RQ_OUT_LEFT("0", "strb lr, [r1], #1")
         "b 2b\n"
         "6:\n"
+        "mvn r10, r10\n"
         TK_RQ_OUT_LEFT("12", "strb lr, [r1, r2]")
         TK_RQ_OUT_LEFT("4", "strb lr, [r1], #1")
         "b 3b\n");

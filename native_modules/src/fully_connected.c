@@ -37,7 +37,7 @@ static int fc_stride(int n_in) {
    tk_pair_rows_dsp */
 size_t tk_fully_connected_s8_scratch(const int32_t *p) {
     return 4 * (size_t)fc_stride(p[FC_IN]) * sizeof(tk_col_t) + TK_MAT_ACC_BYTES
-           + TK_RQ_M0_BYTES(p[FC_OUT]);
+           + TK_RQ_TAB_BYTES(p[FC_OUT]) + TK_RQ_M0_BYTES(p[FC_OUT]);
 }
 
 /* column j of a block of `pair ? 2 : 1` input rows (DSP: packed + natural tail only) */
@@ -105,8 +105,9 @@ static void fc_rows2(int8_t *out, const tk_col_t *c0, const tk_col_t *c1, const 
     const tk_rq_t rq = fc_rq(p);
     int32_t acc[4];
 #if TK_DSP
-    o = tk_pair_rows_dsp(out, n_out, c0, c1, packed, w, n_in, n_out, bias, &rq,
-                         (int32_t *)(packed + fc_stride(n_in)));
+    int32_t *acc2 = (int32_t *)(packed + fc_stride(n_in));
+    o = tk_pair_rows_dsp(out, n_out, c0, c1, packed, w, n_in, n_out, bias, &rq, acc2,
+                         acc2 + TK_MAT_ACC_BYTES / 4);
 #endif
     for (; o + 2 <= n_out; o += 2) {
         acc[0] = acc[2] = bias[o];
@@ -128,6 +129,12 @@ void tk_fully_connected_s8(int8_t *out, const int8_t *in, const int8_t *w, const
     int32_t offset = p[FC_IN_OFFSET];
     tk_col_t *c0 = (tk_col_t *)scratch, *c1 = c0 + fc_stride(n_in);
     uint32_t *packed = (uint32_t *)(c1 + fc_stride(n_in));
+#if TK_DSP
+    if (p[FC_BATCHES] >= 2) {
+        const tk_rq_t rq = fc_rq(p);
+        tk_rq_table_dsp((int32_t *)(packed + fc_stride(n_in)) + TK_MAT_ACC_BYTES / 4, &rq, n_out);
+    }
+#endif
     for (; TK_PAIRS && b + 2 <= p[FC_BATCHES]; b += 2) {
         fc_column(c0, packed, 0, in + b * n_in, n_in, offset, 1);
         fc_column(c1, packed, 1, in + (b + 1) * n_in, n_in, offset, 1);
