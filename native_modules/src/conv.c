@@ -65,14 +65,24 @@ static int conv_runs_ok(const int32_t *p) {
     return p[CV_DIL_W] == 1 && !conv_is_1x1(p) && p[CV_K_W] * p[CV_IN_C] >= 4;
 }
 
-/* bytes of reordered filter rows in scratch: only with leftovers, and only when enough output
-   pixels share the copy */
-static int conv_runs_w_bytes(const int32_t *p) {
+#define CONV_W16_MAX 8192    /* bytes of unpacked filter rows in scratch at most */
+
+/* filter rows in scratch, only when enough output pixels share the copies: reordered bytes
+   with leftovers; unpacked (tk_unpack_rows_dsp) for tk_dot_2x2n_w16_dsp when small */
+static int conv_runs_reorder(const int32_t *p) {
     int pixels = p[CV_BATCHES] * p[CV_OUT_H] * p[CV_OUT_W];
-    if (!conv_runs_ok(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0 || pixels < 8) {
-        return 0;
-    }
-    return p[CV_OUT_C] * col_stride(conv_depth(p));
+    return conv_runs_ok(p) && (p[CV_K_W] * p[CV_IN_C]) % 4 != 0 && pixels >= 8;
+}
+
+static int conv_runs_w16(const int32_t *p) {
+    int pixels = p[CV_BATCHES] * p[CV_OUT_H] * p[CV_OUT_W];
+    return conv_runs_ok(p) && pixels >= 8
+           && 2 * p[CV_OUT_C] * col_stride(conv_depth(p)) <= CONV_W16_MAX;
+}
+
+static int conv_runs_w_bytes(const int32_t *p) {
+    int n = p[CV_OUT_C] * col_stride(conv_depth(p));
+    return (conv_runs_reorder(p) ? n : 0) + (conv_runs_w16(p) ? 2 * n : 0);
 }
 
 static void conv_runs_weights(int8_t *wr, const int8_t *w, const int32_t *p) {
@@ -161,6 +171,7 @@ typedef struct {
     uint32_t *packed;       /* DSP: the packed single column or pair */
     int32_t *acc;           /* DSP: tk_pair_rows_dsp's accumulators, then its table */
     int runs;               /* DSP: row-run columns (K: their padded depth) */
+    const uint32_t *w16;    /* DSP: the filter rows unpacked, or NULL */
 #if TK_M0
     tk_rq_m0_t rq_m0;       /* accumulators and requantization table of one pixel */
 #endif
@@ -354,7 +365,7 @@ static void conv_pair(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     int32_t acc[4];
 #if TK_DSP
     oc = tk_pair_rows_dsp(out, out_c, c0, c1, cc->packed, w, K, out_c, bias, &rq, cc->acc,
-                          cc->acc + TK_MAT_ACC_BYTES / 4);
+                          cc->acc + TK_MAT_ACC_BYTES / 4, cc->w16);
 #endif
     for (; oc + 2 <= out_c; oc += 2) {
         acc[0] = acc[2] = bias[oc];
@@ -417,6 +428,7 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     cc.acc = (int32_t *)(cc.packed + col_stride(cc.K));
     cc.runs = 0;
     cc.w = w;
+    cc.w16 = 0;
 #if TK_DSP
     const tk_rq_t rq = conv_rq(p);
     tk_rq_table_dsp(cc.acc + TK_MAT_ACC_BYTES / 4, &rq, out_c);
@@ -427,14 +439,19 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
                                          * sizeof(tk_col_t)), &rq, out_c);
 #endif
 #if TK_DSP
-    if (conv_runs_ok(p) && (conv_runs_w_bytes(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0)) {
+    if (conv_runs_ok(p) && (conv_runs_reorder(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0)) {
+        int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c);
         cc.runs = 1;
-        if (conv_runs_w_bytes(p)) {
-            int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c);
+        if (conv_runs_reorder(p)) {
             conv_runs_weights(wr, w, p);
             cc.w = wr;
+            wr += out_c * col_stride(cc.K);
         }
         cc.K = col_stride(cc.K);
+        if (conv_runs_w16(p)) {
+            tk_unpack_rows_dsp((uint32_t *)wr, cc.w, out_c, cc.K);
+            cc.w16 = (const uint32_t *)wr;
+        }
     }
 #endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {

@@ -148,6 +148,17 @@ typedef struct {
     int32_t k4;                 /* k & ~3 */
 } tk_mat_job_t;
 void tk_dot_2x2n_dsp(tk_mat_job_t *job);
+/* the same over unpacked rows (job->w: tk_unpack_rows_dsp's words; k a multiple of 4) */
+void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job);
+
+/* n rows of k (a multiple of 4) int8 weights as words (w0, w2), (w1, w3) per group */
+static inline void tk_unpack_rows_dsp(uint32_t *dst, const int8_t *w, int n, int k) {
+    for (int i = 0; i < n * k; i += 4, dst += 2) {
+        uint32_t v = tk_ld32(w + i);
+        dst[0] = (uint32_t)tk_sxtb16(v);
+        dst[1] = (uint32_t)tk_sxtb16_ror8(v);
+    }
+}
 
 /* requantization of such blocks (dot_dsp.c), tk_rq_s8 in assembler: pair j's acc (c0 r0,
    c0 r1, c1 r0, c1 r1) to out[2j], out[2j + 1] (column 0) and out[stride + 2j],
@@ -223,18 +234,22 @@ static inline void tk_rq_table_dsp(int32_t *tab, const tk_rq_t *rq, int n) {
 /* rows [0, n_out & ~1) of a block of two columns (pixels or input rows), requantized to
    out[r] (column 0) and out[stride + r] (column 1); returns the rows done. c0, c1: the
    natural columns, for the K % 4 tail; acc: TK_MAT_ACC_BYTES of scratch; tab: the rows'
-   tk_rq_table_dsp */
+   tk_rq_table_dsp; w16: the rows unpacked (K a multiple of 4), or NULL */
 static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, const int16_t *c1,
                                    const void *packed, const int8_t *w, int K, int n_out,
                                    const int32_t *bias, const tk_rq_t *rq, int32_t *acc,
-                                   const int32_t *tab) {
-    tk_mat_job_t job = {packed, w, K, bias, acc, 0, K & ~3};
+                                   const int32_t *tab, const uint32_t *w16) {
+    tk_mat_job_t job = {packed, w16 ? (const int8_t *)w16 : w, K, bias, acc, 0, K & ~3};
     int n2 = n_out & ~1;
     for (int r = 0; r < n2; r += 2 * TK_MAT_CHUNK) {
         int pairs = (n2 - r) / 2 < TK_MAT_CHUNK ? (n2 - r) / 2 : TK_MAT_CHUNK;
         job.acc = acc;
         job.pairs = pairs;
-        tk_dot_2x2n_dsp(&job);
+        if (w16) {
+            tk_dot_2x2n_w16_dsp(&job);
+        } else {
+            tk_dot_2x2n_dsp(&job);
+        }
         for (int j = 0, o = r; (K & 3) && j < pairs; j++, o += 2) {
             int32_t *a = acc + 4 * j;
             const int8_t *w0 = w + o * K, *w1 = w0 + K;

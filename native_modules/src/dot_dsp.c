@@ -111,6 +111,63 @@ __attribute__((naked)) void tk_dot_2x2n_dsp(tk_mat_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
+/* tk_dot_2x2n_dsp over rows unpacked beforehand (tk_unpack_rows_dsp: per group the words
+   (w0, w2), (w1, w3)), job->w pointing at them: per group 1 LDM of the pair + 2 LDM of the
+   rows + 8 SMLAD = 11 instructions, 16 MACs. r6 / r7 = rows a / b, r8 = end of row a;
+   two groups per loop pass. */
+#define TK_GROUP_2X2_W16 \
+    "ldm r5!, {r9, r10, r11, r12}\n" \
+    "ldm r6!, {r0, lr}\n" \
+    "smlad r1, r0, r9, r1\n" \
+    "smlad r3, r0, r11, r3\n" \
+    "smlad r1, lr, r10, r1\n" \
+    "smlad r3, lr, r12, r3\n" \
+    "ldm r7!, {r0, lr}\n" \
+    "smlad r2, r0, r9, r2\n" \
+    "smlad r4, r0, r11, r4\n" \
+    "smlad r2, lr, r10, r2\n" \
+    "smlad r4, lr, r12, r4\n"
+
+__attribute__((naked)) void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "push {r0}\n"
+        "1:\n"
+        "ldr r0, [sp]\n"
+        "ldr r5, [r0, #0]\n"
+        "ldr r6, [r0, #4]\n"
+        "ldr r8, [r0, #8]\n"
+        "add r7, r6, r8, lsl #1\n"
+        "mov r8, r7\n"
+        "ldr lr, [r0, #12]\n"
+        "ldm lr!, {r1, r2}\n"
+        "str lr, [r0, #12]\n"
+        "mov r3, r1\n"
+        "mov r4, r2\n"
+        "subs r0, r8, r6\n"
+        "beq 9f\n"
+        "tst r0, #8\n"             /* odd group count: enter at the second copy */
+        "bne 3f\n"
+        "2:\n"
+        TK_GROUP_2X2_W16
+        "3:\n"
+        TK_GROUP_2X2_W16
+        "cmp r6, r8\n"
+        "bne 2b\n"
+        "9:\n"
+        "ldr r0, [sp]\n"
+        "str r7, [r0, #4]\n"       /* next pair's row a */
+        "ldr lr, [r0, #16]\n"
+        "stm lr!, {r1, r2, r3, r4}\n"
+        "str lr, [r0, #16]\n"
+        "ldr lr, [r0, #20]\n"
+        "subs lr, lr, #1\n"
+        "str lr, [r0, #20]\n"
+        "bne 1b\n"
+        "pop {r0}\n"
+        "pop {r4-r11, pc}\n");
+}
+
 /* out_offset + clamp of lr (r5..r7 = out_offset, act_min, act_max), then STORE */
 #define TK_RQ_CLAMP(STORE) \
     "add lr, lr, r5\n" \

@@ -107,7 +107,7 @@ static void fc_rows2(int8_t *out, const tk_col_t *c0, const tk_col_t *c1, const 
 #if TK_DSP
     int32_t *acc2 = (int32_t *)(packed + fc_stride(n_in));
     o = tk_pair_rows_dsp(out, n_out, c0, c1, packed, w, n_in, n_out, bias, &rq, acc2,
-                         acc2 + TK_MAT_ACC_BYTES / 4);
+                         acc2 + TK_MAT_ACC_BYTES / 4, 0);
 #endif
     for (; o + 2 <= n_out; o += 2) {
         acc[0] = acc[2] = bias[o];
