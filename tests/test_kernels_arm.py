@@ -107,14 +107,17 @@ def conv_column_cases(rng):
     """Conv column layouts: RGB stems (3x3, 3 channels) with strides and SAME / VALID padding
     at sizes with whole and clipped windows, kernel rows of run % 4 = 0..3 (leftover groups
     and reordered filter rows), too few pixels for the reordering, runs under 4 bytes,
-    dilated rows, batches and odd pixel counts."""
+    dilated rows, batches and odd pixel counts; 1x1 with unpacked filter rows (odd group and
+    channel counts, strides) and too few pixels for them."""
     cases = []
     for shape, pad in [((1, 13, 11, 3, 8, 3, 3, 2, 1), 'SAME'), ((1, 12, 12, 3, 8, 3, 3, 2, 1), 'SAME'),
                        ((2, 9, 10, 3, 5, 3, 3, 1, 1), 'VALID'), ((1, 11, 9, 3, 16, 3, 3, 2, 1), 'VALID'),
                        ((1, 7, 7, 5, 6, 3, 3, 1, 1), 'SAME'), ((1, 8, 6, 2, 7, 3, 3, 1, 1), 'SAME'),
                        ((1, 6, 9, 3, 4, 2, 5, 1, 1), 'SAME'), ((1, 15, 8, 1, 9, 10, 4, 2, 1), 'SAME'),
                        ((1, 3, 3, 3, 8, 3, 3, 1, 1), 'SAME'), ((1, 9, 9, 1, 4, 3, 3, 1, 1), 'SAME'),
-                       ((1, 9, 7, 4, 5, 3, 3, 1, 2), 'SAME'), ((1, 10, 9, 7, 3, 3, 3, 3, 1), 'SAME')]:
+                       ((1, 9, 7, 4, 5, 3, 3, 1, 2), 'SAME'), ((1, 10, 9, 7, 3, 3, 3, 3, 1), 'SAME'),
+                       ((1, 5, 4, 12, 9, 1, 1, 1, 1), 'VALID'), ((2, 7, 6, 8, 6, 1, 1, 2, 1), 'VALID'),
+                       ((1, 3, 2, 16, 8, 1, 1, 1, 1), 'VALID')]:
         cases.append(C.conv_case(rng, shape=shape, padding=pad))
     c = C.conv_case(rng, shape=(1, 12, 8, 3, 6, 3, 3, 1, 1), padding='SAME')
     c.p[11] = 2                                  # dilation_h 2, dilation_w 1

@@ -74,9 +74,10 @@ static int conv_runs_reorder(const int32_t *p) {
     return conv_runs_ok(p) && (p[CV_K_W] * p[CV_IN_C]) % 4 != 0 && pixels >= 8;
 }
 
+/* row-run columns, or 1x1 input runs of whole groups */
 static int conv_runs_w16(const int32_t *p) {
     int pixels = p[CV_BATCHES] * p[CV_OUT_H] * p[CV_OUT_W];
-    return conv_runs_ok(p) && pixels >= 8
+    return (conv_runs_ok(p) || (conv_is_1x1(p) && conv_depth(p) % 4 == 0)) && pixels >= 8
            && 2 * p[CV_OUT_C] * col_stride(conv_depth(p)) <= CONV_W16_MAX;
 }
 
@@ -452,6 +453,10 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
             tk_unpack_rows_dsp((uint32_t *)wr, cc.w, out_c, cc.K);
             cc.w16 = (const uint32_t *)wr;
         }
+    } else if (conv_runs_w16(p)) {
+        uint32_t *wu = (uint32_t *)((int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c));
+        tk_unpack_rows_dsp(wu, w, out_c, cc.K);
+        cc.w16 = wu;
     }
 #endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {
