@@ -175,30 +175,43 @@ static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, in
 #endif
 
 #if TK_M0
-#define DW_M0_CHUNK 32
-
-/* channels [c, out_c) of a whole 3x3 window (dilation_w 1); returns out_c */
-static int dw_3x3_m0(int8_t *out, const dw_window_t *win, const int32_t *p, const tk_rq_t *rq,
-                     int c) {
-    int out_c = p[CV_OUT_C];
-    const int32_t *bias = p + CV_HDR;
-    int32_t acc[DW_M0_CHUNK];
-    tk_dw_m0_job_t job = {0, 0, acc, 0, out_c, win->x_step_y, p[CV_IN_OFFSET], win->f_step_y};
-    for (; c < out_c; c += DW_M0_CHUNK) {
-        int n = out_c - c < DW_M0_CHUNK ? out_c - c : DW_M0_CHUNK;
-        job.x = win->x + c;
-        job.f = win->f + c;
-        job.x_end = job.x + n;
+/* all channels of one output pixel: accumulators (bias left to the requantization) by the
+   assembler for whole 3x3 windows, in C otherwise */
+static void dw_pixel_m0(int8_t *out, const dw_window_t *win, const int32_t *p,
+                        const tk_rq_m0_t *r, const tk_rq_t *rq) {
+    int out_c = p[CV_OUT_C], c = 0;
+    int32_t in_offset = p[CV_IN_OFFSET], *acc = r->acc;
+    tk_dw_m0_job_t job = {win->x, win->f, acc, win->x + out_c, out_c, win->x_step_y,
+                          in_offset, win->f_step_y, win->ny};
+    if (win->x_step_x != out_c || win->ny < 1 || win->nx < 1 || win->nx > 3) {
+        c = 0;
+    } else if (win->ny == 3 && win->nx == 3) {
         tk_dw_3x3_m0(&job);
-        for (int j = 0; j < n; j++) {
-            out[c + j] = tk_rq_s8(rq, (int32_t)((uint32_t)acc[j] + (uint32_t)bias[c + j]),
-                                  c + j);
+        c = out_c;
+    } else {
+        if (win->nx == 1) {
+            tk_dw_rows1_m0(&job);
+        } else if (win->nx == 2) {
+            tk_dw_rows2_m0(&job);
+        } else {
+            tk_dw_rows3_m0(&job);
+        }
+        c = out_c;
+    }
+    if (c < out_c) {
+        for (; c + 4 <= out_c; c += 4) {
+            acc[c] = acc[c + 1] = acc[c + 2] = acc[c + 3] = 0;
+            dw_taps4(win, c, in_offset, out_c, acc + c);
+        }
+        for (; c < out_c; c++) {
+            acc[c] = dw_taps1(win, c, in_offset, out_c, 0);
         }
     }
-    return out_c;
+    tk_rq_m0_run(r, rq, out);
 }
 #endif
 
+#if !TK_M0
 /* channels [c, out_c) of one output pixel */
 static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p, int c) {
     int out_c = p[CV_OUT_C];
@@ -207,12 +220,6 @@ static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p, int 
     const tk_rq_t rq = tk_rq(bias + out_c, bias + 2 * out_c, p[CV_OUT_OFFSET], p[CV_ACT_MIN],
                              p[CV_ACT_MAX]);
     int32_t acc[4];
-#if TK_M0
-    if (win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3
-        && win->x_step_x == out_c && c < out_c) {
-        c = dw_3x3_m0(out, win, p, &rq, c);
-    }
-#endif
 #if TK_SSE2
     tk_dw_taps_t g = {win->ny, win->nx, win->x_step_y, win->x_step_x, win->f_step_y, out_c};
     c = tk_dw_pixel8_sse2(out, win->x, win->f, &g, p, &rq);
@@ -231,6 +238,7 @@ static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p, int 
         out[c] = tk_rq_s8(&rq, a, c);
     }
 }
+#endif
 
 /* the clipped window of output pixel (oy, ox); returns its first tap's filter index */
 static int dw_window(dw_window_t *win, const int8_t *in_b, const int8_t *w, const int32_t *p,
@@ -330,6 +338,10 @@ size_t tk_depthwise_s8_scratch(const int32_t *p) {
         size_t g = (size_t)dw_max_groups(p);
         return 4 * g * (size_t)(4 + 2 * p[CV_K_H] * p[CV_K_W] + 16 + 4) + 4 * g;
     }
+#elif TK_M0
+    if (p[CV_DEPTH_MULT] == 1) {
+        return TK_RQ_M0_BYTES(p[CV_OUT_C]);
+    }
 #endif
     (void)p;
     return 0;
@@ -352,7 +364,7 @@ void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32
     if (p[CV_DIL_W] == 1) {
         c = dw_chunks_dsp(out, in, w, p, scratch);
     }
-#else
+#elif !TK_M0
     (void)scratch;
 #endif
     if (c == out_c) {
@@ -360,11 +372,22 @@ void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32
     }
     dw_window_t win;
     dw_window_init(&win, p);
+#if TK_M0
+    const int32_t *bias = p + CV_HDR;
+    const tk_rq_t rq = tk_rq(bias + out_c, bias + 2 * out_c, p[CV_OUT_OFFSET], p[CV_ACT_MIN],
+                             p[CV_ACT_MAX]);
+    tk_rq_m0_t r;
+    tk_rq_m0_init(&r, scratch, &rq, out_c, bias);
+#endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {
         for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
             for (int ox = 0; ox < p[CV_OUT_W]; ox++, out += out_c) {
                 dw_window(&win, in + b * px, w, p, oy, ox);
+#if TK_M0
+                dw_pixel_m0(out, &win, p, &r, &rq);
+#else
                 dw_pixel(out, &win, p, c);
+#endif
             }
         }
     }

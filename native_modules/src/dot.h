@@ -283,8 +283,13 @@ typedef struct {
     int32_t *acc;
     const int8_t *x_end;        /* > x */
     int32_t c, row, off, f_row; /* tap stride, input / filter row strides, input offset */
+    int32_t ny;                 /* tk_dw_rows*_m0: window rows (>= 1) */
 } tk_dw_m0_job_t;
 void tk_dw_3x3_m0(const tk_dw_m0_job_t *job);
+/* the same for clipped windows of ny rows of 1, 2, 3 taps */
+void tk_dw_rows1_m0(const tk_dw_m0_job_t *job);
+void tk_dw_rows2_m0(const tk_dw_m0_job_t *job);
+void tk_dw_rows3_m0(const tk_dw_m0_job_t *job);
 
 /* acc[0..4) += dot(column, rows w, w + K, w + 2K, w + 3K); K >= 1 */
 void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k);
@@ -301,25 +306,35 @@ typedef struct {
     int32_t out_offset, act_min, act_max;
 } tk_rq_m0_job_t;
 void tk_rq_m0(const tk_rq_m0_job_t *job);
+/* the same adding each channel's bias, the first of six table words */
+void tk_rq_bias_m0(const tk_rq_m0_job_t *job);
 
-/* scratch words per channel: accumulator, table, fix-up index */
-#define TK_RQ_M0_WORDS 7
+/* scratch words per channel: accumulator, table (bias too), fix-up index */
+#define TK_RQ_M0_WORDS 8
 #define TK_RQ_M0_BYTES(n) (4 * TK_RQ_M0_WORDS * (size_t)(n))
 
 typedef struct {
     int32_t *acc, *tab, *fix;
+    const int32_t *bias;
     int n, nfix;
 } tk_rq_m0_t;
 
-/* the table of channels [0, n) of rq in mem (TK_RQ_M0_WORDS * n words) */
-static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq, int n) {
+/* the table of channels [0, n) of rq in mem (TK_RQ_M0_WORDS * n words); bias: added to the
+   accumulators by tk_rq_m0_run, or NULL */
+static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq, int n,
+                                 const int32_t *bias) {
+    int words = bias ? 6 : 5;
     r->acc = mem;
     r->tab = mem + n;
-    r->fix = r->tab + 5 * n;
+    r->fix = r->tab + words * n;
+    r->bias = bias;
     r->n = n;
     r->nfix = 0;
     for (int c = 0; c < n; c++) {
-        int32_t m = rq->mult[c], e = -rq->shift[c], *t = r->tab + 5 * c;
+        int32_t m = rq->mult[c], e = -rq->shift[c], *t = r->tab + words * c;
+        if (bias) {
+            *t++ = bias[c];
+        }
         if (e < 1) {
             r->fix[r->nfix++] = c;
             e = 1;
@@ -336,9 +351,15 @@ static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq,
 static inline void tk_rq_m0_run(const tk_rq_m0_t *r, const tk_rq_t *rq, int8_t *out) {
     tk_rq_m0_job_t job = {r->acc, out, r->tab, r->acc + r->n, rq->out_offset, rq->act_min,
                           rq->act_max};
-    tk_rq_m0(&job);
+    if (r->bias) {
+        tk_rq_bias_m0(&job);
+    } else {
+        tk_rq_m0(&job);
+    }
     for (int i = 0; i < r->nfix; i++) {
-        out[r->fix[i]] = tk_rq_s8(rq, r->acc[r->fix[i]], r->fix[i]);
+        int c = r->fix[i];
+        int32_t a = r->bias ? (int32_t)((uint32_t)r->acc[c] + (uint32_t)r->bias[c]) : r->acc[c];
+        out[c] = tk_rq_s8(rq, a, c);
     }
 }
 #endif

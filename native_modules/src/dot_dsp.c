@@ -613,77 +613,157 @@ __attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
         "pop {r4-r7, pc}\n");
 }
 
+/* clipped windows (dilation_w 1): job->ny rows of NX = 1..3 taps, one channel per pass; the
+   taps as in tk_dw_3x3_m0, per row 6 more, per channel 11 + 3. r10 / r12 = back by ny rows
+   and on to the next channel; [sp] acc pointer, [sp, #4] x_end, [sp, #8] rows left,
+   [sp, #12] ny */
+#define TK_DW_M0_ROW1 TK_DW_M0_TAP("r4")
+#define TK_DW_M0_ROW2 TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2")
+#define TK_DW_M0_ROW3 TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3")
+#define TK_DW_ROWS_M0(NAME, ROW) \
+__attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
+    __asm__ volatile ( \
+        ".syntax unified\n" \
+        "push {r4-r7, lr}\n" \
+        "mov r4, r8\n" \
+        "mov r5, r9\n" \
+        "mov r6, r10\n" \
+        "mov r7, r11\n" \
+        "push {r4-r7}\n" \
+        "ldr r1, [r0, #8]\n" \
+        "ldr r2, [r0, #12]\n" \
+        "ldr r3, [r0, #32]\n" \
+        "mov r4, r3\n" \
+        "push {r1, r2, r3, r4}\n" \
+        "ldr r2, [r0, #24]\n" \
+        "mov r8, r2\n" \
+        "ldr r2, [r0, #20]\n" \
+        "mov r9, r2\n" \
+        "muls r2, r3\n" \
+        "negs r2, r2\n" \
+        "adds r2, r2, #1\n" \
+        "mov r10, r2\n" \
+        "ldr r2, [r0, #28]\n" \
+        "mov r11, r2\n" \
+        "muls r2, r3\n" \
+        "negs r2, r2\n" \
+        "adds r2, r2, #1\n" \
+        "mov r12, r2\n" \
+        "ldr r2, [r0, #16]\n" \
+        "lsls r3, r2, #1\n" \
+        "ldr r1, [r0, #4]\n" \
+        "ldr r0, [r0, #0]\n" \
+        "movs r4, #0\n" \
+        "1:\n" \
+        "movs r7, #0\n" \
+        "ldr r5, [sp, #12]\n" \
+        "str r5, [sp, #8]\n" \
+        "2:\n" \
+        ROW \
+        "add r0, r9\n" \
+        "add r1, r11\n" \
+        "ldr r5, [sp, #8]\n" \
+        "subs r5, r5, #1\n" \
+        "str r5, [sp, #8]\n" \
+        "bne 2b\n" \
+        "add r0, r10\n" \
+        "add r1, r12\n" \
+        "ldr r5, [sp]\n" \
+        "stm r5!, {r7}\n" \
+        "str r5, [sp]\n" \
+        "ldr r5, [sp, #4]\n" \
+        "cmp r0, r5\n" \
+        "bne 1b\n" \
+        "add sp, sp, #16\n" \
+        "pop {r4-r7}\n" \
+        "mov r8, r4\n" \
+        "mov r9, r5\n" \
+        "mov r10, r6\n" \
+        "mov r11, r7\n" \
+        "pop {r4-r7, pc}\n"); \
+}
+TK_DW_ROWS_M0(tk_dw_rows1_m0, TK_DW_M0_ROW1)
+TK_DW_ROWS_M0(tk_dw_rows2_m0, TK_DW_M0_ROW2)
+TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
+
 /* requantization of acc[0..n) to out[0..n) with per-channel constants (dot.h): per output
    |a| m from 16-bit halves (4 MULS), the rounding constant added with the carry, the high
-   word shifted, the sign restored: 37 instructions (clamps not taken). r0 acc, r1 out,
-   r2 table; r8 out_offset, r9 act_min, r10 act_max, r11 acc_end, r12 sign. */
-__attribute__((naked)) void tk_rq_m0(const tk_rq_m0_job_t *job) {
-    __asm__ volatile (
-        ".syntax unified\n"
-        "push {r4-r7, lr}\n"
-        "mov r4, r8\n"
-        "mov r5, r9\n"
-        "mov r6, r10\n"
-        "mov r7, r11\n"
-        "push {r4-r7}\n"
-        "ldr r4, [r0, #12]\n"
-        "mov r11, r4\n"
-        "ldr r4, [r0, #16]\n"
-        "mov r8, r4\n"
-        "ldr r4, [r0, #20]\n"
-        "mov r9, r4\n"
-        "ldr r4, [r0, #24]\n"
-        "mov r10, r4\n"
-        "ldr r1, [r0, #4]\n"
-        "ldr r2, [r0, #8]\n"
-        "ldr r0, [r0, #0]\n"
-        "1:\n"
-        "ldm r0!, {r3}\n"
-        "asrs r4, r3, #31\n"
-        "eors r3, r4\n"
-        "subs r3, r3, r4\n"            /* |a| */
-        "mov r12, r4\n"
-        "ldm r2!, {r4, r5}\n"          /* m & 0xFFFF, m >> 16 */
-        "uxth r6, r3\n"
-        "lsrs r3, r3, #16\n"
-        "mov r7, r6\n"
-        "muls r7, r4\n"                /* lo */
-        "muls r6, r5\n"
-        "muls r4, r3\n"
-        "muls r3, r5\n"                /* hi */
-        "adds r6, r6, r4\n"            /* cross < 2**32 */
-        "lsls r4, r6, #16\n"
-        "lsrs r6, r6, #16\n"
-        "adds r7, r7, r4\n"
-        "adcs r3, r6\n"
-        "ldm r2!, {r4, r5, r6}\n"      /* high and low words of the constant, e - 1 */
-        "add r5, r12\n"                /* - [a < 0] */
-        "adds r7, r7, r5\n"
-        "adcs r3, r4\n"
-        "lsrs r3, r6\n"
-        "mov r4, r12\n"
-        "eors r3, r4\n"
-        "subs r3, r3, r4\n"
-        "add r3, r8\n"
-        "cmp r3, r9\n"
-        "bge 2f\n"
-        "mov r3, r9\n"
-        "2:\n"
-        "cmp r3, r10\n"
-        "ble 3f\n"
-        "mov r3, r10\n"
-        "3:\n"
-        "strb r3, [r1]\n"
-        "adds r1, r1, #1\n"
-        "cmp r0, r11\n"
-        "bne 1b\n"
-        "pop {r4-r7}\n"
-        "mov r8, r4\n"
-        "mov r9, r5\n"
-        "mov r10, r6\n"
-        "mov r11, r7\n"
-        "pop {r4-r7, pc}\n");
+   word shifted, the sign restored: 37 instructions (clamps not taken), 39 with the bias
+   added from the table. r0 acc, r1 out, r2 table; r8 out_offset, r9 act_min,
+   r10 act_max, r11 acc_end, r12 sign. */
+#define TK_RQ_M0_LOOP(BIAS) \
+    "1:\n" \
+    "ldm r0!, {r3}\n" \
+    BIAS \
+    "asrs r4, r3, #31\n" \
+    "eors r3, r4\n" \
+    "subs r3, r3, r4\n"            /* |a| */ \
+    "mov r12, r4\n" \
+    "ldm r2!, {r4, r5}\n"          /* m & 0xFFFF, m >> 16 */ \
+    "uxth r6, r3\n" \
+    "lsrs r3, r3, #16\n" \
+    "mov r7, r6\n" \
+    "muls r7, r4\n"                /* lo */ \
+    "muls r6, r5\n" \
+    "muls r4, r3\n" \
+    "muls r3, r5\n"                /* hi */ \
+    "adds r6, r6, r4\n"            /* cross < 2**32 */ \
+    "lsls r4, r6, #16\n" \
+    "lsrs r6, r6, #16\n" \
+    "adds r7, r7, r4\n" \
+    "adcs r3, r6\n" \
+    "ldm r2!, {r4, r5, r6}\n"      /* high and low words of the constant, e - 1 */ \
+    "add r5, r12\n"                /* - [a < 0] */ \
+    "adds r7, r7, r5\n" \
+    "adcs r3, r4\n" \
+    "lsrs r3, r6\n" \
+    "mov r4, r12\n" \
+    "eors r3, r4\n" \
+    "subs r3, r3, r4\n" \
+    "add r3, r8\n" \
+    "cmp r3, r9\n" \
+    "bge 2f\n" \
+    "mov r3, r9\n" \
+    "2:\n" \
+    "cmp r3, r10\n" \
+    "ble 3f\n" \
+    "mov r3, r10\n" \
+    "3:\n" \
+    "strb r3, [r1]\n" \
+    "adds r1, r1, #1\n" \
+    "cmp r0, r11\n" \
+    "bne 1b\n"
+#define TK_RQ_M0_FUNC(NAME, BIAS) \
+__attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
+    __asm__ volatile ( \
+        ".syntax unified\n" \
+        "push {r4-r7, lr}\n" \
+        "mov r4, r8\n" \
+        "mov r5, r9\n" \
+        "mov r6, r10\n" \
+        "mov r7, r11\n" \
+        "push {r4-r7}\n" \
+        "ldr r4, [r0, #12]\n" \
+        "mov r11, r4\n" \
+        "ldr r4, [r0, #16]\n" \
+        "mov r8, r4\n" \
+        "ldr r4, [r0, #20]\n" \
+        "mov r9, r4\n" \
+        "ldr r4, [r0, #24]\n" \
+        "mov r10, r4\n" \
+        "ldr r1, [r0, #4]\n" \
+        "ldr r2, [r0, #8]\n" \
+        "ldr r0, [r0, #0]\n" \
+        TK_RQ_M0_LOOP(BIAS) \
+        "pop {r4-r7}\n" \
+        "mov r8, r4\n" \
+        "mov r9, r5\n" \
+        "mov r10, r6\n" \
+        "mov r11, r7\n" \
+        "pop {r4-r7, pc}\n"); \
 }
+TK_RQ_M0_FUNC(tk_rq_m0, "")
+TK_RQ_M0_FUNC(tk_rq_bias_m0, "ldm r2!, {r4}\n" "adds r3, r3, r4\n")
 
 #else
 typedef int tk_dot_dsp_unused;   /* ISO C forbids an empty translation unit */
