@@ -122,6 +122,10 @@ def conv_column_cases(rng):
     c = C.conv_case(rng, shape=(1, 12, 8, 3, 6, 3, 3, 1, 1), padding='SAME')
     c.p[11] = 2                                  # dilation_h 2, dilation_w 1
     cases.append(c)
+    for pad_l in (-4, 5):                        # windows wholly left / right of the input
+        c = C.conv_case(rng, shape=(1, 6, 3, 3, 4, 3, 3, 1, 1), padding='SAME')
+        c.p[14] = pad_l
+        cases.append(c)
     return cases
 
 

@@ -249,6 +249,9 @@ static __attribute__((noinline)) void conv_runs_clipped(conv_cols_t *cc, uint32_
     int run = k_w * in_c, r4 = run & ~3, rem = run - r4, k_h = p[CV_K_H];
     int32_t in_offset = p[CV_IN_OFFSET];
     int16_t *row = cc->col[0], *left = cc->col[1];
+    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;   /* taps inside */
+    kx0 = kx0 < k_w ? kx0 : k_w;
+    kx1 = kx1 > kx0 ? kx1 : kx0;
     for (int ky = 0; ky < k_h; ky++, dst += step * (r4 / 4), left += rem) {
         int iy = iy0 + ky * p[CV_DIL_H];
         if (iy < 0 || iy >= in_h) {
@@ -264,14 +267,9 @@ static __attribute__((noinline)) void conv_runs_clipped(conv_cols_t *cc, uint32_
             tk_col_put(left, src + r4, rem, in_offset);
             continue;
         }
-        for (int kx = 0; kx < k_w; kx++) {
-            int ix = ix0 + kx;
-            if (ix < 0 || ix >= in_w) {
-                tk_col_zero(row + kx * in_c, in_c);
-            } else {
-                tk_col_put(row + kx * in_c, src + kx * in_c, in_c, in_offset);
-            }
-        }
+        tk_col_zero(row, kx0 * in_c);
+        tk_col_put(row + kx0 * in_c, src + kx0 * in_c, (kx1 - kx0) * in_c, in_offset);
+        tk_col_zero(row + kx1 * in_c, (k_w - kx1) * in_c);
         conv_pack_groups(dst, row, r4, step);
         for (int i = 0; i < rem; i++) {
             left[i] = row[r4 + i];
