@@ -1,7 +1,9 @@
 /* CONV_2D int8: NHWC input, OHWI filter, per-channel requantization (TFLM semantics).
    tk_conv_s8_ref is TFLM's reference loop; tk_conv_s8 gathers two output pixels at a time
    into int16 columns (input + offset, 0 for out-of-image taps) and runs the blocked dot
-   products of dot.h over them. 1x1 convolutions read their columns straight from the input. */
+   products of dot.h over them. 1x1 convolutions read their columns straight from the input;
+   on DSP, other kernels with dilation_w 1 pack each kernel row's run of inputs straight from
+   word loads (row-run columns, see conv_runs_ok). */
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"

@@ -5,7 +5,10 @@
    way CMSIS-NN's do: SXTB16 widens four int8 weights into the int16 pairs (w0, w2), (w1, w3)
    and SMLAD does two MACs per instruction, so each group of four column values is repacked
    as words (x0, x2), (x1, x3); a pair of columns is interleaved group by group so one LDM
-   fetches both. The K % 4 tail is always done in C from the natural columns. */
+   fetches both. The K % 4 tail is always done in C from the natural columns (conv's row-run
+   columns are padded to whole groups and have none). Small filters are unpacked once per
+   call into scratch (tk_unpack_rows_dsp), sparing the SXTB16s. Requantization constants
+   are tabled once per call (tk_rq_table_dsp; tk_rq_m0_init on Cortex-M0). */
 #ifndef TK_DOT_H
 #define TK_DOT_H
 #include <stdint.h>
