@@ -20,6 +20,7 @@ sys.path.insert(0, str(NATIVE / "harness"))
 import cases as C  # noqa: E402
 import qemu as Q  # noqa: E402
 import perf  # noqa: E402
+import stack  # noqa: E402
 from tinyml.kernels import python as K  # noqa: E402
 
 WHY = Q.missing_tools()
@@ -102,7 +103,41 @@ def test_qemu_block_shapes_and_requantization_edges(built, tmp_path, cpu):
     assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
 
 
-LABELS = ('conv 3x3, 8x8x32 -> 8x8x32', 'conv 1x1, KWS 25x5x64 -> 64',
+def conv_column_cases(rng):
+    """Conv column layouts: RGB stems (3x3, 3 channels) with strides and SAME / VALID padding
+    at sizes with whole and clipped windows, kernel rows of run % 4 = 0..3 (leftover groups
+    and reordered filter rows), too few pixels for the reordering, runs under 4 bytes,
+    dilated rows, batches and odd pixel counts; 1x1 with unpacked filter rows (odd group and
+    channel counts, strides) and too few pixels for them."""
+    cases = []
+    for shape, pad in [((1, 13, 11, 3, 8, 3, 3, 2, 1), 'SAME'), ((1, 12, 12, 3, 8, 3, 3, 2, 1), 'SAME'),
+                       ((2, 9, 10, 3, 5, 3, 3, 1, 1), 'VALID'), ((1, 11, 9, 3, 16, 3, 3, 2, 1), 'VALID'),
+                       ((1, 7, 7, 5, 6, 3, 3, 1, 1), 'SAME'), ((1, 8, 6, 2, 7, 3, 3, 1, 1), 'SAME'),
+                       ((1, 6, 9, 3, 4, 2, 5, 1, 1), 'SAME'), ((1, 15, 8, 1, 9, 10, 4, 2, 1), 'SAME'),
+                       ((1, 3, 3, 3, 8, 3, 3, 1, 1), 'SAME'), ((1, 9, 9, 1, 4, 3, 3, 1, 1), 'SAME'),
+                       ((1, 9, 7, 4, 5, 3, 3, 1, 2), 'SAME'), ((1, 10, 9, 7, 3, 3, 3, 3, 1), 'SAME'),
+                       ((1, 5, 4, 12, 9, 1, 1, 1, 1), 'VALID'), ((2, 7, 6, 8, 6, 1, 1, 2, 1), 'VALID'),
+                       ((1, 3, 2, 16, 8, 1, 1, 1, 1), 'VALID')]:
+        cases.append(C.conv_case(rng, shape=shape, padding=pad))
+    c = C.conv_case(rng, shape=(1, 12, 8, 3, 6, 3, 3, 1, 1), padding='SAME')
+    c.p[11] = 2                                  # dilation_h 2, dilation_w 1
+    cases.append(c)
+    for pad_l in (-4, 5):                        # windows wholly left / right of the input
+        c = C.conv_case(rng, shape=(1, 6, 3, 3, 4, 3, 3, 1, 1), padding='SAME')
+        c.p[14] = pad_l
+        cases.append(c)
+    return cases
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4"])
+def test_qemu_conv_column_layouts(built, tmp_path, cpu):
+    cases = conv_column_cases(random.Random(11))
+    arm = Q.run_cases(cpu, cases, tmp_path)
+    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
+    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+
+
+LABELS = ('conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8', 'conv 3x3, 8x8x32 -> 8x8x32', 'conv 1x1, KWS 25x5x64 -> 64',
           'depthwise 3x3, KWS 25x5x64', 'fully connected, 512 -> 128')
 
 
@@ -110,18 +145,28 @@ def test_instruction_counts_cortex_m4(built, tmp_path):
     """Exact executed instructions per MAC on Cortex-M4 for tinyml's kernels and for the naive
     C loop (TFLM's reference loop compiled the same way)."""
     opt = {l: n / m for l, n, m in perf.per_mac("cortex-m4", "opt", tmp_path, LABELS)}
-    ref = {l: n / m for l, n, m in perf.per_mac("cortex-m4", "ref", tmp_path, LABELS[3:])}
-    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 1.4, opt
-    assert opt['fully connected, 512 -> 128'] <= 1.5, opt
-    assert opt['conv 1x1, KWS 25x5x64 -> 64'] <= 1.5, opt      # K = 64: requantization shows
-    assert opt['depthwise 3x3, KWS 25x5x64'] <= 5.5, opt
+    ref = {l: n / m for l, n, m in perf.per_mac("cortex-m4", "ref", tmp_path, LABELS[4:])}
+    assert opt['conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8'] <= 2.65, opt
+    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 1.2, opt
+    assert opt['fully connected, 512 -> 128'] <= 1.48, opt
+    assert opt['conv 1x1, KWS 25x5x64 -> 64'] <= 1.21, opt     # K = 64: requantization shows
+    assert opt['depthwise 3x3, KWS 25x5x64'] <= 5.2, opt
     for label in ref:
         assert opt[label] * 3 < ref[label], (opt, ref)
 
 
 def test_instruction_counts_cortex_m0(built, tmp_path):
     opt = {l: n / m for l, n, m in perf.per_mac("cortex-m0", "opt", tmp_path, LABELS)}
-    assert opt['fully connected, 512 -> 128'] <= 4.0, opt
-    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 4.3, opt
-    assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 5.4, opt
-    assert opt['depthwise 3x3, KWS 25x5x64'] <= 17.8, opt
+    assert opt['conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8'] <= 8.2, opt
+    assert opt['fully connected, 512 -> 128'] <= 3.8, opt
+    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 3.98, opt
+    assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 4.71, opt      # floor ~4.13: see BENCHMARKS
+    assert opt['depthwise 3x3, KWS 25x5x64'] <= 12.7, opt
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4", "cortex-m7"])
+def test_kernel_stack_use(cpu):
+    """MicroPython runs native code on the port's task stack (8-16 KB on RP2040 / ESP32) and
+    its stack check does not see native frames: kernels keep large buffers in scratch."""
+    use = stack.usage(cpu)
+    assert max(use.values()) <= 640, use

@@ -35,7 +35,7 @@ static int run(uint32_t kernel, int8_t *out, const int8_t *a, const int8_t *b, c
     switch (kernel) {
         case K_CONV: tk_conv_s8(out, a, b, p, scratch); return 0;
         case K_CONV_REF: tk_conv_s8_ref(out, a, b, p); return 0;
-        case K_DW: tk_depthwise_s8(out, a, b, p); return 0;
+        case K_DW: tk_depthwise_s8(out, a, b, p, scratch); return 0;
         case K_DW_REF: tk_depthwise_s8_ref(out, a, b, p); return 0;
         case K_FC: tk_fully_connected_s8(out, a, b, p, scratch); return 0;
         case K_FC_REF: tk_fully_connected_s8_ref(out, a, b, p); return 0;
@@ -54,6 +54,9 @@ static int run(uint32_t kernel, int8_t *out, const int8_t *a, const int8_t *b, c
 static size_t scratch_bytes(uint32_t kernel, const int32_t *p) {
     if (kernel == K_CONV) {
         return tk_conv_s8_scratch(p);
+    }
+    if (kernel == K_DW) {
+        return tk_depthwise_s8_scratch(p);
     }
     if (kernel == K_FC) {
         return tk_fully_connected_s8_scratch(p);

@@ -337,7 +337,8 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_s8_ref_obj, 4, 4, conv_s8_ref);
 static mp_obj_t depthwise_s8(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
     const int32_t *p = check_conv(n_args, args, &out, &in, &w, 1);
-    tk_depthwise_s8(out.buf, in.buf, w.buf, p);
+    size_t ns = tk_depthwise_s8_scratch(p);
+    tk_depthwise_s8(out.buf, in.buf, w.buf, p, ns ? get_scratch(ns) : NULL);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_s8_obj, 4, 4, depthwise_s8);

@@ -1,7 +1,9 @@
 /* CONV_2D int8: NHWC input, OHWI filter, per-channel requantization (TFLM semantics).
    tk_conv_s8_ref is TFLM's reference loop; tk_conv_s8 gathers two output pixels at a time
    into int16 columns (input + offset, 0 for out-of-image taps) and runs the blocked dot
-   products of dot.h over them. 1x1 convolutions read their columns straight from the input. */
+   products of dot.h over them. 1x1 convolutions read their columns straight from the input;
+   on DSP, other kernels with dilation_w 1 pack each kernel row's run of inputs straight from
+   word loads (row-run columns, see conv_runs_ok). */
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"
@@ -44,6 +46,8 @@ void tk_conv_s8_ref(int8_t *out, const int8_t *in, const int8_t *w, const int32_
     }
 }
 
+static int conv_is_1x1(const int32_t *p);
+
 static int conv_depth(const int32_t *p) {
     return p[CV_K_H] * p[CV_K_W] * p[CV_IN_C];
 }
@@ -53,9 +57,75 @@ static int col_stride(int K) {
     return (K + 3) & ~3;
 }
 
-/* two natural columns, then (DSP) the packed pair of the same size */
+#if TK_DSP
+/* Row-run columns (DSP, dilation_w 1, not 1x1): each kernel row's k_w * in_c inputs are one
+   run in memory. The column is reordered so runs pack straight from word loads: first every
+   kernel row's leading R4 = run & ~3 values (group-aligned), then the rows' run % 4 leftovers,
+   zero-padded to a whole group. With leftovers the filter rows are copied into scratch in the
+   same order; with none the order is the filter's own. */
+static int conv_runs_ok(const int32_t *p) {
+    return p[CV_DIL_W] == 1 && !conv_is_1x1(p) && p[CV_K_W] * p[CV_IN_C] >= 4;
+}
+
+#define CONV_W16_MAX 8192    /* bytes of unpacked filter rows in scratch at most */
+
+/* filter rows in scratch, only when enough output pixels share the copies: reordered bytes
+   with leftovers; unpacked (tk_unpack_rows_dsp) for tk_dot_2x2n_w16_dsp when small */
+static int conv_runs_reorder(const int32_t *p) {
+    int pixels = p[CV_BATCHES] * p[CV_OUT_H] * p[CV_OUT_W];
+    return conv_runs_ok(p) && (p[CV_K_W] * p[CV_IN_C]) % 4 != 0 && pixels >= 8;
+}
+
+/* row-run columns, or 1x1 input runs of whole groups */
+static int conv_runs_w16(const int32_t *p) {
+    int pixels = p[CV_BATCHES] * p[CV_OUT_H] * p[CV_OUT_W];
+    return (conv_runs_ok(p) || (conv_is_1x1(p) && conv_depth(p) % 4 == 0)) && pixels >= 8
+           && 2 * p[CV_OUT_C] * col_stride(conv_depth(p)) <= CONV_W16_MAX;
+}
+
+static int conv_runs_w_bytes(const int32_t *p) {
+    int n = p[CV_OUT_C] * col_stride(conv_depth(p));
+    return (conv_runs_reorder(p) ? n : 0) + (conv_runs_w16(p) ? 2 * n : 0);
+}
+
+static void conv_runs_weights(int8_t *wr, const int8_t *w, const int32_t *p) {
+    int run = p[CV_K_W] * p[CV_IN_C], r4 = run & ~3, rem = run - r4, k_h = p[CV_K_H];
+    int K = conv_depth(p), Kr = col_stride(K), tail = k_h * r4;
+    for (int oc = 0; oc < p[CV_OUT_C]; oc++, w += K, wr += Kr) {
+        for (int ky = 0; ky < k_h; ky++) {
+            for (int i = 0; i < r4; i++) {
+                wr[ky * r4 + i] = w[ky * run + i];
+            }
+            for (int i = 0; i < rem; i++) {
+                wr[tail + ky * rem + i] = w[ky * run + r4 + i];
+            }
+        }
+        for (int k = tail + k_h * rem; k < Kr; k++) {
+            wr[k] = 0;
+        }
+    }
+}
+
+/* n (a multiple of 4) natural values as packed groups, `step` words apart */
+static void conv_pack_groups(uint32_t *dst, const int16_t *c, int n, int step) {
+    for (int k = 0; k < n; k += 4, dst += step) {
+        dst[0] = tk_pack16(c[k], c[k + 2]);
+        dst[1] = tk_pack16(c[k + 1], c[k + 3]);
+    }
+}
+#else
+static int conv_runs_w_bytes(const int32_t *p) {
+    (void)p;
+    return 0;
+}
+#endif
+
+/* two natural columns, then (DSP) the packed pair of the same size and the accumulators of
+   tk_pair_rows_dsp */
 size_t tk_conv_s8_scratch(const int32_t *p) {
-    return 4 * (size_t)col_stride(conv_depth(p)) * sizeof(tk_col_t);
+    return 4 * (size_t)col_stride(conv_depth(p)) * sizeof(tk_col_t) + TK_MAT_ACC_BYTES
+           + TK_RQ_TAB_BYTES(p[CV_OUT_C]) + (size_t)conv_runs_w_bytes(p)
+           + TK_RQ_M0_BYTES(p[CV_OUT_C]);
 }
 
 /* the column of output pixel (oy, ox), natural order: taps in (ky, kx, c) order like the
@@ -102,21 +172,173 @@ typedef struct {
     int K, is_1x1;
     tk_col_t *col[2];        /* natural columns (1x1 on DSP: just the K % 4 tail) */
     uint32_t *packed;       /* DSP: the packed single column or pair */
+    int32_t *acc;           /* DSP: tk_pair_rows_dsp's accumulators, then its table */
+    int runs;               /* DSP: row-run columns (K: their padded depth) */
+    const uint32_t *w16;    /* DSP: the filter rows unpacked, or NULL */
+#if TK_M0
+    tk_rq_m0_t rq_m0;       /* accumulators and requantization table of one pixel */
+#endif
+    const int8_t *w;        /* filter rows in column order */
 } conv_cols_t;
+
+#if TK_DSP
+/* a window wholly inside the input: k_h runs of r4 + rem bytes, row_stride apart, packed
+   at dst (groups `step` words apart); the leftovers gathered at left, then packed */
+static __attribute__((noinline)) void conv_runs_inside(uint32_t *dst, int step,
+                                                       const int8_t *src, int row_stride,
+                                                       int k_h, int r4, int rem,
+                                                       int32_t in_offset, int16_t *left) {
+    uint32_t off2 = ((uint32_t)in_offset & 0xFFFF) * 0x10001u;
+    int16_t *l = left;
+    for (int ky = 0; ky < k_h; ky++, src += row_stride) {
+        const int8_t *s = src, *end = src + r4;
+        for (; s != end; s += 4, dst += step) {
+            uint32_t v = tk_ld32(s);
+            dst[0] = (uint32_t)tk_sxtab16(off2, v);
+            dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+        }
+        for (int i = 0; i < rem; i++) {
+            *l++ = (int16_t)(s[i] + in_offset);
+        }
+    }
+    if (rem) {
+        for (; (l - left) & 3; l++) {
+            *l = 0;
+        }
+        conv_pack_groups(dst, left, (int)(l - left), step);
+    }
+}
+
+/* conv_runs_inside for 3x3 kernels over 3 channels (RGB stems): runs of 8 + 1 */
+static __attribute__((noinline)) void conv_runs_inside_3x3c3(uint32_t *dst, int step,
+                                                             const int8_t *src, int row_stride,
+                                                             int32_t in_offset) {
+    uint32_t off2 = ((uint32_t)in_offset & 0xFFFF) * 0x10001u;
+    const int8_t *s1 = src + row_stride, *s2 = s1 + row_stride;
+    uint32_t v = tk_ld32(src);
+    dst[0] = (uint32_t)tk_sxtab16(off2, v);
+    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+    v = tk_ld32(src + 4);
+    dst += step;
+    dst[0] = (uint32_t)tk_sxtab16(off2, v);
+    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+    v = tk_ld32(s1);
+    dst += step;
+    dst[0] = (uint32_t)tk_sxtab16(off2, v);
+    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+    v = tk_ld32(s1 + 4);
+    dst += step;
+    dst[0] = (uint32_t)tk_sxtab16(off2, v);
+    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+    v = tk_ld32(s2);
+    dst += step;
+    dst[0] = (uint32_t)tk_sxtab16(off2, v);
+    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+    v = tk_ld32(s2 + 4);
+    dst += step;
+    dst[0] = (uint32_t)tk_sxtab16(off2, v);
+    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+    dst += step;
+    dst[0] = tk_pack16(src[8] + in_offset, s2[8] + in_offset);
+    dst[1] = (uint32_t)(s1[8] + in_offset) & 0xFFFF;
+}
+
+/* a column touching the padding: col[0] holds a clipped kernel row, col[1] the leftovers */
+static __attribute__((noinline)) void conv_runs_clipped(conv_cols_t *cc, uint32_t *dst,
+                                                        int step, int iy0, int ix0) {
+    const int32_t *p = cc->p;
+    int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_w = p[CV_K_W];
+    int run = k_w * in_c, r4 = run & ~3, rem = run - r4, k_h = p[CV_K_H];
+    int32_t in_offset = p[CV_IN_OFFSET];
+    int16_t *row = cc->col[0], *left = cc->col[1];
+    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;   /* taps inside */
+    kx0 = kx0 < k_w ? kx0 : k_w;
+    kx1 = kx1 > kx0 ? kx1 : kx0;
+    for (int ky = 0; ky < k_h; ky++, dst += step * (r4 / 4), left += rem) {
+        int iy = iy0 + ky * p[CV_DIL_H];
+        if (iy < 0 || iy >= in_h) {
+            for (int g = 0; g < r4 / 4; g++) {
+                dst[g * step] = dst[g * step + 1] = 0;
+            }
+            tk_col_zero(left, rem);
+            continue;
+        }
+        const int8_t *src = cc->in_b + (iy * in_w + ix0) * in_c;
+        if (ix0 >= 0 && ix0 + k_w <= in_w) {
+            tk_pack_run(dst, src, r4, in_offset, step);
+            tk_col_put(left, src + r4, rem, in_offset);
+            continue;
+        }
+        tk_col_zero(row, kx0 * in_c);
+        tk_col_put(row + kx0 * in_c, src + kx0 * in_c, (kx1 - kx0) * in_c, in_offset);
+        tk_col_zero(row + kx1 * in_c, (k_w - kx1) * in_c);
+        conv_pack_groups(dst, row, r4, step);
+        for (int i = 0; i < rem; i++) {
+            left[i] = row[r4 + i];
+        }
+    }
+    if (rem) {
+        int n = k_h * rem;
+        left = cc->col[1];
+        for (int i = n; i < ((n + 3) & ~3); i++) {
+            left[i] = 0;
+        }
+        conv_pack_groups(dst, left, (n + 3) & ~3, step);
+    }
+}
+
+/* the packed row-run column of output pixel (oy, ox) at dst, groups `step` words apart */
+static void conv_runs_column(conv_cols_t *cc, uint32_t *dst, int step, int oy, int ox) {
+    const int32_t *p = cc->p;
+    int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP], ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
+    int k_h = p[CV_K_H], k_w = p[CV_K_W], in_w = p[CV_IN_W], in_c = p[CV_IN_C];
+    if (iy0 < 0 || iy0 + (k_h - 1) * p[CV_DIL_H] >= p[CV_IN_H] || ix0 < 0
+        || ix0 + k_w > in_w) {
+        conv_runs_clipped(cc, dst, step, iy0, ix0);
+        return;
+    }
+    const int8_t *src = cc->in_b + (iy0 * in_w + ix0) * in_c;
+    int row_stride = p[CV_DIL_H] * in_w * in_c;
+    if (k_h == 3 && k_w == 3 && in_c == 3) {
+        conv_runs_inside_3x3c3(dst, step, src, row_stride, p[CV_IN_OFFSET]);
+        return;
+    }
+    int r4 = (k_w * in_c) & ~3;
+    conv_runs_inside(dst, step, src, row_stride, k_h, r4, k_w * in_c - r4, p[CV_IN_OFFSET],
+                     cc->col[1]);
+}
+#endif
+
+/* natural column j of output pixel (oy, ox), on DSP packed as conv_column says (out of line
+   there: its frame stays off the runs path) */
+#if TK_DSP
+__attribute__((noinline))
+#endif
+static void conv_column_filled(conv_cols_t *cc, int j, int oy, int ox, int pair) {
+    conv_fill_col(cc->col[j], cc->in_b, cc->p, oy, ox);
+#if TK_DSP
+    if (!pair) {
+        tk_pack_col(cc->packed, cc->col[0], cc->K);
+    } else if (j == 1) {
+        tk_pack_pair(cc->packed, cc->col[0], cc->col[1], cc->K);
+    }
+#else
+    (void)pair;
+#endif
+}
 
 /* column j (0, 1) of output pixel (oy, ox); pair: it is part of a two-pixel block */
 static void conv_column(conv_cols_t *cc, int j, int oy, int ox, int pair) {
     const int32_t *p = cc->p;
     int K = cc->K;
-    if (!cc->is_1x1) {
-        conv_fill_col(cc->col[j], cc->in_b, p, oy, ox);
 #if TK_DSP
-        if (!pair) {
-            tk_pack_col(cc->packed, cc->col[0], K);
-        } else if (j == 1) {
-            tk_pack_pair(cc->packed, cc->col[0], cc->col[1], K);
-        }
+    if (cc->runs) {
+        conv_runs_column(cc, cc->packed + (pair ? 2 * j : 0), pair ? 4 : 2, oy, ox);
+        return;
+    }
 #endif
+    if (!cc->is_1x1) {
+        conv_column_filled(cc, j, oy, ox, pair);
         return;
     }
     const int8_t *x = cc->in_b + (oy * p[CV_STRIDE_H] * p[CV_IN_W] + ox * p[CV_STRIDE_W]) * K;
@@ -143,7 +365,8 @@ static void conv_pair(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const tk_rq_t rq = conv_rq(p);
     int32_t acc[4];
 #if TK_DSP
-    oc = tk_pair_rows_dsp(out, out_c, c0, c1, cc->packed, w, K, out_c, bias, &rq);
+    oc = tk_pair_rows_dsp(out, out_c, c0, c1, cc->packed, w, K, out_c, bias, &rq, cc->acc,
+                          cc->acc + TK_MAT_ACC_BYTES / 4, cc->w16);
 #endif
     for (; oc + 2 <= out_c; oc += 2) {
         acc[0] = acc[2] = bias[oc];
@@ -164,6 +387,19 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const int32_t *p = cc->p, *bias = p + CV_HDR;
     int out_c = p[CV_OUT_C], K = cc->K, oc = 0;
     const tk_rq_t rq = conv_rq(p);
+#if TK_M0
+    int32_t *acc = cc->rq_m0.acc;
+    for (; oc + 4 <= out_c; oc += 4) {
+        for (int j = 0; j < 4; j++) {
+            acc[oc + j] = bias[oc + j];
+        }
+        tk_dot_1x4(cc->col[0], cc->packed, w + oc * K, K, acc + oc);
+    }
+    for (; oc < out_c; oc++) {
+        acc[oc] = tk_dot_1x1(cc->col[0], cc->packed, 2, w + oc * K, K, bias[oc]);
+    }
+    tk_rq_m0_run(&cc->rq_m0, &rq, out);
+#else
     int32_t acc[4];
     for (; oc + 4 <= out_c; oc += 4) {
         for (int j = 0; j < 4; j++) {
@@ -178,6 +414,7 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
         int32_t a = tk_dot_1x1(cc->col[0], cc->packed, 2, w + oc * K, K, bias[oc]);
         out[oc] = tk_rq_s8(&rq, a, oc);
     }
+#endif
 }
 
 void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p, void *scratch) {
@@ -189,6 +426,39 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     cc.col[0] = (tk_col_t *)scratch;
     cc.col[1] = cc.col[0] + col_stride(cc.K);
     cc.packed = (uint32_t *)(cc.col[1] + col_stride(cc.K));
+    cc.acc = (int32_t *)(cc.packed + col_stride(cc.K));
+    cc.runs = 0;
+    cc.w = w;
+    cc.w16 = 0;
+#if TK_DSP
+    const tk_rq_t rq = conv_rq(p);
+    tk_rq_table_dsp(cc.acc + TK_MAT_ACC_BYTES / 4, &rq, out_c);
+#endif
+#if TK_M0
+    const tk_rq_t rq = conv_rq(p);
+    tk_rq_m0_init(&cc.rq_m0, (int32_t *)((char *)scratch + 4 * (size_t)col_stride(cc.K)
+                                         * sizeof(tk_col_t)), &rq, out_c, 0);
+#endif
+#if TK_DSP
+    if (conv_runs_ok(p) && (conv_runs_reorder(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0)) {
+        int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c);
+        cc.runs = 1;
+        if (conv_runs_reorder(p)) {
+            conv_runs_weights(wr, w, p);
+            cc.w = wr;
+            wr += out_c * col_stride(cc.K);
+        }
+        cc.K = col_stride(cc.K);
+        if (conv_runs_w16(p)) {
+            tk_unpack_rows_dsp((uint32_t *)wr, cc.w, out_c, cc.K);
+            cc.w16 = (const uint32_t *)wr;
+        }
+    } else if (conv_runs_w16(p)) {
+        uint32_t *wu = (uint32_t *)((int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c));
+        tk_unpack_rows_dsp(wu, w, out_c, cc.K);
+        cc.w16 = wu;
+    }
+#endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {
         cc.in_b = in + b * p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
         int oy = 0, ox = 0, left = p[CV_OUT_H] * out_w;
@@ -203,11 +473,11 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
                 ox = 0;
                 oy++;
             }
-            conv_pair(out, &cc, w);
+            conv_pair(out, &cc, cc.w);
         }
         for (; left > 0; left--, out += out_c) {
             conv_column(&cc, 0, oy, ox, 0);
-            conv_single(out, &cc, w);
+            conv_single(out, &cc, cc.w);
             if (++ox == out_w) {
                 ox = 0;
                 oy++;

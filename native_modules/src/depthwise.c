@@ -115,6 +115,14 @@ static inline int32_t dw_taps1(const dw_window_t *win, int c, int32_t in_offset,
 #define DW_GROUPS 16        /* channel groups of four per chunk */
 #define DW_WORDS (DW_GROUPS * (4 + 2 * 9))     /* unpacked chunk: 3x3 filters fill it */
 
+/* channel groups per chunk: at most DW_GROUPS and the groups the layer has, and no more
+   than fit DW_WORDS unpacked words (0: filters too large, the C loop runs) */
+static int dw_max_groups(const int32_t *p) {
+    int per_group = 4 + 2 * p[CV_K_H] * p[CV_K_W], n = p[CV_OUT_C] / 4;
+    int g = DW_WORDS / per_group < DW_GROUPS ? DW_WORDS / per_group : DW_GROUPS;
+    return g < n ? g : n;
+}
+
 /* the chunk's requantization constants (tk_dw_rq_dsp): shift <= -1 with e = -shift <= 23,
    where out_offset << (e - 1) fits beside the high word of a m (|a m| < 2**62). Other
    channels are listed in fix[] for tk_rq_s8; returns their count. */
@@ -136,6 +144,19 @@ static int dw_rq_table(int32_t *tab, uint8_t *fix, const int32_t *p, int c0, int
     return nfix;
 }
 
+/* the channels dw_rq_table left out: shift >= 0 or shift <= -24 */
+static void dw_rq_fix(int8_t *out, const int32_t *acc, const uint8_t *fix, int nfix,
+                      const int32_t *p, int c0) {
+    const int32_t *mult = p + CV_HDR + p[CV_OUT_C] + c0, *shift = mult + p[CV_OUT_C];
+    int32_t out_offset = p[CV_OUT_OFFSET], act_min = p[CV_ACT_MIN], act_max = p[CV_ACT_MAX];
+    for (int i = 0; i < nfix; i++) {
+        int j = fix[i], s = shift[j];
+        int32_t v = s >= 0 ? tk_srdhm_pos((int32_t)((uint32_t)acc[j] << s), mult[j])
+                           : tk_rq_shr(acc[j], mult[j], -s);
+        out[j] = (int8_t)tk_clamp(v + out_offset, act_min, act_max);
+    }
+}
+
 /* per group: its four biases, then per tap the words (f0, f2), (f1, f3) */
 static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, int groups) {
     int out_c = p[CV_OUT_C], taps = p[CV_K_H] * p[CV_K_W];
@@ -154,30 +175,43 @@ static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, in
 #endif
 
 #if TK_M0
-#define DW_M0_CHUNK 32
-
-/* channels [c, out_c) of a whole 3x3 window (dilation_w 1); returns out_c */
-static int dw_3x3_m0(int8_t *out, const dw_window_t *win, const int32_t *p, const tk_rq_t *rq,
-                     int c) {
-    int out_c = p[CV_OUT_C];
-    const int32_t *bias = p + CV_HDR;
-    int32_t acc[DW_M0_CHUNK];
-    tk_dw_m0_job_t job = {0, 0, acc, 0, out_c, win->x_step_y, p[CV_IN_OFFSET], win->f_step_y};
-    for (; c < out_c; c += DW_M0_CHUNK) {
-        int n = out_c - c < DW_M0_CHUNK ? out_c - c : DW_M0_CHUNK;
-        job.x = win->x + c;
-        job.f = win->f + c;
-        job.x_end = job.x + n;
+/* all channels of one output pixel: accumulators (bias left to the requantization) by the
+   assembler for whole 3x3 windows, in C otherwise */
+static void dw_pixel_m0(int8_t *out, const dw_window_t *win, const int32_t *p,
+                        const tk_rq_m0_t *r, const tk_rq_t *rq) {
+    int out_c = p[CV_OUT_C], c = 0;
+    int32_t in_offset = p[CV_IN_OFFSET], *acc = r->acc;
+    tk_dw_m0_job_t job = {win->x, win->f, acc, win->x + out_c, out_c, win->x_step_y,
+                          in_offset, win->f_step_y, win->ny};
+    if (win->x_step_x != out_c || win->ny < 1 || win->nx < 1 || win->nx > 3) {
+        c = 0;
+    } else if (win->ny == 3 && win->nx == 3) {
         tk_dw_3x3_m0(&job);
-        for (int j = 0; j < n; j++) {
-            out[c + j] = tk_rq_s8(rq, (int32_t)((uint32_t)acc[j] + (uint32_t)bias[c + j]),
-                                  c + j);
+        c = out_c;
+    } else {
+        if (win->nx == 1) {
+            tk_dw_rows1_m0(&job);
+        } else if (win->nx == 2) {
+            tk_dw_rows2_m0(&job);
+        } else {
+            tk_dw_rows3_m0(&job);
+        }
+        c = out_c;
+    }
+    if (c < out_c) {
+        for (; c + 4 <= out_c; c += 4) {
+            acc[c] = acc[c + 1] = acc[c + 2] = acc[c + 3] = 0;
+            dw_taps4(win, c, in_offset, out_c, acc + c);
+        }
+        for (; c < out_c; c++) {
+            acc[c] = dw_taps1(win, c, in_offset, out_c, 0);
         }
     }
-    return out_c;
+    tk_rq_m0_run(r, rq, out);
 }
 #endif
 
+#if !TK_M0
 /* channels [c, out_c) of one output pixel */
 static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p, int c) {
     int out_c = p[CV_OUT_C];
@@ -186,12 +220,6 @@ static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p, int 
     const tk_rq_t rq = tk_rq(bias + out_c, bias + 2 * out_c, p[CV_OUT_OFFSET], p[CV_ACT_MIN],
                              p[CV_ACT_MAX]);
     int32_t acc[4];
-#if TK_M0
-    if (win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3
-        && win->x_step_x == out_c && c < out_c) {
-        c = dw_3x3_m0(out, win, p, &rq, c);
-    }
-#endif
 #if TK_SSE2
     tk_dw_taps_t g = {win->ny, win->nx, win->x_step_y, win->x_step_x, win->f_step_y, out_c};
     c = tk_dw_pixel8_sse2(out, win->x, win->f, &g, p, &rq);
@@ -210,6 +238,7 @@ static void dw_pixel(int8_t *out, const dw_window_t *win, const int32_t *p, int 
         out[c] = tk_rq_s8(&rq, a, c);
     }
 }
+#endif
 
 /* the clipped window of output pixel (oy, ox); returns its first tap's filter index */
 static int dw_window(dw_window_t *win, const int8_t *in_b, const int8_t *w, const int32_t *p,
@@ -234,7 +263,7 @@ static void dw_window_init(dw_window_t *win, const int32_t *p) {
 
 #if TK_DSP
 /* one chunk's channels of one pixel: the assembler taps, then requantization */
-static void dw_chunk_pixel(int8_t *out, tk_dw_job_t *job, const dw_window_t *win, int tap,
+static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_window_t *win, int tap,
                            const int32_t *p, const int32_t *tab, const uint8_t *fix, int nfix,
                            int c0) {
     int n = 4 * job->groups;
@@ -257,26 +286,23 @@ static void dw_chunk_pixel(int8_t *out, tk_dw_job_t *job, const dw_window_t *win
     tk_dw_rq_job_t q = {job->acc, out + c0, tab, job->acc + n, p[CV_ACT_MIN], p[CV_ACT_MAX]};
     tk_dw_rq_dsp(&q);
     if (nfix) {
-        const int32_t *mult = p + CV_HDR + p[CV_OUT_C];
-        const tk_rq_t rq = tk_rq(mult, mult + p[CV_OUT_C], p[CV_OUT_OFFSET], p[CV_ACT_MIN],
-                                 p[CV_ACT_MAX]);
-        for (int i = 0; i < nfix; i++) {
-            out[c0 + fix[i]] = tk_rq_s8(&rq, job->acc[fix[i]], c0 + fix[i]);
-        }
+        dw_rq_fix(out + c0, job->acc, fix, nfix, p, c0);
     }
 }
 
 /* channels [0, out_c & ~3) of every pixel, chunk by chunk (dilation_w 1); returns the
    channels done */
-static int dw_chunks_dsp(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
+static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in,
+                                                  const int8_t *w, const int32_t *p,
+                         void *scratch) {
     int out_c = p[CV_OUT_C], n4 = out_c & ~3, per_group = 4 + 2 * p[CV_K_H] * p[CV_K_W];
-    int max_groups = DW_WORDS / per_group < DW_GROUPS ? DW_WORDS / per_group : DW_GROUPS;
+    int max_groups = dw_max_groups(p);
     int px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
     if (max_groups == 0) {
         return 0;
     }
-    int32_t wu[DW_WORDS], tab[16 * DW_GROUPS], acc[4 * DW_GROUPS];
-    uint8_t fix[4 * DW_GROUPS];
+    int32_t *wu = scratch, *tab = wu + max_groups * per_group, *acc = tab + 16 * max_groups;
+    uint8_t *fix = (uint8_t *)(acc + 4 * max_groups);
     dw_window_t win;
     dw_window_init(&win, p);
     tk_dw_job_t job;
@@ -304,7 +330,25 @@ static int dw_chunks_dsp(int8_t *out, const int8_t *in, const int8_t *w, const i
 }
 #endif
 
-void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
+/* DSP: a chunk's unpacked weights, requantization table, accumulators and fix-up list (kept
+   off the C stack: MicroPython runs native code on the port's small task stack) */
+size_t tk_depthwise_s8_scratch(const int32_t *p) {
+#if TK_DSP
+    if (p[CV_DEPTH_MULT] == 1 && p[CV_DIL_W] == 1) {
+        size_t g = (size_t)dw_max_groups(p);
+        return 4 * g * (size_t)(4 + 2 * p[CV_K_H] * p[CV_K_W] + 16 + 4) + 4 * g;
+    }
+#elif TK_M0
+    if (p[CV_DEPTH_MULT] == 1) {
+        return TK_RQ_M0_BYTES(p[CV_OUT_C]);
+    }
+#endif
+    (void)p;
+    return 0;
+}
+
+void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p,
+                     void *scratch) {
     if (p[CV_DEPTH_MULT] != 1) {
 #if TK_SSE2
         if ((p[CV_DEPTH_MULT] & 7) == 0) {
@@ -318,19 +362,32 @@ void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32
     int out_c = p[CV_OUT_C], c = 0, px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
 #if TK_DSP
     if (p[CV_DIL_W] == 1) {
-        c = dw_chunks_dsp(out, in, w, p);
+        c = dw_chunks_dsp(out, in, w, p, scratch);
     }
+#elif !TK_M0
+    (void)scratch;
 #endif
     if (c == out_c) {
         return;
     }
     dw_window_t win;
     dw_window_init(&win, p);
+#if TK_M0
+    const int32_t *bias = p + CV_HDR;
+    const tk_rq_t rq = tk_rq(bias + out_c, bias + 2 * out_c, p[CV_OUT_OFFSET], p[CV_ACT_MIN],
+                             p[CV_ACT_MAX]);
+    tk_rq_m0_t r;
+    tk_rq_m0_init(&r, scratch, &rq, out_c, bias);
+#endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {
         for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
             for (int ox = 0; ox < p[CV_OUT_W]; ox++, out += out_c) {
                 dw_window(&win, in + b * px, w, p, oy, ox);
+#if TK_M0
+                dw_pixel_m0(out, &win, p, &r, &rq);
+#else
                 dw_pixel(out, &win, p, c);
+#endif
             }
         }
     }

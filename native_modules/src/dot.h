@@ -5,7 +5,10 @@
    way CMSIS-NN's do: SXTB16 widens four int8 weights into the int16 pairs (w0, w2), (w1, w3)
    and SMLAD does two MACs per instruction, so each group of four column values is repacked
    as words (x0, x2), (x1, x3); a pair of columns is interleaved group by group so one LDM
-   fetches both. The K % 4 tail is always done in C from the natural columns. */
+   fetches both. The K % 4 tail is always done in C from the natural columns (conv's row-run
+   columns are padded to whole groups and have none). Small filters are unpacked once per
+   call into scratch (tk_unpack_rows_dsp), sparing the SXTB16s. Requantization constants
+   are tabled once per call (tk_rq_table_dsp; tk_rq_m0_init on Cortex-M0). */
 #ifndef TK_DOT_H
 #define TK_DOT_H
 #include <stdint.h>
@@ -43,6 +46,34 @@ static inline uint32_t tk_ld32(const void *p) {
 
 /* col[0..n) = x[0..n) + offset */
 static inline void tk_col_put(tk_col_t *col, const int8_t *x, int n, int32_t offset) {
+#if TK_M0
+    /* two values a pass, from x_end - n + i and x_end - n + i + 1: 3.5 instructions a value
+       (gcc's loop takes 7) */
+    if (n & 1) {
+        *col++ = x[0] + offset;
+        x++;
+        n--;
+    }
+    if (n > 0) {
+        const int8_t *end = x + n, *end1 = end + 1;
+        int i = -n;
+        register int32_t v0 __asm__("r6"), v1 __asm__("r7");   /* STM stores in register order */
+        __asm__ volatile (
+            ".syntax unified\n"
+            "1:\n"
+            "ldrsb %[v0], [%[end], %[i]]\n"
+            "ldrsb %[v1], [%[end1], %[i]]\n"
+            "adds %[v0], %[v0], %[off]\n"
+            "adds %[v1], %[v1], %[off]\n"
+            "stm %[col]!, {%[v0], %[v1]}\n"
+            "adds %[i], %[i], #2\n"
+            "bne 1b\n"
+            : [v0] "=&l" (v0), [v1] "=&l" (v1), [i] "+l" (i), [col] "+l" (col)
+            : [end] "l" (end), [end1] "l" (end1), [off] "l" (offset)
+            : "cc", "memory");
+    }
+    return;
+#endif
     int i = 0;
 #if TK_SSE2
     i = tk_col_put_sse2(col, x, n, offset);
@@ -120,15 +151,26 @@ typedef struct {
     int32_t k4;                 /* k & ~3 */
 } tk_mat_job_t;
 void tk_dot_2x2n_dsp(tk_mat_job_t *job);
+/* the same over unpacked rows (job->w: tk_unpack_rows_dsp's words; k a multiple of 4) */
+void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job);
+
+/* n rows of k (a multiple of 4) int8 weights as words (w0, w2), (w1, w3) per group */
+static inline void tk_unpack_rows_dsp(uint32_t *dst, const int8_t *w, int n, int k) {
+    for (int i = 0; i < n * k; i += 4, dst += 2) {
+        uint32_t v = tk_ld32(w + i);
+        dst[0] = (uint32_t)tk_sxtb16(v);
+        dst[1] = (uint32_t)tk_sxtb16_ror8(v);
+    }
+}
 
 /* requantization of such blocks (dot_dsp.c), tk_rq_s8 in assembler: pair j's acc (c0 r0,
    c0 r1, c1 r0, c1 r1) to out[2j], out[2j + 1] (column 0) and out[stride + 2j],
-   out[stride + 2j + 1]; channel 2j's multiplier mult[2j], its shift mult[stride + 2j] */
+   out[stride + 2j + 1]; channel c's constants at tab + 4c (tk_rq_table_dsp) */
 typedef struct {
     const int32_t *acc;
     int8_t *out;
     int32_t stride;
-    const int32_t *mult;
+    const int32_t *tab;
     int32_t out_offset, act_min, act_max;
     const int32_t *acc_end;     /* > acc */
 } tk_rq_job_t;
@@ -176,21 +218,41 @@ static inline void tk_pack_run(uint32_t *dst, const int8_t *x, int K, int32_t of
 #if TK_DSP
 #include "requant.h"
 #define TK_MAT_CHUNK 16         /* row pairs per tk_dot_2x2n_dsp call */
+#define TK_MAT_ACC_BYTES (16 * TK_MAT_CHUNK)
+#define TK_RQ_TAB_BYTES(n) (16 * (size_t)(n))
+
+/* tk_rq_2x2n_dsp's per-channel words: shift <= -1 (e = -shift): the rounding constant's low
+   and high words for a >= 0 (e >= 2: 2**30, 2**(e-2); e = 1: 3 * 2**30, 0), m, e - 1;
+   shift >= 0: m and ~shift (negative) in the same places */
+static inline void tk_rq_table_dsp(int32_t *tab, const tk_rq_t *rq, int n) {
+    for (int c = 0; c < n; c++, tab += 4) {
+        int32_t e = -rq->shift[c];
+        tab[0] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
+        tab[1] = rq->mult[c];
+        tab[2] = e >= 2 ? (int32_t)(1u << (e - 2)) : 0;
+        tab[3] = e >= 1 ? e - 1 : ~rq->shift[c];
+    }
+}
 
 /* rows [0, n_out & ~1) of a block of two columns (pixels or input rows), requantized to
    out[r] (column 0) and out[stride + r] (column 1); returns the rows done. c0, c1: the
-   natural columns, for the K % 4 tail */
+   natural columns, for the K % 4 tail; acc: TK_MAT_ACC_BYTES of scratch; tab: the rows'
+   tk_rq_table_dsp; w16: the rows unpacked (K a multiple of 4), or NULL */
 static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, const int16_t *c1,
                                    const void *packed, const int8_t *w, int K, int n_out,
-                                   const int32_t *bias, const tk_rq_t *rq) {
-    int32_t acc[4 * TK_MAT_CHUNK];
-    tk_mat_job_t job = {packed, w, K, bias, acc, 0, K & ~3};
+                                   const int32_t *bias, const tk_rq_t *rq, int32_t *acc,
+                                   const int32_t *tab, const uint32_t *w16) {
+    tk_mat_job_t job = {packed, w16 ? (const int8_t *)w16 : w, K, bias, acc, 0, K & ~3};
     int n2 = n_out & ~1;
     for (int r = 0; r < n2; r += 2 * TK_MAT_CHUNK) {
         int pairs = (n2 - r) / 2 < TK_MAT_CHUNK ? (n2 - r) / 2 : TK_MAT_CHUNK;
         job.acc = acc;
         job.pairs = pairs;
-        tk_dot_2x2n_dsp(&job);
+        if (w16) {
+            tk_dot_2x2n_w16_dsp(&job);
+        } else {
+            tk_dot_2x2n_dsp(&job);
+        }
         for (int j = 0, o = r; (K & 3) && j < pairs; j++, o += 2) {
             int32_t *a = acc + 4 * j;
             const int8_t *w0 = w + o * K, *w1 = w0 + K;
@@ -201,23 +263,22 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
                 a[3] += c1[k] * w1[k];
             }
         }
-        if (rq->shift == rq->mult + stride) {    /* conv and FC lay them out so */
-            tk_rq_job_t q = {acc, out + r, stride, rq->mult + r, rq->out_offset, rq->act_min,
-                             rq->act_max, acc + 4 * pairs};
-            tk_rq_2x2n_dsp(&q);
-            continue;
-        }
-        for (int j = 0, o = r; j < pairs; j++, o += 2) {
-            const int32_t *a = acc + 4 * j;
-            tk_rq2_s8(rq, o, a[0], a[2], &out[o], &out[stride + o]);
-            tk_rq2_s8(rq, o + 1, a[1], a[3], &out[o + 1], &out[stride + o + 1]);
-        }
+        tk_rq_job_t q = {acc, out + r, stride, tab + 4 * r, rq->out_offset, rq->act_min,
+                         rq->act_max, acc + 4 * pairs};
+        tk_rq_2x2n_dsp(&q);
     }
     return n2;
 }
+#else
+#define TK_MAT_ACC_BYTES 0
+#define TK_RQ_TAB_BYTES(n) ((size_t)0 * (n))
 #endif
 
-#if TK_M0
+#if !TK_M0
+#define TK_RQ_M0_BYTES(n) ((size_t)0 * (n))
+#else
+#include "requant.h"
+
 /* depthwise 3x3 (depth multiplier 1, dilation_w 1), all taps inside: acc[j] = the taps of
    channel j of x_end - x consecutive channels, bias not included */
 typedef struct {
@@ -225,11 +286,85 @@ typedef struct {
     int32_t *acc;
     const int8_t *x_end;        /* > x */
     int32_t c, row, off, f_row; /* tap stride, input / filter row strides, input offset */
+    int32_t ny;                 /* tk_dw_rows*_m0: window rows (>= 1) */
 } tk_dw_m0_job_t;
 void tk_dw_3x3_m0(const tk_dw_m0_job_t *job);
+/* the same for clipped windows of ny rows of 1, 2, 3 taps */
+void tk_dw_rows1_m0(const tk_dw_m0_job_t *job);
+void tk_dw_rows2_m0(const tk_dw_m0_job_t *job);
+void tk_dw_rows3_m0(const tk_dw_m0_job_t *job);
 
 /* acc[0..4) += dot(column, rows w, w + K, w + 2K, w + 3K); K >= 1 */
 void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k);
+
+/* tk_rq_s8 of a run of channels in assembler (dot_dsp.c) from a table of five words per
+   channel: m & 0xFFFF, m >> 16, then tk_rq_shr's rounding constant on magnitudes as high
+   word 2**(e-2) (e >= 2) or 0 (e = 1) and low word 2**30 or 3 * 2**30, and e - 1. Channels
+   with shift >= 0 get a dummy entry and are redone in C (tk_rq_m0_run). */
+typedef struct {
+    const int32_t *acc;
+    int8_t *out;
+    const int32_t *tab;
+    const int32_t *acc_end;     /* > acc */
+    int32_t out_offset, act_min, act_max;
+} tk_rq_m0_job_t;
+void tk_rq_m0(const tk_rq_m0_job_t *job);
+/* the same adding each channel's bias, the first of six table words */
+void tk_rq_bias_m0(const tk_rq_m0_job_t *job);
+
+/* scratch words per channel: accumulator, table (bias too), fix-up index */
+#define TK_RQ_M0_WORDS 8
+#define TK_RQ_M0_BYTES(n) (4 * TK_RQ_M0_WORDS * (size_t)(n))
+
+typedef struct {
+    int32_t *acc, *tab, *fix;
+    const int32_t *bias;
+    int n, nfix;
+} tk_rq_m0_t;
+
+/* the table of channels [0, n) of rq in mem (TK_RQ_M0_WORDS * n words); bias: added to the
+   accumulators by tk_rq_m0_run, or NULL */
+static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq, int n,
+                                 const int32_t *bias) {
+    int words = bias ? 6 : 5;
+    r->acc = mem;
+    r->tab = mem + n;
+    r->fix = r->tab + words * n;
+    r->bias = bias;
+    r->n = n;
+    r->nfix = 0;
+    for (int c = 0; c < n; c++) {
+        int32_t m = rq->mult[c], e = -rq->shift[c], *t = r->tab + words * c;
+        if (bias) {
+            *t++ = bias[c];
+        }
+        if (e < 1) {
+            r->fix[r->nfix++] = c;
+            e = 1;
+        }
+        t[0] = m & 0xFFFF;
+        t[1] = (int32_t)((uint32_t)m >> 16);
+        t[2] = e >= 2 ? (int32_t)(1u << (e - 2)) : 0;
+        t[3] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
+        t[4] = e - 1;
+    }
+}
+
+/* out[0..n) from r->acc */
+static inline void tk_rq_m0_run(const tk_rq_m0_t *r, const tk_rq_t *rq, int8_t *out) {
+    tk_rq_m0_job_t job = {r->acc, out, r->tab, r->acc + r->n, rq->out_offset, rq->act_min,
+                          rq->act_max};
+    if (r->bias) {
+        tk_rq_bias_m0(&job);
+    } else {
+        tk_rq_m0(&job);
+    }
+    for (int i = 0; i < r->nfix; i++) {
+        int c = r->fix[i];
+        int32_t a = r->bias ? (int32_t)((uint32_t)r->acc[c] + (uint32_t)r->bias[c]) : r->acc[c];
+        out[c] = tk_rq_s8(rq, a, c);
+    }
+}
 #endif
 
 /* acc[2*c + r] += dot(column c, weight row r), rows w0 and w0 + K. On DSP `packed` holds the

@@ -111,6 +111,63 @@ __attribute__((naked)) void tk_dot_2x2n_dsp(tk_mat_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
+/* tk_dot_2x2n_dsp over rows unpacked beforehand (tk_unpack_rows_dsp: per group the words
+   (w0, w2), (w1, w3)), job->w pointing at them: per group 1 LDM of the pair + 2 LDM of the
+   rows + 8 SMLAD = 11 instructions, 16 MACs. r6 / r7 = rows a / b, r8 = end of row a;
+   two groups per loop pass. */
+#define TK_GROUP_2X2_W16 \
+    "ldm r5!, {r9, r10, r11, r12}\n" \
+    "ldm r6!, {r0, lr}\n" \
+    "smlad r1, r0, r9, r1\n" \
+    "smlad r3, r0, r11, r3\n" \
+    "smlad r1, lr, r10, r1\n" \
+    "smlad r3, lr, r12, r3\n" \
+    "ldm r7!, {r0, lr}\n" \
+    "smlad r2, r0, r9, r2\n" \
+    "smlad r4, r0, r11, r4\n" \
+    "smlad r2, lr, r10, r2\n" \
+    "smlad r4, lr, r12, r4\n"
+
+__attribute__((naked)) void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "push {r0}\n"
+        "1:\n"
+        "ldr r0, [sp]\n"
+        "ldr r5, [r0, #0]\n"
+        "ldr r6, [r0, #4]\n"
+        "ldr r8, [r0, #8]\n"
+        "add r7, r6, r8, lsl #1\n"
+        "mov r8, r7\n"
+        "ldr lr, [r0, #12]\n"
+        "ldm lr!, {r1, r2}\n"
+        "str lr, [r0, #12]\n"
+        "mov r3, r1\n"
+        "mov r4, r2\n"
+        "subs r0, r8, r6\n"
+        "beq 9f\n"
+        "tst r0, #8\n"             /* odd group count: enter at the second copy */
+        "bne 3f\n"
+        "2:\n"
+        TK_GROUP_2X2_W16
+        "3:\n"
+        TK_GROUP_2X2_W16
+        "cmp r6, r8\n"
+        "bne 2b\n"
+        "9:\n"
+        "ldr r0, [sp]\n"
+        "str r7, [r0, #4]\n"       /* next pair's row a */
+        "ldr lr, [r0, #16]\n"
+        "stm lr!, {r1, r2, r3, r4}\n"
+        "str lr, [r0, #16]\n"
+        "ldr lr, [r0, #20]\n"
+        "subs lr, lr, #1\n"
+        "str lr, [r0, #20]\n"
+        "bne 1b\n"
+        "pop {r0}\n"
+        "pop {r4-r11, pc}\n");
+}
+
 /* out_offset + clamp of lr (r5..r7 = out_offset, act_min, act_max), then STORE */
 #define TK_RQ_CLAMP(STORE) \
     "add lr, lr, r5\n" \
@@ -143,23 +200,14 @@ __attribute__((naked)) void tk_dot_2x2n_dsp(tk_mat_job_t *job) {
     "lsl lr, lr, #1\n" \
     "orr lr, lr, r12, lsr #31\n" \
     TK_RQ_CLAMP(STORE)
-/* the next channel's constants (shift at mult + stride); to LEFT if its shift is >= 0. LSL
-   by a register shifts by its low byte: e = 1 gives 2**(e-2) = 1 << 255 = 0 */
+/* the next channel's constants (tk_rq_table_dsp); to LEFT if its shift is >= 0 */
 #define TK_RQ_CHANNEL(LEFT) \
-    "ldr r10, [r3, r2, lsl #2]\n" \
-    "ldr r8, [r3], #4\n" \
+    "ldm r3!, {r4, r8, r9, r10}\n" \
     "cmp r10, #0\n" \
-    "bge " LEFT "\n" \
-    "mvn r10, r10\n" \
-    "mov r12, #1\n" \
-    "subs r9, r10, #1\n" \
-    "lsl r9, r12, r9\n" \
-    "mov r4, #0x40000000\n" \
-    "it mi\n" \
-    "movmi r4, #0xC0000000\n"
+    "blt " LEFT "\n"
 
 /* 2x2 blocks' requantization (dot.h): r0 = acc, r1 = out (column 0), r2 = stride,
-   r3 = mult; [sp] = acc_end. Per pair with shifts <= -1: 2 x 11 + 4 x 13 + 4 = 78
+   r3 = table; [sp] = acc_end. Per pair with shifts <= -1: 2 x 3 + 4 x 13 + 4 = 62
    instructions. */
 __attribute__((naked)) void tk_rq_2x2n_dsp(const tk_rq_job_t *job) {
     __asm__ volatile (
@@ -184,10 +232,12 @@ __attribute__((naked)) void tk_rq_2x2n_dsp(const tk_rq_job_t *job) {
         "pop {r1}\n"
         "pop {r4-r11, pc}\n"
         "5:\n"
+        "mvn r10, r10\n"
         TK_RQ_OUT_LEFT("8", "strb lr, [r1, r2]")
         TK_RQ_OUT_LEFT("0", "strb lr, [r1], #1")
         "b 2b\n"
         "6:\n"
+        "mvn r10, r10\n"
         TK_RQ_OUT_LEFT("12", "strb lr, [r1, r2]")
         TK_RQ_OUT_LEFT("4", "strb lr, [r1], #1")
         "b 3b\n");
@@ -413,9 +463,9 @@ __attribute__((naked)) void tk_dw_rq_dsp(const tk_dw_rq_job_t *job) {
 #elif TK_M0
 
 /* Cortex-M0 (Thumb-1): per K value 1 LDM + 4 x (LDRSB, MULS, ADD) + ADDS, and a BNE every
-   second one: 14.5 instructions for 4 MACs. r0 column, r1..r4 rows advanced by K, r5 = -K counting up to 0,
-   r6 value, r7 product; accumulators in r8..r11. Row r's element k is read as
-   (w + (r + 1) * K)[k - K]. */
+   fourth one: 14.25 instructions for 4 MACs. r0 column, r1..r4 rows advanced by K, r5 = -K
+   counting up to 0, r6 value, r7 product; accumulators in r8..r11. Row r's element k is read
+   as (w + (r + 1) * K)[k - K]. */
 #define TK_M0_ELEM \
     "ldm r0!, {r6}\n" \
     "ldrsb r7, [r1, r5]\n" \
@@ -457,12 +507,23 @@ __attribute__((naked)) void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, cons
         "adds r3, r2, r5\n"
         "adds r4, r3, r5\n"
         "negs r5, r5\n"
-        "lsls r6, r5, #31\n"            /* odd K: enter at the second copy */
-        "bne 2f\n"
+        "lsls r6, r5, #30\n"            /* (-K) & 3 = 0, 1, 2, 3: enter at copy 1, 2, 3, 4 */
+        "beq 1f\n"
+        "lsrs r6, r6, #30\n"
+        "cmp r6, #2\n"
+        "bhi 4f\n"
+        "beq 3f\n"
+        "b 2f\n"
         "1:\n"
         TK_M0_ELEM
         "adds r5, r5, #1\n"
         "2:\n"
+        TK_M0_ELEM
+        "adds r5, r5, #1\n"
+        "3:\n"
+        TK_M0_ELEM
+        "adds r5, r5, #1\n"
+        "4:\n"
         TK_M0_ELEM
         "adds r5, r5, #1\n"
         "bne 1b\n"
@@ -551,6 +612,158 @@ __attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
         "mov r11, r7\n"
         "pop {r4-r7, pc}\n");
 }
+
+/* clipped windows (dilation_w 1): job->ny rows of NX = 1..3 taps, one channel per pass; the
+   taps as in tk_dw_3x3_m0, per row 6 more, per channel 11 + 3. r10 / r12 = back by ny rows
+   and on to the next channel; [sp] acc pointer, [sp, #4] x_end, [sp, #8] rows left,
+   [sp, #12] ny */
+#define TK_DW_M0_ROW1 TK_DW_M0_TAP("r4")
+#define TK_DW_M0_ROW2 TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2")
+#define TK_DW_M0_ROW3 TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3")
+#define TK_DW_ROWS_M0(NAME, ROW) \
+__attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
+    __asm__ volatile ( \
+        ".syntax unified\n" \
+        "push {r4-r7, lr}\n" \
+        "mov r4, r8\n" \
+        "mov r5, r9\n" \
+        "mov r6, r10\n" \
+        "mov r7, r11\n" \
+        "push {r4-r7}\n" \
+        "ldr r1, [r0, #8]\n" \
+        "ldr r2, [r0, #12]\n" \
+        "ldr r3, [r0, #32]\n" \
+        "mov r4, r3\n" \
+        "push {r1, r2, r3, r4}\n" \
+        "ldr r2, [r0, #24]\n" \
+        "mov r8, r2\n" \
+        "ldr r2, [r0, #20]\n" \
+        "mov r9, r2\n" \
+        "muls r2, r3\n" \
+        "negs r2, r2\n" \
+        "adds r2, r2, #1\n" \
+        "mov r10, r2\n" \
+        "ldr r2, [r0, #28]\n" \
+        "mov r11, r2\n" \
+        "muls r2, r3\n" \
+        "negs r2, r2\n" \
+        "adds r2, r2, #1\n" \
+        "mov r12, r2\n" \
+        "ldr r2, [r0, #16]\n" \
+        "lsls r3, r2, #1\n" \
+        "ldr r1, [r0, #4]\n" \
+        "ldr r0, [r0, #0]\n" \
+        "movs r4, #0\n" \
+        "1:\n" \
+        "movs r7, #0\n" \
+        "ldr r5, [sp, #12]\n" \
+        "str r5, [sp, #8]\n" \
+        "2:\n" \
+        ROW \
+        "add r0, r9\n" \
+        "add r1, r11\n" \
+        "ldr r5, [sp, #8]\n" \
+        "subs r5, r5, #1\n" \
+        "str r5, [sp, #8]\n" \
+        "bne 2b\n" \
+        "add r0, r10\n" \
+        "add r1, r12\n" \
+        "ldr r5, [sp]\n" \
+        "stm r5!, {r7}\n" \
+        "str r5, [sp]\n" \
+        "ldr r5, [sp, #4]\n" \
+        "cmp r0, r5\n" \
+        "bne 1b\n" \
+        "add sp, sp, #16\n" \
+        "pop {r4-r7}\n" \
+        "mov r8, r4\n" \
+        "mov r9, r5\n" \
+        "mov r10, r6\n" \
+        "mov r11, r7\n" \
+        "pop {r4-r7, pc}\n"); \
+}
+TK_DW_ROWS_M0(tk_dw_rows1_m0, TK_DW_M0_ROW1)
+TK_DW_ROWS_M0(tk_dw_rows2_m0, TK_DW_M0_ROW2)
+TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
+
+/* requantization of acc[0..n) to out[0..n) with per-channel constants (dot.h): per output
+   |a| m from 16-bit halves (4 MULS), the rounding constant added with the carry, the high
+   word shifted, the sign restored: 37 instructions (clamps not taken), 39 with the bias
+   added from the table. r0 acc, r1 out, r2 table; r8 out_offset, r9 act_min,
+   r10 act_max, r11 acc_end, r12 sign. */
+#define TK_RQ_M0_LOOP(BIAS) \
+    "1:\n" \
+    "ldm r0!, {r3}\n" \
+    BIAS \
+    "asrs r4, r3, #31\n" \
+    "eors r3, r4\n" \
+    "subs r3, r3, r4\n"            /* |a| */ \
+    "mov r12, r4\n" \
+    "ldm r2!, {r4, r5}\n"          /* m & 0xFFFF, m >> 16 */ \
+    "uxth r6, r3\n" \
+    "lsrs r3, r3, #16\n" \
+    "mov r7, r6\n" \
+    "muls r7, r4\n"                /* lo */ \
+    "muls r6, r5\n" \
+    "muls r4, r3\n" \
+    "muls r3, r5\n"                /* hi */ \
+    "adds r6, r6, r4\n"            /* cross < 2**32 */ \
+    "lsls r4, r6, #16\n" \
+    "lsrs r6, r6, #16\n" \
+    "adds r7, r7, r4\n" \
+    "adcs r3, r6\n" \
+    "ldm r2!, {r4, r5, r6}\n"      /* high and low words of the constant, e - 1 */ \
+    "add r5, r12\n"                /* - [a < 0] */ \
+    "adds r7, r7, r5\n" \
+    "adcs r3, r4\n" \
+    "lsrs r3, r6\n" \
+    "mov r4, r12\n" \
+    "eors r3, r4\n" \
+    "subs r3, r3, r4\n" \
+    "add r3, r8\n" \
+    "cmp r3, r9\n" \
+    "bge 2f\n" \
+    "mov r3, r9\n" \
+    "2:\n" \
+    "cmp r3, r10\n" \
+    "ble 3f\n" \
+    "mov r3, r10\n" \
+    "3:\n" \
+    "strb r3, [r1]\n" \
+    "adds r1, r1, #1\n" \
+    "cmp r0, r11\n" \
+    "bne 1b\n"
+#define TK_RQ_M0_FUNC(NAME, BIAS) \
+__attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
+    __asm__ volatile ( \
+        ".syntax unified\n" \
+        "push {r4-r7, lr}\n" \
+        "mov r4, r8\n" \
+        "mov r5, r9\n" \
+        "mov r6, r10\n" \
+        "mov r7, r11\n" \
+        "push {r4-r7}\n" \
+        "ldr r4, [r0, #12]\n" \
+        "mov r11, r4\n" \
+        "ldr r4, [r0, #16]\n" \
+        "mov r8, r4\n" \
+        "ldr r4, [r0, #20]\n" \
+        "mov r9, r4\n" \
+        "ldr r4, [r0, #24]\n" \
+        "mov r10, r4\n" \
+        "ldr r1, [r0, #4]\n" \
+        "ldr r2, [r0, #8]\n" \
+        "ldr r0, [r0, #0]\n" \
+        TK_RQ_M0_LOOP(BIAS) \
+        "pop {r4-r7}\n" \
+        "mov r8, r4\n" \
+        "mov r9, r5\n" \
+        "mov r10, r6\n" \
+        "mov r11, r7\n" \
+        "pop {r4-r7, pc}\n"); \
+}
+TK_RQ_M0_FUNC(tk_rq_m0, "")
+TK_RQ_M0_FUNC(tk_rq_bias_m0, "ldm r2!, {r4}\n" "adds r3, r3, r4\n")
 
 #else
 typedef int tk_dot_dsp_unused;   /* ISO C forbids an empty translation unit */

@@ -17,7 +17,9 @@ size_t tk_conv_s8_scratch(const int32_t *p);
 void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p, void *scratch);
 void tk_conv_s8_ref(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p);
 
-void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p);
+size_t tk_depthwise_s8_scratch(const int32_t *p);
+void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p,
+                     void *scratch);
 void tk_depthwise_s8_ref(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p);
 
 /* fully_connected_s8: FC_HEADER (7 ints) then bias, multiplier, shift [n_out] */
