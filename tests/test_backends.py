@@ -216,6 +216,7 @@ py = lambda: sorted(k for k in sys.modules if k in big)
 out = {'import': py()}
 m = tinyml.load('examples/digits/digits_int8.tflite')
 m.invoke()
+from tinyml.ops import elementwise, activations, quantize, reduce, signal, conv, pool
 out['native_model'] = py()
 out['missing'] = getattr(K.table, 'no_such_kernel', None)
 out['fallback'] = K.table.log_softmax_s8.__name__

@@ -22,6 +22,11 @@ from array import array
 from ..compat import bits_float
 from ..quant import (srdhm as _srdhm, rounding_divide_by_pot as _rdbp,
                      multiply_by_quantized_multiplier as _mbqm, wrap32 as _wrap32)
+from .codes import (BCAST_DIMS, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAX, OP_MIN, OP_SQDIFF,
+                    OP_PRELU, UF_RELU, UF_RELU6, UF_RELU_N1_TO_1, UF_LOGISTIC, UF_TANH,
+                    UF_HARD_SWISH, UF_LEAKY_RELU, RF_SUM, RF_MEAN, RF_MAX, DT_INT8, DT_INT16,
+                    DT_INT32, DT_FLOAT32, CT_INT8, CT_INT16, CT_INT32, CT_UINT32, CT_FLOAT32,
+                    CT_BOOL, CT_CODES)
 
 __all__ = ('add_int8', 'add_int16', 'mul_int8', 'mul_int16', 'div_int8', 'sqdiff_int8',
            'sqdiff_int16', 'prelu_q', 'minmax', 'binary_int32', 'binary_float', 'lut_int8',
@@ -29,39 +34,8 @@ __all__ = ('add_int8', 'add_int16', 'mul_int8', 'mul_int16', 'div_int8', 'sqdiff
            'reduce_max', 'reduce_float', 'resize_nearest', 'resize_bilinear_int8',
            'resize_bilinear_float', 'cast', 'cast_float')
 
-BCAST_DIMS = 5
 INT32_MIN = -2147483648
 INT32_MAX = 2147483647
-
-# binary_float / binary_int32 operation codes (p[15])
-OP_ADD = 0
-OP_SUB = 1
-OP_MUL = 2
-OP_DIV = 3
-OP_MAX = 4
-OP_MIN = 5
-OP_SQDIFF = 6
-OP_PRELU = 7
-
-# unary_float operation codes (p[1])
-UF_RELU = 0
-UF_RELU6 = 1
-UF_RELU_N1_TO_1 = 2
-UF_LOGISTIC = 3
-UF_TANH = 4
-UF_HARD_SWISH = 5
-UF_LEAKY_RELU = 6
-
-# reduce_float operation codes (p[2])
-RF_SUM = 0
-RF_MEAN = 1
-RF_MAX = 2
-
-# minmax dtype codes (p[16])
-DT_INT8 = 0
-DT_INT16 = 1
-DT_INT32 = 2
-DT_FLOAT32 = 3
 
 
 def _broadcast(row, out, a, b, p):
@@ -421,15 +395,6 @@ def binary_float(out, a, b, p):
 
 
 # ---------------------------------------------------------------- CAST
-# dtype codes of cast (p[1] source, p[2] destination)
-CT_INT8 = 0
-CT_INT16 = 1
-CT_INT32 = 2
-CT_UINT32 = 3
-CT_FLOAT32 = 4
-CT_BOOL = 5
-CT_CODES = {'int8': CT_INT8, 'int16': CT_INT16, 'int32': CT_INT32, 'uint32': CT_UINT32,
-            'float32': CT_FLOAT32, 'bool': CT_BOOL}
 _CT_WRAP = {CT_INT8: (-128, 256), CT_INT16: (-32768, 65536), CT_INT32: (INT32_MIN, 1 << 32),
             CT_UINT32: (0, 1 << 32)}
 

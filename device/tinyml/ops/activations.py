@@ -7,7 +7,7 @@ TFLite's ReluX (requantize, clamp to the quantized [-1, 1]).
 """
 
 from .. import quant
-from ..kernels import python_eltwise as K
+from ..kernels import codes as K
 from .elementwise import (unsupported, io_tensors, scale_of, zp_of, need_scale, dbl,
                           binary_tensors, check_output_size, unary_run, binary_run,
                           signed_float_bits, QRANGE)
@@ -237,11 +237,12 @@ def _sigmoid_like_int8(x, radius, mult, shift, logistic):
         return -128
     if x >= radius:
         return 127
+    from ..kernels.python_eltwise import fixed_logistic, fixed_tanh   # gemmlowp, at prepare only
     q4 = quant.multiply_by_quantized_multiplier(x, mult, shift)
     if logistic:
-        y = quant.rounding_divide_by_pot(K.fixed_logistic(q4, 4), 23) - 128
+        y = quant.rounding_divide_by_pot(fixed_logistic(q4, 4), 23) - 128
     else:
-        y = quant.rounding_divide_by_pot(K.fixed_tanh(q4, 4), 24)
+        y = quant.rounding_divide_by_pot(fixed_tanh(q4, 4), 24)
     return _clamp(y, -128, 127)
 
 

@@ -11,7 +11,7 @@ from ..errors import ModelError
 from .. import quant
 from ..compat import float_bits
 from ..quant import dbl
-from ..kernels import python_eltwise as K
+from ..kernels import codes as K
 from . import KernelStep, not_supported as unsupported
 
 INT32_RANGE = (-2147483648, 2147483647)

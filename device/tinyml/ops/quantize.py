@@ -4,7 +4,7 @@ from .. import quant
 from ..errors import ModelError
 from . import KernelStep, not_supported
 from .elementwise import bind_run
-from ..kernels import python_eltwise as K
+from ..kernels import codes as K
 
 RANGES = {'int8': (-128, 127), 'uint8': (0, 255), 'int16': (-32768, 32767),
           'int32': (-2147483648, 2147483647), 'uint32': (0, 4294967295),
@@ -72,7 +72,8 @@ def _bind_table(m, op, src, table):
     if m.tensors[op.outputs[0]].dtype in ('int8', 'uint8'):
         return _bind_kernel(m, op, 'lut_int8', p)
     # int8 -> int16/int32: only the python table kernel writes outputs wider than a byte
-    return _bind_kernel(m, op, K.lut_int8, p)
+    from ..kernels.python_eltwise import lut_int8
+    return _bind_kernel(m, op, lut_int8, p)
 
 
 def _bind_kernel(m, op, kernel, p):

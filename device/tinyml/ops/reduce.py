@@ -9,7 +9,7 @@ the reduced element count, which is done here once.
 import struct
 
 from .. import quant
-from ..kernels import python_eltwise as K
+from ..kernels import codes as K
 from .elementwise import (fail, unsupported, io_tensors, scale_of, zp_of, need_scale, dbl,
                           unary_run, QRANGE)
 

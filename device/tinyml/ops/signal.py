@@ -13,7 +13,7 @@ from .. import audio_fixed as fx
 from ..errors import ModelError
 from . import KernelStep, not_supported
 from .elementwise import fail
-from ..kernels import python_eltwise as K
+from ..kernels import codes as K
 
 # ------------------------------------------------------------------ flexbuffers
 
