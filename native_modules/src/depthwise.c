@@ -268,13 +268,24 @@ static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_wind
                            int c0) {
     int n = 4 * job->groups;
     job->x = win->x + c0;
-    if (win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3) {
+    int k3 = p[CV_K_H] == 3 && p[CV_K_W] == 3, ny = win->ny, nx = win->nx;
+    job->w_first = 16 + 8 * tap;
+    if (k3 && nx == 3 && ny == 3) {
         tk_dw_3x3_dsp(job);
+    } else if (k3 && nx == 3 && ny == 2) {
+        tk_dw_2x3_dsp(job);
+    } else if (k3 && nx == 3 && ny == 1) {
+        tk_dw_1x3_dsp(job);
+    } else if (k3 && nx == 2 && ny == 3) {
+        tk_dw_3x2_dsp(job);
+    } else if (k3 && nx == 2 && ny == 2) {
+        tk_dw_2x2_dsp(job);
+    } else if (k3 && nx == 2 && ny == 1) {
+        tk_dw_1x2_dsp(job);
     } else if (win->ny > 0 && win->nx > 0) {
         job->ny = win->ny;
         job->nx = win->nx;
         job->w_skip = 8 * (p[CV_K_W] - win->nx);
-        job->w_first = 16 + 8 * tap;
         tk_dw_window_dsp(job);
     } else {                                    /* no tap inside the input */
         for (int g = 0; g < job->groups; g++) {

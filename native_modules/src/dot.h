@@ -127,6 +127,12 @@ typedef struct {
 } tk_dw_job_t;
 void tk_dw_3x3_dsp(const tk_dw_job_t *job);
 void tk_dw_window_dsp(const tk_dw_job_t *job);
+/* clipped windows of a 3x3 filter (w_group 88): rows x taps a row, from w_first */
+void tk_dw_2x3_dsp(const tk_dw_job_t *job);
+void tk_dw_1x3_dsp(const tk_dw_job_t *job);
+void tk_dw_3x2_dsp(const tk_dw_job_t *job);
+void tk_dw_2x2_dsp(const tk_dw_job_t *job);
+void tk_dw_1x2_dsp(const tk_dw_job_t *job);
 
 /* requantization of a chunk's accumulators with per-channel constants (lo, m, hi, e - 1),
    the output offset folded into hi (see depthwise.c) */

@@ -348,6 +348,55 @@ __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
+/* clipped windows of a 3x3 filter: NY rows (1..3) of NX taps (2 or 3). As tk_dw_3x3_dsp, but
+   r2 starts each group at its window's first tap (w_first, [sp, #8]) and skips the row's
+   clipped taps (8 bytes for NX = 2); CONSUMED = bytes r2 advances over the rows, XBACK brings
+   r1 back to the window's first row. Per group: 8 per tap + 2 per row + 15. */
+#define TK_DW_ROW2 TK_DW_TAP("") TK_DW_TAP(", r3")
+#define TK_DW_NEXT2 "add r1, r1, r10\n" "add r2, r2, #8\n"
+#define TK_DW_NEXT3 "add r1, r1, r10\n"
+#define TK_DW_CLIPPED(NAME, ROWS, XBACK, CONSUMED) \
+__attribute__((naked)) void NAME(const tk_dw_job_t *job) { \
+    __asm__ volatile ( \
+        "push {r4-r11, lr}\n" \
+        "ldr r11, [r0, #8]\n" \
+        "ldr r12, [r0, #12]\n" \
+        "ldr lr, [r0, #40]\n" \
+        "ldr r2, [r0, #4]\n" \
+        "mla r12, r12, lr, r2\n" \
+        "ldr lr, [r0, #44]\n" \
+        "push {r11, r12, lr}\n" \
+        "ldr r1, [r0, #0]\n" \
+        "ldr r3, [r0, #16]\n" \
+        "ldr r10, [r0, #20]\n" \
+        "ldr r8, [r0, #24]\n" \
+        "add r9, r3, r3\n" \
+        "1:\n" \
+        "ldm r2, {r4, r5, r6, r7}\n" \
+        "ldr r0, [sp, #8]\n" \
+        "add r2, r2, r0\n" \
+        ROWS \
+        XBACK \
+        "add r1, r1, #4\n" \
+        "ldr r0, [sp, #8]\n" \
+        "sub r2, r2, r0\n" \
+        "add r2, r2, #(88 - " #CONSUMED ")\n" \
+        "ldr r0, [sp]\n" \
+        "stm r0!, {r4, r5, r6, r7}\n" \
+        "str r0, [sp]\n" \
+        "ldr r0, [sp, #4]\n" \
+        "cmp r2, r0\n" \
+        "bne 1b\n" \
+        "add sp, sp, #12\n" \
+        "pop {r4-r11, pc}\n"); \
+}
+TK_DW_CLIPPED(tk_dw_2x3_dsp, TK_DW_ROW TK_DW_NEXT3 TK_DW_ROW, "sub r1, r1, r10\n", 48)
+TK_DW_CLIPPED(tk_dw_1x3_dsp, TK_DW_ROW, "", 24)
+TK_DW_CLIPPED(tk_dw_3x2_dsp, TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2,
+              "sub r1, r1, r10, lsl #1\n", 64)
+TK_DW_CLIPPED(tk_dw_2x2_dsp, TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2, "sub r1, r1, r10\n", 40)
+TK_DW_CLIPPED(tk_dw_1x2_dsp, TK_DW_ROW2, "", 16)
+
 /* clipped or other windows: ny rows of nx taps. Registers as above except r9 = nx * C,
    r10 = tap offset (bytes); [sp] job, [sp, #4] rows left, [sp, #8] group's x, [sp, #12]
    group's unpacked weights, [sp, #16] acc, [sp, #20] groups left. Per tap: 8 + 3 loop. */
