@@ -144,6 +144,8 @@ typedef struct {
     int32_t act_min, act_max;
 } tk_dw_rq_job_t;
 void tk_dw_rq_dsp(const tk_dw_rq_job_t *job);
+/* the channels with shift >= 0 from their own list (see dot_dsp.c; tab and acc_end bound it) */
+void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job);
 
 /* 2x2 blocks down consecutive weight row pairs: per pair, acc gets (c0 r0, c0 r1, c1 r0,
    c1 r1) of its K & ~3 leading terms plus the rows' biases; job fields advance */
