@@ -458,54 +458,52 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
-/* tk_rq_shr plus out_offset and clamp for one accumulator with its channel's constants
-   (lo, m, hi, e - 1): the rounding constant's words are (hi, lo) for a >= 0 and, adding
-   2**31 to the low word and -1 to the high word with the carry, the a < 0 one (TK_RQ_OUT);
-   hi also holds out_offset << (e - 1). r0 = acc, r1 = out, r2 = table, r5/r6 =
-   act_min/max. */
-#define TK_DW_RQ(CLAMP) \
+/* tk_rq_shr plus out_offset for one accumulator with its channel's constants (lo, m, hi,
+   e - 1), into lr: the rounding constant's words are (hi, lo) for a >= 0 and, adding 2**31
+   to the low word and -1 to the high word with the carry, the a < 0 one (TK_RQ_OUT); hi also
+   holds out_offset << (e - 1). r0 = acc, r2 = table. */
+#define TK_DW_RQ \
     "ldr r11, [r0], #4\n" \
     "ldm r2!, {r4, r8, r9, r10}\n" \
     "and r12, r11, #0x80000000\n" \
     "adds r12, r12, r4\n" \
     "adc lr, r9, r11, asr #31\n" \
     "smlal r12, lr, r11, r8\n" \
-    "asr lr, lr, r10\n" \
-    "cmp lr, r5\n" \
-    "it lt\n" \
-    "movlt lr, r5\n" \
-    CLAMP \
-    "strb lr, [r1], #1\n"
-#define TK_DW_CLAMP_MAX "cmp lr, r6\n" "it gt\n" "movgt lr, r6\n"
-#define TK_DW_CLAMP_127 "ssat lr, #8, lr\n"
+    "asr lr, lr, r10\n"
 
-/* two outputs per loop pass (an odd count enters at the second); r3 = acc_end. Per output
-   14.5 instructions, 13 when act_max is 127 (SSAT clamps to it) */
+/* four outputs per loop pass (the count is a multiple of 4): each saturated to int8 (SSAT)
+   and packed into r5 (BFI), the four clamped to act_min / act_max at once as bytes (SSUB8 +
+   SEL against r6 / r7, the bounds in every byte; act_min <= act_max within int8) and stored
+   as one word. r1 = out, r3 = acc_end. Per output 10.5 instructions. */
 __attribute__((naked)) void tk_dw_rq_dsp(const tk_dw_rq_job_t *job) {
     __asm__ volatile (
         "push {r4-r11, lr}\n"
-        "ldm r0, {r0, r1, r2, r3, r5, r6}\n"
-        "sub r4, r3, r0\n"
-        "cmp r6, #127\n"
-        "beq 5f\n"
-        "tst r4, #4\n"
-        "bne 2f\n"
+        "ldm r0, {r0, r1, r2, r3, r6, r7}\n"
+        "uxtb r6, r6\n"
+        "orr r6, r6, r6, lsl #8\n"
+        "orr r6, r6, r6, lsl #16\n"
+        "uxtb r7, r7\n"
+        "orr r7, r7, r7, lsl #8\n"
+        "orr r7, r7, r7, lsl #16\n"
         "1:\n"
-        TK_DW_RQ(TK_DW_CLAMP_MAX)
-        "2:\n"
-        TK_DW_RQ(TK_DW_CLAMP_MAX)
+        TK_DW_RQ
+        "ssat r5, #8, lr\n"
+        TK_DW_RQ
+        "ssat lr, #8, lr\n"
+        "bfi r5, lr, #8, #8\n"
+        TK_DW_RQ
+        "ssat lr, #8, lr\n"
+        "bfi r5, lr, #16, #8\n"
+        TK_DW_RQ
+        "ssat lr, #8, lr\n"
+        "bfi r5, lr, #24, #8\n"
+        "ssub8 r4, r5, r6\n"
+        "sel r5, r5, r6\n"
+        "ssub8 r4, r5, r7\n"
+        "sel r5, r7, r5\n"
+        "str r5, [r1], #4\n"
         "cmp r0, r3\n"
         "bne 1b\n"
-        "pop {r4-r11, pc}\n"
-        "5:\n"
-        "tst r4, #4\n"
-        "bne 7f\n"
-        "6:\n"
-        TK_DW_RQ(TK_DW_CLAMP_127)
-        "7:\n"
-        TK_DW_RQ(TK_DW_CLAMP_127)
-        "cmp r0, r3\n"
-        "bne 6b\n"
         "pop {r4-r11, pc}\n");
 }
 
