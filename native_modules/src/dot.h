@@ -180,7 +180,7 @@ typedef struct {
     int32_t stride;
     const int32_t *tab;
     int32_t out_offset, act_min, act_max;
-    const int32_t *acc_end;     /* > acc; tk_dw_rq_dsp: a multiple of 4 accumulators */
+    const int32_t *acc_end;     /* > acc */
 } tk_rq_job_t;
 void tk_rq_2x2n_dsp(const tk_rq_job_t *job);
 
@@ -313,7 +313,7 @@ typedef struct {
     const int32_t *acc;
     int8_t *out;
     const int32_t *tab;
-    const int32_t *acc_end;     /* > acc; tk_dw_rq_dsp: a multiple of 4 accumulators */
+    const int32_t *acc_end;     /* > acc */
     int32_t out_offset, act_min, act_max;
 } tk_rq_m0_job_t;
 void tk_rq_m0(const tk_rq_m0_job_t *job);
