@@ -327,6 +327,8 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
     int out_c = p[CV_OUT_C], n4 = out_c & ~3, per_group = 4 + 2 * p[CV_K_H] * p[CV_K_W];
     int max_groups = dw_max_groups(p);
     int px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
+    int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_h = p[CV_K_H], k_w = p[CV_K_W];
+    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT];
     if (max_groups == 0) {
         return 0;
     }
@@ -349,9 +351,18 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
         int8_t *o = out;
         for (int b = 0; b < p[CV_BATCHES]; b++) {
             for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
+                /* dw_window with the row clipped once and dilation_w 1 (nx <= 0: no tap) */
+                int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP], ky0, ky1;
+                dw_clip(iy0, p[CV_DIL_H], k_h, in_h, &ky0, &ky1);
+                win.ny = ky1 - ky0;
+                const int8_t *row = in + b * px + (iy0 + ky0 * p[CV_DIL_H]) * in_w * in_c;
                 for (int ox = 0; ox < p[CV_OUT_W]; ox++, o += out_c) {
-                    int tap = dw_window(&win, in + b * px, w, p, oy, ox);
-                    dw_chunk_pixel(o, &job, &win, tap, p, tab, fix, nfix, pos, npos, c0);
+                    int ix0 = ox * stride_w - pad_l;
+                    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;
+                    win.nx = kx1 - kx0;
+                    win.x = row + (ix0 + kx0) * in_c;
+                    dw_chunk_pixel(o, &job, &win, ky0 * k_w + kx0, p, tab, fix, nfix, pos, npos,
+                                   c0);
                 }
             }
         }
