@@ -277,11 +277,10 @@ static void dw_window_init(dw_window_t *win, const int32_t *p) {
 #if TK_DSP
 /* one chunk's channels of one pixel: the assembler taps, then requantization */
 static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_window_t *win, int tap,
-                           const int32_t *p, const int32_t *tab, const uint8_t *fix, int nfix,
-                           const int32_t *pos, int npos, int c0) {
-    int n = 4 * job->groups;
+                           const int32_t *p, int k3, tk_dw_rq_job_t *q, tk_dw_rq_job_t *qpos,
+                           const uint8_t *fix, int nfix, int c0) {
     job->x = win->x + c0;
-    int k3 = p[CV_K_H] == 3 && p[CV_K_W] == 3, ny = win->ny, nx = win->nx;
+    int ny = win->ny, nx = win->nx;
     job->w_first = 16 + 8 * tap;
     if (k3 && nx == 3 && ny == 3) {
         tk_dw_3x3_dsp(job);
@@ -307,12 +306,11 @@ static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_wind
             }
         }
     }
-    tk_dw_rq_job_t q = {job->acc, out + c0, tab, job->acc + n, p[CV_ACT_MIN], p[CV_ACT_MAX]};
-    tk_dw_rq_dsp(&q);
-    if (npos) {
-        q.tab = pos;
-        q.acc_end = pos + 2 + 4 * npos;
-        tk_dw_rq_pos_dsp(&q);
+    q->out = out + c0;
+    tk_dw_rq_dsp(q);
+    if (qpos->acc_end != qpos->tab + 2) {         /* channels with shift >= 0 */
+        qpos->out = out + c0;
+        tk_dw_rq_pos_dsp(qpos);
     }
     if (nfix) {
         dw_rq_fix(out + c0, job->acc, fix, nfix, p, c0);
@@ -328,7 +326,7 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
     int max_groups = dw_max_groups(p);
     int px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
     int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_h = p[CV_K_H], k_w = p[CV_K_W];
-    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT];
+    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT], k3 = k_h == 3 && k_w == 3;
     if (max_groups == 0) {
         return 0;
     }
@@ -348,6 +346,8 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
         job.groups = (n4 - c0) / 4 < max_groups ? (n4 - c0) / 4 : max_groups;
         dw_unpack(wu, w, p, c0, job.groups);
         int npos, nfix = dw_rq_table(tab, fix, pos, &npos, p, c0, 4 * job.groups);
+        tk_dw_rq_job_t q = {acc, out, tab, acc + 4 * job.groups, p[CV_ACT_MIN], p[CV_ACT_MAX]};
+        tk_dw_rq_job_t qpos = {acc, out, pos, pos + 2 + 4 * npos, p[CV_ACT_MIN], p[CV_ACT_MAX]};
         int8_t *o = out;
         for (int b = 0; b < p[CV_BATCHES]; b++) {
             for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
@@ -361,7 +361,7 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
                     int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;
                     win.nx = kx1 - kx0;
                     win.x = row + (ix0 + kx0) * in_c;
-                    dw_chunk_pixel(o, &job, &win, ky0 * k_w + kx0, p, tab, fix, nfix, pos, npos,
+                    dw_chunk_pixel(o, &job, &win, ky0 * k_w + kx0, p, k3, &q, &qpos, fix, nfix,
                                    c0);
                 }
             }
