@@ -125,23 +125,22 @@ static int dw_max_groups(const int32_t *p) {
 
 /* the chunk's requantization constants (tk_dw_rq_dsp): shift <= -1 with e = -shift <= 23,
    where out_offset << (e - 1) fits beside the high word of a m (|a m| < 2**62). Channels with
-   shift >= 0 go to pos (tk_dw_rq_pos_dsp: its constant pair, then (j, m, shift, 0) each;
-   *npos counts them), those with shift <= -24 to fix[] for tk_rq_s8; returns their count. */
+   shift >= 0 go to pos (tk_dw_rq_pos_dsp: (j, m, shift, low, high) each, the last two the
+   words of 2**30 + out_offset * 2**31; *npos counts them), those with shift <= -24 to fix[] for tk_rq_s8; returns their count. */
 static int dw_rq_table(int32_t *tab, uint8_t *fix, int32_t *pos, int *npos, const int32_t *p,
                        int c0, int n) {
     const int32_t *mult = p + CV_HDR + p[CV_OUT_C], *shift = mult + p[CV_OUT_C];
     int nfix = 0, np = 0;
     uint32_t off = (uint32_t)p[CV_OUT_OFFSET];
-    pos[0] = (int32_t)(0x40000000u | (off << 31));
-    pos[1] = p[CV_OUT_OFFSET] >> 1;
     for (int j = 0; j < n; j++, tab += 4) {
         int e = -shift[c0 + j];
         if (e < 1) {
-            int32_t *q = pos + 2 + 4 * np++;
+            int32_t *q = pos + 5 * np++;
             q[0] = j;
             q[1] = mult[c0 + j];
             q[2] = -e;
-            q[3] = 0;
+            q[3] = (int32_t)(0x40000000u | (off << 31));
+            q[4] = p[CV_OUT_OFFSET] >> 1;
             e = 1;
         } else if (e > 23) {
             fix[nfix++] = (uint8_t)j;
@@ -308,7 +307,7 @@ static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_wind
     }
     q->out = out + c0;
     tk_dw_rq_dsp(q);
-    if (qpos->acc_end != qpos->tab + 2) {         /* channels with shift >= 0 */
+    if (qpos->acc_end != qpos->tab) {         /* channels with shift >= 0 */
         qpos->out = out + c0;
         tk_dw_rq_pos_dsp(qpos);
     }
@@ -347,7 +346,7 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
         dw_unpack(wu, w, p, c0, job.groups);
         int npos, nfix = dw_rq_table(tab, fix, pos, &npos, p, c0, 4 * job.groups);
         tk_dw_rq_job_t q = {acc, out, tab, acc + 4 * job.groups, p[CV_ACT_MIN], p[CV_ACT_MAX]};
-        tk_dw_rq_job_t qpos = {acc, out, pos, pos + 2 + 4 * npos, p[CV_ACT_MIN], p[CV_ACT_MAX]};
+        tk_dw_rq_job_t qpos = {acc, out, pos, pos + 5 * npos, p[CV_ACT_MIN], p[CV_ACT_MAX]};
         int8_t *o = out;
         for (int b = 0; b < p[CV_BATCHES]; b++) {
             for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
@@ -379,7 +378,7 @@ size_t tk_depthwise_s8_scratch(const int32_t *p) {
     if (p[CV_DEPTH_MULT] == 1 && p[CV_DIL_W] == 1) {
         size_t g = (size_t)dw_max_groups(p);
         return 4 * g * (size_t)(4 + 2 * p[CV_K_H] * p[CV_K_W] + 16 + 4) + 4 * g
-               + 4 * (2 + 16 * g);
+               + 4 * 5 * 4 * g;
     }
 #elif TK_M0
     if (p[CV_DEPTH_MULT] == 1) {

@@ -507,21 +507,18 @@ __attribute__((naked)) void tk_dw_rq_dsp(const tk_dw_rq_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
-/* channels with shift s >= 0 (the main table holds a placeholder for them): tab starts with
-   the constant 2**30 + out_offset * 2**31 as (low, high) words, then per channel
-   (j, m, s, 0), acc_end its end. Output j is bits 31..62 of (acc[j] << s) m plus that
-   constant (tk_srdhm_pos), clamped. 16 instructions a channel. */
+/* channels with shift s >= 0 (the main table holds a placeholder for them): tab lists per
+   channel (j, m, s, low, high), the last two the words of 2**30 + out_offset * 2**31, and
+   acc_end is its end. Output j is bits 31..62 of (acc[j] << s) m plus that constant
+   (tk_srdhm_pos), clamped. 14 instructions a channel. */
 __attribute__((naked)) void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job) {
     __asm__ volatile (
         "push {r4-r11, lr}\n"
         "ldm r0, {r0, r1, r2, r3, r5, r6}\n"
-        "ldm r2!, {r7, r8}\n"
         "1:\n"
-        "ldm r2!, {r4, r9, r10, r11}\n"
+        "ldm r2!, {r4, r9, r10, r12, lr}\n"
         "ldr r11, [r0, r4, lsl #2]\n"
         "lsl r11, r11, r10\n"
-        "mov r12, r7\n"
-        "mov lr, r8\n"
         "smlal r12, lr, r11, r9\n"
         "lsl lr, lr, #1\n"
         "orr lr, lr, r12, lsr #31\n"
