@@ -124,14 +124,25 @@ static int dw_max_groups(const int32_t *p) {
 }
 
 /* the chunk's requantization constants (tk_dw_rq_dsp): shift <= -1 with e = -shift <= 23,
-   where out_offset << (e - 1) fits beside the high word of a m (|a m| < 2**62). Other
-   channels are listed in fix[] for tk_rq_s8; returns their count. */
-static int dw_rq_table(int32_t *tab, uint8_t *fix, const int32_t *p, int c0, int n) {
+   where out_offset << (e - 1) fits beside the high word of a m (|a m| < 2**62). Channels with
+   shift >= 0 go to pos (tk_dw_rq_pos_dsp: (j, m, shift, low, high) each, the last two the
+   words of 2**30 + out_offset * 2**31; *npos counts them), those with shift <= -24 to fix[] for tk_rq_s8; returns their count. */
+static int dw_rq_table(int32_t *tab, uint8_t *fix, int32_t *pos, int *npos, const int32_t *p,
+                       int c0, int n) {
     const int32_t *mult = p + CV_HDR + p[CV_OUT_C], *shift = mult + p[CV_OUT_C];
-    int nfix = 0;
+    int nfix = 0, np = 0;
+    uint32_t off = (uint32_t)p[CV_OUT_OFFSET];
     for (int j = 0; j < n; j++, tab += 4) {
         int e = -shift[c0 + j];
-        if (e < 1 || e > 23) {
+        if (e < 1) {
+            int32_t *q = pos + 5 * np++;
+            q[0] = j;
+            q[1] = mult[c0 + j];
+            q[2] = -e;
+            q[3] = (int32_t)(0x40000000u | (off << 31));
+            q[4] = p[CV_OUT_OFFSET] >> 1;
+            e = 1;
+        } else if (e > 23) {
             fix[nfix++] = (uint8_t)j;
             e = 1;
         }
@@ -141,10 +152,11 @@ static int dw_rq_table(int32_t *tab, uint8_t *fix, const int32_t *p, int c0, int
                            + ((uint32_t)p[CV_OUT_OFFSET] << (e - 1)));
         tab[3] = e - 1;
     }
+    *npos = np;
     return nfix;
 }
 
-/* the channels dw_rq_table left out: shift >= 0 or shift <= -24 */
+/* the channels dw_rq_table left to C (shift <= -24) */
 static void dw_rq_fix(int8_t *out, const int32_t *acc, const uint8_t *fix, int nfix,
                       const int32_t *p, int c0) {
     const int32_t *mult = p + CV_HDR + p[CV_OUT_C] + c0, *shift = mult + p[CV_OUT_C];
@@ -264,17 +276,27 @@ static void dw_window_init(dw_window_t *win, const int32_t *p) {
 #if TK_DSP
 /* one chunk's channels of one pixel: the assembler taps, then requantization */
 static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_window_t *win, int tap,
-                           const int32_t *p, const int32_t *tab, const uint8_t *fix, int nfix,
-                           int c0) {
-    int n = 4 * job->groups;
+                           const int32_t *p, int k3, tk_dw_rq_job_t *q, tk_dw_rq_job_t *qpos,
+                           const uint8_t *fix, int nfix, int c0) {
     job->x = win->x + c0;
-    if (win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3) {
+    int ny = win->ny, nx = win->nx;
+    job->w_first = 16 + 8 * tap;
+    if (k3 && nx == 3 && ny == 3) {
         tk_dw_3x3_dsp(job);
+    } else if (k3 && nx == 3 && ny == 2) {
+        tk_dw_2x3_dsp(job);
+    } else if (k3 && nx == 3 && ny == 1) {
+        tk_dw_1x3_dsp(job);
+    } else if (k3 && nx == 2 && ny == 3) {
+        tk_dw_3x2_dsp(job);
+    } else if (k3 && nx == 2 && ny == 2) {
+        tk_dw_2x2_dsp(job);
+    } else if (k3 && nx == 2 && ny == 1) {
+        tk_dw_1x2_dsp(job);
     } else if (win->ny > 0 && win->nx > 0) {
         job->ny = win->ny;
         job->nx = win->nx;
         job->w_skip = 8 * (p[CV_K_W] - win->nx);
-        job->w_first = 16 + 8 * tap;
         tk_dw_window_dsp(job);
     } else {                                    /* no tap inside the input */
         for (int g = 0; g < job->groups; g++) {
@@ -283,8 +305,12 @@ static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_wind
             }
         }
     }
-    tk_dw_rq_job_t q = {job->acc, out + c0, tab, job->acc + n, p[CV_ACT_MIN], p[CV_ACT_MAX]};
-    tk_dw_rq_dsp(&q);
+    q->out = out + c0;
+    tk_dw_rq_dsp(q);
+    if (qpos->acc_end != qpos->tab) {         /* channels with shift >= 0 */
+        qpos->out = out + c0;
+        tk_dw_rq_pos_dsp(qpos);
+    }
     if (nfix) {
         dw_rq_fix(out + c0, job->acc, fix, nfix, p, c0);
     }
@@ -298,11 +324,14 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
     int out_c = p[CV_OUT_C], n4 = out_c & ~3, per_group = 4 + 2 * p[CV_K_H] * p[CV_K_W];
     int max_groups = dw_max_groups(p);
     int px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
+    int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_h = p[CV_K_H], k_w = p[CV_K_W];
+    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT], k3 = k_h == 3 && k_w == 3;
     if (max_groups == 0) {
         return 0;
     }
     int32_t *wu = scratch, *tab = wu + max_groups * per_group, *acc = tab + 16 * max_groups;
     uint8_t *fix = (uint8_t *)(acc + 4 * max_groups);
+    int32_t *pos = (int32_t *)(fix + 4 * max_groups);
     dw_window_t win;
     dw_window_init(&win, p);
     tk_dw_job_t job;
@@ -315,13 +344,24 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
     for (int c0 = 0; c0 < n4; c0 += 4 * job.groups) {
         job.groups = (n4 - c0) / 4 < max_groups ? (n4 - c0) / 4 : max_groups;
         dw_unpack(wu, w, p, c0, job.groups);
-        int nfix = dw_rq_table(tab, fix, p, c0, 4 * job.groups);
+        int npos, nfix = dw_rq_table(tab, fix, pos, &npos, p, c0, 4 * job.groups);
+        tk_dw_rq_job_t q = {acc, out, tab, acc + 4 * job.groups, p[CV_ACT_MIN], p[CV_ACT_MAX]};
+        tk_dw_rq_job_t qpos = {acc, out, pos, pos + 5 * npos, p[CV_ACT_MIN], p[CV_ACT_MAX]};
         int8_t *o = out;
         for (int b = 0; b < p[CV_BATCHES]; b++) {
             for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
+                /* dw_window with the row clipped once and dilation_w 1 (nx <= 0: no tap) */
+                int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP], ky0, ky1;
+                dw_clip(iy0, p[CV_DIL_H], k_h, in_h, &ky0, &ky1);
+                win.ny = ky1 - ky0;
+                const int8_t *row = in + b * px + (iy0 + ky0 * p[CV_DIL_H]) * in_w * in_c;
                 for (int ox = 0; ox < p[CV_OUT_W]; ox++, o += out_c) {
-                    int tap = dw_window(&win, in + b * px, w, p, oy, ox);
-                    dw_chunk_pixel(o, &job, &win, tap, p, tab, fix, nfix, c0);
+                    int ix0 = ox * stride_w - pad_l;
+                    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;
+                    win.nx = kx1 - kx0;
+                    win.x = row + (ix0 + kx0) * in_c;
+                    dw_chunk_pixel(o, &job, &win, ky0 * k_w + kx0, p, k3, &q, &qpos, fix, nfix,
+                                   c0);
                 }
             }
         }
@@ -330,13 +370,15 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
 }
 #endif
 
-/* DSP: a chunk's unpacked weights, requantization table, accumulators and fix-up list (kept
-   off the C stack: MicroPython runs native code on the port's small task stack) */
+/* DSP: a chunk's unpacked weights, requantization table, accumulators, fix-up list and
+   shift >= 0 list (kept off the C stack: MicroPython runs native code on the port's small
+   task stack) */
 size_t tk_depthwise_s8_scratch(const int32_t *p) {
 #if TK_DSP
     if (p[CV_DEPTH_MULT] == 1 && p[CV_DIL_W] == 1) {
         size_t g = (size_t)dw_max_groups(p);
-        return 4 * g * (size_t)(4 + 2 * p[CV_K_H] * p[CV_K_W] + 16 + 4) + 4 * g;
+        return 4 * g * (size_t)(4 + 2 * p[CV_K_H] * p[CV_K_W] + 16 + 4) + 4 * g
+               + 4 * 5 * 4 * g;
     }
 #elif TK_M0
     if (p[CV_DEPTH_MULT] == 1) {

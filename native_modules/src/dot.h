@@ -127,6 +127,12 @@ typedef struct {
 } tk_dw_job_t;
 void tk_dw_3x3_dsp(const tk_dw_job_t *job);
 void tk_dw_window_dsp(const tk_dw_job_t *job);
+/* clipped windows of a 3x3 filter (w_group 88): rows x taps a row, from w_first */
+void tk_dw_2x3_dsp(const tk_dw_job_t *job);
+void tk_dw_1x3_dsp(const tk_dw_job_t *job);
+void tk_dw_3x2_dsp(const tk_dw_job_t *job);
+void tk_dw_2x2_dsp(const tk_dw_job_t *job);
+void tk_dw_1x2_dsp(const tk_dw_job_t *job);
 
 /* requantization of a chunk's accumulators with per-channel constants (lo, m, hi, e - 1),
    the output offset folded into hi (see depthwise.c) */
@@ -134,10 +140,12 @@ typedef struct {
     const int32_t *acc;
     int8_t *out;
     const int32_t *tab;
-    const int32_t *acc_end;     /* > acc */
+    const int32_t *acc_end;     /* > acc; tk_dw_rq_dsp: a multiple of 4 accumulators */
     int32_t act_min, act_max;
 } tk_dw_rq_job_t;
 void tk_dw_rq_dsp(const tk_dw_rq_job_t *job);
+/* the channels with shift >= 0 from their own list (see dot_dsp.c; tab and acc_end bound it) */
+void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job);
 
 /* 2x2 blocks down consecutive weight row pairs: per pair, acc gets (c0 r0, c0 r1, c1 r0,
    c1 r1) of its K & ~3 leading terms plus the rows' biases; job fields advance */

@@ -348,6 +348,55 @@ __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
+/* clipped windows of a 3x3 filter: NY rows (1..3) of NX taps (2 or 3). As tk_dw_3x3_dsp, but
+   r2 starts each group at its window's first tap (w_first, [sp, #8]) and skips the row's
+   clipped taps (8 bytes for NX = 2); CONSUMED = bytes r2 advances over the rows, XBACK brings
+   r1 back to the window's first row. Per group: 8 per tap + 2 per row + 15. */
+#define TK_DW_ROW2 TK_DW_TAP("") TK_DW_TAP(", r3")
+#define TK_DW_NEXT2 "add r1, r1, r10\n" "add r2, r2, #8\n"
+#define TK_DW_NEXT3 "add r1, r1, r10\n"
+#define TK_DW_CLIPPED(NAME, ROWS, XBACK, CONSUMED) \
+__attribute__((naked)) void NAME(const tk_dw_job_t *job) { \
+    __asm__ volatile ( \
+        "push {r4-r11, lr}\n" \
+        "ldr r11, [r0, #8]\n" \
+        "ldr r12, [r0, #12]\n" \
+        "ldr lr, [r0, #40]\n" \
+        "ldr r2, [r0, #4]\n" \
+        "mla r12, r12, lr, r2\n" \
+        "ldr lr, [r0, #44]\n" \
+        "push {r11, r12, lr}\n" \
+        "ldr r1, [r0, #0]\n" \
+        "ldr r3, [r0, #16]\n" \
+        "ldr r10, [r0, #20]\n" \
+        "ldr r8, [r0, #24]\n" \
+        "add r9, r3, r3\n" \
+        "1:\n" \
+        "ldm r2, {r4, r5, r6, r7}\n" \
+        "ldr r0, [sp, #8]\n" \
+        "add r2, r2, r0\n" \
+        ROWS \
+        XBACK \
+        "add r1, r1, #4\n" \
+        "ldr r0, [sp, #8]\n" \
+        "sub r2, r2, r0\n" \
+        "add r2, r2, #(88 - " #CONSUMED ")\n" \
+        "ldr r0, [sp]\n" \
+        "stm r0!, {r4, r5, r6, r7}\n" \
+        "str r0, [sp]\n" \
+        "ldr r0, [sp, #4]\n" \
+        "cmp r2, r0\n" \
+        "bne 1b\n" \
+        "add sp, sp, #12\n" \
+        "pop {r4-r11, pc}\n"); \
+}
+TK_DW_CLIPPED(tk_dw_2x3_dsp, TK_DW_ROW TK_DW_NEXT3 TK_DW_ROW, "sub r1, r1, r10\n", 48)
+TK_DW_CLIPPED(tk_dw_1x3_dsp, TK_DW_ROW, "", 24)
+TK_DW_CLIPPED(tk_dw_3x2_dsp, TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2,
+              "sub r1, r1, r10, lsl #1\n", 64)
+TK_DW_CLIPPED(tk_dw_2x2_dsp, TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2, "sub r1, r1, r10\n", 40)
+TK_DW_CLIPPED(tk_dw_1x2_dsp, TK_DW_ROW2, "", 16)
+
 /* clipped or other windows: ny rows of nx taps. Registers as above except r9 = nx * C,
    r10 = tap offset (bytes); [sp] job, [sp, #4] rows left, [sp, #8] group's x, [sp, #12]
    group's unpacked weights, [sp, #16] acc, [sp, #20] groups left. Per tap: 8 + 3 loop. */
@@ -409,54 +458,79 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
-/* tk_rq_shr plus out_offset and clamp for one accumulator with its channel's constants
-   (lo, m, hi, e - 1): the rounding constant's words are (hi, lo) for a >= 0 and, adding
-   2**31 to the low word and -1 to the high word with the carry, the a < 0 one (TK_RQ_OUT);
-   hi also holds out_offset << (e - 1). r0 = acc, r1 = out, r2 = table, r5/r6 =
-   act_min/max. */
-#define TK_DW_RQ(CLAMP) \
+/* tk_rq_shr plus out_offset for one accumulator with its channel's constants (lo, m, hi,
+   e - 1), into lr: the rounding constant's words are (hi, lo) for a >= 0 and, adding 2**31
+   to the low word and -1 to the high word with the carry, the a < 0 one (TK_RQ_OUT); hi also
+   holds out_offset << (e - 1). r0 = acc, r2 = table. */
+#define TK_DW_RQ \
     "ldr r11, [r0], #4\n" \
     "ldm r2!, {r4, r8, r9, r10}\n" \
     "and r12, r11, #0x80000000\n" \
     "adds r12, r12, r4\n" \
     "adc lr, r9, r11, asr #31\n" \
     "smlal r12, lr, r11, r8\n" \
-    "asr lr, lr, r10\n" \
-    "cmp lr, r5\n" \
-    "it lt\n" \
-    "movlt lr, r5\n" \
-    CLAMP \
-    "strb lr, [r1], #1\n"
-#define TK_DW_CLAMP_MAX "cmp lr, r6\n" "it gt\n" "movgt lr, r6\n"
-#define TK_DW_CLAMP_127 "ssat lr, #8, lr\n"
+    "asr lr, lr, r10\n"
 
-/* two outputs per loop pass (an odd count enters at the second); r3 = acc_end. Per output
-   14.5 instructions, 13 when act_max is 127 (SSAT clamps to it) */
+/* four outputs per loop pass (the count is a multiple of 4): each saturated to int8 (SSAT)
+   and packed into r5 (BFI), the four clamped to act_min / act_max at once as bytes (SSUB8 +
+   SEL against r6 / r7, the bounds in every byte; act_min <= act_max within int8) and stored
+   as one word. r1 = out, r3 = acc_end. Per output 10.5 instructions. */
 __attribute__((naked)) void tk_dw_rq_dsp(const tk_dw_rq_job_t *job) {
     __asm__ volatile (
         "push {r4-r11, lr}\n"
-        "ldm r0, {r0, r1, r2, r3, r5, r6}\n"
-        "sub r4, r3, r0\n"
-        "cmp r6, #127\n"
-        "beq 5f\n"
-        "tst r4, #4\n"
-        "bne 2f\n"
+        "ldm r0, {r0, r1, r2, r3, r6, r7}\n"
+        "uxtb r6, r6\n"
+        "orr r6, r6, r6, lsl #8\n"
+        "orr r6, r6, r6, lsl #16\n"
+        "uxtb r7, r7\n"
+        "orr r7, r7, r7, lsl #8\n"
+        "orr r7, r7, r7, lsl #16\n"
         "1:\n"
-        TK_DW_RQ(TK_DW_CLAMP_MAX)
-        "2:\n"
-        TK_DW_RQ(TK_DW_CLAMP_MAX)
+        TK_DW_RQ
+        "ssat r5, #8, lr\n"
+        TK_DW_RQ
+        "ssat lr, #8, lr\n"
+        "bfi r5, lr, #8, #8\n"
+        TK_DW_RQ
+        "ssat lr, #8, lr\n"
+        "bfi r5, lr, #16, #8\n"
+        TK_DW_RQ
+        "ssat lr, #8, lr\n"
+        "bfi r5, lr, #24, #8\n"
+        "ssub8 r4, r5, r6\n"
+        "sel r5, r5, r6\n"
+        "ssub8 r4, r5, r7\n"
+        "sel r5, r7, r5\n"
+        "str r5, [r1], #4\n"
         "cmp r0, r3\n"
         "bne 1b\n"
-        "pop {r4-r11, pc}\n"
-        "5:\n"
-        "tst r4, #4\n"
-        "bne 7f\n"
-        "6:\n"
-        TK_DW_RQ(TK_DW_CLAMP_127)
-        "7:\n"
-        TK_DW_RQ(TK_DW_CLAMP_127)
-        "cmp r0, r3\n"
-        "bne 6b\n"
+        "pop {r4-r11, pc}\n");
+}
+
+/* channels with shift s >= 0 (the main table holds a placeholder for them): tab lists per
+   channel (j, m, s, low, high), the last two the words of 2**30 + out_offset * 2**31, and
+   acc_end is its end. Output j is bits 31..62 of (acc[j] << s) m plus that constant
+   (tk_srdhm_pos), clamped. 14 instructions a channel. */
+__attribute__((naked)) void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "ldm r0, {r0, r1, r2, r3, r5, r6}\n"
+        "1:\n"
+        "ldm r2!, {r4, r9, r10, r12, lr}\n"
+        "ldr r11, [r0, r4, lsl #2]\n"
+        "lsl r11, r11, r10\n"
+        "smlal r12, lr, r11, r9\n"
+        "lsl lr, lr, #1\n"
+        "orr lr, lr, r12, lsr #31\n"
+        "cmp lr, r5\n"
+        "it lt\n"
+        "movlt lr, r5\n"
+        "cmp lr, r6\n"
+        "it gt\n"
+        "movgt lr, r6\n"
+        "strb lr, [r1, r4]\n"
+        "cmp r2, r3\n"
+        "bne 1b\n"
         "pop {r4-r11, pc}\n");
 }
 
