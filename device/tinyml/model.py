@@ -101,7 +101,8 @@ class Model:
         self._plan(steps)
         bound = self._bind(steps)       # per op: a step or a list of steps
         self._steps = tuple(_flatten(bound))
-        self._runs = tuple(step_run(s) for s in bound)     # one run() per op
+        self._bound = bound
+        self._run_list = None
         self._run_steps = _native_run_steps(self.kernels)
         self.inputs = [Tensor(self, i) for i in graph.inputs]
         self.outputs = [Tensor(self, i) for i in graph.outputs]
@@ -235,11 +236,19 @@ class Model:
             raise ValueError('input %d (%r) takes %d bytes, got %d' % (i, t.name, t.nbytes, n))
         t.raw[:] = compat.as_bytes(buf, n)
 
+    @property
+    def _runs(self):
+        """One run() per op, built on first use: on the native backend invoke walks _steps
+        in C and only tools ask for these."""
+        if self._run_list is None:
+            self._run_list = tuple(step_run(s) for s in self._bound)
+        return self._run_list
+
     def invoke(self):
         if self._run_steps is not None:
             self._run_steps(self._steps)
             return
-        for run in self._runs:
+        for run in self._run_list or self._runs:
             run()
 
     def get_output(self, i):
