@@ -193,9 +193,7 @@ static __attribute__((noinline)) void conv_runs_inside(uint32_t *dst, int step,
     for (int ky = 0; ky < k_h; ky++, src += row_stride) {
         const int8_t *s = src, *end = src + r4;
         for (; s != end; s += 4, dst += step) {
-            uint32_t v = tk_ld32(s);
-            dst[0] = (uint32_t)tk_sxtab16(off2, v);
-            dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+            tk_pack4(dst, s, off2);
         }
         for (int i = 0; i < rem; i++) {
             *l++ = (int16_t)(s[i] + in_offset);
@@ -215,30 +213,13 @@ static __attribute__((noinline)) void conv_runs_inside_3x3c3(uint32_t *dst, int 
                                                              int32_t in_offset) {
     uint32_t off2 = ((uint32_t)in_offset & 0xFFFF) * 0x10001u;
     const int8_t *s1 = src + row_stride, *s2 = s1 + row_stride;
-    uint32_t v = tk_ld32(src);
-    dst[0] = (uint32_t)tk_sxtab16(off2, v);
-    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
-    v = tk_ld32(src + 4);
-    dst += step;
-    dst[0] = (uint32_t)tk_sxtab16(off2, v);
-    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
-    v = tk_ld32(s1);
-    dst += step;
-    dst[0] = (uint32_t)tk_sxtab16(off2, v);
-    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
-    v = tk_ld32(s1 + 4);
-    dst += step;
-    dst[0] = (uint32_t)tk_sxtab16(off2, v);
-    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
-    v = tk_ld32(s2);
-    dst += step;
-    dst[0] = (uint32_t)tk_sxtab16(off2, v);
-    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
-    v = tk_ld32(s2 + 4);
-    dst += step;
-    dst[0] = (uint32_t)tk_sxtab16(off2, v);
-    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
-    dst += step;
+    tk_pack4(dst, src, off2);
+    tk_pack4(dst + step, src + 4, off2);
+    tk_pack4(dst + 2 * step, s1, off2);
+    tk_pack4(dst + 3 * step, s1 + 4, off2);
+    tk_pack4(dst + 4 * step, s2, off2);
+    tk_pack4(dst + 5 * step, s2 + 4, off2);
+    dst += 6 * step;
     dst[0] = tk_pack16(src[8] + in_offset, s2[8] + in_offset);
     dst[1] = (uint32_t)(s1[8] + in_offset) & 0xFFFF;
 }

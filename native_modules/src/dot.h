@@ -213,12 +213,17 @@ static inline void tk_pack_pair(uint32_t *dst, const int16_t *c0, const int16_t 
 /* pack straight from an input run (1x1 conv, fully connected): SXTAB16 adds the offset to
    bytes (0, 2) and, rotated, (1, 3) of four inputs at once. step 2: a single column, step 4:
    the first (dst) or second (dst + 2) column of an interleaved pair */
+/* one group: four inputs at x plus the offset (off2: in both halves) as words (x0, x2), (x1, x3) */
+static inline void tk_pack4(uint32_t *dst, const int8_t *x, uint32_t off2) {
+    uint32_t v = tk_ld32(x);
+    dst[0] = (uint32_t)tk_sxtab16(off2, v);
+    dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+}
+
 static inline void tk_pack_run(uint32_t *dst, const int8_t *x, int K, int32_t offset, int step) {
     uint32_t off2 = ((uint32_t)offset & 0xFFFF) * 0x10001u;
     for (int k = 0; k + 4 <= K; k += 4, dst += step) {
-        uint32_t v = tk_ld32(x + k);
-        dst[0] = (uint32_t)tk_sxtab16(off2, v);
-        dst[1] = (uint32_t)tk_sxtab16_ror8(off2, v);
+        tk_pack4(dst, x + k, off2);
     }
 }
 #endif

@@ -8,6 +8,15 @@ static inline float clampf(float v, float lo, float hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* the input pixel (iy, ix) of this batch (channel 0), or NULL outside the image */
+static inline const float *tap_at(const float *base, const int32_t *p, int inside_y, int32_t iy,
+                                  int32_t ix) {
+    if (!inside_y || ix < 0 || ix >= p[CV_IN_W]) {
+        return NULL;
+    }
+    return base + ((size_t)iy * p[CV_IN_W] + ix) * p[CV_IN_C];
+}
+
 /* acc[j] += sum over one tap's in_c values of x[c] * w_j[c], w_j = w + j * K, for j < n (<= 4);
    x NULL: the tap is outside the image and reads zp. Separate accumulators keep each output's
    sum in TFLM's order while the four chains overlap in the pipeline. */
@@ -62,11 +71,7 @@ void tk_conv_f32(float *out, const float *in, const float *b, const int32_t *p) 
                         const int32_t iy = iy0 + ky * p[CV_DIL_H];
                         const int inside_y = iy >= 0 && iy < in_h;
                         for (int32_t kx = 0; kx < k_w; kx++, wk += in_c) {
-                            const int32_t ix = ix0 + kx * p[CV_DIL_W];
-                            const float *x = NULL;
-                            if (inside_y && ix >= 0 && ix < in_w) {
-                                x = base + ((size_t)iy * in_w + ix) * in_c;
-                            }
+                            const float *x = tap_at(base, p, inside_y, iy, ix0 + kx * p[CV_DIL_W]);
                             conv_tap_f32(acc, x, zp, wk, K, in_c, n);
                         }
                     }
@@ -134,11 +139,7 @@ void tk_depthwise_f32(float *out, const float *in, const float *b, const int32_t
                         const int32_t iy = iy0 + ky * p[CV_DIL_H];
                         const int inside_y = iy >= 0 && iy < in_h;
                         for (int32_t kx = 0; kx < k_w; kx++, w += out_c) {
-                            const int32_t ix = ix0 + kx * p[CV_DIL_W];
-                            const float *x = NULL;
-                            if (inside_y && ix >= 0 && ix < in_w) {
-                                x = base + ((size_t)iy * in_w + ix) * in_c;
-                            }
+                            const float *x = tap_at(base, p, inside_y, iy, ix0 + kx * p[CV_DIL_W]);
                             dw_tap_f32(acc, x, zp, w, c0, n, dm);
                         }
                     }
