@@ -89,7 +89,10 @@ def block_shape_cases(rng):
     for in_c, out_c, k in [(64, 70, 1), (13, 67, 1), (3, 37, 3), (32, 66, 3), (5, 3, 1)]:
         cases.append(C.conv_case(rng, shape=(1, 5, 3, in_c, out_c, k, k, 1, 1),
                                  padding='SAME'))
-    for batches, n_in, n_out in [(3, 64, 70), (2, 67, 37), (1, 130, 9), (4, 5, 66)]:
+    # fully connected: pairs of rows with one left over; single rows of more than one
+    # FC_CHUNK (fully_connected.c), with a partial last chunk
+    for batches, n_in, n_out in [(3, 64, 70), (2, 67, 37), (1, 130, 9), (4, 5, 66),
+                                 (1, 1100, 9), (3, 1027, 6), (1, 4000, 4)]:
         cases.append(C.fc_case(rng, shape=(batches, n_in, n_out)))
     return cases
 

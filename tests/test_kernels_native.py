@@ -107,6 +107,8 @@ def test_unix_port_kws_vww_shapes(mp, built, tmp_path):
         C.conv_case(rng, shape=(1, 6, 6, 64, 128, 1, 1, 1, 1)),         # VWW pointwise
         C.fc_case(rng, shape=(1, 64, 12)),                              # KWS classifier
         C.fc_case(rng, shape=(2, 256, 3)),
+        C.fc_case(rng, shape=(1, 4000, 4)),         # micro_speech: columns in chunks
+        C.fc_case(rng, shape=(3, 1027, 6)),         # pairs, then a chunked single row
     ]
     compare(cases, run_on_unix_port(mp, cases, tmp_path))
 
@@ -123,6 +125,8 @@ def sse2_cases():
         cases.append(C.conv_case(rng, shape=(1, 3, 3, k_depth, 5, 1, 1, 1, 1)))      # 1x1
         cases.append(C.fc_case(rng, shape=(3, k_depth, 7)))
         cases.append(C.fc_case(rng, shape=(1, k_depth * 5, 9)))
+    for shape in ((1, 1100, 9), (3, 1027, 6)):    # single rows in column chunks
+        cases.append(C.fc_case(rng, shape=shape))
     for shape in ((2, 5, 5, 3, 7, 3, 3, 1, 1), (1, 6, 7, 16, 9, 3, 3, 2, 1),
                   (1, 7, 5, 8, 3, 3, 3, 1, 2), (1, 9, 4, 1, 6, 10, 4, 2, 1),
                   (1, 4, 4, 17, 4, 2, 2, 1, 1), (1, 5, 5, 32, 33, 1, 1, 2, 1)):

@@ -186,7 +186,8 @@ void tk_rq_2x2n_dsp(const tk_rq_job_t *job);
 
 /* acc[0..4) += the block's dot products; cols: packed words, w: first row, k: row length */
 void tk_dot_2x2_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);
-void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);
+void tk_dot_1x4s_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k, int32_t ws);
+void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const int8_t *w, int32_t k);   /* ws = k */
 
 static inline uint32_t tk_pack16(int32_t lo, int32_t hi) {
     return ((uint32_t)lo & 0xFFFF) | ((uint32_t)hi << 16);
@@ -307,7 +308,8 @@ void tk_dw_rows1_m0(const tk_dw_m0_job_t *job);
 void tk_dw_rows2_m0(const tk_dw_m0_job_t *job);
 void tk_dw_rows3_m0(const tk_dw_m0_job_t *job);
 
-/* acc[0..4) += dot(column, rows w, w + K, w + 2K, w + 3K); K >= 1 */
+/* acc[0..4) += dot(column, rows w, w + ws, w + 2ws, w + 3ws) over k >= 1 values; ws = k */
+void tk_dot_1x4s_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k, int32_t ws);
 void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k);
 
 /* tk_rq_s8 of a run of channels in assembler (dot_dsp.c) from a table of five words per
@@ -409,25 +411,33 @@ static inline void tk_dot_2x2(const tk_col_t *c0, const tk_col_t *c1, const void
     acc[3] = a11;
 }
 
-/* acc[r] += dot(column, weight row r) for rows w, w + K, w + 2K, w + 3K; on DSP `packed` is
-   the column as tk_pack_col lays it out */
-static inline void tk_dot_1x4(const tk_col_t *c, const void *packed, const int8_t *w, int K,
-                              int32_t *acc) {
+/* acc[r] += dot(column, weight row r) over K values, for rows w, w + ws, w + 2ws, w + 3ws; on
+   DSP `packed` is the column as tk_pack_col lays it out */
+static inline void tk_dot_1x4s(const tk_col_t *c, const void *packed, const int8_t *w, int K,
+                               int ws, int32_t *acc) {
     int k = 0;
 #if TK_DSP
-    tk_dot_1x4_dsp(acc, packed, w, K);
+    if (ws == K) {
+        tk_dot_1x4_dsp(acc, packed, w, K);
+    } else {
+        tk_dot_1x4s_dsp(acc, packed, w, K, ws);
+    }
     k = K & ~3;
 #elif TK_M0
     (void)packed;
-    tk_dot_1x4_m0(acc, c, w, K);
+    if (ws == K) {          /* known when inlined: the 4-argument entry, no stack argument */
+        tk_dot_1x4_m0(acc, c, w, K);
+    } else {
+        tk_dot_1x4s_m0(acc, c, w, K, ws);
+    }
     k = K;
 #elif TK_SSE2
     (void)packed;
-    k = tk_dot_1x4_sse2(acc, c, w, K);
+    k = tk_dot_1x4_sse2(acc, c, w, K, ws);
 #else
     (void)packed;
 #endif
-    const int8_t *w1 = w + K, *w2 = w + 2 * K, *w3 = w + 3 * K;
+    const int8_t *w1 = w + ws, *w2 = w + 2 * ws, *w3 = w + 3 * ws;
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     for (; k < K; k++) {
         int32_t x = c[k];
@@ -440,6 +450,12 @@ static inline void tk_dot_1x4(const tk_col_t *c, const void *packed, const int8_
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+}
+
+/* the same for rows w, w + K, w + 2K, w + 3K */
+static inline void tk_dot_1x4(const tk_col_t *c, const void *packed, const int8_t *w, int K,
+                              int32_t *acc) {
+    tk_dot_1x4s(c, packed, w, K, K, acc);
 }
 
 /* dot(column, weight row) + acc. On DSP the K / 4 groups come from packed words (stride:

@@ -243,7 +243,7 @@ __attribute__((naked)) void tk_rq_2x2n_dsp(const tk_rq_job_t *job) {
         "b 3b\n");
 }
 
-/* r1..r4 = acc, r5 = packed column, r6 = row 0, r9/r10/r11 = K-4, 2K-4, 3K-4 (rows 1..3 after
+/* r1..r4 = acc, r5 = packed column, r6 = row 0, r9/r10/r11 = ws-4, 2ws-4, 3ws-4 (rows 1..3 after
    the post-increment), r8 = end of row 0's groups; per group r7/r12 = the column words */
 #define TK_GROUP_1X4 \
     "ldm r5!, {r7, r12}\n" \
@@ -268,34 +268,40 @@ __attribute__((naked)) void tk_rq_2x2n_dsp(const tk_rq_job_t *job) {
     "sxtb16 lr, lr, ror #8\n" \
     "smlad r4, lr, r12, r4\n"
 
-__attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const int8_t *w,
-                                           int32_t k) {
-    __asm__ volatile (
-        "push {r4-r11, lr}\n"
-        "push {r0}\n"
-        "mov r5, r1\n"
-        "mov r6, r2\n"
-        "sub r9, r3, #4\n"
-        "add r10, r9, r3\n"
-        "add r11, r10, r3\n"
-        "bic r8, r3, #3\n"
-        "add r8, r6, r8\n"
-        "ldm r0, {r1, r2, r3, r4}\n"
-        "subs r0, r8, r6\n"
-        "beq 3f\n"
-        "tst r0, #4\n"
-        "bne 2f\n"
-        "1:\n"
-        TK_GROUP_1X4
-        "2:\n"
-        TK_GROUP_1X4
-        "cmp r6, r8\n"
-        "bne 1b\n"
-        "3:\n"
-        "pop {r0}\n"
-        "stm r0, {r1, r2, r3, r4}\n"
-        "pop {r4-r11, pc}\n");
+/* WS puts the row stride in r12: k (r3), or the fifth argument, on the stack */
+#define TK_DOT_1X4_DSP(NAME, ARGS, WS) \
+__attribute__((naked)) void NAME ARGS { \
+    __asm__ volatile ( \
+        "push {r4-r11, lr}\n" \
+        "push {r0}\n" \
+        WS \
+        "mov r5, r1\n" \
+        "mov r6, r2\n" \
+        "sub r9, r12, #4\n" \
+        "add r10, r9, r12\n" \
+        "add r11, r10, r12\n" \
+        "bic r8, r3, #3\n" \
+        "add r8, r6, r8\n" \
+        "ldm r0, {r1, r2, r3, r4}\n" \
+        "subs r0, r8, r6\n" \
+        "beq 3f\n" \
+        "tst r0, #4\n" \
+        "bne 2f\n" \
+        "1:\n" \
+        TK_GROUP_1X4 \
+        "2:\n" \
+        TK_GROUP_1X4 \
+        "cmp r6, r8\n" \
+        "bne 1b\n" \
+        "3:\n" \
+        "pop {r0}\n" \
+        "stm r0, {r1, r2, r3, r4}\n" \
+        "pop {r4-r11, pc}\n"); \
 }
+TK_DOT_1X4_DSP(tk_dot_1x4_dsp, (int32_t *acc, const void *cols, const int8_t *w, int32_t k),
+               "mov r12, r3\n")
+TK_DOT_1X4_DSP(tk_dot_1x4s_dsp, (int32_t *acc, const void *cols, const int8_t *w, int32_t k,
+                                 int32_t ws), "ldr r12, [sp, #40]\n")
 
 /* Depthwise windows for groups of four channels (depth multiplier 1, dilation_w 1), job as
    in dot.h. Per tap: LDR + LDM (the unpacked weights) + 2 SXTAB16 + SMLABB/SMLATT x 4 = 8
@@ -539,7 +545,7 @@ __attribute__((naked)) void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job) {
 /* Cortex-M0 (Thumb-1): per K value 1 LDM + 4 x (LDRSB, MULS, ADD) + ADDS, and a BNE every
    fourth one: 14.25 instructions for 4 MACs. r0 column, r1..r4 rows advanced by K, r5 = -K
    counting up to 0, r6 value, r7 product; accumulators in r8..r11. Row r's element k is read
-   as (w + (r + 1) * K)[k - K]. */
+   as (w + r * ws + K)[k - K]. tk_dot_1x4_m0 has ws = K. */
 #define TK_M0_ELEM \
     "ldm r0!, {r6}\n" \
     "ldrsb r7, [r1, r5]\n" \
@@ -555,68 +561,73 @@ __attribute__((naked)) void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job) {
     "muls r7, r6, r7\n" \
     "add r11, r7\n"
 
-__attribute__((naked)) void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w,
-                                          int32_t k) {
-    __asm__ volatile (
-        ".syntax unified\n"          /* gcc hands Thumb-1 inline asm over in divided syntax */
-        "push {r4-r7, lr}\n"
-        "mov r4, r8\n"
-        "mov r5, r9\n"
-        "mov r6, r10\n"
-        "mov r7, r11\n"
-        "push {r4-r7}\n"
-        "push {r0}\n"
-        "ldr r4, [r0, #0]\n"
-        "mov r8, r4\n"
-        "ldr r4, [r0, #4]\n"
-        "mov r9, r4\n"
-        "ldr r4, [r0, #8]\n"
-        "mov r10, r4\n"
-        "ldr r4, [r0, #12]\n"
-        "mov r11, r4\n"
-        "mov r0, r1\n"
-        "mov r5, r3\n"
-        "adds r1, r2, r5\n"
-        "adds r2, r1, r5\n"
-        "adds r3, r2, r5\n"
-        "adds r4, r3, r5\n"
-        "negs r5, r5\n"
-        "lsls r6, r5, #30\n"            /* (-K) & 3 = 0, 1, 2, 3: enter at copy 1, 2, 3, 4 */
-        "beq 1f\n"
-        "lsrs r6, r6, #30\n"
-        "cmp r6, #2\n"
-        "bhi 4f\n"
-        "beq 3f\n"
-        "b 2f\n"
-        "1:\n"
-        TK_M0_ELEM
-        "adds r5, r5, #1\n"
-        "2:\n"
-        TK_M0_ELEM
-        "adds r5, r5, #1\n"
-        "3:\n"
-        TK_M0_ELEM
-        "adds r5, r5, #1\n"
-        "4:\n"
-        TK_M0_ELEM
-        "adds r5, r5, #1\n"
-        "bne 1b\n"
-        "pop {r0}\n"
-        "mov r4, r8\n"
-        "str r4, [r0, #0]\n"
-        "mov r4, r9\n"
-        "str r4, [r0, #4]\n"
-        "mov r4, r10\n"
-        "str r4, [r0, #8]\n"
-        "mov r4, r11\n"
-        "str r4, [r0, #12]\n"
-        "pop {r4-r7}\n"
-        "mov r8, r4\n"
-        "mov r9, r5\n"
-        "mov r10, r6\n"
-        "mov r11, r7\n"
-        "pop {r4-r7, pc}\n");
+/* WS puts the row stride in r6: k (r3), or the fifth argument, on the stack */
+#define TK_DOT_1X4_M0(NAME, ARGS, WS) \
+__attribute__((naked)) void NAME ARGS { \
+    __asm__ volatile ( \
+        ".syntax unified\n" /* gcc hands Thumb-1 inline asm over in divided syntax */ \
+        "push {r4-r7, lr}\n" \
+        "mov r4, r8\n" \
+        "mov r5, r9\n" \
+        "mov r6, r10\n" \
+        "mov r7, r11\n" \
+        "push {r4-r7}\n" \
+        "push {r0}\n" \
+        "ldr r4, [r0, #0]\n" \
+        "mov r8, r4\n" \
+        "ldr r4, [r0, #4]\n" \
+        "mov r9, r4\n" \
+        "ldr r4, [r0, #8]\n" \
+        "mov r10, r4\n" \
+        "ldr r4, [r0, #12]\n" \
+        "mov r11, r4\n" \
+        "mov r0, r1\n" \
+        "negs r5, r3\n" \
+        "adds r1, r2, r3\n" \
+        WS \
+        "adds r2, r1, r6\n" \
+        "adds r3, r2, r6\n" \
+        "adds r4, r3, r6\n" \
+        "lsls r6, r5, #30\n" /* (-K) & 3 = 0, 1, 2, 3: enter at copy 1, 2, 3, 4 */ \
+        "beq 1f\n" \
+        "lsrs r6, r6, #30\n" \
+        "cmp r6, #2\n" \
+        "bhi 4f\n" \
+        "beq 3f\n" \
+        "b 2f\n" \
+        "1:\n" \
+        TK_M0_ELEM \
+        "adds r5, r5, #1\n" \
+        "2:\n" \
+        TK_M0_ELEM \
+        "adds r5, r5, #1\n" \
+        "3:\n" \
+        TK_M0_ELEM \
+        "adds r5, r5, #1\n" \
+        "4:\n" \
+        TK_M0_ELEM \
+        "adds r5, r5, #1\n" \
+        "bne 1b\n" \
+        "pop {r0}\n" \
+        "mov r4, r8\n" \
+        "str r4, [r0, #0]\n" \
+        "mov r4, r9\n" \
+        "str r4, [r0, #4]\n" \
+        "mov r4, r10\n" \
+        "str r4, [r0, #8]\n" \
+        "mov r4, r11\n" \
+        "str r4, [r0, #12]\n" \
+        "pop {r4-r7}\n" \
+        "mov r8, r4\n" \
+        "mov r9, r5\n" \
+        "mov r10, r6\n" \
+        "mov r11, r7\n" \
+        "pop {r4-r7, pc}\n"); \
 }
+TK_DOT_1X4_M0(tk_dot_1x4_m0, (int32_t *acc, const int32_t *col, const int8_t *w, int32_t k),
+              "mov r6, r3\n")
+TK_DOT_1X4_M0(tk_dot_1x4s_m0, (int32_t *acc, const int32_t *col, const int8_t *w, int32_t k,
+                               int32_t ws), "ldr r6, [sp, #40]\n")
 
 /* depthwise 3x3, one channel per pass: per tap LDRSB x 2, ADD offset, MULS, ADDS = 5
    instructions, plus 2 per row and 9 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap

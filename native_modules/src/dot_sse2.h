@@ -38,11 +38,12 @@ static inline void tk_acc4_sse2(int32_t *acc, __m128i s) {
 }
 
 /* acc[r] += dot(c, row r), rows w, w + K, w + 2K, w + 3K */
-static inline int tk_dot_1x4_sse2(int32_t *acc, const int16_t *c, const int8_t *w, int K) {
+static inline int tk_dot_1x4_sse2(int32_t *acc, const int16_t *c, const int8_t *w, int K,
+                                  int ws) {
     if (K < 8) {
         return 0;
     }
-    const int8_t *w1 = w + K, *w2 = w1 + K, *w3 = w2 + K;
+    const int8_t *w1 = w + ws, *w2 = w1 + ws, *w3 = w2 + ws;
     __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0;
     int k = 0;
     for (; k + 8 <= K; k += 8) {

@@ -1,6 +1,8 @@
 /* FULLY_CONNECTED int8: out[b][o] = requant(bias[o] + sum_i (in[b][i] + in_offset) * w[o][i]).
-   tk_fully_connected_s8_ref is TFLM's reference loop; tk_fully_connected_s8 widens each input
-   row once into an int16 column and runs the blocked dot products of dot.h. */
+   tk_fully_connected_s8_ref is TFLM's reference loop; tk_fully_connected_s8 widens the input
+   into an int16 (Cortex-M0: int32) column and runs the blocked dot products of dot.h: a single
+   input row FC_CHUNK values at a time, so the scratch stays small whatever the input depth;
+   pairs of rows (not on Cortex-M0) whole. */
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"
@@ -33,11 +35,32 @@ static int fc_stride(int n_in) {
     return (n_in + 3) & ~3;
 }
 
-/* two natural columns, then (DSP) the packed pair of the same size and the accumulators of
-   tk_pair_rows_dsp */
+#define FC_CHUNK 512    /* input values per column pass of a single row (a multiple of 4) */
+
+/* rows are paired (two columns) when there are two and the arch has 2x2 blocks */
+static int fc_pairs(const int32_t *p) {
+    return TK_PAIRS && p[FC_BATCHES] >= 2;
+}
+
+/* column items: both whole rows when paired, else one chunk */
+static int fc_col_items(const int32_t *p) {
+    if (fc_pairs(p)) {
+        return 2 * fc_stride(p[FC_IN]);
+    }
+    return fc_stride(p[FC_IN] < FC_CHUNK ? p[FC_IN] : FC_CHUNK);
+}
+
+/* bytes of the tk_pair_rows_dsp accumulators and table (pairs only) */
+static size_t fc_pairs_bytes(const int32_t *p) {
+    return fc_pairs(p) ? TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(p[FC_OUT]) : 0;
+}
+
+/* the natural columns, (DSP) their packed form of the same item count, the pairs' tables,
+   then a single row's accumulators (Cortex-M0: in its requantization table) */
 size_t tk_fully_connected_s8_scratch(const int32_t *p) {
-    return 4 * (size_t)fc_stride(p[FC_IN]) * sizeof(tk_col_t) + TK_MAT_ACC_BYTES
-           + TK_RQ_TAB_BYTES(p[FC_OUT]) + TK_RQ_M0_BYTES(p[FC_OUT]);
+    size_t items = (size_t)fc_col_items(p), n_out = (size_t)p[FC_OUT];
+    size_t row_acc = TK_M0 ? TK_RQ_M0_BYTES(n_out) : 4 * n_out;
+    return items * sizeof(tk_col_t) + (TK_DSP ? 2 * items : 0) + fc_pairs_bytes(p) + row_acc;
 }
 
 /* column j of a block of `pair ? 2 : 1` input rows (DSP: packed + natural tail only) */
@@ -55,59 +78,39 @@ static void fc_column(tk_col_t *col, uint32_t *packed, int j, const int8_t *x, i
 #endif
 }
 
-#if TK_M0
-/* one input row: four output features at a time, requantized together */
-static void fc_row_m0(int8_t *out, const tk_col_t *col, const int8_t *w, const int32_t *p,
-                      const tk_rq_m0_t *r) {
-    int n_in = p[FC_IN], n_out = p[FC_OUT], o = 0;
+/* one input row x into acc[0..n_out) (bias included), a chunk of the input at a time */
+static void fc_row_acc(int32_t *acc, tk_col_t *col, uint32_t *packed, const int8_t *x,
+                       const int8_t *w, const int32_t *p) {
+    int n_in = p[FC_IN], n_out = p[FC_OUT];
     const int32_t *bias = p + FC_HDR;
-    const tk_rq_t rq = fc_rq(p);
-    int32_t *acc = r->acc;
-    for (; o + 4 <= n_out; o += 4) {
-        for (int j = 0; j < 4; j++) {
-            acc[o + j] = bias[o + j];
-        }
-        tk_dot_1x4(col, 0, w + o * n_in, n_in, acc + o);
+    for (int o = 0; o < n_out; o++) {
+        acc[o] = bias[o];
     }
-    for (; o < n_out; o++) {
-        acc[o] = tk_dot_1x1(col, 0, 2, w + o * n_in, n_in, bias[o]);
-    }
-    tk_rq_m0_run(r, &rq, out);
-}
-#endif
-
-/* one input row: four output features at a time */
-static void fc_row(int8_t *out, const tk_col_t *col, const uint32_t *packed, const int8_t *w,
-                   const int32_t *p) {
-    int n_in = p[FC_IN], n_out = p[FC_OUT], o = 0;
-    const int32_t *bias = p + FC_HDR;
-    const tk_rq_t rq = fc_rq(p);
-    int32_t acc[4];
-    for (; o + 4 <= n_out; o += 4) {
-        for (int j = 0; j < 4; j++) {
-            acc[j] = bias[o + j];
+    for (int k0 = 0; k0 < n_in; k0 += FC_CHUNK) {
+        int kc = n_in - k0 < FC_CHUNK ? n_in - k0 : FC_CHUNK, o = 0;
+        const int8_t *wk = w + k0;
+        fc_column(col, packed, 0, x + k0, kc, p[FC_IN_OFFSET], 0);
+        for (; o + 4 <= n_out; o += 4) {
+            tk_dot_1x4s(col, packed, wk + o * n_in, kc, n_in, acc + o);
         }
-        tk_dot_1x4(col, packed, w + o * n_in, n_in, acc);
-        for (int j = 0; j < 4; j++) {
-            out[o + j] = tk_rq_s8(&rq, acc[j], o + j);
+        for (; o < n_out; o++) {
+            acc[o] = tk_dot_1x1(col, packed, 2, wk + o * n_in, kc, acc[o]);
         }
-    }
-    for (; o < n_out; o++) {
-        out[o] = tk_rq_s8(&rq, tk_dot_1x1(col, packed, 2, w + o * n_in, n_in, bias[o]), o);
     }
 }
 
 /* two input rows: 2x2 blocks of (row, feature) */
 static void fc_rows2(int8_t *out, const tk_col_t *c0, const tk_col_t *c1, const uint32_t *packed,
-                     const int8_t *w, const int32_t *p) {
+                     const int8_t *w, const int32_t *p, int32_t *tail) {
     int n_in = p[FC_IN], n_out = p[FC_OUT], o = 0;
     const int32_t *bias = p + FC_HDR;
     const tk_rq_t rq = fc_rq(p);
     int32_t acc[4];
 #if TK_DSP
-    int32_t *acc2 = (int32_t *)(packed + fc_stride(n_in));
-    o = tk_pair_rows_dsp(out, n_out, c0, c1, packed, w, n_in, n_out, bias, &rq, acc2,
-                         acc2 + TK_MAT_ACC_BYTES / 4, 0);
+    o = tk_pair_rows_dsp(out, n_out, c0, c1, packed, w, n_in, n_out, bias, &rq, tail,
+                         tail + TK_MAT_ACC_BYTES / 4, 0);
+#else
+    (void)tail;
 #endif
     for (; o + 2 <= n_out; o += 2) {
         acc[0] = acc[2] = bias[o];
@@ -125,32 +128,36 @@ static void fc_rows2(int8_t *out, const tk_col_t *c0, const tk_col_t *c1, const 
 
 void tk_fully_connected_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p,
                            void *scratch) {
-    int n_in = p[FC_IN], n_out = p[FC_OUT], b = 0;
-    int32_t offset = p[FC_IN_OFFSET];
-    tk_col_t *c0 = (tk_col_t *)scratch, *c1 = c0 + fc_stride(n_in);
-    uint32_t *packed = (uint32_t *)(c1 + fc_stride(n_in));
+    int n_in = p[FC_IN], n_out = p[FC_OUT], b = 0, items = fc_col_items(p);
+    const tk_rq_t rq = fc_rq(p);
+    tk_col_t *c0 = (tk_col_t *)scratch;
+    uint32_t *packed = (uint32_t *)(c0 + items);
+    int32_t *tail = (int32_t *)(packed + (TK_DSP ? items / 2 : 0));
+    if (fc_pairs(p)) {
+        tk_col_t *c1 = c0 + fc_stride(n_in);
 #if TK_DSP
-    if (p[FC_BATCHES] >= 2) {
-        const tk_rq_t rq = fc_rq(p);
-        tk_rq_table_dsp((int32_t *)(packed + fc_stride(n_in)) + TK_MAT_ACC_BYTES / 4, &rq, n_out);
-    }
+        tk_rq_table_dsp(tail + TK_MAT_ACC_BYTES / 4, &rq, n_out);
 #endif
-    for (; TK_PAIRS && b + 2 <= p[FC_BATCHES]; b += 2) {
-        fc_column(c0, packed, 0, in + b * n_in, n_in, offset, 1);
-        fc_column(c1, packed, 1, in + (b + 1) * n_in, n_in, offset, 1);
-        fc_rows2(out + b * n_out, c0, c1, packed, w, p);
+        for (; b + 2 <= p[FC_BATCHES]; b += 2) {
+            fc_column(c0, packed, 0, in + b * n_in, n_in, p[FC_IN_OFFSET], 1);
+            fc_column(c1, packed, 1, in + (b + 1) * n_in, n_in, p[FC_IN_OFFSET], 1);
+            fc_rows2(out + b * n_out, c0, c1, packed, w, p, tail);
+        }
     }
+    tail += fc_pairs_bytes(p) / 4;
 #if TK_M0
     tk_rq_m0_t r;
-    const tk_rq_t rq = fc_rq(p);
-    tk_rq_m0_init(&r, (int32_t *)(packed + fc_stride(n_in)), &rq, n_out, 0);
+    tk_rq_m0_init(&r, tail, &rq, n_out, 0);
     for (; b < p[FC_BATCHES]; b++) {
-        fc_column(c0, packed, 0, in + b * n_in, n_in, offset, 0);
-        fc_row_m0(out + b * n_out, c0, w, p, &r);
+        fc_row_acc(r.acc, c0, packed, in + b * n_in, w, p);
+        tk_rq_m0_run(&r, &rq, out + b * n_out);
+    }
+#else
+    for (; b < p[FC_BATCHES]; b++) {
+        fc_row_acc(tail, c0, packed, in + b * n_in, w, p);
+        for (int o = 0; o < n_out; o++) {
+            out[b * n_out + o] = tk_rq_s8(&rq, tail[o], o);
+        }
     }
 #endif
-    for (; b < p[FC_BATCHES]; b++) {
-        fc_column(c0, packed, 0, in + b * n_in, n_in, offset, 0);
-        fc_row(out + b * n_out, c0, packed, w, p);
-    }
 }

@@ -144,8 +144,9 @@ static int col_stride(int n) {
     return (n + 3) & ~3;
 }
 
+/* the column, then (DSP) its packed form */
 size_t tk_rnn_fc_scratch(int32_t n_in) {
-    return 2 * (size_t)col_stride(n_in) * sizeof(tk_col_t) + 8;
+    return (size_t)col_stride(n_in) * (sizeof(tk_col_t) + (TK_DSP ? 2 : 0)) + 8;
 }
 
 static inline void put_col(tk_col_t *col, uint32_t *packed, const int8_t *x, int n) {
