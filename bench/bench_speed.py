@@ -90,7 +90,7 @@ class Labelled(M.Model):
                 if step is not None:
                     labels.append(op)
                 return step
-            return KernelStep(labelled)
+            return KernelStep(labelled, getattr(bind, 'kernel_scratch', 0))
         return M.Model._bind(self, [(op, n, wrap(op, bind) if bind is not None else None)
                                     for op, n, bind in steps])
 

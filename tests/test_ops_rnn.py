@@ -801,21 +801,28 @@ NO_ALLOC = r'''
 import gc, tinyml
 from tinyml.ops import lstm, svdf, step_run
 
-runs = []
+binds = []
 for mod in (lstm, svdf):
     def bind(self, scratch, orig=mod.Plan.bind):
         run = orig(self, scratch)
-        # a kernel step (fn, out, a, b, p) is what run_steps calls
-        runs.append(step_run(run) if isinstance(run, tuple) else run)
+        binds.append(run)
         return run
     mod.Plan.bind = bind
 
 
+def same_step(s, b):
+    return s is b or (isinstance(s, tuple) and isinstance(b, tuple) and s[0] is b[0] and
+                      s[1] is b[1])
+
+
 def rnn_alloc(path):
     """Heap bytes the model's LSTM/SVDF runs allocate in one invoke (after a first one)."""
-    del runs[:]
+    del binds[:]
     m = tinyml.load(path)
     m.invoke()
+    # the model's own steps of those binds: a kernel step (fn, out, a, b, p) as Model
+    # completes it (kernel scratch appended) is what run_steps calls
+    runs = [step_run(s) for s in m._steps if any(same_step(s, b) for b in binds)]
     gc.collect()
     gc.disable()
     total = 0

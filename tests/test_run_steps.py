@@ -1,6 +1,6 @@
 """Native run_steps: Model.invoke walks the op steps in C on the native backend.
 
-A step is a kernel step (fn, out, a, b, p) or a zero-argument callable. run_steps must give
+A step is a kernel step (fn, out, a, b, p[, scratch]) or a zero-argument callable. run_steps must give
 the same bytes as the Python loop over Model._runs, let kernel exceptions through unchanged,
 and refuse malformed steps with TypeError/ValueError (never crash)."""
 import pathlib
@@ -111,7 +111,7 @@ r = {
     'list': message(lambda: run_steps([lambda: None])),
     'none': message(lambda: run_steps(None)),
     'short': message(lambda: run_steps(((fully_connected_s8, out, a, b),))),
-    'long': message(lambda: run_steps(((fully_connected_s8, out, a, b, p, p),))),
+    'long': message(lambda: run_steps(((fully_connected_s8, out, a, b, p, p, p),))),
     'empty': message(lambda: run_steps(((),))),
     'not_callable': message(lambda: run_steps((5,))),
     'fn_not_callable': message(lambda: run_steps(((5, out, a, b, p),))),
@@ -143,7 +143,7 @@ def test_malformed_steps_are_refused(errors):
     assert errors['list'][0] == 'TypeError'
     assert errors['none'][0] == 'TypeError'
     for key in ('short', 'long', 'empty'):
-        assert errors[key] == ['ValueError', 'a kernel step is (fn, out, a, b, p)'], key
+        assert errors[key] == ['ValueError', 'a kernel step is (fn, out, a, b, p[, scratch])'], key
     assert errors['not_callable'][0] == 'TypeError'
     assert errors['fn_not_callable'][0] == 'TypeError'
 

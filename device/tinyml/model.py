@@ -167,6 +167,16 @@ class Model:
                 scratch[op.index] = nbytes
         size, buffers = self._stored_plan(scratch) or \
             planner.plan(self.graph, self._aliases, scratch)
+        # the kernels' own scratch (backend- and arch-dependent, so outside the plan a .tmdl
+        # stores): one region after the planned tensors, shared by the kernel calls, which
+        # run one at a time
+        kernel_scratch = 0
+        for op, nbytes, bind in steps:
+            kernel_scratch = max(kernel_scratch, getattr(bind, 'kernel_scratch', 0))
+        self.plan_bytes = size
+        self.kernel_scratch_bytes = kernel_scratch
+        if kernel_scratch:
+            size = _aligned(size) + kernel_scratch
         if size > MAX_ARENA:
             raise ModelError('Model: arena of %d bytes is too large' % size)
         self.arena_bytes = size
@@ -183,7 +193,7 @@ class Model:
         for t in self.tensors:
             if t.is_variable and t.data is None and t.index not in self._aliases:
                 self._state_offsets[t.index] = state
-                state += (t.nbytes + planner.ALIGN - 1) // planner.ALIGN * planner.ALIGN
+                state += _aligned(t.nbytes)
         self.state_bytes = state
         # TFLM resets int8 variable tensors to their zero point (other types to 0)
         fills = []
@@ -216,6 +226,10 @@ class Model:
         """Each op's run step: a kernel step (fn, out, a, b, p), a run() callable, or a list
         of those (an op of several kernel calls)."""
         bound = []
+        size = self.kernel_scratch_bytes
+        kernel_scratch = None
+        if size:
+            kernel_scratch = compat.byte_view(self._arena, self.arena_bytes - size, size, True)
         for op, nbytes, bind in steps:
             if bind is None:
                 continue
@@ -223,7 +237,12 @@ class Model:
             if nbytes:
                 scratch = compat.byte_view(self._arena, self._buffers[('s', op.index)].offset,
                                            nbytes, True)
-            step = bind.step(scratch) if isinstance(bind, KernelStep) else bind(scratch)
+            if not isinstance(bind, KernelStep):
+                step = bind(scratch)
+            elif bind.kernel_scratch:
+                step = bind.step(scratch) + (kernel_scratch,)
+            else:
+                step = bind.step(scratch)
             if step is not None:
                 bound.append(step)
         return bound
@@ -282,6 +301,10 @@ class Model:
         self.invoke()
         outs = [_dequantize(t) for t in self.outputs]
         return outs[0] if len(outs) == 1 else outs
+
+
+def _aligned(n):
+    return (n + planner.ALIGN - 1) // planner.ALIGN * planner.ALIGN
 
 
 def _flatten(bound):

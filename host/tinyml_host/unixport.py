@@ -42,7 +42,10 @@ for r in range(%(repeat)d):
             for j in range(%(n_out)d):
                 f.write(bytes(m.get_output(j)))
 print(json.dumps({'load_us': time.ticks_diff(t1, t0), 'heap': heap, 'times': times,
-                  'arena': getattr(m, 'arena_bytes', None), 'backend': tinyml.backend}))
+                  'arena': getattr(m, 'arena_bytes', None),
+                  'plan': getattr(m, 'plan_bytes', None),
+                  'kernel_scratch': getattr(m, 'kernel_scratch_bytes', 0),
+                  'backend': tinyml.backend}))
 '''
 
 

@@ -84,13 +84,14 @@ static const mp_obj_fun_builtin_var_t binary_float_obj;
 #endif
 /* steps */
 static const mp_obj_fun_builtin_fixed_t run_steps_obj;
+static const mp_obj_fun_builtin_fixed_t scratch_bytes_obj;
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
     mp_obj_t none = mp_const_none;
     scratch_holder = mp_obj_new_list(1, &none);
     mp_store_global(MP_QSTR__scratch, scratch_holder);
-    mp_store_global(MP_QSTR_ABI, MP_OBJ_NEW_SMALL_INT(1));
+    mp_store_global(MP_QSTR_ABI, MP_OBJ_NEW_SMALL_INT(2));
     mp_store_global(MP_QSTR_conv_s8, MP_OBJ_FROM_PTR(&conv_s8_obj));
     mp_store_global(MP_QSTR_depthwise_s8, MP_OBJ_FROM_PTR(&depthwise_s8_obj));
     mp_store_global(MP_QSTR_fully_connected_s8, MP_OBJ_FROM_PTR(&fully_connected_s8_obj));
@@ -158,6 +159,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
 #endif
     /* steps */
     mp_store_global(MP_QSTR_run_steps, MP_OBJ_FROM_PTR(&run_steps_obj));
+    mp_store_global(MP_QSTR_scratch_bytes, MP_OBJ_FROM_PTR(&scratch_bytes_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -267,6 +269,28 @@ static void *get_scratch(size_t n) {
     return mem;
 }
 
+/* The scratch of a kernel call: args[4], a writable buffer the caller planned (Model puts it
+   in the arena), checked for length, alignment and overlap with the call's other buffers; the
+   module's own buffer when the call has no fifth argument. */
+static void *call_scratch(size_t n_args, const mp_obj_t *args, size_t n) {
+    if (n_args < 5 || args[4] == mp_const_none) {
+        return n ? get_scratch(n) : NULL;
+    }
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(args[4], &bi, MP_BUFFER_WRITE);
+    need(bi.len >= n, MP_ERROR_TEXT("scratch shorter than the kernel needs"));
+    need(((uintptr_t)bi.buf & 7) == 0, MP_ERROR_TEXT("scratch not 8-byte aligned"));
+    uintptr_t lo = (uintptr_t)bi.buf, hi = lo + n;
+    for (int i = 0; i < 3 && n; i++) {
+        mp_buffer_info_t o;
+        if (mp_get_buffer(args[i], &o, MP_BUFFER_READ)) {
+            need(hi <= (uintptr_t)o.buf || (uintptr_t)o.buf + o.len <= lo,
+                 MP_ERROR_TEXT("scratch overlaps an operand"));
+        }
+    }
+    return bi.buf;
+}
+
 /* ---------------------------------------------------------------- conv / depthwise */
 
 /* The conv/depthwise header checks shared by the int8 and float32 kernels; returns the
@@ -297,17 +321,25 @@ static size_t conv_geometry(const int32_t *p, size_t np, int depthwise) {
     return mul_dims(K, out_c);
 }
 
-static const int32_t *check_conv(size_t n_args, const mp_obj_t *args, span_t *out, span_t *in,
-                                 span_t *w, int depthwise) {
+/* the int8 conv/depthwise parameter block; n_filter: the filter's element count */
+static const int32_t *conv_s8_params(mp_obj_t p_obj, int depthwise, size_t *n_filter) {
     size_t np;
-    const int32_t *p = get_params(args[3], &np);
-    size_t n_filter = conv_geometry(p, np, depthwise);
+    const int32_t *p = get_params(p_obj, &np);
+    *n_filter = conv_geometry(p, np, depthwise);
     check_range(p[CV_OUT_OFFSET], -255, 255, MP_ERROR_TEXT("out_offset out of range"));
     check_act(p[CV_ACT_MIN], p[CV_ACT_MAX], 1);
     int32_t out_c = p[CV_OUT_C];
     need(np == (size_t)CV_HDR + 3 * (size_t)out_c, MP_ERROR_TEXT("p length != 20 + 3*out_c"));
     check_mults(p + CV_HDR + out_c, out_c);
     check_shifts(p + CV_HDR + 2 * out_c, out_c, 31);
+    return p;
+}
+
+static const int32_t *check_conv(size_t n_args, const mp_obj_t *args, span_t *out, span_t *in,
+                                 span_t *w, int depthwise) {
+    size_t n_filter;
+    const int32_t *p = conv_s8_params(args[3], depthwise, &n_filter);
+    int32_t out_c = p[CV_OUT_C];
     *out = get_span(args[0], 1);
     *in = get_span(args[1], 0);
     *w = get_span(args[2], 0);
@@ -321,10 +353,10 @@ static const int32_t *check_conv(size_t n_args, const mp_obj_t *args, span_t *ou
 static mp_obj_t conv_s8(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
     const int32_t *p = check_conv(n_args, args, &out, &in, &w, 0);
-    tk_conv_s8(out.buf, in.buf, w.buf, p, get_scratch(tk_conv_s8_scratch(p)));
+    tk_conv_s8(out.buf, in.buf, w.buf, p, call_scratch(n_args, args, tk_conv_s8_scratch(p)));
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_s8_obj, 4, 4, conv_s8);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_s8_obj, 4, 5, conv_s8);
 
 static mp_obj_t conv_s8_ref(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
@@ -337,11 +369,11 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_s8_ref_obj, 4, 4, conv_s8_ref);
 static mp_obj_t depthwise_s8(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
     const int32_t *p = check_conv(n_args, args, &out, &in, &w, 1);
-    size_t ns = tk_depthwise_s8_scratch(p);
-    tk_depthwise_s8(out.buf, in.buf, w.buf, p, ns ? get_scratch(ns) : NULL);
+    tk_depthwise_s8(out.buf, in.buf, w.buf, p,
+                    call_scratch(n_args, args, tk_depthwise_s8_scratch(p)));
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_s8_obj, 4, 4, depthwise_s8);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_s8_obj, 4, 5, depthwise_s8);
 
 static mp_obj_t depthwise_s8_ref(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
@@ -353,9 +385,9 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_s8_ref_obj, 4, 4, depthwise
 
 /* ---------------------------------------------------------------- fully connected */
 
-static const int32_t *check_fc(const mp_obj_t *args, span_t *out, span_t *in, span_t *w) {
+static const int32_t *fc_s8_params(mp_obj_t p_obj) {
     size_t np;
-    const int32_t *p = get_params(args[3], &np);
+    const int32_t *p = get_params(p_obj, &np);
     need(np >= FC_HDR, MP_ERROR_TEXT("p too short"));
     check_dims(p, FC_BATCHES, FC_BATCHES, 0);
     check_dims(p, FC_IN, FC_OUT, 1);
@@ -365,6 +397,11 @@ static const int32_t *check_fc(const mp_obj_t *args, span_t *out, span_t *in, sp
     check_act(p[FC_ACT_MIN], p[FC_ACT_MAX], 1);
     check_mults(p + FC_HDR + p[FC_OUT], p[FC_OUT]);
     check_shifts(p + FC_HDR + 2 * p[FC_OUT], p[FC_OUT], 31);
+    return p;
+}
+
+static const int32_t *check_fc(const mp_obj_t *args, span_t *out, span_t *in, span_t *w) {
+    const int32_t *p = fc_s8_params(args[3]);
     *out = get_span(args[0], 1);
     *in = get_span(args[1], 0);
     *w = get_span(args[2], 0);
@@ -378,10 +415,10 @@ static mp_obj_t fully_connected_s8(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
     const int32_t *p = check_fc(args, &out, &in, &w);
     tk_fully_connected_s8(out.buf, in.buf, w.buf, p,
-                          get_scratch(tk_fully_connected_s8_scratch(p)));
+                          call_scratch(n_args, args, tk_fully_connected_s8_scratch(p)));
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_s8_obj, 4, 4, fully_connected_s8);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_s8_obj, 4, 5, fully_connected_s8);
 
 static mp_obj_t fully_connected_s8_ref(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
@@ -1140,6 +1177,10 @@ static size_t check_lstm_params(const int32_t *p, size_t np) {
     return fc_len;
 }
 
+static size_t lstm_int_scratch(const int32_t *p) {
+    return tk_rnn_fc_scratch(p[RL_N_IN] > p[RL_N_CELL] ? p[RL_N_IN] : p[RL_N_CELL]);
+}
+
 static mp_obj_t lstm_int(size_t n_args, const mp_obj_t *args) {
     size_t np;
     const int32_t *p = get_params(args[3], &np);
@@ -1165,11 +1206,11 @@ static mp_obj_t lstm_int(size_t n_args, const mp_obj_t *args) {
         w[g] = fused_buf(b[3 + g], 0, 1, mul_dims(n_cell, g < 4 ? n_in : n_cell),
                          MP_ERROR_TEXT("weights must be int8, n_cell * depth long")).buf;
     }
-    void *scratch = get_scratch(tk_rnn_fc_scratch(n_in > n_cell ? n_in : n_cell));
+    void *scratch = call_scratch(n_args, args, lstm_int_scratch(p));
     tk_lstm_int(out.buf, x.buf, hidden.buf, cell.buf, gates.buf, w, p, scratch);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_int_obj, 4, 4, lstm_int);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_int_obj, 4, 5, lstm_int);
 
 static mp_obj_t svdf_int(size_t n_args, const mp_obj_t *args) {
     size_t np;
@@ -1187,10 +1228,10 @@ static mp_obj_t svdf_int(size_t n_args, const mp_obj_t *args) {
     need(pt[RST_BATCHES] == p[RSF_BATCHES] && pt[RST_FILTERS] == p[RSF_FILTERS] &&
          pt[RST_MEMORY] == p[RSF_MEMORY], MP_ERROR_TEXT("feature and time blocks disagree"));
     tk_svdf_int(out.buf, x.buf, state.buf, wf.buf, wt.buf, p, n_unit, state.elem,
-                get_scratch(tk_rnn_fc_scratch(p[RSF_IN])));
+                call_scratch(n_args, args, tk_rnn_fc_scratch(p[RSF_IN])));
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_int_obj, 4, 4, svdf_int);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_int_obj, 4, 5, svdf_int);
 
 /* lut_int8(out, a, b, p): p = [n, 256 table bytes] (python_eltwise.lut_int8); b unused. The
    table holds int8 or uint8 outputs (QUANTIZE between int8 and uint8 uses it too). */
@@ -1526,9 +1567,34 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(binary_float_obj, 4, 4, binary_float)
 /* ---- signal ---- */
 /* ---- steps ---- */
 
+/* scratch_bytes(fn, p): the scratch bytes the call fn(out, a, b, p, scratch) needs, after the
+   checks fn makes of p; 0 for kernels that need none. Model plans it in the arena. */
+static mp_obj_t scratch_bytes(mp_obj_t fn, mp_obj_t p_obj) {
+    size_t n = 0, np, n_filter;
+    const void *f = MP_OBJ_TO_PTR(fn);
+    if (f == &conv_s8_obj) {
+        n = tk_conv_s8_scratch(conv_s8_params(p_obj, 0, &n_filter));
+    } else if (f == &depthwise_s8_obj) {
+        n = tk_depthwise_s8_scratch(conv_s8_params(p_obj, 1, &n_filter));
+    } else if (f == &fully_connected_s8_obj) {
+        n = tk_fully_connected_s8_scratch(fc_s8_params(p_obj));
+    } else if (f == &lstm_int_obj) {
+        const int32_t *p = get_params(p_obj, &np);
+        check_lstm_params(p, np);
+        n = lstm_int_scratch(p);
+    } else if (f == &svdf_int_obj) {
+        const int32_t *p = get_params(p_obj, &np);
+        need(np > RSF_IN, MP_ERROR_TEXT("p too short"));
+        check_range(p[RSF_IN], 1, 1 << 16, MP_ERROR_TEXT("n_input above 65536"));
+        n = tk_rnn_fc_scratch(p[RSF_IN]);
+    }
+    return mp_obj_new_int_from_uint(n);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(scratch_bytes_obj, scratch_bytes);
+
 /* One invoke's run steps walked in C (Model.invoke on this backend): a step is a tuple
-   (fn, out, a, b, p), called as fn(out, a, b, p), or any other object, called with no
-   arguments. Exceptions propagate unchanged. Only a tuple of steps is taken: a list could be
+   (fn, out, a, b, p), called as fn(out, a, b, p), or (fn, out, a, b, p, scratch), called as
+   fn(out, a, b, p, scratch), or any other object, called with no arguments. Exceptions propagate unchanged. Only a tuple of steps is taken: a list could be
    resized by a step while its items are walked. */
 static mp_obj_t run_steps(mp_obj_t steps_in) {
     const mp_obj_type_t *tuple_type = &mp_type_tuple;
@@ -1543,8 +1609,9 @@ static mp_obj_t run_steps(mp_obj_t steps_in) {
             continue;
         }
         mp_obj_tuple_t *call = MP_OBJ_TO_PTR(step);
-        need(call->len == 5, MP_ERROR_TEXT("a kernel step is (fn, out, a, b, p)"));
-        mp_call_function_n_kw(call->items[0], 4, 0, call->items + 1);
+        need(call->len == 5 || call->len == 6,
+             MP_ERROR_TEXT("a kernel step is (fn, out, a, b, p[, scratch])"));
+        mp_call_function_n_kw(call->items[0], call->len - 1, 0, call->items + 1);
     }
     return mp_const_none;
 }

@@ -5,6 +5,7 @@
     kernels.available()      # backends this port can run, fastest first
     kernels.use_backend(n)   # switch; models loaded afterwards bind the new table
     kernels.table            # object whose attributes are the kernel functions
+    kernels.table.scratch_bytes(fn, p)   # arena scratch the call fn(out, a, b, p, s) needs
 
 Every backend has the signatures and output bytes of kernels/python.py; a backend that lacks
 a kernel falls back to the python one, whose modules are imported only when a model first asks
@@ -15,6 +16,11 @@ from ..compat import HAS_VIPER, IS_CIRCUITPY
 BACKENDS = ('native', 'viper', 'python')
 
 
+def _no_scratch(fn, p):
+    """python and viper kernels allocate what they need themselves."""
+    return 0
+
+
 class Table:
     """The kernel functions of one backend, as attributes; `fallback()` gives the functions
     to fill in on the first lookup of a name the backend lacks."""
@@ -22,6 +28,7 @@ class Table:
     def __init__(self, name, functions, fallback=None):
         self.name = name
         self._fallback = fallback
+        self.scratch_bytes = _no_scratch
         for key in functions:
             setattr(self, key, functions[key])
 

@@ -4,7 +4,7 @@ Build with `make -C native_modules`; put build/<arch>/tinyml_kernels.mpy on sys.
 (on a board: copy it to /lib). The module reports the parameter-block ABI it was built for;
 a stale .mpy is refused rather than run with a different layout.
 """
-ABI = 1
+ABI = 2
 
 try:
     import tinyml_kernels as _mod

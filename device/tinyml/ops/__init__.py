@@ -54,26 +54,39 @@ class KernelStep:
     the kernel step (fn, out, a, b, p), a run() when the op is more than that call, or a
     list of such steps when the op is several calls in a row. Called like any bind it
     returns run(); Model takes the steps themselves (`step`, lists flattened into
-    Model._steps), which the native backend's run_steps calls without a Python frame per op."""
+    Model._steps), which the native backend's run_steps calls without a Python frame per op.
 
-    def __init__(self, make):
+    kernel_scratch: bytes of scratch the kernel asks for (kernel_scratch below); Model then
+    appends its kernel scratch region to the step: (fn, out, a, b, p, scratch)."""
+
+    def __init__(self, make, kernel_scratch=0):
         self.step = make
+        self.kernel_scratch = kernel_scratch
 
     def __call__(self, scratch):
         return step_run(self.step(scratch))
 
 
+def kernel_scratch(m, fn, p):
+    """Bytes of scratch the backend's kernel fn needs with parameter block p (native conv,
+    depthwise, fully connected and the whole-op LSTM/SVDF kernels; else 0). It depends on
+    the backend and the board's arch, so it is not part of the memory plan: Model keeps one
+    region after the planned arena for it, as large as the largest request."""
+    sizer = getattr(m.kernels, 'scratch_bytes', None)
+    return sizer(fn, p) if sizer is not None else 0
+
+
 def step_run(step):
-    """run() performing step: a kernel step (fn, out, a, b, p), a run() (returned as is) or a
-    list of them (run in order)."""
+    """run() performing step: a kernel step (fn, out, a, b, p[, scratch]), a run() (returned
+    as is) or a list of them (run in order)."""
     if isinstance(step, list):
         return _steps_run(tuple(step_run(s) for s in step))
     if not isinstance(step, tuple):
         return step
-    fn, out, a, b, p = step
+    fn, args = step[0], step[1:]
 
     def run():
-        fn(out, a, b, p)
+        fn(*args)
     return run
 
 

@@ -9,7 +9,7 @@ from array import array
 
 from ..errors import ModelError, UnsupportedOpError
 from .. import quant
-from . import KernelStep
+from . import KernelStep, kernel_scratch
 
 CONV_HEADER = 20
 
@@ -166,11 +166,12 @@ class WeightsOf:
 
 
 def binder(m, fn, out_i, in_i, weights, params):
-    """bind(scratch) -> run() calling fn(out, in, weights, params) (a KernelStep)."""
+    """prepare's result for an op that is the call fn(out, in, weights, params): no planned
+    scratch, and the KernelStep."""
     def make(scratch):
         b = m.view(weights.index) if isinstance(weights, WeightsOf) else weights
         return fn, m.view(out_i), m.view(in_i), b, params
-    return KernelStep(make)
+    return 0, KernelStep(make, kernel_scratch(m, fn, params))
 
 
 def conv_geometry(op, in_t, w_t, out_t, k_h, k_w, dil_h, dil_w):
@@ -232,14 +233,14 @@ def prepare_conv(m, op):
         act = float_activation(op)
         params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, 0, 0, (0, 0), 1)
         block = float_block(act, bias_values(m, op, out_c, 'float32'), weights)
-        return 0, binder(m, kernel(m, 'conv_f32', op), op.outputs[0], op.inputs[0],
+        return binder(m, kernel(m, 'conv_f32', op), op.outputs[0], op.inputs[0],
                          block, params)
     if dt == ('int8', 'int8', 'int8'):
         mults, shifts = channel_multipliers(op, in_t, w_t, out_t, out_c, 0)
         params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, -zero_point(in_t),
                               zero_point(out_t), quantized_activation(op, out_t), 1,
                               bias_values(m, op, out_c), mults, shifts)
-        return 0, binder(m, kernel(m, 'conv_s8', op), op.outputs[0], op.inputs[0],
+        return binder(m, kernel(m, 'conv_s8', op), op.outputs[0], op.inputs[0],
                          WeightsOf(op.inputs[1]), params)
     if dt == ('int16', 'int8', 'int16'):
         if zero_point(in_t) != 0 or zero_point(out_t) != 0:
@@ -251,7 +252,7 @@ def prepare_conv(m, op):
         params.append(acc64)
         for part in (lo, hi, mults, shifts):
             params.extend(part)
-        return 0, binder(m, kernel(m, 'conv_s16', op), op.outputs[0], op.inputs[0],
+        return binder(m, kernel(m, 'conv_s16', op), op.outputs[0], op.inputs[0],
                          WeightsOf(op.inputs[1]), params)
 
 

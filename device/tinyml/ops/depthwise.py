@@ -38,14 +38,14 @@ def prepare_depthwise(m, op):
         params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, 0, 0, (0, 0), dm)
         block = float_block(float_activation(op), bias_values(m, op, out_c, 'float32'),
                             weights)
-        return 0, binder(m, kernel(m, 'depthwise_f32', op), op.outputs[0], op.inputs[0],
+        return binder(m, kernel(m, 'depthwise_f32', op), op.outputs[0], op.inputs[0],
                          block, params)
     if dt == ('int8', 'int8', 'int8'):
         mults, shifts = channel_multipliers(op, in_t, w_t, out_t, out_c, 3)
         params = build_params(geo, out_c, k_h, k_w, dil_h, dil_w, -zero_point(in_t),
                               zero_point(out_t), quantized_activation(op, out_t), dm,
                               bias_values(m, op, out_c), mults, shifts)
-        return 0, binder(m, kernel(m, 'depthwise_s8', op), op.outputs[0], op.inputs[0],
+        return binder(m, kernel(m, 'depthwise_s8', op), op.outputs[0], op.inputs[0],
                          WeightsOf(op.inputs[1]), params)
     if dt == ('int16', 'int8', 'int16'):
         if zero_point(in_t) != 0 or zero_point(out_t) != 0:
@@ -60,7 +60,7 @@ def prepare_depthwise(m, op):
         params.append(1)
         for part in (lo, hi, mults, shifts):
             params.extend(part)
-        return 0, binder(m, kernel(m, 'depthwise_s16', op), op.outputs[0], op.inputs[0],
+        return binder(m, kernel(m, 'depthwise_s16', op), op.outputs[0], op.inputs[0],
                          WeightsOf(op.inputs[1]), params)
 
 

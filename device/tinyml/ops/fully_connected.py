@@ -60,7 +60,7 @@ def prepare_fully_connected(m, op):
         params = array('i', [batches, depth, out_d, 0, 0, 0, 0])
         block = float_block(float_activation(op), bias_values(m, op, out_d, 'float32'),
                             weights)
-        return 0, binder(m, kernel(m, 'fully_connected_f32', op), op.outputs[0],
+        return binder(m, kernel(m, 'fully_connected_f32', op), op.outputs[0],
                          op.inputs[0], block, params)
     if dt == ('int8', 'int8', 'int8'):
         if zero_point(w_t) != 0:
@@ -71,7 +71,7 @@ def prepare_fully_connected(m, op):
                              act[0], act[1]))
         for part in (bias_values(m, op, out_d), mults, shifts):
             params.extend(part)
-        return 0, binder(m, kernel(m, 'fully_connected_s8', op), op.outputs[0],
+        return binder(m, kernel(m, 'fully_connected_s8', op), op.outputs[0],
                          op.inputs[0], WeightsOf(op.inputs[1]), params)
     if dt == ('int16', 'int8', 'int16'):
         if zero_point(w_t) != 0:
@@ -83,7 +83,7 @@ def prepare_fully_connected(m, op):
                              act[0], act[1], acc64))
         for part in (lo, hi, mults, shifts):
             params.extend(part)
-        return 0, binder(m, kernel(m, 'fully_connected_s16', op), op.outputs[0],
+        return binder(m, kernel(m, 'fully_connected_s16', op), op.outputs[0],
                          op.inputs[0], WeightsOf(op.inputs[1]), params)
 
 

@@ -9,6 +9,7 @@ runs there). The hidden and cell states are variable tensors kept across invokes
 from array import array
 from .. import compat, quant
 from ..kernels import python_rnn as K
+from . import KernelStep, kernel_scratch
 from .elementwise import fail, unsupported, scale_of, zp_of, QRANGE
 
 N_INPUTS = 24
@@ -330,7 +331,7 @@ def prepare(m, op):
         clip = opts.get('cell_clip', 0.0)
         plan.cu[K.CU_CLIP_ON] = 1 if clip > 0 else 0
         plan.clip = array('f', [clip])
-        return 4 * span * 4, plan.bind
+        return 4 * span * 4, KernelStep(plan.bind)
     for k, what in ((0, 'input'), (HIDDEN, 'hidden state'), (CELL, 'cell state')):
         if not per_tensor(op, tensors[op.inputs[k]], what)[0] > 0:
             raise fail(op, 'input %d needs a positive scale' % k)
@@ -338,7 +339,12 @@ def prepare(m, op):
     plan.fc_in, plan.fc_rec = _int_gates(m, op, rows, n_in, n_cell, modes, wide)
     plan.cu, plan.hu = _int_updates(op, tensors, span)
     # TFLM's four int16 scratch buffers, merged: one slot per gate output
-    return 4 * span * 2, plan.bind
+    plan.whole = getattr(m.kernels, 'lstm_int', None)
+    ks = 0
+    if plan.whole is not None:
+        plan.whole_p = plan.whole_params()
+        ks = kernel_scratch(m, plan.whole, plan.whole_p)
+    return 4 * span * 2, KernelStep(plan.bind, ks)
 
 
 class Plan:
@@ -357,6 +363,7 @@ class Plan:
         self.cp = array('i', [self.rows * n_cell, 0, 0])
         self.bias_copies = None
         self.clip = None
+        self.whole = None       # the backend's whole-sequence kernel (native lstm_int)
 
     def bind(self, scratch):
         m = self.m
@@ -382,21 +389,15 @@ class Plan:
         if self.bias_copies is not None:
             self.biases = tuple((m.view(ins[GATE_BIAS[g]]), self.bias_copies[g])
                                 for g in range(4))
-        whole = None if is_float else getattr(m.kernels, 'lstm_int', None)
-        if whole is not None:
-            return self.bind_whole(whole)
+        if self.whole is not None:
+            return self.bind_whole()
         return self.run
 
-    def bind_whole(self, whole):
-        """run() as one call of the backend's whole-sequence kernel (native lstm_int)."""
-        p = self.whole_params()
-        out, x = self.out, self.x
+    def bind_whole(self):
+        """The kernel step of the backend's whole-sequence kernel (native lstm_int)."""
         bufs = (self.hidden, self.cell, self.gates) + \
             tuple(w for w, _ in self.in_fcs) + tuple(w for w, _ in self.rec_fcs)
-
-        def run():
-            whole(out, x, bufs, p)
-        return run
+        return self.whole, self.out, self.x, bufs, self.whole_p
 
     def whole_params(self):
         """lstm_int's block (native_modules/src/rnn.h): header, cell update, hidden update,

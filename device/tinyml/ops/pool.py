@@ -40,7 +40,7 @@ def _prepare(m, op, kind):
         name = kind + ('_s8' if in_t.dtype == 'int8' else '_s16')
     else:
         raise unsupported(op, 'dtype %s' % in_t.dtype)
-    return 0, binder(m, kernel(m, name, op), op.outputs[0], op.inputs[0], block, params)
+    return binder(m, kernel(m, name, op), op.outputs[0], op.inputs[0], block, params)
 
 
 def prepare_avgpool(m, op):

@@ -111,7 +111,7 @@ def _prepare(m, op, log):
         params = array('i', [rows, depth])
         block = array('f', [beta])
         name = 'log_softmax_f32' if log else 'softmax_f32'
-        return 0, binder(m, kernel(m, name, op), op.outputs[0], op.inputs[0], block, params)
+        return binder(m, kernel(m, name, op), op.outputs[0], op.inputs[0], block, params)
     if log:
         return _prepare_log_int8(m, op, in_t, out_t, rows, depth)
     if in_t.dtype == 'int16' and out_t.dtype == 'int16':
@@ -134,7 +134,7 @@ def _prepare(m, op, log):
     except ValueError as e:
         raise fail(op, 'beta * input scale unusable: %s' % e)
     params = array('i', [rows, depth, mult, shift, diff_min, bits])
-    return 0, binder(m, kernel(m, 'softmax_s8', op), op.outputs[0], op.inputs[0], None, params)
+    return binder(m, kernel(m, 'softmax_s8', op), op.outputs[0], op.inputs[0], None, params)
 
 
 def _prepare_int16(m, op, in_t, out_t, rows, depth, beta):
@@ -146,7 +146,7 @@ def _prepare_int16(m, op, in_t, out_t, rows, depth, beta):
         raise fail(op, 'input has no quantization scale')
     mult, shift = softmax_int16_params(beta, scale_tuple(in_t)[0])
     params = array('i', [rows, depth, mult, shift])
-    return 0, binder(m, kernel(m, 'softmax_s16', op), op.outputs[0], op.inputs[0],
+    return binder(m, kernel(m, 'softmax_s16', op), op.outputs[0], op.inputs[0],
                      int16_luts(), params)
 
 
@@ -171,7 +171,7 @@ def _prepare_log_int8(m, op, in_t, out_t, rows, depth):
     except ValueError as e:
         raise fail(op, 'input scale unusable: %s' % e)
     p = array('i', [rows, depth] + list(params))
-    return 0, binder(m, kernel(m, 'log_softmax_s8', op), op.outputs[0], op.inputs[0], None, p)
+    return binder(m, kernel(m, 'log_softmax_s8', op), op.outputs[0], op.inputs[0], None, p)
 
 
 def prepare_softmax(m, op):

@@ -8,7 +8,7 @@ invokes; each invoke shifts it by one slot and appends the new feature activatio
 from array import array
 from .. import quant
 from ..kernels import python_rnn as K
-from . import KernelStep
+from . import KernelStep, kernel_scratch
 from .elementwise import fail, unsupported, QRANGE
 from .lstm import scale_product_ratio, kernel, per_tensor, row_sums
 
@@ -170,7 +170,14 @@ def prepare(m, op):
                                t[STATE], m.view(ins[W_FEATURE]))
     pt = _time_params(batch, n_filter, n_memory, rank, s_zp, ms2, out_zp,
                       m.view(ins[BIAS]))
-    return 0, KernelStep(Plan(m, op, pf, pt, None).bind)
+    plan = Plan(m, op, pf, pt, None)
+    plan.whole = getattr(m.kernels, 'svdf_int', None)
+    ks = 0
+    if plan.whole is not None:
+        plan.whole_p = array('i', pf)     # the feature block followed by the time block
+        plan.whole_p.extend(pt)
+        ks = kernel_scratch(m, plan.whole, plan.whole_p)
+    return 0, KernelStep(plan.bind, ks)
 
 
 class Plan:
@@ -180,6 +187,7 @@ class Plan:
         self.pf = pf
         self.pt = pt
         self.bias_copies = bias_copies   # float path: rnn_copy blocks bias -> output rows
+        self.whole = None                # the backend's whole-op kernel (native svdf_int)
 
     def bind(self, scratch):
         m = self.m
@@ -194,17 +202,13 @@ class Plan:
         self.feature = kernel(m, 'svdf_feature' + suffix)
         self.time = kernel(m, 'svdf_time' + suffix)
         self.copy = kernel(m, 'rnn_copy')
-        whole = None if suffix else getattr(m.kernels, 'svdf_int', None)
-        if whole is not None:
-            return self.bind_whole(whole)
+        if self.whole is not None:
+            return self.bind_whole()
         return self.run
 
-    def bind_whole(self, whole):
-        """The kernel step of the backend's whole-op kernel (native svdf_int): p is the
-        feature block followed by the time block."""
-        p = array('i', self.pf)
-        p.extend(self.pt)
-        return whole, self.out, self.x, (self.state, self.wf, self.wt), p
+    def bind_whole(self):
+        """The kernel step of the backend's whole-op kernel (native svdf_int)."""
+        return self.whole, self.out, self.x, (self.state, self.wf, self.wt), self.whole_p
 
     def run(self):
         if self.bias_copies is not None:
