@@ -186,8 +186,10 @@ def run(models=MODELS):
                             _k(h3), ratio(h3)))
     return ('## Memory (MicroPython unix port, 64-bit)\n\n'
             'KiB. imports / graph (reader output while alive) / Model (kept by load besides the '
-            'file bytes and arena) / arena / state / kept = heap after load + gc.collect(). '
-            '1st invoke kept = bytes the first invoke leaves allocated (lazy kernel scratch); '
+            'file bytes and arena) / arena (planned tensors plus the native kernels\' '
+            'scratch region) / state / kept = heap after load + gc.collect(). '
+            '1st invoke kept = bytes the first invoke leaves allocated (0: kernel scratch is in '
+            'the arena); '
             'invoke alloc = bytes a later invoke allocates (must be 0). '
             'min heap = smallest `-X heapsize` (1 KiB bisection) at which load + invoke '
             'succeed (it moves by some KiB between runs: conservative GC, fragmentation); '

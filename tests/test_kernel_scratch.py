@@ -147,3 +147,36 @@ def test_scratch_bytes_checks_p(calls):
     assert calls['bad_p'] == ['ValueError', 'p too short']
     assert calls['no_scratch_kernel'] == 0
     assert calls['python_fn'] == 0
+
+
+ARENAS = r'''
+import json
+from tinyml import model as M
+out = {}
+for name in NAMES:
+    m = M.load(ZOO + '/' + name + '.tflite')
+    out[name] = [m.plan_bytes, m.kernel_scratch_bytes, m.arena_bytes]
+print(json.dumps(out))
+'''
+
+
+def test_corpus_arena_with_kernel_scratch_within_tflm_arena(mp):
+    """With the native kernels' scratch in it, the arena of every corpus model on the unix
+    port stays within TFLM's smallest arena for that model (catalog.json: tflm_min_arena,
+    which holds TFLM's scratch buffers and its persistent op data). The scratch itself stays
+    small: single fully connected rows are widened in chunks, whatever their depth."""
+    import json
+    zoo = model_zoo()
+    if zoo is None:
+        pytest.skip('TINYML_MODEL_ZOO not set')
+    catalog = {m['name']: m for m in json.loads((zoo / 'catalog.json').read_text())['models']}
+    names = sorted(n for n in catalog if catalog[n].get('tflm_min_arena'))
+    got = mp.json('NAMES = %r\nZOO = %r\n' % (names, str(zoo)) + ARENAS, heapsize=64 << 20)
+    over = {}
+    for name in names:
+        plan, scratch, arena = got[name]
+        assert arena == (plan + 15) // 16 * 16 + scratch if scratch else arena == plan
+        assert scratch <= 16 * 1024, (name, scratch)
+        if arena > catalog[name]['tflm_min_arena']:
+            over[name] = (arena, catalog[name]['tflm_min_arena'])
+    assert not over, over

@@ -271,3 +271,36 @@ def test_viper_module_compiles_for_32bit_boards(tmp_path, arch):
     subprocess.run([str(mpy_cross), '-march=' + arch, '-msmall-int-bits=31',
                     '-o', str(tmp_path / 'viper.mpy'), str(src)], check=True)
     assert (tmp_path / 'viper.mpy').stat().st_size > 1000
+
+
+def test_viper_copy_strided_equals_python(mp):
+    """Random copy / fill jobs (element sizes 1, 2, 4; negative source strides) as in
+    tests/test_kernels_copy_native.py, viper_copy against python_copy."""
+    from test_kernels_copy_native import RANDOM
+    code = RANDOM.replace('import tinyml_kernels as N',
+                          'from tinyml.kernels import viper_copy as N')
+    assert code != RANDOM
+    out = mp(code % (5, 400))
+    assert out.strip().splitlines()[-1] == 'bad 0', out[-2000:]
+
+
+def test_viper_copy_strided_allocates_nothing(mp):
+    r = mp.json(r"""
+import gc, json
+from array import array
+from tinyml.kernels import viper_copy as V
+job = [0, 0, 2, 3, 4, 5, 0, 60, 20, 5, 1, 0, 1, 2, 8, 24] + \
+      [1, -2023406815, 1, 1, 1, 7, 100, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+p = array('i', [4, 2] + job)
+out = bytearray(4 * 120)
+a = bytes(i & 255 for i in range(1024))
+used = []
+for k in range(3):                  # the first rounds may allocate for the harness itself
+    gc.collect()
+    before = gc.mem_alloc()
+    V.copy_strided(out, a, None, p)
+    used.append(gc.mem_alloc() - before)
+print(json.dumps([used[-1], list(out[400:408])]))
+""")
+    assert r[0] == 0
+    assert r[1] == [0x21, 0x43, 0x65, 0x87] * 2      # the fill's raw bytes, little-endian

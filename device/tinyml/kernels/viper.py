@@ -7,6 +7,7 @@ module only when compat.HAS_VIPER). Kernels not defined here fall back to the py
     + kernels/viper_rnn.py: lstm_gate_fc, lstm_cell_update, lstm_hidden_update, rnn_copy,
       svdf_feature, svdf_time
     + kernels/viper_softmax.py: softmax_s8
+    + kernels/viper_copy.py: copy_strided
 
 Word size: viper ints are machine words (32 bits on armv6m/armv7m/xtensawin, 64 on the unix
 port). Everything here is exact on both:
@@ -840,9 +841,10 @@ KERNELS = {'conv_s8': conv_s8, 'depthwise_s8': depthwise_s8,
 
 def _add_kernel_modules():
     # each imports this module and adds its KERNELS itself when imported first
-    from . import viper_rnn, viper_softmax
+    from . import viper_rnn, viper_softmax, viper_copy
     KERNELS.update(getattr(viper_rnn, 'KERNELS', {}))
     KERNELS.update(getattr(viper_softmax, 'KERNELS', {}))
+    KERNELS.update(getattr(viper_copy, 'KERNELS', {}))
 
 
 _add_kernel_modules()
