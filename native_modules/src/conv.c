@@ -120,12 +120,17 @@ static int conv_runs_w_bytes(const int32_t *p) {
 }
 #endif
 
-/* two natural columns, then (DSP) the packed pair of the same size and the accumulators of
-   tk_pair_rows_dsp */
+/* the natural columns (two with pixel pairs, else one), then (DSP) the packed pair */
+static size_t conv_cols_bytes(int K) {
+    return (TK_PAIRS ? 2 : 1) * (size_t)col_stride(K) * sizeof(tk_col_t)
+           + (TK_DSP ? 4 * (size_t)col_stride(K) : 0);
+}
+
+/* the columns, then (DSP) the accumulators and table of tk_pair_rows_dsp and the re-laid-out
+   filter, or (Cortex-M0) the requantization table */
 size_t tk_conv_s8_scratch(const int32_t *p) {
-    return 4 * (size_t)col_stride(conv_depth(p)) * sizeof(tk_col_t) + TK_MAT_ACC_BYTES
-           + TK_RQ_TAB_BYTES(p[CV_OUT_C]) + (size_t)conv_runs_w_bytes(p)
-           + TK_RQ_M0_BYTES(p[CV_OUT_C]);
+    return conv_cols_bytes(conv_depth(p)) + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(p[CV_OUT_C])
+           + (size_t)conv_runs_w_bytes(p) + TK_RQ_M0_BYTES(p[CV_OUT_C]);
 }
 
 /* the column of output pixel (oy, ox), natural order: taps in (ky, kx, c) order like the
@@ -405,9 +410,9 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     cc.K = conv_depth(p);
     cc.is_1x1 = conv_is_1x1(p);
     cc.col[0] = (tk_col_t *)scratch;
-    cc.col[1] = cc.col[0] + col_stride(cc.K);
-    cc.packed = (uint32_t *)(cc.col[1] + col_stride(cc.K));
-    cc.acc = (int32_t *)(cc.packed + col_stride(cc.K));
+    cc.col[1] = cc.col[0] + col_stride(cc.K);       /* pixel pairs only */
+    cc.packed = (uint32_t *)(cc.col[0] + (TK_PAIRS ? 2 : 1) * col_stride(cc.K));
+    cc.acc = (int32_t *)((char *)scratch + conv_cols_bytes(cc.K));
     cc.runs = 0;
     cc.w = w;
     cc.w16 = 0;
@@ -417,8 +422,7 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
 #endif
 #if TK_M0
     const tk_rq_t rq = conv_rq(p);
-    tk_rq_m0_init(&cc.rq_m0, (int32_t *)((char *)scratch + 4 * (size_t)col_stride(cc.K)
-                                         * sizeof(tk_col_t)), &rq, out_c, 0);
+    tk_rq_m0_init(&cc.rq_m0, cc.acc, &rq, out_c, 0);
 #endif
 #if TK_DSP
     if (conv_runs_ok(p) && (conv_runs_reorder(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0)) {
