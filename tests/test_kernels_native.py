@@ -258,6 +258,7 @@ def val():
     if r < 0.8:
         return random.randint(-300, 300)
     return random.getrandbits(32) - (1 << 31)   # randint hangs on 2**32-wide ranges
+scratchy = ('conv_s8', 'depthwise_s8', 'fully_connected_s8')   # take a scratch argument
 ok = err = 0
 for i in range(%d):
     name = random.choice(names)
@@ -266,8 +267,14 @@ for i in range(%d):
     tc = random.choice('bbh')
     bufs = [array(tc, bytes(random.choice((0, 1, 7, 64, 300, 2000)) * (2 if tc == 'h' else 1)))
             for _ in range(3)]
+    args = bufs + [p]
+    if name in scratchy and random.random() < 0.5:
+        s = bytearray(random.choice((0, 8, 64, 1000, 5000)) + 8)
+        args.append(memoryview(s)[random.choice((0, 0, 4, 8)):])
     try:
-        getattr(N, name)(bufs[0], bufs[1], bufs[2], p)
+        if name in scratchy:
+            N.scratch_bytes(getattr(N, name), p)
+        getattr(N, name)(*args)
         ok += 1
     except (ValueError, MemoryError):
         err += 1
@@ -283,7 +290,7 @@ def test_binding_random_parameter_blocks_never_crash(mp, built, seed):
 
 @pytest.mark.parametrize("heap", [300000, 340000, 370000])
 def test_scratch_out_of_heap_is_memoryerror_not_a_crash(mp, zoo, heap):
-    """The native kernels' scratch comes from the heap on first use: when there is none left,
+    """Low heap: the arena (kernel scratch included) does not fit at load, or the model runs;
     MemoryError, never a NULL write (the process must exit normally)."""
     out = mp("""
 import tinyml
