@@ -74,6 +74,12 @@ def block_shape_cases(rng):
         cases.append(C.depthwise_case(rng, shape=(2, 7, 5, in_c, 1, k, k, stride, 1),
                                       padding=pad))
     cases.append(C.depthwise_case(rng, shape=(1, 9, 8, 24, 1, 3, 3, 1, 2), padding='SAME'))
+    # one input channel, depth multiplier > 1: run as the conv of the transposed filter
+    for shape, pad in [((1, 11, 9, 1, 8, 3, 3, 2, 1), 'SAME'), ((1, 12, 10, 1, 5, 4, 3, 1, 1),
+                                                                'VALID'),
+                       ((2, 7, 8, 1, 3, 3, 3, 1, 2), 'SAME'), ((1, 49, 40, 1, 8, 10, 8, 2, 1),
+                                                               'SAME')]:
+        cases.append(C.depthwise_case(rng, shape=shape, padding=pad))
     # several channel chunks (64 channels of 3x3, fewer for larger filters), 1..3-tap border
     # rows, strides, a tail, and shifts across [-31, 1] (assembler table or C fix-ups)
     for in_c, k, stride, pad in [(136, 3, 1, 'SAME'), (76, 7, 2, 'SAME'), (20, 2, 2, 'SAME'),

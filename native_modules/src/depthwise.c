@@ -370,10 +370,39 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
 }
 #endif
 
+/* One input channel and depth multiplier > 1 (the first layer of person_detect and
+   micro_speech) is the conv of the transposed filter, same sums and requantization; the conv
+   kernels block over output channels, where depthwise ones would have a single channel. x64
+   keeps its eight-channel depthwise loop. */
+static int dw_as_conv(const int32_t *p) {
+    return !TK_SSE2 && p[CV_IN_C] == 1 && p[CV_DEPTH_MULT] > 1;
+}
+
+/* the conv's scratch, then the transposed filter */
+static size_t dw_conv_filter_at(const int32_t *p) {
+    return (tk_conv_s8_scratch(p) + 7) & ~(size_t)7;
+}
+
+/* the transposed filter in scratch (a separate frame: the conv is then a tail call) */
+__attribute__((noinline)) static const int8_t *dw_conv_filter(const int8_t *w, const int32_t *p,
+                                                              void *scratch) {
+    int taps = p[CV_K_H] * p[CV_K_W], out_c = p[CV_OUT_C];
+    int8_t *wt = (int8_t *)scratch + dw_conv_filter_at(p);
+    for (int t = 0; t < taps; t++) {
+        for (int o = 0; o < out_c; o++) {
+            wt[o * taps + t] = w[t * out_c + o];
+        }
+    }
+    return wt;
+}
+
 /* DSP: a chunk's unpacked weights, requantization table, accumulators, fix-up list and
    shift >= 0 list (kept off the C stack: MicroPython runs native code on the port's small
    task stack) */
 size_t tk_depthwise_s8_scratch(const int32_t *p) {
+    if (dw_as_conv(p)) {
+        return dw_conv_filter_at(p) + (size_t)p[CV_K_H] * p[CV_K_W] * p[CV_OUT_C];
+    }
 #if TK_DSP
     if (p[CV_DEPTH_MULT] == 1 && p[CV_DIL_W] == 1) {
         size_t g = (size_t)dw_max_groups(p);
@@ -389,8 +418,9 @@ size_t tk_depthwise_s8_scratch(const int32_t *p) {
     return 0;
 }
 
-void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p,
-                     void *scratch) {
+/* not inlined into tk_depthwise_s8: its frame would then sit under the conv's too */
+__attribute__((noinline)) static void dw_s8(int8_t *out, const int8_t *in, const int8_t *w,
+                                            const int32_t *p, void *scratch) {
     if (p[CV_DEPTH_MULT] != 1) {
 #if TK_SSE2
         if ((p[CV_DEPTH_MULT] & 7) == 0) {
@@ -432,5 +462,14 @@ void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32
 #endif
             }
         }
+    }
+}
+
+void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p,
+                     void *scratch) {
+    if (dw_as_conv(p)) {
+        tk_conv_s8(out, in, dw_conv_filter(w, p, scratch), p, scratch);
+    } else {
+        dw_s8(out, in, w, p, scratch);
     }
 }
