@@ -58,7 +58,9 @@ def test_viper_kernel_bytes_equal_python(mp, tmp_path, kernel, limbs):
                        (2, 10, 7, 5, 300, 3, 2, 2, 1)],
            'depthwise_s8': [(1, 13, 12, 64, 1, 3, 3, 1, 1), (1, 9, 8, 40, 2, 3, 3, 2, 1),
                             (1, 30, 30, 3, 1, 5, 5, 1, 2), (1, 15, 14, 24, 1, 3, 3, 1, 2),
-                            (2, 17, 16, 16, 1, 3, 3, 2, 1)],
+                            (2, 17, 16, 16, 1, 3, 3, 2, 1),
+                            # one input channel: the conv of the transposed filter
+                            (1, 11, 9, 1, 8, 3, 3, 2, 1), (1, 20, 16, 1, 8, 10, 8, 2, 1)],
            'fully_connected_s8': [(1, 1000, 12), (3, 257, 33)]}
     for shape in big.get(kernel, ()):
         gen = {'conv_s8': C.conv_case, 'depthwise_s8': C.depthwise_case,

@@ -533,9 +533,28 @@ def conv_s8(out, a, b, p):
     _conv_run(out, a, b, p)
 
 
+@micropython.viper
+def _transpose(dst, src, rows: int, cols: int):
+    """dst[c * rows + r] = src[r * cols + c] (bytes)."""
+    d = ptr8(dst)
+    s = ptr8(src)
+    for r in range(rows):
+        for c in range(cols):
+            d[c * rows + r] = s[r * cols + c]
+
+
 def depthwise_s8(out, a, b, p):
-    """DEPTHWISE_CONV_2D int8 (kernels/python.py CONV_HEADER layout)."""
+    """DEPTHWISE_CONV_2D int8 (kernels/python.py CONV_HEADER layout). One input channel with
+    a depth multiplier > 1 (the first layer of micro_speech and person_detect) runs as the
+    conv of the transposed filter, as in native_modules/src/depthwise.c: conv_s8's loop over
+    output channels beats _dw_run's there (2.5x on micro_speech's)."""
     out_c = p[6]
+    taps = p[7] * p[8]
+    if p[3] == 1 and out_c > 1:
+        wt = _buf('wt', 'b', taps * out_c)
+        _transpose(wt, b, taps, out_c)
+        conv_s8(out, a, wt, p)
+        return
     _buf('acc', 'i', out_c if out_c > _ACC else _ACC)
     _set_out(_CTL, p, 16)
     _set_ctl(_CTL, 0, out_c, 20 + out_c)
