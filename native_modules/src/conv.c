@@ -7,6 +7,7 @@
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"
+#include "udiv.h"
 
 void tk_conv_s8_ref(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
     int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], out_c = p[CV_OUT_C];
@@ -83,9 +84,74 @@ static int conv_runs_w16(const int32_t *p) {
            && 2 * p[CV_OUT_C] * col_stride(conv_depth(p)) <= CONV_W16_MAX;
 }
 
+/* Quads (tk_quads_dsp): with the filter rows unpacked and the output channels a multiple of
+   4, whole pixels run in assembler, requantized from the accumulators in registers. Channel
+   c's weights and bias are scaled by f = 2 ** (s + 1), s = max(shift, 0), so its accumulator
+   is A = f a: for shift = -e <= -1, TFLM's floor((floor((a m + 2**30) / 2**31) + 2**(e-1)
+   - [a < 0]) / 2**e) + out_offset is (Ra + floor((A m + 2**31) / 2**32) - [A < 0]) >> e with
+   Ra = 2**(e-1) + out_offset * 2**e (mask -1); for shift >= 0, floor(((a << s) m + 2**30)
+   / 2**31) + out_offset is Ra + floor((A m + 2**31) / 2**32) with Ra = out_offset (mask 0,
+   e 0). That holds while nothing overflows: |a| <= |bias| + K * 255 * 128 =: amax, and
+   A and Ra + A fit in int32 (checked here; f * w fits in int16 for s <= 7). */
+#define CONV_QUAD_COLS 4     /* pixels per tk_quads_dsp call */
+
+static int conv_quads_ok(const int32_t *p) {
+    int out_c = p[CV_OUT_C];
+    const int32_t *bias = p + CV_HDR, *shift = bias + 2 * out_c;
+    uint32_t span = (uint32_t)conv_depth(p) * (255u * 128u);    /* < 2**28: K <= 8192 */
+    if (out_c % 4 != 0 || !conv_runs_w16(p)) {
+        return 0;
+    }
+    for (int c = 0; c < out_c; c++) {
+        uint32_t b = bias[c] < 0 ? 0u - (uint32_t)bias[c] : (uint32_t)bias[c];
+        int s = shift[c];
+        if (b >= 1u << 28 || s < -21 || (s >= 0 && (s > 7 || (b + span) >> (30 - s) != 0))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* int32 words of the quads' stream (K padded to whole groups) */
+static int conv_quads_words(const int32_t *p) {
+    return p[CV_OUT_C] * (5 + col_stride(conv_depth(p)) / 2);
+}
+
 static int conv_runs_w_bytes(const int32_t *p) {
     int n = p[CV_OUT_C] * col_stride(conv_depth(p));
+    if (conv_quads_ok(p)) {
+        return (conv_runs_reorder(p) ? n : 0) + 4 * conv_quads_words(p)
+               + CONV_QUAD_COLS * 2 * col_stride(conv_depth(p));
+    }
     return (conv_runs_reorder(p) ? n : 0) + (conv_runs_w16(p) ? 2 * n : 0);
+}
+
+/* the quads' stream from filter rows w in column order (K: a multiple of 4) */
+static void conv_quads_stream(int32_t *s, const int8_t *w, const int32_t *p, int K) {
+    int out_c = p[CV_OUT_C];
+    int32_t out_offset = p[CV_OUT_OFFSET];
+    const int32_t *bias = p + CV_HDR, *mult = bias + out_c, *shift = mult + out_c;
+    for (int q = 0; q < out_c; q += 4) {
+        int f[4];
+        for (int j = 0; j < 4; j++) {
+            f[j] = 1 << ((shift[q + j] > 0 ? shift[q + j] : 0) + 1);
+            *s++ = bias[q + j] * f[j];
+        }
+        for (int k = 0; k < K; k += 4) {
+            for (int j = 0; j < 4; j++, s += 2) {
+                const int8_t *r = w + (q + j) * K + k;
+                s[0] = (int32_t)tk_pack16(r[0] * f[j], r[2] * f[j]);
+                s[1] = (int32_t)tk_pack16(r[1] * f[j], r[3] * f[j]);
+            }
+        }
+        for (int j = 0; j < 4; j++, s += 4) {
+            int e = -shift[q + j];
+            s[0] = mult[q + j];
+            s[1] = e >= 1 ? (1 << (e - 1)) + out_offset * (1 << e) : out_offset;
+            s[2] = e >= 1 ? e : 0;
+            s[3] = e >= 1 ? -1 : 0;
+        }
+    }
 }
 
 static void conv_runs_weights(int8_t *wr, const int8_t *w, const int32_t *p) {
@@ -207,23 +273,6 @@ static __attribute__((noinline)) void conv_runs_inside(uint32_t *dst, int step,
     }
 }
 
-/* conv_runs_inside for 3x3 kernels over 3 channels (RGB stems): runs of 8 + 1 */
-static __attribute__((noinline)) void conv_runs_inside_3x3c3(uint32_t *dst, int step,
-                                                             const int8_t *src, int row_stride,
-                                                             int32_t in_offset) {
-    uint32_t off2 = ((uint32_t)in_offset & 0xFFFF) * 0x10001u;
-    const int8_t *s1 = src + row_stride, *s2 = s1 + row_stride;
-    tk_pack4(dst, src, off2);
-    tk_pack4(dst + step, src + 4, off2);
-    tk_pack4(dst + 2 * step, s1, off2);
-    tk_pack4(dst + 3 * step, s1 + 4, off2);
-    tk_pack4(dst + 4 * step, s2, off2);
-    tk_pack4(dst + 5 * step, s2 + 4, off2);
-    dst += 6 * step;
-    dst[0] = tk_pack16(src[8] + in_offset, s2[8] + in_offset);
-    dst[1] = (uint32_t)(s1[8] + in_offset) & 0xFFFF;
-}
-
 /* a column touching the padding: col[0] holds a clipped kernel row, col[1] the leftovers */
 static __attribute__((noinline)) void conv_runs_clipped(conv_cols_t *cc, uint32_t *dst,
                                                         int step, int iy0, int ix0) {
@@ -278,15 +327,9 @@ static void conv_runs_column(conv_cols_t *cc, uint32_t *dst, int step, int oy, i
         conv_runs_clipped(cc, dst, step, iy0, ix0);
         return;
     }
-    const int8_t *src = cc->in_b + (iy0 * in_w + ix0) * in_c;
-    int row_stride = p[CV_DIL_H] * in_w * in_c;
-    if (k_h == 3 && k_w == 3 && in_c == 3) {
-        conv_runs_inside_3x3c3(dst, step, src, row_stride, p[CV_IN_OFFSET]);
-        return;
-    }
     int r4 = (k_w * in_c) & ~3;
-    conv_runs_inside(dst, step, src, row_stride, k_h, r4, k_w * in_c - r4, p[CV_IN_OFFSET],
-                     cc->col[1]);
+    conv_runs_inside(dst, step, cc->in_b + (iy0 * in_w + ix0) * in_c, p[CV_DIL_H] * in_w * in_c,
+                     k_h, r4, k_w * in_c - r4, p[CV_IN_OFFSET], cc->col[1]);
 }
 #endif
 
@@ -398,6 +441,84 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
 #endif
 }
 
+#if TK_DSP
+static uint32_t conv_bytes4(int32_t v) {
+    return ((uint32_t)v & 0xFF) * 0x01010101u;
+}
+
+static void conv_quads_call(const tk_quads_job_t *job, int clamp) {
+    if (clamp) {
+        tk_quads_clamp_dsp(job);
+    } else {
+        tk_quads_dsp(job);
+    }
+}
+
+/* windows [*ox_a, *ox_b) of a row lie inside the input horizontally (dilation_w 1) */
+static void conv_inside_span(const int32_t *p, int *ox_a, int *ox_b) {
+    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT], last = p[CV_IN_W] - p[CV_K_W] + pad_l;
+    int a = pad_l > 0 ? (int)tk_udiv32((uint32_t)(pad_l + stride_w - 1), (uint32_t)stride_w) : 0;
+    int b = last >= 0 ? (int)tk_udiv32((uint32_t)last, (uint32_t)stride_w) + 1 : 0;
+    *ox_a = a;
+    *ox_b = b < p[CV_OUT_W] ? b : p[CV_OUT_W];
+}
+
+/* every pixel by tk_quads_dsp, up to CONV_QUAD_COLS columns packed at cols per call; row-run
+   windows wholly inside the input pack straight from it (runs of 3 x 9 inputs several at
+   once) */
+static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int32_t *stream,
+                       uint32_t *cols) {
+    const int32_t *p = cc->p;
+    int out_c = p[CV_OUT_C], out_w = p[CV_OUT_W], col_words = cc->K / 2, n = 0;
+    int in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_h = p[CV_K_H], run = p[CV_K_W] * in_c;
+    int clamp = p[CV_ACT_MIN] > -128 || p[CV_ACT_MAX] < 127, pack39 = k_h == 3 && run == 9;
+    int32_t in_offset = p[CV_IN_OFFSET];
+    tk_runs_geom_t g = {((uint32_t)in_offset & 0xFFFF) * 0x10001u,
+                        p[CV_DIL_H] * in_w * in_c, p[CV_STRIDE_W] * in_c};
+    tk_quads_job_t job = {cols, cols, stream, stream + conv_quads_words(p), out, cc->K / 4,
+                          conv_bytes4(p[CV_ACT_MIN]), conv_bytes4(p[CV_ACT_MAX])};
+    int ox_a, ox_b;
+    conv_inside_span(p, &ox_a, &ox_b);
+    for (int b = 0; b < p[CV_BATCHES]; b++) {
+        cc->in_b = in + b * p[CV_IN_H] * in_w * in_c;
+        for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
+            int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP];
+            int rows_in = cc->runs && iy0 >= 0 && iy0 + (k_h - 1) * p[CV_DIL_H] < p[CV_IN_H];
+            const int8_t *src = cc->in_b + (iy0 * in_w - p[CV_PAD_LEFT]) * in_c;
+            for (int ox = 0; ox < out_w;) {
+                uint32_t *dst = cols + n * col_words;
+                int m = 1;
+                if (rows_in && ox >= ox_a && ox < ox_b) {
+                    const int8_t *x = src + ox * g.step;
+                    if (pack39) {
+                        m = ox_b - ox < CONV_QUAD_COLS - n ? ox_b - ox : CONV_QUAD_COLS - n;
+                        tk_pack_3x9_dsp(dst, dst + m * col_words, x, &g);
+                    } else {
+                        conv_runs_inside(dst, 2, x, g.row_stride, k_h, run & ~3, run & 3,
+                                         in_offset, cc->col[1]);
+                    }
+                } else {
+                    cc->packed = dst;
+                    conv_column(cc, 0, oy, ox, 0);
+                }
+                ox += m;
+                n += m;
+                if (n == CONV_QUAD_COLS) {
+                    job.cols_end = cols + n * col_words;
+                    conv_quads_call(&job, clamp);
+                    job.out += n * out_c;
+                    n = 0;
+                }
+            }
+        }
+    }
+    if (n) {
+        job.cols_end = cols + n * col_words;
+        conv_quads_call(&job, clamp);
+    }
+}
+#endif
+
 void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p, void *scratch) {
     int out_c = p[CV_OUT_C], out_w = p[CV_OUT_W];
     conv_cols_t cc;
@@ -411,18 +532,14 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     cc.runs = 0;
     cc.w = w;
     cc.w16 = 0;
-#if TK_DSP
-    const tk_rq_t rq = conv_rq(p);
-    tk_rq_table_dsp(cc.acc + TK_MAT_ACC_BYTES / 4, &rq, out_c);
-#endif
 #if TK_M0
     const tk_rq_t rq = conv_rq(p);
     tk_rq_m0_init(&cc.rq_m0, (int32_t *)((char *)scratch + 4 * (size_t)col_stride(cc.K)
                                          * sizeof(tk_col_t)), &rq, out_c, 0);
 #endif
 #if TK_DSP
+    int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c);
     if (conv_runs_ok(p) && (conv_runs_reorder(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0)) {
-        int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c);
         cc.runs = 1;
         if (conv_runs_reorder(p)) {
             conv_runs_weights(wr, w, p);
@@ -430,15 +547,19 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
             wr += out_c * col_stride(cc.K);
         }
         cc.K = col_stride(cc.K);
-        if (conv_runs_w16(p)) {
-            tk_unpack_rows_dsp((uint32_t *)wr, cc.w, out_c, cc.K);
-            cc.w16 = (const uint32_t *)wr;
-        }
-    } else if (conv_runs_w16(p)) {
-        uint32_t *wu = (uint32_t *)((int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c));
-        tk_unpack_rows_dsp(wu, w, out_c, cc.K);
-        cc.w16 = wu;
     }
+    if (conv_quads_ok(p)) {
+        int32_t *stream = (int32_t *)wr;
+        conv_quads_stream(stream, cc.w, p, cc.K);
+        conv_quads(out, &cc, in, stream, (uint32_t *)(stream + conv_quads_words(p)));
+        return;
+    }
+    if (conv_runs_w16(p)) {
+        tk_unpack_rows_dsp((uint32_t *)wr, cc.w, out_c, cc.K);
+        cc.w16 = (const uint32_t *)wr;
+    }
+    const tk_rq_t rq = conv_rq(p);
+    tk_rq_table_dsp(cc.acc + TK_MAT_ACC_BYTES / 4, &rq, out_c);
 #endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {
         cc.in_b = in + b * p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];

@@ -171,6 +171,36 @@ static inline void tk_unpack_rows_dsp(uint32_t *dst, const int8_t *w, int n, int
     }
 }
 
+/* whole pixels from packed columns (tk_pack_col, one after another, `groups` groups each)
+   and a stream of quads of output channels, requantized in place: per quad its four
+   accumulators' starting values, per group the four rows' words (w0, w2), (w1, w3), then per
+   channel (m, Ra, e, mask), its outputs being the int8 saturation of
+   (Ra + floor((a m + 2**31) / 2**32) + (mask & -[a < 0])) >> e for its accumulator a. Each
+   pixel's outputs are the quads' in order, four bytes a quad (see conv.c for the scaling that
+   makes this TFLM's requantization); tk_quads_clamp_dsp clamps them to the act_min / act_max
+   bytes */
+typedef struct {
+    const uint32_t *cols, *cols_end;
+    const int32_t *w, *w_end;
+    int8_t *out;
+    int32_t groups;             /* >= 1 */
+    uint32_t act_min4, act_max4;
+} tk_quads_job_t;
+void tk_quads_dsp(const tk_quads_job_t *job);
+void tk_quads_clamp_dsp(const tk_quads_job_t *job);
+
+/* packed columns (step 2, one after another from dst to dst_end, 14 words each) of windows
+   of three runs of nine inputs, the first window at src: each run's first eight values plus
+   the offset, then the group (r0[8], r1[8], r2[8], x) whose fourth value x is arbitrary
+   (conv.c's row-run columns: its weight is 0) */
+typedef struct {
+    uint32_t off2;              /* the input offset in both halves */
+    int32_t row_stride;         /* bytes from one run to the next */
+    int32_t step;               /* bytes from one window to the next */
+} tk_runs_geom_t;
+void tk_pack_3x9_dsp(uint32_t *dst, uint32_t *dst_end, const int8_t *src,
+                     const tk_runs_geom_t *g);
+
 /* requantization of such blocks (dot_dsp.c), tk_rq_s8 in assembler: pair j's acc (c0 r0,
    c0 r1, c1 r0, c1 r1) to out[2j], out[2j + 1] (column 0) and out[stride + 2j],
    out[stride + 2j + 1]; channel c's constants at tab + 4c (tk_rq_table_dsp) */

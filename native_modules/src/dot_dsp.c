@@ -168,6 +168,139 @@ __attribute__((naked)) void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
+/* Columns times rows in blocks of one column and four rows ("quads"), requantized in place:
+   tk_quads_dsp (dot.h). Per group of four K values: LDM of the column's two words, 2 LDM of
+   the four rows' unpacked words, 8 SMLAD = 11 instructions, 16 MACs. r0 = column, r1 = the
+   stream, r2 = the column's end, r3..r6 = the quad's accumulators, r7/r8 = column words,
+   r9..r12 = two rows' words, lr = out. */
+#define TK_GROUP_1X4_W16 \
+    "ldm.w r0!, {r7, r8}\n" \
+    "ldm.w r1!, {r9, r10, r11, r12}\n" \
+    "smlad r3, r9, r7, r3\n" \
+    "smlad r3, r10, r8, r3\n" \
+    "smlad r4, r11, r7, r4\n" \
+    "smlad r4, r12, r8, r4\n" \
+    "ldm.w r1!, {r9, r10, r11, r12}\n" \
+    "smlad r5, r9, r7, r5\n" \
+    "smlad r5, r10, r8, r5\n" \
+    "smlad r6, r11, r7, r6\n" \
+    "smlad r6, r12, r8, r6\n"
+
+/* accumulator A (register) of a channel with constants m, Ra, e, mask (registers) to the int8
+   saturated output in A: ((Ra + SMMLAR's x) + (mask & sign) >> e) */
+#define TK_QUAD_RQ(A, M, RA, E, MASK) \
+    "smmlar " RA ", " A ", " M ", " RA "\n" \
+    "and " MASK ", " MASK ", " A ", asr #31\n" \
+    "add " RA ", " RA ", " MASK "\n" \
+    "asr " RA ", " RA ", " E "\n" \
+    "ssat " A ", #8, " RA "\n"
+
+/* CLAMP: the four outputs in r3 clamped to act_min / act_max as bytes ([sp, #24], [sp, #28]:
+   the bounds in every byte) */
+#define TK_QUAD_CLAMP \
+    "ldrd r7, r8, [sp, #24]\n" \
+    "ssub8 r9, r3, r7\n" \
+    "sel r3, r3, r7\n" \
+    "ssub8 r9, r3, r8\n" \
+    "sel r3, r8, r3\n"
+
+/* frame: [sp] the group loop's entry (8 copies, entered by the group count mod 8), [sp, #4]
+   the pixel's column, [sp, #8] its end, [sp, #12] / [sp, #16] the stream and its end,
+   [sp, #20] the columns' end, [sp, #24] / [sp, #28] the byte bounds */
+#define TK_QUADS(NAME, CLAMP) \
+__attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
+    __asm__ volatile ( \
+        "push {r4-r11, lr}\n" \
+        "sub sp, sp, #32\n" \
+        "ldm r0, {r1, r2, r3, r4, r5, r6, r7, r8}\n" \
+        "strd r7, r8, [sp, #24]\n" \
+        "add r9, r1, r6, lsl #3\n" \
+        "strd r1, r9, [sp, #4]\n" \
+        "strd r3, r4, [sp, #12]\n" \
+        "str r2, [sp, #20]\n" \
+        "mov lr, r5\n" \
+        "mov r1, r3\n" \
+        "adr.w r7, 5f\n" \
+        "and r8, r6, #7\n" \
+        "rsb r8, r8, #8\n" \
+        "and r8, r8, #7\n" \
+        "mov r9, #44\n"                 /* bytes per copy: 11 32-bit instructions */ \
+        "mla r7, r8, r9, r7\n" \
+        "orr r7, r7, #1\n" \
+        "str r7, [sp]\n" \
+        "1:\n" \
+        "ldm r1!, {r3, r4, r5, r6}\n" \
+        "ldrd r0, r2, [sp, #4]\n" \
+        "ldr r7, [sp]\n" \
+        "bx r7\n" \
+        "5:\n" \
+        TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 \
+        TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 \
+        "cmp r0, r2\n" \
+        "bne 5b\n" \
+        "ldm r1!, {r0, r2, r7, r8, r9, r10, r11, r12}\n" \
+        TK_QUAD_RQ("r3", "r0", "r2", "r7", "r8") \
+        TK_QUAD_RQ("r4", "r9", "r10", "r11", "r12") \
+        "ldm r1!, {r0, r2, r7, r8, r9, r10, r11, r12}\n" \
+        TK_QUAD_RQ("r5", "r0", "r2", "r7", "r8") \
+        TK_QUAD_RQ("r6", "r9", "r10", "r11", "r12") \
+        "bfi r3, r4, #8, #8\n" \
+        "bfi r3, r5, #16, #8\n" \
+        "bfi r3, r6, #24, #8\n" \
+        CLAMP \
+        "str r3, [lr], #4\n" \
+        "ldr r7, [sp, #16]\n" \
+        "cmp r1, r7\n" \
+        "bne 1b\n" \
+        "ldrd r0, r2, [sp, #4]\n"       /* next pixel: its column follows */ \
+        "sub r7, r2, r0\n" \
+        "add r7, r2, r7\n" \
+        "strd r2, r7, [sp, #4]\n" \
+        "ldr r1, [sp, #12]\n" \
+        "ldr r7, [sp, #20]\n" \
+        "cmp r2, r7\n" \
+        "bne 1b\n" \
+        "add sp, sp, #32\n" \
+        "pop {r4-r11, pc}\n"); \
+}
+TK_QUADS(tk_quads_dsp, "")
+TK_QUADS(tk_quads_clamp_dsp, TK_QUAD_CLAMP)
+
+/* one run's first eight inputs (r2) as two groups at r0 (r4..r6, r12: the four words), its
+   ninth input to NINTH */
+#define TK_PACK_RUN9(NINTH) \
+    "ldr r5, [r2]\n" \
+    "ldr r12, [r2, #4]\n" \
+    "ldrb " NINTH ", [r2, #8]\n" \
+    "sxtab16 r4, r3, r5\n" \
+    "sxtab16 r5, r3, r5, ror #8\n" \
+    "sxtab16 r6, r3, r12\n" \
+    "sxtab16 r12, r3, r12, ror #8\n" \
+    "stm r0!, {r4, r5, r6, r12}\n"
+
+/* r3 = off2, r7 = row stride, r8 = step - 2 row strides: 33 instructions a column */
+__attribute__((naked)) void tk_pack_3x9_dsp(uint32_t *dst, uint32_t *dst_end, const int8_t *src,
+                                            const tk_runs_geom_t *g) {
+    __asm__ volatile (
+        "push {r4-r10, lr}\n"
+        "ldm r3, {r3, r7, r8}\n"
+        "sub r8, r8, r7, lsl #1\n"
+        "1:\n"
+        TK_PACK_RUN9("lr")
+        "add r2, r2, r7\n"
+        TK_PACK_RUN9("r9")
+        "add r2, r2, r7\n"
+        TK_PACK_RUN9("r10")
+        "orr lr, lr, r10, lsl #16\n"
+        "sxtab16 lr, r3, lr\n"
+        "sxtab16 r9, r3, r9\n"          /* high half: times a 0 weight */
+        "strd lr, r9, [r0], #8\n"
+        "add r2, r2, r8\n"
+        "cmp r0, r1\n"
+        "bne 1b\n"
+        "pop {r4-r10, pc}\n");
+}
+
 /* out_offset + clamp of lr (r5..r7 = out_offset, act_min, act_max), then STORE */
 #define TK_RQ_CLAMP(STORE) \
     "add lr, lr, r5\n" \
