@@ -93,7 +93,12 @@ static int conv_runs_w16(const int32_t *p) {
    / 2**31) + out_offset is Ra + floor((A m + 2**31) / 2**32) with Ra = out_offset (mask 0,
    e 0). That holds while nothing overflows: |a| <= |bias| + K * 255 * 128 =: amax, and
    A and Ra + A fit in int32 (checked here; f * w fits in int16 for s <= 7). */
-#define CONV_QUAD_COLS 4     /* pixels per tk_quads_dsp call */
+#define CONV_QUAD_COL_BYTES 1024     /* packed columns per tk_quads_dsp call: 1 to 16 in this */
+
+static int conv_quad_cols(const int32_t *p) {
+    int n = CONV_QUAD_COL_BYTES / (2 * col_stride(conv_depth(p)));
+    return n < 1 ? 1 : (n > 16 ? 16 : n);
+}
 
 static int conv_quads_ok(const int32_t *p) {
     int out_c = p[CV_OUT_C];
@@ -121,7 +126,7 @@ static int conv_runs_w_bytes(const int32_t *p) {
     int n = p[CV_OUT_C] * col_stride(conv_depth(p));
     if (conv_quads_ok(p)) {
         return (conv_runs_reorder(p) ? n : 0) + 4 * conv_quads_words(p)
-               + CONV_QUAD_COLS * 2 * col_stride(conv_depth(p));
+               + conv_quad_cols(p) * 2 * col_stride(conv_depth(p));
     }
     return (conv_runs_reorder(p) ? n : 0) + (conv_runs_w16(p) ? 2 * n : 0);
 }
@@ -317,6 +322,33 @@ static __attribute__((noinline)) void conv_runs_clipped(conv_cols_t *cc, uint32_
     }
 }
 
+/* a window touching the padding as k_h runs of bytes at win: its taps inside the input, and
+   fill (the input zero point: 0 once offset) for the others */
+static __attribute__((noinline)) void conv_window_bytes(int8_t *win, const conv_cols_t *cc,
+                                                        int iy0, int ix0, int8_t fill) {
+    const int32_t *p = cc->p;
+    int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_w = p[CV_K_W];
+    int run = k_w * in_c;
+    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;   /* taps inside */
+    kx0 = kx0 < k_w ? kx0 : k_w;
+    kx1 = kx1 > kx0 ? kx1 : kx0;
+    for (int ky = 0; ky < p[CV_K_H]; ky++, win += run) {
+        int iy = iy0 + ky * p[CV_DIL_H], i = 0;
+        if (iy >= 0 && iy < in_h) {
+            const int8_t *row = cc->in_b + iy * in_w * in_c;
+            for (; i < kx0 * in_c; i++) {
+                win[i] = fill;
+            }
+            for (; i < kx1 * in_c; i++) {
+                win[i] = row[ix0 * in_c + i];
+            }
+        }
+        for (; i < run; i++) {
+            win[i] = fill;
+        }
+    }
+}
+
 /* the packed row-run column of output pixel (oy, ox) at dst, groups `step` words apart */
 static void conv_runs_column(conv_cols_t *cc, uint32_t *dst, int step, int oy, int ox) {
     const int32_t *p = cc->p;
@@ -463,48 +495,63 @@ static void conv_inside_span(const int32_t *p, int *ox_a, int *ox_b) {
     *ox_b = b < p[CV_OUT_W] ? b : p[CV_OUT_W];
 }
 
-/* every pixel by tk_quads_dsp, up to CONV_QUAD_COLS columns packed at cols per call; row-run
-   windows wholly inside the input pack straight from it (runs of 3 x 9 inputs several at
-   once) */
+/* conv_quads's column packing */
+typedef struct {
+    tk_runs_geom_t g;           /* the input's row runs */
+    tk_runs_geom_t g_win;       /* conv_window_bytes's */
+    int ox_a, ox_b;             /* conv_inside_span */
+    int pack39;                 /* row-run windows of 3 x 9 inputs (RGB stems) */
+    int8_t fill;                /* the input zero point, if in int8 (3 x 9 windows) */
+} conv_quads_t;
+
+/* columns from output pixel (oy, ox) on, at most `room`, packed at dst; returns how many */
+static int conv_quads_cols(conv_cols_t *cc, const conv_quads_t *q, uint32_t *dst, int oy, int ox,
+                           int room) {
+    const int32_t *p = cc->p;
+    int k_h = p[CV_K_H], run = p[CV_K_W] * p[CV_IN_C], n = 1;
+    int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP], ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
+    int rows_in = iy0 >= 0 && iy0 + (k_h - 1) * p[CV_DIL_H] < p[CV_IN_H];
+    if (cc->runs && rows_in && ox >= q->ox_a && ox < q->ox_b) {
+        const int8_t *x = cc->in_b + (iy0 * p[CV_IN_W] + ix0) * p[CV_IN_C];
+        if (q->pack39) {
+            n = q->ox_b - ox < room ? q->ox_b - ox : room;
+            tk_pack_3x9_dsp(dst, dst + n * cc->K / 2, x, &q->g);
+        } else {
+            conv_runs_inside(dst, 2, x, q->g.row_stride, k_h, run & ~3, run & 3,
+                             p[CV_IN_OFFSET], cc->col[1]);
+        }
+    } else if (q->pack39 && q->fill + p[CV_IN_OFFSET] == 0) {
+        conv_window_bytes((int8_t *)cc->col[0], cc, iy0, ix0, q->fill);
+        tk_pack_3x9_dsp(dst, dst + cc->K / 2, (const int8_t *)cc->col[0], &q->g_win);
+    } else {
+        cc->packed = dst;
+        conv_column(cc, 0, oy, ox, 0);
+    }
+    return n;
+}
+
+/* every pixel by tk_quads_dsp, up to conv_quad_cols columns packed at cols per call */
 static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int32_t *stream,
                        uint32_t *cols) {
     const int32_t *p = cc->p;
-    int out_c = p[CV_OUT_C], out_w = p[CV_OUT_W], col_words = cc->K / 2, n = 0;
-    int in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_h = p[CV_K_H], run = p[CV_K_W] * in_c;
-    int clamp = p[CV_ACT_MIN] > -128 || p[CV_ACT_MAX] < 127, pack39 = k_h == 3 && run == 9;
-    int32_t in_offset = p[CV_IN_OFFSET];
-    tk_runs_geom_t g = {((uint32_t)in_offset & 0xFFFF) * 0x10001u,
-                        p[CV_DIL_H] * in_w * in_c, p[CV_STRIDE_W] * in_c};
+    int out_c = p[CV_OUT_C], in_c = p[CV_IN_C], run = p[CV_K_W] * in_c, n = 0;
+    int clamp = p[CV_ACT_MIN] > -128 || p[CV_ACT_MAX] < 127, cols_max = conv_quad_cols(p);
+    uint32_t off2 = ((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u;
+    conv_quads_t q = {{off2, p[CV_DIL_H] * p[CV_IN_W] * in_c, p[CV_STRIDE_W] * in_c},
+                      {off2, run, 0}, 0, 0, cc->runs && p[CV_K_H] == 3 && run == 9,
+                      (int8_t)-p[CV_IN_OFFSET]};
     tk_quads_job_t job = {cols, cols, stream, stream + conv_quads_words(p), out, cc->K / 4,
                           conv_bytes4(p[CV_ACT_MIN]), conv_bytes4(p[CV_ACT_MAX])};
-    int ox_a, ox_b;
-    conv_inside_span(p, &ox_a, &ox_b);
+    conv_inside_span(p, &q.ox_a, &q.ox_b);
     for (int b = 0; b < p[CV_BATCHES]; b++) {
-        cc->in_b = in + b * p[CV_IN_H] * in_w * in_c;
+        cc->in_b = in + b * p[CV_IN_H] * p[CV_IN_W] * in_c;
         for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
-            int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP];
-            int rows_in = cc->runs && iy0 >= 0 && iy0 + (k_h - 1) * p[CV_DIL_H] < p[CV_IN_H];
-            const int8_t *src = cc->in_b + (iy0 * in_w - p[CV_PAD_LEFT]) * in_c;
-            for (int ox = 0; ox < out_w;) {
-                uint32_t *dst = cols + n * col_words;
-                int m = 1;
-                if (rows_in && ox >= ox_a && ox < ox_b) {
-                    const int8_t *x = src + ox * g.step;
-                    if (pack39) {
-                        m = ox_b - ox < CONV_QUAD_COLS - n ? ox_b - ox : CONV_QUAD_COLS - n;
-                        tk_pack_3x9_dsp(dst, dst + m * col_words, x, &g);
-                    } else {
-                        conv_runs_inside(dst, 2, x, g.row_stride, k_h, run & ~3, run & 3,
-                                         in_offset, cc->col[1]);
-                    }
-                } else {
-                    cc->packed = dst;
-                    conv_column(cc, 0, oy, ox, 0);
-                }
+            for (int ox = 0; ox < p[CV_OUT_W];) {
+                int m = conv_quads_cols(cc, &q, cols + n * cc->K / 2, oy, ox, cols_max - n);
                 ox += m;
                 n += m;
-                if (n == CONV_QUAD_COLS) {
-                    job.cols_end = cols + n * col_words;
+                if (n == cols_max) {
+                    job.cols_end = cols + n * cc->K / 2;
                     conv_quads_call(&job, clamp);
                     job.out += n * out_c;
                     n = 0;
@@ -513,7 +560,7 @@ static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int
         }
     }
     if (n) {
-        job.cols_end = cols + n * col_words;
+        job.cols_end = cols + n * cc->K / 2;
         conv_quads_call(&job, clamp);
     }
 }
