@@ -137,6 +137,57 @@ def test_qemu_conv_column_layouts(built, tmp_path, cpu):
     assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
 
 
+def conv_quad_cases(rng):
+    """Conv shapes whole pixels of which run in quads of output channels on DSP (out_c a
+    multiple of 4, filter rows unpacked; the requantization from SMMLAR with weights scaled
+    by 2**(max(shift, 0) + 1)): every channel within the quads' limits (shifts -21..7,
+    multipliers 0, 1, 2**30, 2**31 - 1, biases to 2**28 where the scaled accumulator fits),
+    then one channel past them (shift -22 or 8, bias 2**28 with a left shift: the blocked
+    pairs run instead); input offsets at the int8 ends, clamped and unclamped outputs, pixel
+    counts across the columns per call."""
+    cases = []
+    shapes = [((1, 9, 11, 3, 8, 3, 3, 2, 1), 'SAME'), ((2, 7, 9, 3, 4, 3, 3, 1, 1), 'SAME'),
+              ((1, 12, 7, 3, 12, 3, 3, 2, 1), 'VALID'), ((1, 6, 7, 16, 12, 1, 1, 1, 1), 'VALID'),
+              ((1, 13, 5, 1, 16, 10, 4, 2, 1), 'SAME'), ((1, 7, 6, 4, 8, 3, 3, 1, 1), 'SAME'),
+              ((1, 40, 9, 3, 4, 3, 3, 1, 1), 'SAME')]
+    for i, (shape, pad) in enumerate(shapes * 3):
+        c = C.conv_case(rng, shape=shape, padding=pad)
+        out_c = c.p[6]
+        bias, mult, shift = 20, 20 + out_c, 20 + 2 * out_c
+        for j in range(out_c):
+            c.p[shift + j] = rng.randint(-21, 7)
+            if rng.random() < 0.3:
+                c.p[mult + j] = rng.choice([0, 1, 1 << 30, (1 << 31) - 1])
+            if c.p[shift + j] < 0 and rng.random() < 0.3:
+                c.p[bias + j] = rng.choice([-1, 1]) * ((1 << 28) - 1)
+        if i >= len(shapes):
+            j = rng.randrange(out_c)
+            c.p[shift + j], c.p[bias + j] = rng.choice([(-22, c.p[bias + j]), (8, 1000),
+                                                        (1, 1 << 28)])
+        c.p[15] = [-127, 128, c.p[15]][i % 3]
+        c.p[17], c.p[18] = [(-128, 127), (-100, 127), (-128, 90), (-7, 12)][i % 4]
+        cases.append(c)
+    return cases
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
+def test_qemu_conv_quads(built, tmp_path, cpu):
+    cases = conv_quad_cases(random.Random(12))
+    arm = Q.run_cases(cpu, cases, tmp_path)
+    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
+    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+
+
+def test_qemu_conv_quads_wide_input_offsets(built, tmp_path):
+    """Input offsets past the int8 zero points (the binding takes -255..255; the python
+    kernels do not): padding of RGB-stem windows cannot be a zero-point byte then."""
+    cases = conv_quad_cases(random.Random(13))
+    for i, c in enumerate(cases):
+        c.p[15] = [200, -255, 129, -128][i % 4]
+    arm = Q.run_cases("cortex-m4", cases, tmp_path)
+    assert_same(cases, arm, host_outputs(cases, tmp_path), "cortex-m4 vs x64 build")
+
+
 LABELS = ('conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8', 'conv 3x3, 8x8x32 -> 8x8x32', 'conv 1x1, KWS 25x5x64 -> 64',
           'depthwise 3x3, KWS 25x5x64', 'fully connected, 512 -> 128')
 
