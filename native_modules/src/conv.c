@@ -85,14 +85,8 @@ static int conv_runs_w16(const int32_t *p) {
 }
 
 /* Quads (tk_quads_dsp): with the filter rows unpacked and the output channels a multiple of
-   4, whole pixels run in assembler, requantized from the accumulators in registers. Channel
-   c's weights and bias are scaled by f = 2 ** (s + 1), s = max(shift, 0), so its accumulator
-   is A = f a: for shift = -e <= -1, TFLM's floor((floor((a m + 2**30) / 2**31) + 2**(e-1)
-   - [a < 0]) / 2**e) + out_offset is (Ra + floor((A m + 2**31) / 2**32) - [A < 0]) >> e with
-   Ra = 2**(e-1) + out_offset * 2**e (mask -1); for shift >= 0, floor(((a << s) m + 2**30)
-   / 2**31) + out_offset is Ra + floor((A m + 2**31) / 2**32) with Ra = out_offset (mask 0,
-   e 0). That holds while nothing overflows: |a| <= |bias| + K * 255 * 128 =: amax, and
-   A and Ra + A fit in int32 (checked here; f * w fits in int16 for s <= 7). */
+   4, whole pixels run in assembler, requantized from the accumulators in registers (dot.h:
+   tk_mm_rq_*). */
 #define CONV_QUAD_COL_BYTES 1024     /* packed columns per tk_quads_dsp call: 1 to 16 in this */
 
 static int conv_quad_cols(const int32_t *p) {
@@ -102,19 +96,8 @@ static int conv_quad_cols(const int32_t *p) {
 
 static int conv_quads_ok(const int32_t *p) {
     int out_c = p[CV_OUT_C];
-    const int32_t *bias = p + CV_HDR, *shift = bias + 2 * out_c;
-    uint32_t span = (uint32_t)conv_depth(p) * (255u * 128u);    /* < 2**28: K <= 8192 */
-    if (out_c % 4 != 0 || !conv_runs_w16(p)) {
-        return 0;
-    }
-    for (int c = 0; c < out_c; c++) {
-        uint32_t b = bias[c] < 0 ? 0u - (uint32_t)bias[c] : (uint32_t)bias[c];
-        int s = shift[c];
-        if (b >= 1u << 28 || s < -21 || (s >= 0 && (s > 7 || (b + span) >> (30 - s) != 0))) {
-            return 0;
-        }
-    }
-    return 1;
+    return out_c % 4 == 0 && conv_runs_w16(p)       /* K <= 8192: 2 * out_c * K <= 8192 */
+           && tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, out_c, conv_depth(p));
 }
 
 /* int32 words of the quads' stream (K padded to whole groups) */
@@ -139,7 +122,7 @@ static void conv_quads_stream(int32_t *s, const int8_t *w, const int32_t *p, int
     for (int q = 0; q < out_c; q += 4) {
         int f[4];
         for (int j = 0; j < 4; j++) {
-            f[j] = 1 << ((shift[q + j] > 0 ? shift[q + j] : 0) + 1);
+            f[j] = tk_mm_rq_scale(shift[q + j]);
             *s++ = bias[q + j] * f[j];
         }
         for (int k = 0; k < K; k += 4) {
@@ -150,11 +133,7 @@ static void conv_quads_stream(int32_t *s, const int8_t *w, const int32_t *p, int
             }
         }
         for (int j = 0; j < 4; j++, s += 4) {
-            int e = -shift[q + j];
-            s[0] = mult[q + j];
-            s[1] = e >= 1 ? (1 << (e - 1)) + out_offset * (1 << e) : out_offset;
-            s[2] = e >= 1 ? e : 0;
-            s[3] = e >= 1 ? -1 : 0;
+            tk_mm_rq_words(s, mult[q + j], shift[q + j], out_offset);
         }
     }
 }

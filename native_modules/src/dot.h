@@ -171,6 +171,41 @@ static inline void tk_unpack_rows_dsp(uint32_t *dst, const int8_t *w, int n, int
     }
 }
 
+/* The requantization of tk_quads_dsp and the depthwise routines: from the accumulator A in a
+   register, (Ra + floor((A m + 2**31) / 2**32) + (mask & -[A < 0])) >> e (SMMLAR, AND, ADD,
+   ASR), saturated to int8. Channel c's weights and bias are scaled by f = 2 ** (s + 1),
+   s = max(shift, 0), so A = f a: for shift = -e <= -1, TFLM's floor((floor((a m + 2**30)
+   / 2**31) + 2**(e-1) - [a < 0]) / 2**e) + out_offset is that with Ra = 2**(e-1)
+   + out_offset * 2**e and mask -1; for shift >= 0, floor(((a << s) m + 2**30) / 2**31)
+   + out_offset is that with Ra = out_offset, mask 0 and e 0. It holds while nothing
+   overflows: |a| <= |bias| + span (span: taps * 383 * 128, |input + offset| <= 383) and A and
+   Ra + A fit in int32, which tk_mm_rq_fits checks (f * w fits in int16 for s <= 7). */
+static inline int32_t tk_mm_rq_scale(int32_t shift) {
+    return 1 << ((shift > 0 ? shift : 0) + 1);
+}
+
+/* channel constants (m, Ra, e, mask) */
+static inline void tk_mm_rq_words(int32_t *t, int32_t m, int32_t shift, int32_t out_offset) {
+    int e = -shift;
+    t[0] = m;
+    t[1] = e >= 1 ? (1 << (e - 1)) + out_offset * (1 << e) : out_offset;
+    t[2] = e >= 1 ? e : 0;
+    t[3] = e >= 1 ? -1 : 0;
+}
+
+/* channels [0, n) with `taps` products each (at most 8192) */
+static inline int tk_mm_rq_fits(const int32_t *bias, const int32_t *shift, int n, int taps) {
+    uint32_t span = (uint32_t)taps * (383u * 128u);     /* < 2**29 */
+    for (int c = 0; c < n; c++) {
+        uint32_t b = bias[c] < 0 ? 0u - (uint32_t)bias[c] : (uint32_t)bias[c];
+        int s = shift[c];
+        if (b >= 1u << 28 || s < -21 || (s >= 0 && (s > 7 || (b + span) >> (30 - s) != 0))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* whole pixels from packed columns (tk_pack_col, one after another, `groups` groups each)
    and a stream of quads of output channels, requantized in place: per quad its four
    accumulators' starting values, per group the four rows' words (w0, w2), (w1, w3), then per
