@@ -112,40 +112,30 @@ static inline int32_t tk_sxtab16_ror8(uint32_t a, uint32_t x) {
 }
 
 /* depthwise (depth multiplier 1, dilation_w 1) over `groups` groups of four channels of one
-   output pixel, see dot_dsp.c. The chunk's weights are unpacked once: per group its four
-   biases, then per filter tap the words (f0, f2), (f1, f3). The job is left unchanged. */
+   output pixel, see dot_dsp.c, requantized in registers (tk_mm_rq_*). The chunk's weights are
+   unpacked once: per group its four biases, per filter tap the words (f0, f2), (f1, f3), then
+   per channel tk_mm_rq_words (biases and weights scaled). The job is left unchanged. */
 typedef struct {
     const int8_t *x;            /* the window's first tap (input) at the first channel */
     const int32_t *w;           /* unpacked chunk: group 0's biases */
-    int32_t *acc;               /* out: four accumulators per group */
+    int8_t *out;                /* the first channel's output */
     int32_t groups;             /* >= 1 */
     int32_t c, row, off2;       /* channel count (tap stride), input row stride, offset pair */
     int32_t ny, nx;             /* tk_dw_window_dsp only: window rows, taps per row (>= 1) */
     int32_t w_skip;             /* bytes from a window row's last unpacked tap to the next row */
     int32_t w_group;            /* bytes from one group's biases to the next's */
     int32_t w_first;            /* bytes from a group's biases to the window's first tap */
+    int32_t w_rq;               /* bytes from a group's biases to its constants */
+    uint32_t act_min4, act_max4;    /* the act bounds in every byte */
 } tk_dw_job_t;
 void tk_dw_3x3_dsp(const tk_dw_job_t *job);
 void tk_dw_window_dsp(const tk_dw_job_t *job);
-/* clipped windows of a 3x3 filter (w_group 88): rows x taps a row, from w_first */
+/* clipped windows of a 3x3 filter (w_group 152, w_rq 88): rows x taps a row, from w_first */
 void tk_dw_2x3_dsp(const tk_dw_job_t *job);
 void tk_dw_1x3_dsp(const tk_dw_job_t *job);
 void tk_dw_3x2_dsp(const tk_dw_job_t *job);
 void tk_dw_2x2_dsp(const tk_dw_job_t *job);
 void tk_dw_1x2_dsp(const tk_dw_job_t *job);
-
-/* requantization of a chunk's accumulators with per-channel constants (lo, m, hi, e - 1),
-   the output offset folded into hi (see depthwise.c) */
-typedef struct {
-    const int32_t *acc;
-    int8_t *out;
-    const int32_t *tab;
-    const int32_t *acc_end;     /* > acc; tk_dw_rq_dsp: a multiple of 4 accumulators */
-    int32_t act_min, act_max;
-} tk_dw_rq_job_t;
-void tk_dw_rq_dsp(const tk_dw_rq_job_t *job);
-/* the channels with shift >= 0 from their own list (see dot_dsp.c; tab and acc_end bound it) */
-void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job);
 
 /* 2x2 blocks down consecutive weight row pairs: per pair, acc gets (c0 r0, c0 r1, c1 r0,
    c1 r1) of its K & ~3 leading terms plus the rows' biases; job fields advance */

@@ -186,28 +186,31 @@ __attribute__((naked)) void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job) {
     "smlad r6, r11, r7, r6\n" \
     "smlad r6, r12, r8, r6\n"
 
-/* accumulator A (register) of a channel with constants m, Ra, e, mask (registers) to the int8
-   saturated output in A: ((Ra + SMMLAR's x) + (mask & sign) >> e) */
-#define TK_QUAD_RQ(A, M, RA, E, MASK) \
+/* accumulator A (register) of a channel with constants m, Ra, e, mask (registers; dot.h
+   tk_mm_rq_words) to the int8 saturated output in A */
+#define TK_MM_RQ(A, M, RA, E, MASK) \
     "smmlar " RA ", " A ", " M ", " RA "\n" \
     "and " MASK ", " MASK ", " A ", asr #31\n" \
     "add " RA ", " RA ", " MASK "\n" \
     "asr " RA ", " RA ", " E "\n" \
     "ssat " A ", #8, " RA "\n"
 
-/* CLAMP: the four outputs in r3 clamped to act_min / act_max as bytes ([sp, #24], [sp, #28]:
-   the bounds in every byte) */
-#define TK_QUAD_CLAMP \
-    "ldrd r7, r8, [sp, #24]\n" \
-    "ssub8 r9, r3, r7\n" \
-    "sel r3, r3, r7\n" \
-    "ssub8 r9, r3, r8\n" \
-    "sel r3, r8, r3\n"
+/* outputs A..D (each a saturated int8 in its register) as the bytes of A, clamped to the
+   act_min / act_max bytes at BOUNDS (two words, the bound in every byte; LO, HI, T scratch) */
+#define TK_BYTES4_CLAMP(A, B, C, D, LO, HI, T, BOUNDS) \
+    "bfi " A ", " B ", #8, #8\n" \
+    "bfi " A ", " C ", #16, #8\n" \
+    "bfi " A ", " D ", #24, #8\n" \
+    "ldrd " LO ", " HI ", " BOUNDS "\n" \
+    "ssub8 " T ", " A ", " LO "\n" \
+    "sel " A ", " A ", " LO "\n" \
+    "ssub8 " T ", " A ", " HI "\n" \
+    "sel " A ", " HI ", " A "\n"
 
 /* frame: [sp] the group loop's entry (8 copies, entered by the group count mod 8), [sp, #4]
    the pixel's column, [sp, #8] its end, [sp, #12] / [sp, #16] the stream and its end,
    [sp, #20] the columns' end, [sp, #24] / [sp, #28] the byte bounds */
-#define TK_QUADS(NAME, CLAMP) \
+#define TK_QUADS(NAME, PACK) \
 __attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
     __asm__ volatile ( \
         "push {r4-r11, lr}\n" \
@@ -239,15 +242,12 @@ __attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
         "cmp r0, r2\n" \
         "bne 5b\n" \
         "ldm r1!, {r0, r2, r7, r8, r9, r10, r11, r12}\n" \
-        TK_QUAD_RQ("r3", "r0", "r2", "r7", "r8") \
-        TK_QUAD_RQ("r4", "r9", "r10", "r11", "r12") \
+        TK_MM_RQ("r3", "r0", "r2", "r7", "r8") \
+        TK_MM_RQ("r4", "r9", "r10", "r11", "r12") \
         "ldm r1!, {r0, r2, r7, r8, r9, r10, r11, r12}\n" \
-        TK_QUAD_RQ("r5", "r0", "r2", "r7", "r8") \
-        TK_QUAD_RQ("r6", "r9", "r10", "r11", "r12") \
-        "bfi r3, r4, #8, #8\n" \
-        "bfi r3, r5, #16, #8\n" \
-        "bfi r3, r6, #24, #8\n" \
-        CLAMP \
+        TK_MM_RQ("r5", "r0", "r2", "r7", "r8") \
+        TK_MM_RQ("r6", "r9", "r10", "r11", "r12") \
+        PACK \
         "str r3, [lr], #4\n" \
         "ldr r7, [sp, #16]\n" \
         "cmp r1, r7\n" \
@@ -263,8 +263,9 @@ __attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
         "add sp, sp, #32\n" \
         "pop {r4-r11, pc}\n"); \
 }
-TK_QUADS(tk_quads_dsp, "")
-TK_QUADS(tk_quads_clamp_dsp, TK_QUAD_CLAMP)
+TK_QUADS(tk_quads_dsp, "bfi r3, r4, #8, #8\n" "bfi r3, r5, #16, #8\n" "bfi r3, r6, #24, #8\n")
+TK_QUADS(tk_quads_clamp_dsp,
+         TK_BYTES4_CLAMP("r3", "r4", "r5", "r6", "r7", "r8", "r9", "[sp, #24]"))
 
 /* one run's first eight inputs (r2) as two groups at r0 (r4..r6, r12: the four words), its
    ninth input to NINTH */
@@ -445,23 +446,46 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
     "smlatt r7, r11, lr, r7\n"
 #define TK_DW_ROW TK_DW_TAP("") TK_DW_TAP(", r3") TK_DW_TAP(", r9")
 
-/* all nine taps of a 3x3 filter inside the input: a group's biases and taps are consecutive,
-   so r2 walks the chunk. r9 = 2C, r10 = input row stride; [sp] acc, [sp, #4] end of the
-   chunk. Per group: 72 + 11 instructions. */
+/* the group's outputs from r4..r7 (channels 0..3) with its constants at r2 (advanced over
+   them), stored at [OUT] (advanced); the act bounds at BOUNDS. r0, r11, r12, lr scratch. */
+#define TK_DW_OUT(OUT, BOUNDS) \
+    "ldm r2!, {r0, r11, r12, lr}\n" \
+    TK_MM_RQ("r4", "r0", "r11", "r12", "lr") \
+    "ldm r2!, {r0, r11, r12, lr}\n" \
+    TK_MM_RQ("r5", "r0", "r11", "r12", "lr") \
+    "ldm r2!, {r0, r11, r12, lr}\n" \
+    TK_MM_RQ("r6", "r0", "r11", "r12", "lr") \
+    "ldm r2!, {r0, r11, r12, lr}\n" \
+    TK_MM_RQ("r7", "r0", "r11", "r12", "lr") \
+    TK_BYTES4_CLAMP("r4", "r5", "r6", "r7", "r0", "r11", "r12", BOUNDS) \
+    "ldr r0, " OUT "\n" \
+    "str r4, [r0], #4\n" \
+    "str r0, " OUT "\n"
+
+/* the frame of the 3x3 routines: [sp] out, [sp, #4] end of the chunk, [sp, #8] / [sp, #12]
+   the act bounds, [sp, #16] w_first; then r1 = x, r3 = C, r8 = offset pair, r9 = 2C,
+   r10 = input row stride */
+#define TK_DW_FRAME \
+    "push {r4-r11, lr}\n" \
+    "ldr r4, [r0, #8]\n" \
+    "ldr r12, [r0, #12]\n" \
+    "ldr lr, [r0, #40]\n" \
+    "ldr r2, [r0, #4]\n" \
+    "mla r5, r12, lr, r2\n" \
+    "ldrd r6, r7, [r0, #52]\n" \
+    "ldr r8, [r0, #44]\n" \
+    "push {r4-r8}\n" \
+    "ldr r1, [r0, #0]\n" \
+    "ldr r3, [r0, #16]\n" \
+    "ldr r10, [r0, #20]\n" \
+    "ldr r8, [r0, #24]\n" \
+    "add r9, r3, r3\n"
+
+/* all nine taps of a 3x3 filter inside the input: a group's biases, taps and constants are
+   consecutive, so r2 walks the chunk. Per group: 72 + 45 instructions. */
 __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
     __asm__ volatile (
-        "push {r4-r11, lr}\n"
-        "ldr r11, [r0, #8]\n"
-        "ldr r12, [r0, #12]\n"
-        "ldr lr, [r0, #40]\n"
-        "ldr r2, [r0, #4]\n"
-        "mla r12, r12, lr, r2\n"
-        "push {r11, r12}\n"
-        "ldr r1, [r0, #0]\n"
-        "ldr r3, [r0, #16]\n"
-        "ldr r10, [r0, #20]\n"
-        "ldr r8, [r0, #24]\n"
-        "add r9, r3, r3\n"
+        TK_DW_FRAME
         "1:\n"
         "ldm r2!, {r4, r5, r6, r7}\n"
         TK_DW_ROW
@@ -471,56 +495,40 @@ __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
         TK_DW_ROW
         "sub r1, r1, r10, lsl #1\n"     /* back to row 0, next group */
         "add r1, r1, #4\n"
-        "ldr r0, [sp]\n"
-        "stm r0!, {r4, r5, r6, r7}\n"
-        "str r0, [sp]\n"
+        TK_DW_OUT("[sp]", "[sp, #8]")
         "ldr r0, [sp, #4]\n"
         "cmp r2, r0\n"
         "bne 1b\n"
-        "add sp, sp, #8\n"
+        "add sp, sp, #20\n"
         "pop {r4-r11, pc}\n");
 }
 
 /* clipped windows of a 3x3 filter: NY rows (1..3) of NX taps (2 or 3). As tk_dw_3x3_dsp, but
-   r2 starts each group at its window's first tap (w_first, [sp, #8]) and skips the row's
-   clipped taps (8 bytes for NX = 2); CONSUMED = bytes r2 advances over the rows, XBACK brings
-   r1 back to the window's first row. Per group: 8 per tap + 2 per row + 15. */
+   r2 starts each group at its window's first tap (w_first) and skips the row's clipped taps
+   (8 bytes for NX = 2); CONSUMED = bytes r2 advances over the rows, XBACK brings r1 back to
+   the window's first row. Per group: 8 per tap + 2 per row + 49. */
 #define TK_DW_ROW2 TK_DW_TAP("") TK_DW_TAP(", r3")
 #define TK_DW_NEXT2 "add r1, r1, r10\n" "add r2, r2, #8\n"
 #define TK_DW_NEXT3 "add r1, r1, r10\n"
 #define TK_DW_CLIPPED(NAME, ROWS, XBACK, CONSUMED) \
 __attribute__((naked)) void NAME(const tk_dw_job_t *job) { \
     __asm__ volatile ( \
-        "push {r4-r11, lr}\n" \
-        "ldr r11, [r0, #8]\n" \
-        "ldr r12, [r0, #12]\n" \
-        "ldr lr, [r0, #40]\n" \
-        "ldr r2, [r0, #4]\n" \
-        "mla r12, r12, lr, r2\n" \
-        "ldr lr, [r0, #44]\n" \
-        "push {r11, r12, lr}\n" \
-        "ldr r1, [r0, #0]\n" \
-        "ldr r3, [r0, #16]\n" \
-        "ldr r10, [r0, #20]\n" \
-        "ldr r8, [r0, #24]\n" \
-        "add r9, r3, r3\n" \
+        TK_DW_FRAME \
         "1:\n" \
         "ldm r2, {r4, r5, r6, r7}\n" \
-        "ldr r0, [sp, #8]\n" \
+        "ldr r0, [sp, #16]\n" \
         "add r2, r2, r0\n" \
         ROWS \
         XBACK \
         "add r1, r1, #4\n" \
-        "ldr r0, [sp, #8]\n" \
+        "ldr r0, [sp, #16]\n" \
         "sub r2, r2, r0\n" \
-        "add r2, r2, #(88 - " #CONSUMED ")\n" \
-        "ldr r0, [sp]\n" \
-        "stm r0!, {r4, r5, r6, r7}\n" \
-        "str r0, [sp]\n" \
+        "add r2, r2, #(88 - " #CONSUMED ")\n"  /* the group's constants */ \
+        TK_DW_OUT("[sp]", "[sp, #8]") \
         "ldr r0, [sp, #4]\n" \
         "cmp r2, r0\n" \
         "bne 1b\n" \
-        "add sp, sp, #12\n" \
+        "add sp, sp, #20\n" \
         "pop {r4-r11, pc}\n"); \
 }
 TK_DW_CLIPPED(tk_dw_2x3_dsp, TK_DW_ROW TK_DW_NEXT3 TK_DW_ROW, "sub r1, r1, r10\n", 48)
@@ -532,11 +540,12 @@ TK_DW_CLIPPED(tk_dw_1x2_dsp, TK_DW_ROW2, "", 16)
 
 /* clipped or other windows: ny rows of nx taps. Registers as above except r9 = nx * C,
    r10 = tap offset (bytes); [sp] job, [sp, #4] rows left, [sp, #8] group's x, [sp, #12]
-   group's unpacked weights, [sp, #16] acc, [sp, #20] groups left. Per tap: 8 + 3 loop. */
+   group's unpacked weights, [sp, #16] out, [sp, #20] groups left, [sp, #24] / [sp, #28] the
+   act bounds. Per tap: 8 + 3 loop. */
 __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
     __asm__ volatile (
         "push {r4-r11, lr}\n"
-        "sub sp, sp, #20\n"
+        "sub sp, sp, #28\n"
         "push {r0}\n"
         "ldr r3, [r0, #16]\n"
         "ldr r9, [r0, #32]\n"
@@ -550,6 +559,8 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
         "str r2, [sp, #12]\n"
         "str r11, [sp, #16]\n"
         "str r12, [sp, #20]\n"
+        "ldrd r11, r12, [r0, #52]\n"
+        "strd r11, r12, [sp, #24]\n"
         "1:\n"
         "ldm r2, {r4, r5, r6, r7}\n"
         "ldr r11, [r0, #44]\n"
@@ -572,9 +583,11 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
         "subs r11, r11, #1\n"
         "str r11, [sp, #4]\n"
         "bne 2b\n"
-        "ldr r11, [sp, #16]\n"
-        "stm r11!, {r4, r5, r6, r7}\n"
-        "str r11, [sp, #16]\n"
+        "ldr r2, [sp, #12]\n"
+        "ldr r11, [r0, #48]\n"
+        "add r2, r2, r11\n"
+        TK_DW_OUT("[sp, #16]", "[sp, #24]")
+        "ldr r0, [sp]\n"
         "ldr r1, [sp, #8]\n"
         "add r1, r1, #4\n"
         "str r1, [sp, #8]\n"
@@ -587,83 +600,7 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
         "str r11, [sp, #20]\n"
         "bne 1b\n"
         "pop {r0}\n"
-        "add sp, sp, #20\n"
-        "pop {r4-r11, pc}\n");
-}
-
-/* tk_rq_shr plus out_offset for one accumulator with its channel's constants (lo, m, hi,
-   e - 1), into lr: the rounding constant's words are (hi, lo) for a >= 0 and, adding 2**31
-   to the low word and -1 to the high word with the carry, the a < 0 one (TK_RQ_OUT); hi also
-   holds out_offset << (e - 1). r0 = acc, r2 = table. */
-#define TK_DW_RQ \
-    "ldr r11, [r0], #4\n" \
-    "ldm r2!, {r4, r8, r9, r10}\n" \
-    "and r12, r11, #0x80000000\n" \
-    "adds r12, r12, r4\n" \
-    "adc lr, r9, r11, asr #31\n" \
-    "smlal r12, lr, r11, r8\n" \
-    "asr lr, lr, r10\n"
-
-/* four outputs per loop pass (the count is a multiple of 4): each saturated to int8 (SSAT)
-   and packed into r5 (BFI), the four clamped to act_min / act_max at once as bytes (SSUB8 +
-   SEL against r6 / r7, the bounds in every byte; act_min <= act_max within int8) and stored
-   as one word. r1 = out, r3 = acc_end. Per output 10.5 instructions. */
-__attribute__((naked)) void tk_dw_rq_dsp(const tk_dw_rq_job_t *job) {
-    __asm__ volatile (
-        "push {r4-r11, lr}\n"
-        "ldm r0, {r0, r1, r2, r3, r6, r7}\n"
-        "uxtb r6, r6\n"
-        "orr r6, r6, r6, lsl #8\n"
-        "orr r6, r6, r6, lsl #16\n"
-        "uxtb r7, r7\n"
-        "orr r7, r7, r7, lsl #8\n"
-        "orr r7, r7, r7, lsl #16\n"
-        "1:\n"
-        TK_DW_RQ
-        "ssat r5, #8, lr\n"
-        TK_DW_RQ
-        "ssat lr, #8, lr\n"
-        "bfi r5, lr, #8, #8\n"
-        TK_DW_RQ
-        "ssat lr, #8, lr\n"
-        "bfi r5, lr, #16, #8\n"
-        TK_DW_RQ
-        "ssat lr, #8, lr\n"
-        "bfi r5, lr, #24, #8\n"
-        "ssub8 r4, r5, r6\n"
-        "sel r5, r5, r6\n"
-        "ssub8 r4, r5, r7\n"
-        "sel r5, r7, r5\n"
-        "str r5, [r1], #4\n"
-        "cmp r0, r3\n"
-        "bne 1b\n"
-        "pop {r4-r11, pc}\n");
-}
-
-/* channels with shift s >= 0 (the main table holds a placeholder for them): tab lists per
-   channel (j, m, s, low, high), the last two the words of 2**30 + out_offset * 2**31, and
-   acc_end is its end. Output j is bits 31..62 of (acc[j] << s) m plus that constant
-   (tk_srdhm_pos), clamped. 14 instructions a channel. */
-__attribute__((naked)) void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job) {
-    __asm__ volatile (
-        "push {r4-r11, lr}\n"
-        "ldm r0, {r0, r1, r2, r3, r5, r6}\n"
-        "1:\n"
-        "ldm r2!, {r4, r9, r10, r12, lr}\n"
-        "ldr r11, [r0, r4, lsl #2]\n"
-        "lsl r11, r11, r10\n"
-        "smlal r12, lr, r11, r9\n"
-        "lsl lr, lr, #1\n"
-        "orr lr, lr, r12, lsr #31\n"
-        "cmp lr, r5\n"
-        "it lt\n"
-        "movlt lr, r5\n"
-        "cmp lr, r6\n"
-        "it gt\n"
-        "movgt lr, r6\n"
-        "strb lr, [r1, r4]\n"
-        "cmp r2, r3\n"
-        "bne 1b\n"
+        "add sp, sp, #28\n"
         "pop {r4-r11, pc}\n");
 }
 
