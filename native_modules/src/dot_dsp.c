@@ -444,11 +444,12 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
     "smlatt r6, r0, r12, r6\n" \
     "smlabb r5, r11, lr, r5\n" \
     "smlatt r7, r11, lr, r7\n"
-#define TK_DW_ROW TK_DW_TAP("") TK_DW_TAP(", r3") TK_DW_TAP(", r9")
+#define TK_DW_ROW TK_DW_TAP("") TK_DW_TAP(", r3") TK_DW_TAP(", r3, lsl #1")
 
 /* the group's outputs from r4..r7 (channels 0..3) with its constants at r2 (advanced over
-   them), stored at [OUT] (advanced); the act bounds at BOUNDS. r0, r11, r12, lr scratch. */
-#define TK_DW_OUT(OUT, BOUNDS) \
+   them), stored by STORE (r4: the four bytes); the act bounds at BOUNDS. r0, r11, r12, lr
+   scratch. */
+#define TK_DW_OUT(STORE, BOUNDS) \
     "ldm r2!, {r0, r11, r12, lr}\n" \
     TK_MM_RQ("r4", "r0", "r11", "r12", "lr") \
     "ldm r2!, {r0, r11, r12, lr}\n" \
@@ -458,31 +459,29 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
     "ldm r2!, {r0, r11, r12, lr}\n" \
     TK_MM_RQ("r7", "r0", "r11", "r12", "lr") \
     TK_BYTES4_CLAMP("r4", "r5", "r6", "r7", "r0", "r11", "r12", BOUNDS) \
-    "ldr r0, " OUT "\n" \
-    "str r4, [r0], #4\n" \
-    "str r0, " OUT "\n"
+    STORE "\n"
 
-/* the frame of the 3x3 routines: [sp] out, [sp, #4] end of the chunk, [sp, #8] / [sp, #12]
-   the act bounds, [sp, #16] w_first; then r1 = x, r3 = C, r8 = offset pair, r9 = 2C,
-   r10 = input row stride */
+/* the frame of the 3x3 routines: [sp] end of the chunk, [sp, #4] / [sp, #8] the act bounds,
+   [sp, #12] w_first; then r1 = x, r3 = C, r8 = offset pair, r9 = out, r10 = input row
+   stride */
 #define TK_DW_FRAME \
     "push {r4-r11, lr}\n" \
-    "ldr r4, [r0, #8]\n" \
     "ldr r12, [r0, #12]\n" \
     "ldr lr, [r0, #40]\n" \
     "ldr r2, [r0, #4]\n" \
     "mla r5, r12, lr, r2\n" \
     "ldrd r6, r7, [r0, #52]\n" \
     "ldr r8, [r0, #44]\n" \
-    "push {r4-r8}\n" \
+    "push {r5-r8}\n" \
     "ldr r1, [r0, #0]\n" \
+    "ldr r9, [r0, #8]\n" \
     "ldr r3, [r0, #16]\n" \
     "ldr r10, [r0, #20]\n" \
-    "ldr r8, [r0, #24]\n" \
-    "add r9, r3, r3\n"
+    "ldr r8, [r0, #24]\n"
+#define TK_DW_STORE "str r4, [r9], #4"
 
 /* all nine taps of a 3x3 filter inside the input: a group's biases, taps and constants are
-   consecutive, so r2 walks the chunk. Per group: 72 + 45 instructions. */
+   consecutive, so r2 walks the chunk. Per group: 72 + 43 instructions. */
 __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
     __asm__ volatile (
         TK_DW_FRAME
@@ -495,18 +494,18 @@ __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
         TK_DW_ROW
         "sub r1, r1, r10, lsl #1\n"     /* back to row 0, next group */
         "add r1, r1, #4\n"
-        TK_DW_OUT("[sp]", "[sp, #8]")
-        "ldr r0, [sp, #4]\n"
+        TK_DW_OUT(TK_DW_STORE, "[sp, #4]")
+        "ldr r0, [sp]\n"
         "cmp r2, r0\n"
         "bne 1b\n"
-        "add sp, sp, #20\n"
+        "add sp, sp, #16\n"
         "pop {r4-r11, pc}\n");
 }
 
 /* clipped windows of a 3x3 filter: NY rows (1..3) of NX taps (2 or 3). As tk_dw_3x3_dsp, but
    r2 starts each group at its window's first tap (w_first) and skips the row's clipped taps
    (8 bytes for NX = 2); CONSUMED = bytes r2 advances over the rows, XBACK brings r1 back to
-   the window's first row. Per group: 8 per tap + 2 per row + 49. */
+   the window's first row. Per group: 8 per tap + 2 per row + 47. */
 #define TK_DW_ROW2 TK_DW_TAP("") TK_DW_TAP(", r3")
 #define TK_DW_NEXT2 "add r1, r1, r10\n" "add r2, r2, #8\n"
 #define TK_DW_NEXT3 "add r1, r1, r10\n"
@@ -516,19 +515,19 @@ __attribute__((naked)) void NAME(const tk_dw_job_t *job) { \
         TK_DW_FRAME \
         "1:\n" \
         "ldm r2, {r4, r5, r6, r7}\n" \
-        "ldr r0, [sp, #16]\n" \
+        "ldr r0, [sp, #12]\n" \
         "add r2, r2, r0\n" \
         ROWS \
         XBACK \
         "add r1, r1, #4\n" \
-        "ldr r0, [sp, #16]\n" \
+        "ldr r0, [sp, #12]\n" \
         "sub r2, r2, r0\n" \
         "add r2, r2, #(88 - " #CONSUMED ")\n"  /* the group's constants */ \
-        TK_DW_OUT("[sp]", "[sp, #8]") \
-        "ldr r0, [sp, #4]\n" \
+        TK_DW_OUT(TK_DW_STORE, "[sp, #4]") \
+        "ldr r0, [sp]\n" \
         "cmp r2, r0\n" \
         "bne 1b\n" \
-        "add sp, sp, #20\n" \
+        "add sp, sp, #16\n" \
         "pop {r4-r11, pc}\n"); \
 }
 TK_DW_CLIPPED(tk_dw_2x3_dsp, TK_DW_ROW TK_DW_NEXT3 TK_DW_ROW, "sub r1, r1, r10\n", 48)
@@ -586,7 +585,7 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
         "ldr r2, [sp, #12]\n"
         "ldr r11, [r0, #48]\n"
         "add r2, r2, r11\n"
-        TK_DW_OUT("[sp, #16]", "[sp, #24]")
+        TK_DW_OUT("ldr r0, [sp, #16]\n" "str r4, [r0], #4\n" "str r0, [sp, #16]", "[sp, #24]")
         "ldr r0, [sp]\n"
         "ldr r1, [sp, #8]\n"
         "add r1, r1, #4\n"
