@@ -7,7 +7,6 @@
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"
-#include "udiv.h"
 
 void tk_conv_s8_ref(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p) {
     int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], out_c = p[CV_OUT_C];
@@ -465,20 +464,11 @@ static void conv_quads_call(const tk_quads_job_t *job, int clamp) {
     }
 }
 
-/* windows [*ox_a, *ox_b) of a row lie inside the input horizontally (dilation_w 1) */
-static void conv_inside_span(const int32_t *p, int *ox_a, int *ox_b) {
-    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT], last = p[CV_IN_W] - p[CV_K_W] + pad_l;
-    int a = pad_l > 0 ? (int)tk_udiv32((uint32_t)(pad_l + stride_w - 1), (uint32_t)stride_w) : 0;
-    int b = last >= 0 ? (int)tk_udiv32((uint32_t)last, (uint32_t)stride_w) + 1 : 0;
-    *ox_a = a;
-    *ox_b = b < p[CV_OUT_W] ? b : p[CV_OUT_W];
-}
-
 /* conv_quads's column packing */
 typedef struct {
     tk_runs_geom_t g;           /* the input's row runs */
     tk_runs_geom_t g_win;       /* conv_window_bytes's */
-    int ox_a, ox_b;             /* conv_inside_span */
+    int ox_a, ox_b;             /* tk_inside_span */
     int pack39;                 /* row-run windows of 3 x 9 inputs (RGB stems) */
     int8_t fill;                /* the input zero point, if in int8 (3 x 9 windows) */
 } conv_quads_t;
@@ -521,7 +511,8 @@ static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int
                       (int8_t)-p[CV_IN_OFFSET]};
     tk_quads_job_t job = {cols, cols, stream, stream + conv_quads_words(p), out, cc->K / 4,
                           conv_bytes4(p[CV_ACT_MIN]), conv_bytes4(p[CV_ACT_MAX])};
-    conv_inside_span(p, &q.ox_a, &q.ox_b);
+    tk_inside_span(p[CV_OUT_W], p[CV_IN_W], p[CV_K_W], p[CV_STRIDE_W], p[CV_PAD_LEFT], &q.ox_a,
+                   &q.ox_b);
     for (int b = 0; b < p[CV_BATCHES]; b++) {
         cc->in_b = in + b * p[CV_IN_H] * p[CV_IN_W] * in_c;
         for (int oy = 0; oy < p[CV_OUT_H]; oy++) {

@@ -249,7 +249,7 @@ static void dw_window_init(dw_window_t *win, const int32_t *p) {
 }
 
 #if TK_DSP
-/* one chunk's channels of one pixel */
+/* one chunk's channels of job->pixels pixels (more than one: 3x3 windows inside the row) */
 static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_window_t *win, int tap,
                            const int32_t *p, int k3, int c0) {
     job->x = win->x + c0;
@@ -287,7 +287,7 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
     int max_groups = dw_max_groups(p);
     int px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
     int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_h = p[CV_K_H], k_w = p[CV_K_W];
-    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT], k3 = k_h == 3 && k_w == 3;
+    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT], k3 = k_h == 3 && k_w == 3, ox_a, ox_b;
     if (max_groups == 0 || !tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, n4, k_h * k_w)) {
         return 0;
     }
@@ -302,6 +302,9 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
     job.w_rq = 4 * (per_group - 16);
     job.act_min4 = ((uint32_t)p[CV_ACT_MIN] & 0xFF) * 0x01010101u;
     job.act_max4 = ((uint32_t)p[CV_ACT_MAX] & 0xFF) * 0x01010101u;
+    job.x_step = stride_w * in_c;
+    job.out_step = out_c;
+    tk_inside_span(p[CV_OUT_W], in_w, k_w, stride_w, pad_l, &ox_a, &ox_b);
     for (int c0 = 0; c0 < n4; c0 += 4 * job.groups) {
         job.groups = (n4 - c0) / 4 < max_groups ? (n4 - c0) / 4 : max_groups;
         dw_unpack(scratch, w, p, c0, job.groups);
@@ -313,11 +316,13 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
                 dw_clip(iy0, p[CV_DIL_H], k_h, in_h, &ky0, &ky1);
                 win.ny = ky1 - ky0;
                 const int8_t *row = in + b * px + (iy0 + ky0 * p[CV_DIL_H]) * in_w * in_c;
-                for (int ox = 0; ox < p[CV_OUT_W]; ox++, o += out_c) {
+                for (int ox = 0; ox < p[CV_OUT_W]; ox += job.pixels, o += job.pixels * out_c) {
                     int ix0 = ox * stride_w - pad_l;
                     int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;
                     win.nx = kx1 - kx0;
                     win.x = row + (ix0 + kx0) * in_c;
+                    /* the 3x3 routines run along windows wholly inside the row */
+                    job.pixels = k3 && ox >= ox_a && ox < ox_b && win.ny > 0 ? ox_b - ox : 1;
                     dw_chunk_pixel(o, &job, &win, ky0 * k_w + kx0, p, k3, c0);
                 }
             }

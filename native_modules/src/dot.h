@@ -12,6 +12,7 @@
 #ifndef TK_DOT_H
 #define TK_DOT_H
 #include <stdint.h>
+#include "udiv.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define TK_DSP 1
@@ -111,10 +112,21 @@ static inline int32_t tk_sxtab16_ror8(uint32_t a, uint32_t x) {
     return r;
 }
 
-/* depthwise (depth multiplier 1, dilation_w 1) over `groups` groups of four channels of one
-   output pixel, see dot_dsp.c, requantized in registers (tk_mm_rq_*). The chunk's weights are
-   unpacked once: per group its four biases, per filter tap the words (f0, f2), (f1, f3), then
-   per channel tk_mm_rq_words (biases and weights scaled). The job is left unchanged. */
+/* output columns [*a, *b) of [0, out_w) whose windows of k_w taps (dilation 1) lie inside the
+   input row */
+static inline void tk_inside_span(int out_w, int in_w, int k_w, int stride_w, int pad_l, int *a,
+                                  int *b) {
+    int last = in_w - k_w + pad_l;
+    *a = pad_l > 0 ? (int)tk_udiv32((uint32_t)(pad_l + stride_w - 1), (uint32_t)stride_w) : 0;
+    *b = last >= 0 ? (int)tk_udiv32((uint32_t)last, (uint32_t)stride_w) + 1 : 0;
+    *b = *b < out_w ? *b : out_w;
+}
+
+/* depthwise (depth multiplier 1, dilation_w 1) over `groups` groups of four channels of
+   `pixels` output pixels whose windows are alike (x_step / out_step bytes apart), see
+   dot_dsp.c, requantized in registers (tk_mm_rq_*). The chunk's weights are unpacked once:
+   per group its four biases, per filter tap the words (f0, f2), (f1, f3), then per channel
+   tk_mm_rq_words (biases and weights scaled). The job is left unchanged. */
 typedef struct {
     const int8_t *x;            /* the window's first tap (input) at the first channel */
     const int32_t *w;           /* unpacked chunk: group 0's biases */
@@ -127,6 +139,8 @@ typedef struct {
     int32_t w_first;            /* bytes from a group's biases to the window's first tap */
     int32_t w_rq;               /* bytes from a group's biases to its constants */
     uint32_t act_min4, act_max4;    /* the act bounds in every byte */
+    int32_t pixels;             /* >= 1; tk_dw_window_dsp: 1 */
+    int32_t x_step, out_step;
 } tk_dw_job_t;
 void tk_dw_3x3_dsp(const tk_dw_job_t *job);
 void tk_dw_window_dsp(const tk_dw_job_t *job);

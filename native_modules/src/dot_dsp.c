@@ -462,8 +462,9 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
     STORE "\n"
 
 /* the frame of the 3x3 routines: [sp] end of the chunk, [sp, #4] / [sp, #8] the act bounds,
-   [sp, #12] w_first; then r1 = x, r3 = C, r8 = offset pair, r9 = out, r10 = input row
-   stride */
+   [sp, #12] w_first, [sp, #16] pixels left, [sp, #20] / [sp, #24] x / out from a pixel's
+   last group to the next pixel's first, [sp, #28] the chunk; then r1 = x, r3 = C, r8 =
+   offset pair, r9 = out, r10 = input row stride */
 #define TK_DW_FRAME \
     "push {r4-r11, lr}\n" \
     "ldr r12, [r0, #12]\n" \
@@ -472,13 +473,32 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
     "mla r5, r12, lr, r2\n" \
     "ldrd r6, r7, [r0, #52]\n" \
     "ldr r8, [r0, #44]\n" \
-    "push {r5-r8}\n" \
+    "ldrd r9, r10, [r0, #60]\n" \
+    "sub r10, r10, r12, lsl #2\n" \
+    "ldr r11, [r0, #68]\n" \
+    "sub r11, r11, r12, lsl #2\n" \
+    "mov r12, r2\n" \
+    "push {r5-r12}\n" \
     "ldr r1, [r0, #0]\n" \
     "ldr r9, [r0, #8]\n" \
     "ldr r3, [r0, #16]\n" \
     "ldr r10, [r0, #20]\n" \
     "ldr r8, [r0, #24]\n"
 #define TK_DW_STORE "str r4, [r9], #4"
+/* after a pixel's last group: the next pixel from 1b, or the end */
+#define TK_DW_NEXT_PIXEL \
+    "ldr r0, [sp, #16]\n" \
+    "subs r0, r0, #1\n" \
+    "beq 9f\n" \
+    "str r0, [sp, #16]\n" \
+    "ldrd r0, r11, [sp, #20]\n" \
+    "add r1, r1, r0\n" \
+    "add r9, r9, r11\n" \
+    "ldr r2, [sp, #28]\n" \
+    "b 1b\n" \
+    "9:\n" \
+    "add sp, sp, #32\n" \
+    "pop {r4-r11, pc}\n"
 
 /* all nine taps of a 3x3 filter inside the input: a group's biases, taps and constants are
    consecutive, so r2 walks the chunk. Per group: 72 + 43 instructions. */
@@ -498,8 +518,7 @@ __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
         "ldr r0, [sp]\n"
         "cmp r2, r0\n"
         "bne 1b\n"
-        "add sp, sp, #16\n"
-        "pop {r4-r11, pc}\n");
+        TK_DW_NEXT_PIXEL);
 }
 
 /* clipped windows of a 3x3 filter: NY rows (1..3) of NX taps (2 or 3). As tk_dw_3x3_dsp, but
@@ -527,8 +546,7 @@ __attribute__((naked)) void NAME(const tk_dw_job_t *job) { \
         "ldr r0, [sp]\n" \
         "cmp r2, r0\n" \
         "bne 1b\n" \
-        "add sp, sp, #16\n" \
-        "pop {r4-r11, pc}\n"); \
+        TK_DW_NEXT_PIXEL); \
 }
 TK_DW_CLIPPED(tk_dw_2x3_dsp, TK_DW_ROW TK_DW_NEXT3 TK_DW_ROW, "sub r1, r1, r10\n", 48)
 TK_DW_CLIPPED(tk_dw_1x3_dsp, TK_DW_ROW, "", 24)
