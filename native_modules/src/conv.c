@@ -113,10 +113,15 @@ static int conv_runs_w_bytes(const int32_t *p) {
     return (conv_runs_reorder(p) ? n : 0) + (conv_runs_w16(p) ? 2 * n : 0);
 }
 
+/* the outputs need clamping beyond int8 (tk_quads_clamp_dsp) */
+static int conv_quads_clamp(const int32_t *p) {
+    return p[CV_ACT_MIN] > -128 || p[CV_ACT_MAX] < 127;
+}
+
 /* the quads' stream from filter rows w in column order (K: a multiple of 4) */
 static void conv_quads_stream(int32_t *s, const int8_t *w, const int32_t *p, int K) {
     int out_c = p[CV_OUT_C];
-    int32_t out_offset = p[CV_OUT_OFFSET];
+    int32_t out_offset = p[CV_OUT_OFFSET] - (conv_quads_clamp(p) ? p[CV_ACT_MIN] : 0);
     const int32_t *bias = p + CV_HDR, *mult = bias + out_c, *shift = mult + out_c;
     for (int q = 0; q < out_c; q += 4) {
         int f[4];
@@ -452,10 +457,6 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
 }
 
 #if TK_DSP
-static uint32_t conv_bytes4(int32_t v) {
-    return ((uint32_t)v & 0xFF) * 0x01010101u;
-}
-
 static void conv_quads_call(const tk_quads_job_t *job, int clamp) {
     if (clamp) {
         tk_quads_clamp_dsp(job);
@@ -504,13 +505,14 @@ static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int
                        uint32_t *cols) {
     const int32_t *p = cc->p;
     int out_c = p[CV_OUT_C], in_c = p[CV_IN_C], run = p[CV_K_W] * in_c, n = 0;
-    int clamp = p[CV_ACT_MIN] > -128 || p[CV_ACT_MAX] < 127, cols_max = conv_quad_cols(p);
+    int clamp = conv_quads_clamp(p), cols_max = conv_quad_cols(p);
     uint32_t off2 = ((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u;
     conv_quads_t q = {{off2, p[CV_DIL_H] * p[CV_IN_W] * in_c, p[CV_STRIDE_W] * in_c},
                       {off2, run, 0}, 0, 0, cc->runs && p[CV_K_H] == 3 && run == 9,
                       (int8_t)-p[CV_IN_OFFSET]};
     tk_quads_job_t job = {cols, cols, stream, stream + conv_quads_words(p), out, cc->K / 4,
-                          conv_bytes4(p[CV_ACT_MIN]), conv_bytes4(p[CV_ACT_MAX])};
+                          {0, 0}};
+    tk_clamp4(job.clamp, p[CV_ACT_MIN], p[CV_ACT_MAX]);
     tk_inside_span(p[CV_OUT_W], p[CV_IN_W], p[CV_K_W], p[CV_STRIDE_W], p[CV_PAD_LEFT], &q.ox_a,
                    &q.ox_b);
     for (int b = 0; b < p[CV_BATCHES]; b++) {

@@ -129,7 +129,8 @@ static int dw_max_groups(const int32_t *p) {
 }
 
 /* per group: its four biases, per tap the words (f0, f2), (f1, f3), then per channel
-   tk_mm_rq_words; biases and weights scaled by tk_mm_rq_scale */
+   tk_mm_rq_words (out_offset - act_min: tk_clamp4); biases and weights scaled by
+   tk_mm_rq_scale */
 static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, int groups) {
     int out_c = p[CV_OUT_C], taps = p[CV_K_H] * p[CV_K_W];
     const int32_t *bias = p + CV_HDR, *mult = bias + out_c, *shift = mult + out_c;
@@ -145,7 +146,7 @@ static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, in
             wu[1] = (int32_t)tk_pack16(v[1] * f[1], v[3] * f[3]);
         }
         for (int j = 0; j < 4; j++, wu += 4) {
-            tk_mm_rq_words(wu, mult[c + j], shift[c + j], p[CV_OUT_OFFSET]);
+            tk_mm_rq_words(wu, mult[c + j], shift[c + j], p[CV_OUT_OFFSET] - p[CV_ACT_MIN]);
         }
     }
 }
@@ -300,8 +301,7 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
     job.off2 = (int32_t)(((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u);
     job.w_group = 4 * per_group;
     job.w_rq = 4 * (per_group - 16);
-    job.act_min4 = ((uint32_t)p[CV_ACT_MIN] & 0xFF) * 0x01010101u;
-    job.act_max4 = ((uint32_t)p[CV_ACT_MAX] & 0xFF) * 0x01010101u;
+    tk_clamp4(job.clamp, p[CV_ACT_MIN], p[CV_ACT_MAX]);
     job.x_step = stride_w * in_c;
     job.out_step = out_c;
     tk_inside_span(p[CV_OUT_W], in_w, k_w, stride_w, pad_l, &ox_a, &ox_b);

@@ -138,7 +138,7 @@ typedef struct {
     int32_t w_group;            /* bytes from one group's biases to the next's */
     int32_t w_first;            /* bytes from a group's biases to the window's first tap */
     int32_t w_rq;               /* bytes from a group's biases to its constants */
-    uint32_t act_min4, act_max4;    /* the act bounds in every byte */
+    uint32_t clamp[2];          /* tk_clamp4; the constants' Ra with out_offset - act_min */
     int32_t pixels;             /* >= 1; tk_dw_window_dsp: 1 */
     int32_t x_step, out_step;
 } tk_dw_job_t;
@@ -181,11 +181,20 @@ static inline void tk_unpack_rows_dsp(uint32_t *dst, const int8_t *w, int n, int
    s = max(shift, 0), so A = f a: for shift = -e <= -1, TFLM's floor((floor((a m + 2**30)
    / 2**31) + 2**(e-1) - [a < 0]) / 2**e) + out_offset is that with Ra = 2**(e-1)
    + out_offset * 2**e and mask -1; for shift >= 0, floor(((a << s) m + 2**30) / 2**31)
-   + out_offset is that with Ra = out_offset, mask 0 and e 0. It holds while nothing
-   overflows: |a| <= |bias| + span (span: taps * 383 * 128, |input + offset| <= 383) and A and
-   Ra + A fit in int32, which tk_mm_rq_fits checks (f * w fits in int16 for s <= 7). */
+   + out_offset is that with Ra = out_offset, mask 0 and e 0 (out_offset may stand for
+   out_offset - act_min, |that| <= 255). It holds while nothing overflows: |a| <= |bias| + span
+   (span: taps * 383 * 128, |input + offset| <= 383) and A and Ra + A fit in int32, which
+   tk_mm_rq_fits checks (f * w fits in int16 for s <= 7). */
 static inline int32_t tk_mm_rq_scale(int32_t shift) {
     return 1 << ((shift > 0 ? shift : 0) + 1);
+}
+
+/* clamping to [act_min, act_max] of four outputs less act_min, each in [0, 255], as bytes:
+   UQADD8 then USUB8 of c[0] (255 - (act_max - act_min) in every byte) takes the minimum with
+   act_max - act_min, UADD8 of c[1] (act_min in every byte) adds act_min back */
+static inline void tk_clamp4(uint32_t *c, int32_t act_min, int32_t act_max) {
+    c[0] = (uint32_t)(255 - (act_max - act_min)) * 0x01010101u;
+    c[1] = ((uint32_t)act_min & 0xFF) * 0x01010101u;
 }
 
 /* channel constants (m, Ra, e, mask) */
@@ -223,7 +232,7 @@ typedef struct {
     const int32_t *w, *w_end;
     int8_t *out;
     int32_t groups;             /* >= 1 */
-    uint32_t act_min4, act_max4;
+    uint32_t clamp[2];          /* tk_quads_clamp_dsp: tk_clamp4 */
 } tk_quads_job_t;
 void tk_quads_dsp(const tk_quads_job_t *job);
 void tk_quads_clamp_dsp(const tk_quads_job_t *job);

@@ -187,30 +187,30 @@ __attribute__((naked)) void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job) {
     "smlad r6, r12, r8, r6\n"
 
 /* accumulator A (register) of a channel with constants m, Ra, e, mask (registers; dot.h
-   tk_mm_rq_words) to the int8 saturated output in A */
-#define TK_MM_RQ(A, M, RA, E, MASK) \
+   tk_mm_rq_words) to its output, saturated by SAT (ssat: int8; usat: [0, 255], the clamped
+   outputs less act_min) in A */
+#define TK_MM_RQ(SAT, A, M, RA, E, MASK) \
     "smmlar " RA ", " A ", " M ", " RA "\n" \
     "and " MASK ", " MASK ", " A ", asr #31\n" \
     "add " RA ", " RA ", " MASK "\n" \
     "asr " RA ", " RA ", " E "\n" \
-    "ssat " A ", #8, " RA "\n"
+    SAT " " A ", #8, " RA "\n"
 
-/* outputs A..D (each a saturated int8 in its register) as the bytes of A, clamped to the
-   act_min / act_max bytes at BOUNDS (two words, the bound in every byte; LO, HI, T scratch) */
-#define TK_BYTES4_CLAMP(A, B, C, D, LO, HI, T, BOUNDS) \
+/* outputs A..D less act_min (each in [0, 255], usat) as the bytes of A, clamped to act_max
+   and offset back (BOUNDS: the words tk_clamp4 gives; K, L scratch) */
+#define TK_BYTES4_CLAMP(A, B, C, D, K, L, BOUNDS) \
     "bfi " A ", " B ", #8, #8\n" \
     "bfi " A ", " C ", #16, #8\n" \
     "bfi " A ", " D ", #24, #8\n" \
-    "ldrd " LO ", " HI ", " BOUNDS "\n" \
-    "ssub8 " T ", " A ", " LO "\n" \
-    "sel " A ", " A ", " LO "\n" \
-    "ssub8 " T ", " A ", " HI "\n" \
-    "sel " A ", " HI ", " A "\n"
+    "ldrd " K ", " L ", " BOUNDS "\n" \
+    "uqadd8 " A ", " A ", " K "\n" \
+    "usub8 " A ", " A ", " K "\n" \
+    "uadd8 " A ", " A ", " L "\n"
 
 /* frame: [sp] the group loop's entry (8 copies, entered by the group count mod 8), [sp, #4]
    the pixel's column, [sp, #8] its end, [sp, #12] / [sp, #16] the stream and its end,
    [sp, #20] the columns' end, [sp, #24] / [sp, #28] the byte bounds */
-#define TK_QUADS(NAME, PACK) \
+#define TK_QUADS(NAME, SAT, PACK) \
 __attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
     __asm__ volatile ( \
         "push {r4-r11, lr}\n" \
@@ -242,11 +242,11 @@ __attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
         "cmp r0, r2\n" \
         "bne 5b\n" \
         "ldm r1!, {r0, r2, r7, r8, r9, r10, r11, r12}\n" \
-        TK_MM_RQ("r3", "r0", "r2", "r7", "r8") \
-        TK_MM_RQ("r4", "r9", "r10", "r11", "r12") \
+        TK_MM_RQ(SAT, "r3", "r0", "r2", "r7", "r8") \
+        TK_MM_RQ(SAT, "r4", "r9", "r10", "r11", "r12") \
         "ldm r1!, {r0, r2, r7, r8, r9, r10, r11, r12}\n" \
-        TK_MM_RQ("r5", "r0", "r2", "r7", "r8") \
-        TK_MM_RQ("r6", "r9", "r10", "r11", "r12") \
+        TK_MM_RQ(SAT, "r5", "r0", "r2", "r7", "r8") \
+        TK_MM_RQ(SAT, "r6", "r9", "r10", "r11", "r12") \
         PACK \
         "str r3, [lr], #4\n" \
         "ldr r7, [sp, #16]\n" \
@@ -263,9 +263,9 @@ __attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
         "add sp, sp, #32\n" \
         "pop {r4-r11, pc}\n"); \
 }
-TK_QUADS(tk_quads_dsp, "bfi r3, r4, #8, #8\n" "bfi r3, r5, #16, #8\n" "bfi r3, r6, #24, #8\n")
-TK_QUADS(tk_quads_clamp_dsp,
-         TK_BYTES4_CLAMP("r3", "r4", "r5", "r6", "r7", "r8", "r9", "[sp, #24]"))
+TK_QUADS(tk_quads_dsp, "ssat",
+         "bfi r3, r4, #8, #8\n" "bfi r3, r5, #16, #8\n" "bfi r3, r6, #24, #8\n")
+TK_QUADS(tk_quads_clamp_dsp, "usat", TK_BYTES4_CLAMP("r3", "r4", "r5", "r6", "r7", "r8", "[sp, #24]"))
 
 /* one run's first eight inputs (r2) as two groups at r0 (r4..r6, r12: the four words), its
    ninth input to NINTH */
@@ -451,14 +451,14 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
    scratch. */
 #define TK_DW_OUT(STORE, BOUNDS) \
     "ldm r2!, {r0, r11, r12, lr}\n" \
-    TK_MM_RQ("r4", "r0", "r11", "r12", "lr") \
+    TK_MM_RQ("usat", "r4", "r0", "r11", "r12", "lr") \
     "ldm r2!, {r0, r11, r12, lr}\n" \
-    TK_MM_RQ("r5", "r0", "r11", "r12", "lr") \
+    TK_MM_RQ("usat", "r5", "r0", "r11", "r12", "lr") \
     "ldm r2!, {r0, r11, r12, lr}\n" \
-    TK_MM_RQ("r6", "r0", "r11", "r12", "lr") \
+    TK_MM_RQ("usat", "r6", "r0", "r11", "r12", "lr") \
     "ldm r2!, {r0, r11, r12, lr}\n" \
-    TK_MM_RQ("r7", "r0", "r11", "r12", "lr") \
-    TK_BYTES4_CLAMP("r4", "r5", "r6", "r7", "r0", "r11", "r12", BOUNDS) \
+    TK_MM_RQ("usat", "r7", "r0", "r11", "r12", "lr") \
+    TK_BYTES4_CLAMP("r4", "r5", "r6", "r7", "r0", "r11", BOUNDS) \
     STORE "\n"
 
 /* the frame of the 3x3 routines: [sp] end of the chunk, [sp, #4] / [sp, #8] the act bounds,
