@@ -140,10 +140,11 @@ static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, in
             f[j] = tk_mm_rq_scale(shift[c + j]);
             *wu++ = bias[c + j] * f[j];
         }
+        uint32_t f02 = tk_pack16(f[0], f[2]), f13 = tk_pack16(f[1], f[3]);
         for (int t = 0; t < taps; t++, wu += 2) {
-            const int8_t *v = w + t * out_c + c;
-            wu[0] = (int32_t)tk_pack16(v[0] * f[0], v[2] * f[2]);
-            wu[1] = (int32_t)tk_pack16(v[1] * f[1], v[3] * f[3]);
+            uint32_t v = tk_ld32(w + t * out_c + c);
+            wu[0] = (int32_t)tk_scale_pair((uint32_t)tk_sxtb16(v), f02);
+            wu[1] = (int32_t)tk_scale_pair((uint32_t)tk_sxtb16_ror8(v), f13);
         }
         for (int j = 0; j < 4; j++, wu += 4) {
             tk_mm_rq_words(wu, mult[c + j], shift[c + j], p[CV_OUT_OFFSET] - p[CV_ACT_MIN]);
@@ -250,28 +251,35 @@ static void dw_window_init(dw_window_t *win, const int32_t *p) {
 }
 
 #if TK_DSP
+/* the assembler routine for a 3x3 window clipped to ny rows from ky0 and nx columns from kx0,
+   or NULL (tk_dw_window_dsp) */
+static void (*dw_3x3_routine(int ny, int nx, int ky0, int kx0))(const tk_dw_job_t *) {
+    if (ny == 3 && nx == 3) {
+        return tk_dw_3x3_dsp;
+    } else if (ny == 2 && nx == 3) {
+        return ky0 == 0 ? tk_dw_r01_c012_dsp : tk_dw_r12_c012_dsp;
+    } else if (ny == 3 && nx == 2) {
+        return kx0 == 0 ? tk_dw_r012_c01_dsp : tk_dw_r012_c12_dsp;
+    } else if (ny == 2 && nx == 2 && ky0 == 0) {
+        return kx0 == 0 ? tk_dw_r01_c01_dsp : tk_dw_r01_c12_dsp;
+    } else if (ny == 2 && nx == 2) {
+        return kx0 == 0 ? tk_dw_r12_c01_dsp : tk_dw_r12_c12_dsp;
+    }
+    return 0;
+}
+
 /* one chunk's channels of job->pixels pixels (more than one: 3x3 windows inside the row) */
-static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_window_t *win, int tap,
-                           const int32_t *p, int k3, int c0) {
+static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_window_t *win,
+                           int ky0, int kx0, const int32_t *p, int k3, int c0) {
+    void (*routine)(const tk_dw_job_t *) = k3 ? dw_3x3_routine(win->ny, win->nx, ky0, kx0) : 0;
     job->x = win->x + c0;
     job->out = out + c0;
-    int ny = win->ny, nx = win->nx;
-    job->w_first = 16 + 8 * tap;
-    if (k3 && nx == 3 && ny == 3) {
-        tk_dw_3x3_dsp(job);
-    } else if (k3 && nx == 3 && ny == 2) {
-        tk_dw_2x3_dsp(job);
-    } else if (k3 && nx == 3 && ny == 1) {
-        tk_dw_1x3_dsp(job);
-    } else if (k3 && nx == 2 && ny == 3) {
-        tk_dw_3x2_dsp(job);
-    } else if (k3 && nx == 2 && ny == 2) {
-        tk_dw_2x2_dsp(job);
-    } else if (k3 && nx == 2 && ny == 1) {
-        tk_dw_1x2_dsp(job);
+    if (routine) {
+        routine(job);
     } else if (win->ny > 0 && win->nx > 0) {
         job->ny = win->ny;
         job->nx = win->nx;
+        job->w_first = 16 + 8 * (ky0 * p[CV_K_W] + kx0);
         job->w_skip = 8 * (p[CV_K_W] - win->nx);
         tk_dw_window_dsp(job);
     } else {
@@ -323,7 +331,7 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
                     win.x = row + (ix0 + kx0) * in_c;
                     /* the 3x3 routines run along windows wholly inside the row */
                     job.pixels = k3 && ox >= ox_a && ox < ox_b && win.ny > 0 ? ox_b - ox : 1;
-                    dw_chunk_pixel(o, &job, &win, ky0 * k_w + kx0, p, k3, c0);
+                    dw_chunk_pixel(o, &job, &win, ky0, kx0, p, k3, c0);
                 }
             }
         }

@@ -134,9 +134,11 @@ typedef struct {
     int32_t groups;             /* >= 1 */
     int32_t c, row, off2;       /* channel count (tap stride), input row stride, offset pair */
     int32_t ny, nx;             /* tk_dw_window_dsp only: window rows, taps per row (>= 1) */
-    int32_t w_skip;             /* bytes from a window row's last unpacked tap to the next row */
+    int32_t w_skip;             /* tk_dw_window_dsp: bytes from a window row's last unpacked
+                                   tap to the next row */
     int32_t w_group;            /* bytes from one group's biases to the next's */
-    int32_t w_first;            /* bytes from a group's biases to the window's first tap */
+    int32_t w_first;            /* tk_dw_window_dsp: bytes from a group's biases to the
+                                   window's first tap */
     int32_t w_rq;               /* bytes from a group's biases to its constants */
     uint32_t clamp[2];          /* tk_clamp4; the constants' Ra with out_offset - act_min */
     int32_t pixels;             /* >= 1; tk_dw_window_dsp: 1 */
@@ -144,12 +146,15 @@ typedef struct {
 } tk_dw_job_t;
 void tk_dw_3x3_dsp(const tk_dw_job_t *job);
 void tk_dw_window_dsp(const tk_dw_job_t *job);
-/* clipped windows of a 3x3 filter (w_group 152, w_rq 88): rows x taps a row, from w_first */
-void tk_dw_2x3_dsp(const tk_dw_job_t *job);
-void tk_dw_1x3_dsp(const tk_dw_job_t *job);
-void tk_dw_3x2_dsp(const tk_dw_job_t *job);
-void tk_dw_2x2_dsp(const tk_dw_job_t *job);
-void tk_dw_1x2_dsp(const tk_dw_job_t *job);
+/* windows of a 3x3 filter (w_group 152, w_rq 88) clipped to rows r.. and columns c.. */
+void tk_dw_r01_c012_dsp(const tk_dw_job_t *job);
+void tk_dw_r12_c012_dsp(const tk_dw_job_t *job);
+void tk_dw_r012_c01_dsp(const tk_dw_job_t *job);
+void tk_dw_r012_c12_dsp(const tk_dw_job_t *job);
+void tk_dw_r01_c01_dsp(const tk_dw_job_t *job);
+void tk_dw_r01_c12_dsp(const tk_dw_job_t *job);
+void tk_dw_r12_c01_dsp(const tk_dw_job_t *job);
+void tk_dw_r12_c12_dsp(const tk_dw_job_t *job);
 
 /* 2x2 blocks down consecutive weight row pairs: per pair, acc gets (c0 r0, c0 r1, c1 r0,
    c1 r1) of its K & ~3 leading terms plus the rows' biases; job fields advance */
@@ -197,13 +202,22 @@ static inline void tk_clamp4(uint32_t *c, int32_t act_min, int32_t act_max) {
     c[1] = ((uint32_t)act_min & 0xFF) * 0x01010101u;
 }
 
+/* the int16 pair (lo, hi) of w times the pair f (the products within int16) */
+static inline uint32_t tk_scale_pair(uint32_t w, uint32_t f) {
+    uint32_t lo, hi;
+    __asm__ ("smulbb %0, %2, %3\n\t"
+             "smultt %1, %2, %3\n\t"
+             "pkhbt %0, %0, %1, lsl #16" : "=&r" (lo), "=&r" (hi) : "r" (w), "r" (f));
+    return lo;
+}
+
 /* channel constants (m, Ra, e, mask) */
 static inline void tk_mm_rq_words(int32_t *t, int32_t m, int32_t shift, int32_t out_offset) {
-    int e = -shift;
+    int e = shift < 0 ? -shift : 0;
     t[0] = m;
-    t[1] = e >= 1 ? (1 << (e - 1)) + out_offset * (1 << e) : out_offset;
-    t[2] = e >= 1 ? e : 0;
-    t[3] = e >= 1 ? -1 : 0;
+    t[1] = ((1 << e) >> 1) + out_offset * (1 << e);
+    t[2] = e;
+    t[3] = shift < 0 ? -1 : 0;
 }
 
 /* channels [0, n) with `taps` products each (at most 8192) */

@@ -461,10 +461,10 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
     TK_BYTES4_CLAMP("r4", "r5", "r6", "r7", "r0", "r11", BOUNDS) \
     STORE "\n"
 
-/* the frame of the 3x3 routines: [sp] end of the chunk, [sp, #4] / [sp, #8] the act bounds,
-   [sp, #12] w_first, [sp, #16] pixels left, [sp, #20] / [sp, #24] x / out from a pixel's
-   last group to the next pixel's first, [sp, #28] the chunk; then r1 = x, r3 = C, r8 =
-   offset pair, r9 = out, r10 = input row stride */
+/* the frame of the 3x3 routines: [sp] end of the chunk, [sp, #4] / [sp, #8] tk_clamp4,
+   [sp, #12] pixels left, [sp, #16] / [sp, #20] x / out from a pixel's last group to the next
+   pixel's first, [sp, #24] the chunk; then r1 = x, r3 = C, r8 = offset pair, r9 = out,
+   r10 = input row stride */
 #define TK_DW_FRAME \
     "push {r4-r11, lr}\n" \
     "ldr r12, [r0, #12]\n" \
@@ -472,13 +472,12 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
     "ldr r2, [r0, #4]\n" \
     "mla r5, r12, lr, r2\n" \
     "ldrd r6, r7, [r0, #52]\n" \
-    "ldr r8, [r0, #44]\n" \
     "ldrd r9, r10, [r0, #60]\n" \
     "sub r10, r10, r12, lsl #2\n" \
     "ldr r11, [r0, #68]\n" \
     "sub r11, r11, r12, lsl #2\n" \
     "mov r12, r2\n" \
-    "push {r5-r12}\n" \
+    "push {r5-r7, r9-r12}\n" \
     "ldr r1, [r0, #0]\n" \
     "ldr r9, [r0, #8]\n" \
     "ldr r3, [r0, #16]\n" \
@@ -487,17 +486,17 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
 #define TK_DW_STORE "str r4, [r9], #4"
 /* after a pixel's last group: the next pixel from 1b, or the end */
 #define TK_DW_NEXT_PIXEL \
-    "ldr r0, [sp, #16]\n" \
+    "ldr r0, [sp, #12]\n" \
     "subs r0, r0, #1\n" \
     "beq 9f\n" \
-    "str r0, [sp, #16]\n" \
-    "ldrd r0, r11, [sp, #20]\n" \
+    "str r0, [sp, #12]\n" \
+    "ldrd r0, r11, [sp, #16]\n" \
     "add r1, r1, r0\n" \
     "add r9, r9, r11\n" \
-    "ldr r2, [sp, #28]\n" \
+    "ldr r2, [sp, #24]\n" \
     "b 1b\n" \
     "9:\n" \
-    "add sp, sp, #32\n" \
+    "add sp, sp, #28\n" \
     "pop {r4-r11, pc}\n"
 
 /* all nine taps of a 3x3 filter inside the input: a group's biases, taps and constants are
@@ -521,39 +520,51 @@ __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
         TK_DW_NEXT_PIXEL);
 }
 
-/* clipped windows of a 3x3 filter: NY rows (1..3) of NX taps (2 or 3). As tk_dw_3x3_dsp, but
-   r2 starts each group at its window's first tap (w_first) and skips the row's clipped taps
-   (8 bytes for NX = 2); CONSUMED = bytes r2 advances over the rows, XBACK brings r1 back to
-   the window's first row. Per group: 8 per tap + 2 per row + 47. */
-#define TK_DW_ROW2 TK_DW_TAP("") TK_DW_TAP(", r3")
-#define TK_DW_NEXT2 "add r1, r1, r10\n" "add r2, r2, #8\n"
-#define TK_DW_NEXT3 "add r1, r1, r10\n"
-#define TK_DW_CLIPPED(NAME, ROWS, XBACK, CONSUMED) \
+/* clipped windows of a 3x3 filter: as tk_dw_3x3_dsp, the taps' weights read at
+   fixed offsets from the group (LDRD), rows ROWS of the filter taps starting at T (the x
+   pointer at the window's first tap), XBACK bringing r1 back to the window's first row. Per
+   group: 8 per tap + 1 per row + 42. */
+#define TK_DW_TAPW(X_OFF, T) \
+    "ldr r11, [r1" X_OFF "]\n" \
+    "ldrd r12, lr, [r2, #(16 + 8 * " #T ")]\n" \
+    "sxtab16 r0, r8, r11\n" \
+    "sxtab16 r11, r8, r11, ror #8\n" \
+    "smlabb r4, r0, r12, r4\n" \
+    "smlatt r6, r0, r12, r6\n" \
+    "smlabb r5, r11, lr, r5\n" \
+    "smlatt r7, r11, lr, r7\n"
+#define TK_DW_ROW3W(T) TK_DW_TAPW("", T) TK_DW_TAPW(", r3", (T + 1)) \
+    TK_DW_TAPW(", r3, lsl #1", (T + 2))
+#define TK_DW_ROW2W(T) TK_DW_TAPW("", T) TK_DW_TAPW(", r3", (T + 1))
+#define TK_DW_DOWN "add r1, r1, r10\n"
+#define TK_DW_CLIPPED(NAME, ROWS, XBACK) \
 __attribute__((naked)) void NAME(const tk_dw_job_t *job) { \
     __asm__ volatile ( \
         TK_DW_FRAME \
         "1:\n" \
         "ldm r2, {r4, r5, r6, r7}\n" \
-        "ldr r0, [sp, #12]\n" \
-        "add r2, r2, r0\n" \
         ROWS \
         XBACK \
         "add r1, r1, #4\n" \
-        "ldr r0, [sp, #12]\n" \
-        "sub r2, r2, r0\n" \
-        "add r2, r2, #(88 - " #CONSUMED ")\n"  /* the group's constants */ \
+        "add r2, r2, #88\n"             /* the group's constants */ \
         TK_DW_OUT(TK_DW_STORE, "[sp, #4]") \
         "ldr r0, [sp]\n" \
         "cmp r2, r0\n" \
         "bne 1b\n" \
         TK_DW_NEXT_PIXEL); \
 }
-TK_DW_CLIPPED(tk_dw_2x3_dsp, TK_DW_ROW TK_DW_NEXT3 TK_DW_ROW, "sub r1, r1, r10\n", 48)
-TK_DW_CLIPPED(tk_dw_1x3_dsp, TK_DW_ROW, "", 24)
-TK_DW_CLIPPED(tk_dw_3x2_dsp, TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2,
-              "sub r1, r1, r10, lsl #1\n", 64)
-TK_DW_CLIPPED(tk_dw_2x2_dsp, TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2, "sub r1, r1, r10\n", 40)
-TK_DW_CLIPPED(tk_dw_1x2_dsp, TK_DW_ROW2, "", 16)
+#define TK_DW_UP1 "sub r1, r1, r10\n"
+#define TK_DW_UP2 "sub r1, r1, r10, lsl #1\n"
+TK_DW_CLIPPED(tk_dw_r01_c012_dsp, TK_DW_ROW3W(0) TK_DW_DOWN TK_DW_ROW3W(3), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r12_c012_dsp, TK_DW_ROW3W(3) TK_DW_DOWN TK_DW_ROW3W(6), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r012_c01_dsp,
+              TK_DW_ROW2W(0) TK_DW_DOWN TK_DW_ROW2W(3) TK_DW_DOWN TK_DW_ROW2W(6), TK_DW_UP2)
+TK_DW_CLIPPED(tk_dw_r012_c12_dsp,
+              TK_DW_ROW2W(1) TK_DW_DOWN TK_DW_ROW2W(4) TK_DW_DOWN TK_DW_ROW2W(7), TK_DW_UP2)
+TK_DW_CLIPPED(tk_dw_r01_c01_dsp, TK_DW_ROW2W(0) TK_DW_DOWN TK_DW_ROW2W(3), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r01_c12_dsp, TK_DW_ROW2W(1) TK_DW_DOWN TK_DW_ROW2W(4), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r12_c01_dsp, TK_DW_ROW2W(3) TK_DW_DOWN TK_DW_ROW2W(6), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r12_c12_dsp, TK_DW_ROW2W(4) TK_DW_DOWN TK_DW_ROW2W(7), TK_DW_UP1)
 
 /* clipped or other windows: ny rows of nx taps. Registers as above except r9 = nx * C,
    r10 = tap offset (bytes); [sp] job, [sp, #4] rows left, [sp, #8] group's x, [sp, #12]
