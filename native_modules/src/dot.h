@@ -8,7 +8,9 @@
    fetches both. The K % 4 tail is always done in C from the natural columns (conv's row-run
    columns are padded to whole groups and have none). Small filters are unpacked once per
    call into scratch (tk_unpack_rows_dsp), sparing the SXTB16s. Requantization constants
-   are tabled once per call (tk_rq_table_dsp; tk_rq_m0_init on Cortex-M0). */
+   are tabled once per call (tk_rq_table_dsp; tk_rq_m0_init on Cortex-M0). With such filters
+   and output channels in fours, conv runs whole pixels in assembler (tk_quads_dsp) and, like
+   the depthwise routines, requantizes from the accumulators in registers (tk_mm_rq_*). */
 #ifndef TK_DOT_H
 #define TK_DOT_H
 #include <stdint.h>

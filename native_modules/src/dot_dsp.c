@@ -2,7 +2,8 @@
    by hand: gcc spills in these loops. Per four K values (loops unrolled twice):
      tk_dot_2x2_dsp: 1 LDM + 2 LDR + 4 SXTB16 + 8 SMLAD + 1 loop = 16 instructions, 16 MACs
      tk_dot_2x2n_dsp: the same, unrolled four times: 15.25 instructions, 16 MACs
-     tk_dot_1x4_dsp: 1 LDM + 4 LDR + 8 SXTB16 + 8 SMLAD + 1 loop = 22 instructions, 16 MACs */
+     tk_dot_1x4_dsp: 1 LDM + 4 LDR + 8 SXTB16 + 8 SMLAD + 1 loop = 22 instructions, 16 MACs
+     tk_quads_dsp (unpacked rows, eight copies): 3 LDM + 8 SMLAD = 11 instructions, 16 MACs */
 #include "dot.h"
 
 #if TK_DSP
@@ -209,7 +210,8 @@ __attribute__((naked)) void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job) {
 
 /* frame: [sp] the group loop's entry (8 copies, entered by the group count mod 8), [sp, #4]
    the pixel's column, [sp, #8] its end, [sp, #12] / [sp, #16] the stream and its end,
-   [sp, #20] the columns' end, [sp, #24] / [sp, #28] the byte bounds */
+   [sp, #20] the columns' end, [sp, #24] / [sp, #28] tk_clamp4. Per quad: 11 per group + 35
+   (clamped: + 4). */
 #define TK_QUADS(NAME, SAT, PACK) \
 __attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
     __asm__ volatile ( \
@@ -500,7 +502,7 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
     "pop {r4-r11, pc}\n"
 
 /* all nine taps of a 3x3 filter inside the input: a group's biases, taps and constants are
-   consecutive, so r2 walks the chunk. Per group: 72 + 43 instructions. */
+   consecutive, so r2 walks the chunk. Per group: 72 + 40 instructions. */
 __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
     __asm__ volatile (
         TK_DW_FRAME
@@ -523,7 +525,7 @@ __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
 /* clipped windows of a 3x3 filter: as tk_dw_3x3_dsp, the taps' weights read at
    fixed offsets from the group (LDRD), rows ROWS of the filter taps starting at T (the x
    pointer at the window's first tap), XBACK bringing r1 back to the window's first row. Per
-   group: 8 per tap + 1 per row + 42. */
+   group: 8 per tap + 1 per row + 38. */
 #define TK_DW_TAPW(X_OFF, T) \
     "ldr r11, [r1" X_OFF "]\n" \
     "ldrd r12, lr, [r2, #(16 + 8 * " #T ")]\n" \
