@@ -310,11 +310,12 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
     job.w_group = 4 * per_group;
     job.w_rq = 4 * (per_group - 16);
     tk_clamp4(job.clamp, p[CV_ACT_MIN], p[CV_ACT_MAX]);
-    job.x_step = stride_w * in_c;
-    job.out_step = out_c;
     tk_inside_span(p[CV_OUT_W], in_w, k_w, stride_w, pad_l, &ox_a, &ox_b);
     for (int c0 = 0; c0 < n4; c0 += 4 * job.groups) {
         job.groups = (n4 - c0) / 4 < max_groups ? (n4 - c0) / 4 : max_groups;
+        job.x_next = stride_w * in_c - 4 * job.groups;
+        job.out_next = out_c - 4 * job.groups;
+        job.w_end = job.w + job.groups * per_group;
         dw_unpack(scratch, w, p, c0, job.groups);
         int8_t *o = out;
         for (int b = 0; b < p[CV_BATCHES]; b++) {

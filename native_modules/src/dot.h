@@ -125,7 +125,7 @@ static inline void tk_inside_span(int out_w, int in_w, int k_w, int stride_w, in
 }
 
 /* depthwise (depth multiplier 1, dilation_w 1) over `groups` groups of four channels of
-   `pixels` output pixels whose windows are alike (x_step / out_step bytes apart), see
+   `pixels` output pixels whose windows are alike (x_next / out_next apart), see
    dot_dsp.c, requantized in registers (tk_mm_rq_*). The chunk's weights are unpacked once:
    per group its four biases, per filter tap the words (f0, f2), (f1, f3), then per channel
    tk_mm_rq_words (biases and weights scaled). The job is left unchanged. */
@@ -144,7 +144,8 @@ typedef struct {
     int32_t w_rq;               /* bytes from a group's biases to its constants */
     uint32_t clamp[2];          /* tk_clamp4; the constants' Ra with out_offset - act_min */
     int32_t pixels;             /* >= 1; tk_dw_window_dsp: 1 */
-    int32_t x_step, out_step;
+    int32_t x_next, out_next;   /* bytes from a pixel's last group to the next pixel's first */
+    const int32_t *w_end;       /* the chunk's end: w + groups * w_group / 4 */
 } tk_dw_job_t;
 void tk_dw_3x3_dsp(const tk_dw_job_t *job);
 void tk_dw_window_dsp(const tk_dw_job_t *job);

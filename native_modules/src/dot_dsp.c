@@ -469,15 +469,11 @@ __attribute__((naked)) void tk_dot_1x4_dsp(int32_t *acc, const void *cols, const
    r10 = input row stride */
 #define TK_DW_FRAME \
     "push {r4-r11, lr}\n" \
-    "ldr r12, [r0, #12]\n" \
-    "ldr lr, [r0, #40]\n" \
     "ldr r2, [r0, #4]\n" \
-    "mla r5, r12, lr, r2\n" \
+    "ldr r5, [r0, #72]\n" \
     "ldrd r6, r7, [r0, #52]\n" \
     "ldrd r9, r10, [r0, #60]\n" \
-    "sub r10, r10, r12, lsl #2\n" \
     "ldr r11, [r0, #68]\n" \
-    "sub r11, r11, r12, lsl #2\n" \
     "mov r12, r2\n" \
     "push {r5-r7, r9-r12}\n" \
     "ldr r1, [r0, #0]\n" \
