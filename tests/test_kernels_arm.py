@@ -142,7 +142,8 @@ def conv_quad_cases(rng):
     multiple of 4, filter rows unpacked; the requantization from SMMLAR with weights scaled
     by 2**(max(shift, 0) + 1)): every channel within the quads' limits (shifts -21..7,
     multipliers 0, 1, 2**30, 2**31 - 1, biases to 2**28 where the scaled accumulator fits),
-    then one channel past them (shift -22 or 8, bias 2**28 with a left shift: the blocked
+    and, with out_offset (less act_min when clamped) 0, shifts down to -31; then one channel
+    past them (shift -26 with that offset large, 8, bias 2**28 with a left shift: the blocked
     pairs run instead); input offsets at the int8 ends, clamped and unclamped outputs, pixel
     counts across the columns per call."""
     cases = []
@@ -162,17 +163,62 @@ def conv_quad_cases(rng):
                 c.p[bias + j] = rng.choice([-1, 1]) * ((1 << 28) - 1)
         if i >= len(shapes):
             j = rng.randrange(out_c)
-            c.p[shift + j], c.p[bias + j] = rng.choice([(-22, c.p[bias + j]), (8, 1000),
+            c.p[shift + j], c.p[bias + j] = rng.choice([(-26, c.p[bias + j]), (8, 1000),
                                                         (1, 1 << 28)])
         c.p[15] = [-127, 128, c.p[15]][i % 3]
         c.p[17], c.p[18] = [(-128, 127), (-100, 127), (-128, 90), (-7, 12)][i % 4]
+        if i % 3 == 1:                  # out_offset - act_min (clamped) or out_offset 0
+            c.p[16] = 0 if (c.p[17], c.p[18]) == (-128, 127) else c.p[17]
+            c.p[shift + rng.randrange(out_c)] = rng.randint(-31, -22)
+        elif i >= len(shapes):
+            c.p[16] = c.p[17] + 150 if c.p[17] < -22 else 127
         cases.append(c)
+    return cases
+
+
+def depthwise_rq_cases(rng):
+    """Depthwise layers requantized in the DSP tap routines (weights and biases scaled, SMMLAR):
+    3x3 windows whole and clipped every way (paddings 0..2, strides, dilation_h 2; rows of
+    one tap row), shifts -21..7 and, with out_offset - act_min 0, down to -31; then one
+    channel past the limits (shift -26 with out_offset - act_min 200, or 8: the C loop runs)."""
+    cases = []
+    shapes = [((1, 7, 6, 8, 1, 3, 3, 1, 1), 'SAME'), ((2, 9, 8, 16, 1, 3, 3, 2, 1), 'SAME'),
+              ((1, 6, 9, 12, 1, 3, 3, 1, 1), 'VALID'), ((1, 25, 5, 64, 1, 3, 3, 1, 1), 'SAME')]
+    for i, (shape, pad) in enumerate(shapes * 3):
+        c = C.depthwise_case(rng, shape=shape, padding=pad)
+        out_c = c.p[6]
+        bias, mult, shift = 20, 20 + out_c, 20 + 2 * out_c
+        c.p[13] = [c.p[13], 2, 0][i % 3]
+        c.p[14] = [c.p[14], 2, 1][i % 3]
+        for j in range(out_c):
+            c.p[shift + j] = rng.randint(-21, 7)
+            if rng.random() < 0.3:
+                c.p[mult + j] = rng.choice([0, 1, 1 << 30, (1 << 31) - 1])
+        c.p[17], c.p[18] = [(-128, 127), (-100, 127), (-7, 12)][i % 3]
+        if i % 2:
+            c.p[16] = c.p[17]
+            c.p[shift + rng.randrange(out_c)] = rng.randint(-31, -22)
+        if i >= len(shapes) * 2:
+            c.p[shift + rng.randrange(out_c)] = rng.choice([-26, 8])
+            c.p[16], c.p[17], c.p[18] = 72, -128, 127       # out_offset - act_min 200
+        cases.append(c)
+    c = C.depthwise_case(rng, shape=(1, 12, 8, 8, 1, 3, 3, 1, 1), padding='SAME')
+    c.p[11] = 2                                  # dilation_h 2
+    cases.append(c)
     return cases
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
 def test_qemu_conv_quads(built, tmp_path, cpu):
     cases = conv_quad_cases(random.Random(12))
+    arm = Q.run_cases(cpu, cases, tmp_path)
+    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
+    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
+def test_qemu_depthwise_requantization_limits(built, tmp_path, cpu):
+    cases = depthwise_rq_cases(random.Random(14))
     arm = Q.run_cases(cpu, cases, tmp_path)
     assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
     assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)

@@ -93,10 +93,20 @@ static int conv_quad_cols(const int32_t *p) {
     return n < 1 ? 1 : (n > 16 ? 16 : n);
 }
 
+static int conv_quads_clamp(const int32_t *p) {
+    return p[CV_ACT_MIN] > -128 || p[CV_ACT_MAX] < 127;
+}
+
+/* the out_offset of the quads' constants (clamped: less act_min, see tk_clamp4) */
+static int32_t conv_quads_offset(const int32_t *p) {
+    return p[CV_OUT_OFFSET] - (conv_quads_clamp(p) ? p[CV_ACT_MIN] : 0);
+}
+
 static int conv_quads_ok(const int32_t *p) {
     int out_c = p[CV_OUT_C];
     return out_c % 4 == 0 && conv_runs_w16(p)       /* K <= 8192: 2 * out_c * K <= 8192 */
-           && tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, out_c, conv_depth(p));
+           && tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, out_c, conv_depth(p),
+                            conv_quads_offset(p));
 }
 
 /* int32 words of the quads' stream (K padded to whole groups) */
@@ -113,15 +123,10 @@ static int conv_runs_w_bytes(const int32_t *p) {
     return (conv_runs_reorder(p) ? n : 0) + (conv_runs_w16(p) ? 2 * n : 0);
 }
 
-/* the outputs need clamping beyond int8 (tk_quads_clamp_dsp) */
-static int conv_quads_clamp(const int32_t *p) {
-    return p[CV_ACT_MIN] > -128 || p[CV_ACT_MAX] < 127;
-}
-
 /* the quads' stream from filter rows w in column order (K: a multiple of 4) */
 static void conv_quads_stream(int32_t *s, const int8_t *w, const int32_t *p, int K) {
     int out_c = p[CV_OUT_C];
-    int32_t out_offset = p[CV_OUT_OFFSET] - (conv_quads_clamp(p) ? p[CV_ACT_MIN] : 0);
+    int32_t out_offset = conv_quads_offset(p);
     const int32_t *bias = p + CV_HDR, *mult = bias + out_c, *shift = mult + out_c;
     for (int q = 0; q < out_c; q += 4) {
         int f[4];

@@ -297,7 +297,8 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
     int px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
     int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_h = p[CV_K_H], k_w = p[CV_K_W];
     int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT], k3 = k_h == 3 && k_w == 3, ox_a, ox_b;
-    if (max_groups == 0 || !tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, n4, k_h * k_w)) {
+    if (max_groups == 0 || !tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, n4, k_h * k_w,
+                                          p[CV_OUT_OFFSET] - p[CV_ACT_MIN])) {
         return 0;
     }
     dw_window_t win;
@@ -331,7 +332,7 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
                     win.nx = kx1 - kx0;
                     win.x = row + (ix0 + kx0) * in_c;
                     /* the 3x3 routines run along windows wholly inside the row */
-                    job.pixels = k3 && ox >= ox_a && ox < ox_b && win.ny > 0 ? ox_b - ox : 1;
+                    job.pixels = k3 && ox >= ox_a && ox < ox_b && win.ny >= 2 ? ox_b - ox : 1;
                     dw_chunk_pixel(o, &job, &win, ky0, kx0, p, k3, c0);
                 }
             }

@@ -218,18 +218,21 @@ static inline uint32_t tk_scale_pair(uint32_t w, uint32_t f) {
 static inline void tk_mm_rq_words(int32_t *t, int32_t m, int32_t shift, int32_t out_offset) {
     int e = shift < 0 ? -shift : 0;
     t[0] = m;
-    t[1] = ((1 << e) >> 1) + out_offset * (1 << e);
+    t[1] = (int32_t)(((1u << e) >> 1) + (uint32_t)out_offset * (1u << e));
     t[2] = e;
     t[3] = shift < 0 ? -1 : 0;
 }
 
-/* channels [0, n) with `taps` products each (at most 8192) */
-static inline int tk_mm_rq_fits(const int32_t *bias, const int32_t *shift, int n, int taps) {
+/* channels [0, n) with `taps` products each (at most 8192), out_offset as in the constants:
+   |a| < 2**28 + 2**29, so Ra + x fits for e <= 21, and for e <= 31 when out_offset is 0 */
+static inline int tk_mm_rq_fits(const int32_t *bias, const int32_t *shift, int n, int taps,
+                                int32_t out_offset) {
     uint32_t span = (uint32_t)taps * (383u * 128u);     /* < 2**29 */
+    int e_max = out_offset == 0 ? 31 : 21;
     for (int c = 0; c < n; c++) {
         uint32_t b = bias[c] < 0 ? 0u - (uint32_t)bias[c] : (uint32_t)bias[c];
         int s = shift[c];
-        if (b >= 1u << 28 || s < -21 || (s >= 0 && (s > 7 || (b + span) >> (30 - s) != 0))) {
+        if (b >= 1u << 28 || s < -e_max || (s >= 0 && (s > 7 || (b + span) >> (30 - s) != 0))) {
             return 0;
         }
     }
