@@ -3,7 +3,8 @@
    into int16 columns (input + offset, 0 for out-of-image taps) and runs the blocked dot
    products of dot.h over them. 1x1 convolutions read their columns straight from the input;
    on DSP, other kernels with dilation_w 1 pack each kernel row's run of inputs straight from
-   word loads (row-run columns, see conv_runs_ok). */
+   word loads (row-run columns, see conv_runs_ok), and small filters with output channels in
+   fours run pixel by pixel in quads of channels (conv_quads). */
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"
@@ -86,8 +87,9 @@ static int conv_runs_w16(const int32_t *p) {
 /* Quads (tk_quads_dsp): with the filter rows unpacked and the output channels a multiple of
    4, whole pixels run in assembler, requantized from the accumulators in registers (dot.h:
    tk_mm_rq_*). */
-#define CONV_QUAD_COL_BYTES 1024     /* packed columns per tk_quads_dsp call: 1 to 16 in this */
+#define CONV_QUAD_COL_BYTES 1024
 
+/* packed columns per tk_quads_dsp call: as many as fit CONV_QUAD_COL_BYTES, 1 to 16 */
 static int conv_quad_cols(const int32_t *p) {
     int n = CONV_QUAD_COL_BYTES / (2 * col_stride(conv_depth(p)));
     return n < 1 ? 1 : (n > 16 ? 16 : n);
@@ -104,7 +106,7 @@ static int32_t conv_quads_offset(const int32_t *p) {
 
 static int conv_quads_ok(const int32_t *p) {
     int out_c = p[CV_OUT_C];
-    return out_c % 4 == 0 && conv_runs_w16(p)       /* K <= 8192: 2 * out_c * K <= 8192 */
+    return out_c % 4 == 0 && conv_runs_w16(p)       /* K <= 1024: CONV_W16_MAX */
            && tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, out_c, conv_depth(p),
                             conv_quads_offset(p));
 }
