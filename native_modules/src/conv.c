@@ -3,7 +3,8 @@
    into int16 columns (input + offset, 0 for out-of-image taps) and runs the blocked dot
    products of dot.h over them. 1x1 convolutions read their columns straight from the input;
    on DSP, other kernels with dilation_w 1 pack each kernel row's run of inputs straight from
-   word loads (row-run columns, see conv_runs_ok). */
+   word loads (row-run columns, see conv_runs_ok), and small filters with output channels in
+   fours run pixel by pixel in quads of channels (conv_quads). */
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"
@@ -83,9 +84,69 @@ static int conv_runs_w16(const int32_t *p) {
            && 2 * p[CV_OUT_C] * col_stride(conv_depth(p)) <= CONV_W16_MAX;
 }
 
+/* Quads (tk_quads_dsp): with the filter rows unpacked and the output channels a multiple of
+   4, whole pixels run in assembler, requantized from the accumulators in registers (dot.h:
+   tk_mm_rq_*). */
+#define CONV_QUAD_COL_BYTES 1024
+
+/* packed columns per tk_quads_dsp call: as many as fit CONV_QUAD_COL_BYTES, 1 to 16 */
+static int conv_quad_cols(const int32_t *p) {
+    int n = CONV_QUAD_COL_BYTES / (2 * col_stride(conv_depth(p)));
+    return n < 1 ? 1 : (n > 16 ? 16 : n);
+}
+
+static int conv_quads_clamp(const int32_t *p) {
+    return p[CV_ACT_MIN] > -128 || p[CV_ACT_MAX] < 127;
+}
+
+/* the out_offset of the quads' constants (clamped: less act_min, see tk_clamp4) */
+static int32_t conv_quads_offset(const int32_t *p) {
+    return p[CV_OUT_OFFSET] - (conv_quads_clamp(p) ? p[CV_ACT_MIN] : 0);
+}
+
+static int conv_quads_ok(const int32_t *p) {
+    int out_c = p[CV_OUT_C];
+    return out_c % 4 == 0 && conv_runs_w16(p)       /* K <= 1024: CONV_W16_MAX */
+           && tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, out_c, conv_depth(p),
+                            conv_quads_offset(p));
+}
+
+/* int32 words of the quads' stream (K padded to whole groups) */
+static int conv_quads_words(const int32_t *p) {
+    return p[CV_OUT_C] * (5 + col_stride(conv_depth(p)) / 2);
+}
+
 static int conv_runs_w_bytes(const int32_t *p) {
     int n = p[CV_OUT_C] * col_stride(conv_depth(p));
+    if (conv_quads_ok(p)) {
+        return (conv_runs_reorder(p) ? n : 0) + 4 * conv_quads_words(p)
+               + conv_quad_cols(p) * 2 * col_stride(conv_depth(p));
+    }
     return (conv_runs_reorder(p) ? n : 0) + (conv_runs_w16(p) ? 2 * n : 0);
+}
+
+/* the quads' stream from filter rows w in column order (K: a multiple of 4) */
+static void conv_quads_stream(int32_t *s, const int8_t *w, const int32_t *p, int K) {
+    int out_c = p[CV_OUT_C];
+    int32_t out_offset = conv_quads_offset(p);
+    const int32_t *bias = p + CV_HDR, *mult = bias + out_c, *shift = mult + out_c;
+    for (int q = 0; q < out_c; q += 4) {
+        int f[4];
+        for (int j = 0; j < 4; j++) {
+            f[j] = tk_mm_rq_scale(shift[q + j]);
+            *s++ = bias[q + j] * f[j];
+        }
+        for (int k = 0; k < K; k += 4) {
+            for (int j = 0; j < 4; j++, s += 2) {
+                const int8_t *r = w + (q + j) * K + k;
+                s[0] = (int32_t)tk_pack16(r[0] * f[j], r[2] * f[j]);
+                s[1] = (int32_t)tk_pack16(r[1] * f[j], r[3] * f[j]);
+            }
+        }
+        for (int j = 0; j < 4; j++, s += 4) {
+            tk_mm_rq_words(s, mult[q + j], shift[q + j], out_offset);
+        }
+    }
 }
 
 static void conv_runs_weights(int8_t *wr, const int8_t *w, const int32_t *p) {
@@ -212,23 +273,6 @@ static __attribute__((noinline)) void conv_runs_inside(uint32_t *dst, int step,
     }
 }
 
-/* conv_runs_inside for 3x3 kernels over 3 channels (RGB stems): runs of 8 + 1 */
-static __attribute__((noinline)) void conv_runs_inside_3x3c3(uint32_t *dst, int step,
-                                                             const int8_t *src, int row_stride,
-                                                             int32_t in_offset) {
-    uint32_t off2 = ((uint32_t)in_offset & 0xFFFF) * 0x10001u;
-    const int8_t *s1 = src + row_stride, *s2 = s1 + row_stride;
-    tk_pack4(dst, src, off2);
-    tk_pack4(dst + step, src + 4, off2);
-    tk_pack4(dst + 2 * step, s1, off2);
-    tk_pack4(dst + 3 * step, s1 + 4, off2);
-    tk_pack4(dst + 4 * step, s2, off2);
-    tk_pack4(dst + 5 * step, s2 + 4, off2);
-    dst += 6 * step;
-    dst[0] = tk_pack16(src[8] + in_offset, s2[8] + in_offset);
-    dst[1] = (uint32_t)(s1[8] + in_offset) & 0xFFFF;
-}
-
 /* a column touching the padding: col[0] holds a clipped kernel row, col[1] the leftovers */
 static __attribute__((noinline)) void conv_runs_clipped(conv_cols_t *cc, uint32_t *dst,
                                                         int step, int iy0, int ix0) {
@@ -273,6 +317,33 @@ static __attribute__((noinline)) void conv_runs_clipped(conv_cols_t *cc, uint32_
     }
 }
 
+/* a window touching the padding as k_h runs of bytes at win: its taps inside the input, and
+   fill (the input zero point: 0 once offset) for the others */
+static __attribute__((noinline)) void conv_window_bytes(int8_t *win, const conv_cols_t *cc,
+                                                        int iy0, int ix0, int8_t fill) {
+    const int32_t *p = cc->p;
+    int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_w = p[CV_K_W];
+    int run = k_w * in_c;
+    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;   /* taps inside */
+    kx0 = kx0 < k_w ? kx0 : k_w;
+    kx1 = kx1 > kx0 ? kx1 : kx0;
+    for (int ky = 0; ky < p[CV_K_H]; ky++, win += run) {
+        int iy = iy0 + ky * p[CV_DIL_H], i = 0;
+        if (iy >= 0 && iy < in_h) {
+            const int8_t *row = cc->in_b + iy * in_w * in_c;
+            for (; i < kx0 * in_c; i++) {
+                win[i] = fill;
+            }
+            for (; i < kx1 * in_c; i++) {
+                win[i] = row[ix0 * in_c + i];
+            }
+        }
+        for (; i < run; i++) {
+            win[i] = fill;
+        }
+    }
+}
+
 /* the packed row-run column of output pixel (oy, ox) at dst, groups `step` words apart */
 static void conv_runs_column(conv_cols_t *cc, uint32_t *dst, int step, int oy, int ox) {
     const int32_t *p = cc->p;
@@ -283,15 +354,9 @@ static void conv_runs_column(conv_cols_t *cc, uint32_t *dst, int step, int oy, i
         conv_runs_clipped(cc, dst, step, iy0, ix0);
         return;
     }
-    const int8_t *src = cc->in_b + (iy0 * in_w + ix0) * in_c;
-    int row_stride = p[CV_DIL_H] * in_w * in_c;
-    if (k_h == 3 && k_w == 3 && in_c == 3) {
-        conv_runs_inside_3x3c3(dst, step, src, row_stride, p[CV_IN_OFFSET]);
-        return;
-    }
     int r4 = (k_w * in_c) & ~3;
-    conv_runs_inside(dst, step, src, row_stride, k_h, r4, k_w * in_c - r4, p[CV_IN_OFFSET],
-                     cc->col[1]);
+    conv_runs_inside(dst, step, cc->in_b + (iy0 * in_w + ix0) * in_c, p[CV_DIL_H] * in_w * in_c,
+                     k_h, r4, k_w * in_c - r4, p[CV_IN_OFFSET], cc->col[1]);
 }
 #endif
 
@@ -403,6 +468,88 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
 #endif
 }
 
+#if TK_DSP
+static void conv_quads_call(const tk_quads_job_t *job, int clamp) {
+    if (clamp) {
+        tk_quads_clamp_dsp(job);
+    } else {
+        tk_quads_dsp(job);
+    }
+}
+
+/* conv_quads's column packing */
+typedef struct {
+    tk_runs_geom_t g;           /* the input's row runs */
+    tk_runs_geom_t g_win;       /* conv_window_bytes's */
+    int ox_a, ox_b;             /* tk_inside_span */
+    int pack39;                 /* row-run windows of 3 x 9 inputs (RGB stems) */
+    int8_t fill;                /* the input zero point, if in int8 (3 x 9 windows) */
+} conv_quads_t;
+
+/* columns from output pixel (oy, ox) on, at most `room`, packed at dst; returns how many */
+static int conv_quads_cols(conv_cols_t *cc, const conv_quads_t *q, uint32_t *dst, int oy, int ox,
+                           int room) {
+    const int32_t *p = cc->p;
+    int k_h = p[CV_K_H], run = p[CV_K_W] * p[CV_IN_C], n = 1;
+    int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP], ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
+    int rows_in = iy0 >= 0 && iy0 + (k_h - 1) * p[CV_DIL_H] < p[CV_IN_H];
+    if (cc->runs && rows_in && ox >= q->ox_a && ox < q->ox_b) {
+        const int8_t *x = cc->in_b + (iy0 * p[CV_IN_W] + ix0) * p[CV_IN_C];
+        if (q->pack39) {
+            n = q->ox_b - ox < room ? q->ox_b - ox : room;
+            tk_pack_3x9_dsp(dst, dst + n * cc->K / 2, x, &q->g);
+        } else {
+            conv_runs_inside(dst, 2, x, q->g.row_stride, k_h, run & ~3, run & 3,
+                             p[CV_IN_OFFSET], cc->col[1]);
+        }
+    } else if (q->pack39 && q->fill + p[CV_IN_OFFSET] == 0) {
+        conv_window_bytes((int8_t *)cc->col[0], cc, iy0, ix0, q->fill);
+        tk_pack_3x9_dsp(dst, dst + cc->K / 2, (const int8_t *)cc->col[0], &q->g_win);
+    } else {
+        cc->packed = dst;
+        conv_column(cc, 0, oy, ox, 0);
+    }
+    return n;
+}
+
+/* every pixel by tk_quads_dsp, up to conv_quad_cols columns packed at cols per call */
+static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int32_t *stream,
+                       uint32_t *cols) {
+    const int32_t *p = cc->p;
+    int out_c = p[CV_OUT_C], in_c = p[CV_IN_C], run = p[CV_K_W] * in_c, n = 0;
+    int clamp = conv_quads_clamp(p), cols_max = conv_quad_cols(p);
+    uint32_t off2 = ((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u;
+    conv_quads_t q = {{off2, p[CV_DIL_H] * p[CV_IN_W] * in_c, p[CV_STRIDE_W] * in_c},
+                      {off2, run, 0}, 0, 0, cc->runs && p[CV_K_H] == 3 && run == 9,
+                      (int8_t)-p[CV_IN_OFFSET]};
+    tk_quads_job_t job = {cols, cols, stream, stream + conv_quads_words(p), out, cc->K / 4,
+                          {0, 0}};
+    tk_clamp4(job.clamp, p[CV_ACT_MIN], p[CV_ACT_MAX]);
+    tk_inside_span(p[CV_OUT_W], p[CV_IN_W], p[CV_K_W], p[CV_STRIDE_W], p[CV_PAD_LEFT], &q.ox_a,
+                   &q.ox_b);
+    for (int b = 0; b < p[CV_BATCHES]; b++) {
+        cc->in_b = in + b * p[CV_IN_H] * p[CV_IN_W] * in_c;
+        for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
+            for (int ox = 0; ox < p[CV_OUT_W];) {
+                int m = conv_quads_cols(cc, &q, cols + n * cc->K / 2, oy, ox, cols_max - n);
+                ox += m;
+                n += m;
+                if (n == cols_max) {
+                    job.cols_end = cols + n * cc->K / 2;
+                    conv_quads_call(&job, clamp);
+                    job.out += n * out_c;
+                    n = 0;
+                }
+            }
+        }
+    }
+    if (n) {
+        job.cols_end = cols + n * cc->K / 2;
+        conv_quads_call(&job, clamp);
+    }
+}
+#endif
+
 void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p, void *scratch) {
     int out_c = p[CV_OUT_C], out_w = p[CV_OUT_W];
     conv_cols_t cc;
@@ -416,17 +563,13 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     cc.runs = 0;
     cc.w = w;
     cc.w16 = 0;
-#if TK_DSP
-    const tk_rq_t rq = conv_rq(p);
-    tk_rq_table_dsp(cc.acc + TK_MAT_ACC_BYTES / 4, &rq, out_c);
-#endif
 #if TK_M0
     const tk_rq_t rq = conv_rq(p);
     tk_rq_m0_init(&cc.rq_m0, cc.acc, &rq, out_c, 0);
 #endif
 #if TK_DSP
+    int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c);
     if (conv_runs_ok(p) && (conv_runs_reorder(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0)) {
-        int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c);
         cc.runs = 1;
         if (conv_runs_reorder(p)) {
             conv_runs_weights(wr, w, p);
@@ -434,15 +577,19 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
             wr += out_c * col_stride(cc.K);
         }
         cc.K = col_stride(cc.K);
-        if (conv_runs_w16(p)) {
-            tk_unpack_rows_dsp((uint32_t *)wr, cc.w, out_c, cc.K);
-            cc.w16 = (const uint32_t *)wr;
-        }
-    } else if (conv_runs_w16(p)) {
-        uint32_t *wu = (uint32_t *)((int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c));
-        tk_unpack_rows_dsp(wu, w, out_c, cc.K);
-        cc.w16 = wu;
     }
+    if (conv_quads_ok(p)) {
+        int32_t *stream = (int32_t *)wr;
+        conv_quads_stream(stream, cc.w, p, cc.K);
+        conv_quads(out, &cc, in, stream, (uint32_t *)(stream + conv_quads_words(p)));
+        return;
+    }
+    if (conv_runs_w16(p)) {
+        tk_unpack_rows_dsp((uint32_t *)wr, cc.w, out_c, cc.K);
+        cc.w16 = (const uint32_t *)wr;
+    }
+    const tk_rq_t rq = conv_rq(p);
+    tk_rq_table_dsp(cc.acc + TK_MAT_ACC_BYTES / 4, &rq, out_c);
 #endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {
         cc.in_b = in + b * p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];

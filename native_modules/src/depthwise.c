@@ -113,75 +113,52 @@ static inline int32_t dw_taps1(const dw_window_t *win, int c, int32_t in_offset,
 
 #if TK_DSP
 #define DW_GROUPS 16        /* channel groups of four per chunk */
-#define DW_WORDS (DW_GROUPS * (4 + 2 * 9))     /* unpacked chunk: 3x3 filters fill it */
+#define DW_WORDS (DW_GROUPS * (20 + 2 * 9))    /* unpacked chunk: 3x3 filters fill it */
+
+/* unpacked words per group: biases, taps, requantization constants */
+static int dw_group_words(const int32_t *p) {
+    return 20 + 2 * p[CV_K_H] * p[CV_K_W];
+}
 
 /* channel groups per chunk: at most DW_GROUPS and the groups the layer has, and no more
    than fit DW_WORDS unpacked words (0: filters too large, the C loop runs) */
 static int dw_max_groups(const int32_t *p) {
-    int per_group = 4 + 2 * p[CV_K_H] * p[CV_K_W], n = p[CV_OUT_C] / 4;
+    int per_group = dw_group_words(p), n = p[CV_OUT_C] / 4;
     int g = DW_WORDS / per_group < DW_GROUPS ? DW_WORDS / per_group : DW_GROUPS;
     return g < n ? g : n;
 }
 
-/* the chunk's requantization constants (tk_dw_rq_dsp): shift <= -1 with e = -shift <= 23,
-   where out_offset << (e - 1) fits beside the high word of a m (|a m| < 2**62). Channels with
-   shift >= 0 go to pos (tk_dw_rq_pos_dsp: (j, m, shift, low, high) each, the last two the
-   words of 2**30 + out_offset * 2**31; *npos counts them), those with shift <= -24 to fix[] for tk_rq_s8; returns their count. */
-static int dw_rq_table(int32_t *tab, uint8_t *fix, int32_t *pos, int *npos, const int32_t *p,
-                       int c0, int n) {
-    const int32_t *mult = p + CV_HDR + p[CV_OUT_C], *shift = mult + p[CV_OUT_C];
-    int nfix = 0, np = 0;
-    uint32_t off = (uint32_t)p[CV_OUT_OFFSET];
-    for (int j = 0; j < n; j++, tab += 4) {
-        int e = -shift[c0 + j];
-        if (e < 1) {
-            int32_t *q = pos + 5 * np++;
-            q[0] = j;
-            q[1] = mult[c0 + j];
-            q[2] = -e;
-            q[3] = (int32_t)(0x40000000u | (off << 31));
-            q[4] = p[CV_OUT_OFFSET] >> 1;
-            e = 1;
-        } else if (e > 23) {
-            fix[nfix++] = (uint8_t)j;
-            e = 1;
-        }
-        tab[0] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
-        tab[1] = mult[c0 + j];
-        tab[2] = (int32_t)((e >= 2 ? 1u << (e - 2) : 0u)
-                           + ((uint32_t)p[CV_OUT_OFFSET] << (e - 1)));
-        tab[3] = e - 1;
-    }
-    *npos = np;
-    return nfix;
-}
-
-/* the channels dw_rq_table left to C (shift <= -24) */
-static void dw_rq_fix(int8_t *out, const int32_t *acc, const uint8_t *fix, int nfix,
-                      const int32_t *p, int c0) {
-    const int32_t *mult = p + CV_HDR + p[CV_OUT_C] + c0, *shift = mult + p[CV_OUT_C];
-    int32_t out_offset = p[CV_OUT_OFFSET], act_min = p[CV_ACT_MIN], act_max = p[CV_ACT_MAX];
-    for (int i = 0; i < nfix; i++) {
-        int j = fix[i], s = shift[j];
-        int32_t v = s >= 0 ? tk_srdhm_pos((int32_t)((uint32_t)acc[j] << s), mult[j])
-                           : tk_rq_shr(acc[j], mult[j], -s);
-        out[j] = (int8_t)tk_clamp(v + out_offset, act_min, act_max);
-    }
-}
-
-/* per group: its four biases, then per tap the words (f0, f2), (f1, f3) */
+/* per group: its four biases, per tap the words (f0, f2), (f1, f3), then per channel
+   tk_mm_rq_words (out_offset - act_min: tk_clamp4); biases and weights scaled by
+   tk_mm_rq_scale */
 static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, int groups) {
     int out_c = p[CV_OUT_C], taps = p[CV_K_H] * p[CV_K_W];
-    const int32_t *bias = p + CV_HDR;
+    const int32_t *bias = p + CV_HDR, *mult = bias + out_c, *shift = mult + out_c;
     for (int c = c0; c < c0 + 4 * groups; c += 4) {
+        int f[4];
         for (int j = 0; j < 4; j++) {
-            *wu++ = bias[c + j];
+            f[j] = tk_mm_rq_scale(shift[c + j]);
+            *wu++ = bias[c + j] * f[j];
         }
-        for (int t = 0; t < taps; t++) {
+        uint32_t f02 = tk_pack16(f[0], f[2]), f13 = tk_pack16(f[1], f[3]);
+        for (int t = 0; t < taps; t++, wu += 2) {
             uint32_t v = tk_ld32(w + t * out_c + c);
-            *wu++ = tk_sxtb16(v);
-            *wu++ = tk_sxtb16_ror8(v);
+            wu[0] = (int32_t)tk_scale_pair((uint32_t)tk_sxtb16(v), f02);
+            wu[1] = (int32_t)tk_scale_pair((uint32_t)tk_sxtb16_ror8(v), f13);
         }
+        for (int j = 0; j < 4; j++, wu += 4) {
+            tk_mm_rq_words(wu, mult[c + j], shift[c + j], p[CV_OUT_OFFSET] - p[CV_ACT_MIN]);
+        }
+    }
+}
+
+/* channels [c0, c0 + n) of a pixel whose window has no tap inside the input: the biases */
+static void dw_bias_only(int8_t *out, const int32_t *p, int c0, int n) {
+    const int32_t *bias = p + CV_HDR;
+    const tk_rq_t rq = tk_rq(bias + p[CV_OUT_C], bias + 2 * p[CV_OUT_C], p[CV_OUT_OFFSET],
+                             p[CV_ACT_MIN], p[CV_ACT_MAX]);
+    for (int c = c0; c < c0 + n; c++) {
+        out[c] = tk_rq_s8(&rq, bias[c], c);
     }
 }
 #endif
@@ -274,45 +251,39 @@ static void dw_window_init(dw_window_t *win, const int32_t *p) {
 }
 
 #if TK_DSP
-/* one chunk's channels of one pixel: the assembler taps, then requantization */
-static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_window_t *win, int tap,
-                           const int32_t *p, int k3, tk_dw_rq_job_t *q, tk_dw_rq_job_t *qpos,
-                           const uint8_t *fix, int nfix, int c0) {
+/* the assembler routine for a 3x3 window clipped to ny rows from ky0 and nx columns from kx0,
+   or NULL (tk_dw_window_dsp) */
+static void (*dw_3x3_routine(int ny, int nx, int ky0, int kx0))(const tk_dw_job_t *) {
+    if (ny == 3 && nx == 3) {
+        return tk_dw_3x3_dsp;
+    } else if (ny == 2 && nx == 3) {
+        return ky0 == 0 ? tk_dw_r01_c012_dsp : tk_dw_r12_c012_dsp;
+    } else if (ny == 3 && nx == 2) {
+        return kx0 == 0 ? tk_dw_r012_c01_dsp : tk_dw_r012_c12_dsp;
+    } else if (ny == 2 && nx == 2 && ky0 == 0) {
+        return kx0 == 0 ? tk_dw_r01_c01_dsp : tk_dw_r01_c12_dsp;
+    } else if (ny == 2 && nx == 2) {
+        return kx0 == 0 ? tk_dw_r12_c01_dsp : tk_dw_r12_c12_dsp;
+    }
+    return 0;
+}
+
+/* one chunk's channels of job->pixels pixels (more than one: 3x3 windows inside the row) */
+static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_window_t *win,
+                           int ky0, int kx0, const int32_t *p, int k3, int c0) {
+    void (*routine)(const tk_dw_job_t *) = k3 ? dw_3x3_routine(win->ny, win->nx, ky0, kx0) : 0;
     job->x = win->x + c0;
-    int ny = win->ny, nx = win->nx;
-    job->w_first = 16 + 8 * tap;
-    if (k3 && nx == 3 && ny == 3) {
-        tk_dw_3x3_dsp(job);
-    } else if (k3 && nx == 3 && ny == 2) {
-        tk_dw_2x3_dsp(job);
-    } else if (k3 && nx == 3 && ny == 1) {
-        tk_dw_1x3_dsp(job);
-    } else if (k3 && nx == 2 && ny == 3) {
-        tk_dw_3x2_dsp(job);
-    } else if (k3 && nx == 2 && ny == 2) {
-        tk_dw_2x2_dsp(job);
-    } else if (k3 && nx == 2 && ny == 1) {
-        tk_dw_1x2_dsp(job);
+    job->out = out + c0;
+    if (routine) {
+        routine(job);
     } else if (win->ny > 0 && win->nx > 0) {
         job->ny = win->ny;
         job->nx = win->nx;
+        job->w_first = 16 + 8 * (ky0 * p[CV_K_W] + kx0);
         job->w_skip = 8 * (p[CV_K_W] - win->nx);
         tk_dw_window_dsp(job);
-    } else {                                    /* no tap inside the input */
-        for (int g = 0; g < job->groups; g++) {
-            for (int j = 0; j < 4; j++) {
-                job->acc[4 * g + j] = job->w[(job->w_group >> 2) * g + j];
-            }
-        }
-    }
-    q->out = out + c0;
-    tk_dw_rq_dsp(q);
-    if (qpos->acc_end != qpos->tab) {         /* channels with shift >= 0 */
-        qpos->out = out + c0;
-        tk_dw_rq_pos_dsp(qpos);
-    }
-    if (nfix) {
-        dw_rq_fix(out + c0, job->acc, fix, nfix, p, c0);
+    } else {
+        dw_bias_only(out, p, c0, 4 * job->groups);
     }
 }
 
@@ -321,32 +292,32 @@ static void dw_chunk_pixel(int8_t *restrict out, tk_dw_job_t *job, const dw_wind
 static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in,
                                                   const int8_t *w, const int32_t *p,
                          void *scratch) {
-    int out_c = p[CV_OUT_C], n4 = out_c & ~3, per_group = 4 + 2 * p[CV_K_H] * p[CV_K_W];
+    int out_c = p[CV_OUT_C], n4 = out_c & ~3, per_group = dw_group_words(p);
     int max_groups = dw_max_groups(p);
     int px = p[CV_IN_H] * p[CV_IN_W] * p[CV_IN_C];
     int in_h = p[CV_IN_H], in_w = p[CV_IN_W], in_c = p[CV_IN_C], k_h = p[CV_K_H], k_w = p[CV_K_W];
-    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT], k3 = k_h == 3 && k_w == 3;
-    if (max_groups == 0) {
+    int stride_w = p[CV_STRIDE_W], pad_l = p[CV_PAD_LEFT], k3 = k_h == 3 && k_w == 3, ox_a, ox_b;
+    if (max_groups == 0 || !tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, n4, k_h * k_w,
+                                          p[CV_OUT_OFFSET] - p[CV_ACT_MIN])) {
         return 0;
     }
-    int32_t *wu = scratch, *tab = wu + max_groups * per_group, *acc = tab + 16 * max_groups;
-    uint8_t *fix = (uint8_t *)(acc + 4 * max_groups);
-    int32_t *pos = (int32_t *)(fix + 4 * max_groups);
     dw_window_t win;
     dw_window_init(&win, p);
     tk_dw_job_t job;
-    job.w = wu;
-    job.acc = acc;
+    job.w = scratch;
     job.c = out_c;
     job.row = win.x_step_y;
     job.off2 = (int32_t)(((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u);
     job.w_group = 4 * per_group;
+    job.w_rq = 4 * (per_group - 16);
+    tk_clamp4(job.clamp, p[CV_ACT_MIN], p[CV_ACT_MAX]);
+    tk_inside_span(p[CV_OUT_W], in_w, k_w, stride_w, pad_l, &ox_a, &ox_b);
     for (int c0 = 0; c0 < n4; c0 += 4 * job.groups) {
         job.groups = (n4 - c0) / 4 < max_groups ? (n4 - c0) / 4 : max_groups;
-        dw_unpack(wu, w, p, c0, job.groups);
-        int npos, nfix = dw_rq_table(tab, fix, pos, &npos, p, c0, 4 * job.groups);
-        tk_dw_rq_job_t q = {acc, out, tab, acc + 4 * job.groups, p[CV_ACT_MIN], p[CV_ACT_MAX]};
-        tk_dw_rq_job_t qpos = {acc, out, pos, pos + 5 * npos, p[CV_ACT_MIN], p[CV_ACT_MAX]};
+        job.x_next = stride_w * in_c - 4 * job.groups;
+        job.out_next = out_c - 4 * job.groups;
+        job.w_end = job.w + job.groups * per_group;
+        dw_unpack(scratch, w, p, c0, job.groups);
         int8_t *o = out;
         for (int b = 0; b < p[CV_BATCHES]; b++) {
             for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
@@ -355,13 +326,14 @@ static __attribute__((noinline)) int dw_chunks_dsp(int8_t *out, const int8_t *in
                 dw_clip(iy0, p[CV_DIL_H], k_h, in_h, &ky0, &ky1);
                 win.ny = ky1 - ky0;
                 const int8_t *row = in + b * px + (iy0 + ky0 * p[CV_DIL_H]) * in_w * in_c;
-                for (int ox = 0; ox < p[CV_OUT_W]; ox++, o += out_c) {
+                for (int ox = 0; ox < p[CV_OUT_W]; ox += job.pixels, o += job.pixels * out_c) {
                     int ix0 = ox * stride_w - pad_l;
                     int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;
                     win.nx = kx1 - kx0;
                     win.x = row + (ix0 + kx0) * in_c;
-                    dw_chunk_pixel(o, &job, &win, ky0 * k_w + kx0, p, k3, &q, &qpos, fix, nfix,
-                                   c0);
+                    /* the 3x3 routines run along windows wholly inside the row */
+                    job.pixels = k3 && ox >= ox_a && ox < ox_b && win.ny >= 2 ? ox_b - ox : 1;
+                    dw_chunk_pixel(o, &job, &win, ky0, kx0, p, k3, c0);
                 }
             }
         }
@@ -396,18 +368,15 @@ __attribute__((noinline)) static const int8_t *dw_conv_filter(const int8_t *w, c
     return wt;
 }
 
-/* DSP: a chunk's unpacked weights, requantization table, accumulators, fix-up list and
-   shift >= 0 list (kept off the C stack: MicroPython runs native code on the port's small
-   task stack) */
+/* DSP: a chunk's unpacked weights and requantization constants (kept off the C stack:
+   MicroPython runs native code on the port's small task stack) */
 size_t tk_depthwise_s8_scratch(const int32_t *p) {
     if (dw_as_conv(p)) {
         return dw_conv_filter_at(p) + (size_t)p[CV_K_H] * p[CV_K_W] * p[CV_OUT_C];
     }
 #if TK_DSP
     if (p[CV_DEPTH_MULT] == 1 && p[CV_DIL_W] == 1) {
-        size_t g = (size_t)dw_max_groups(p);
-        return 4 * g * (size_t)(4 + 2 * p[CV_K_H] * p[CV_K_W] + 16 + 4) + 4 * g
-               + 4 * 5 * 4 * g;
+        return 4 * (size_t)dw_max_groups(p) * (size_t)dw_group_words(p);
     }
 #elif TK_M0
     if (p[CV_DEPTH_MULT] == 1) {

@@ -8,10 +8,13 @@
    fetches both. The K % 4 tail is always done in C from the natural columns (conv's row-run
    columns are padded to whole groups and have none). Small filters are unpacked once per
    call into scratch (tk_unpack_rows_dsp), sparing the SXTB16s. Requantization constants
-   are tabled once per call (tk_rq_table_dsp; tk_rq_m0_init on Cortex-M0). */
+   are tabled once per call (tk_rq_table_dsp; tk_rq_m0_init on Cortex-M0). With such filters
+   and output channels in fours, conv runs whole pixels in assembler (tk_quads_dsp) and, like
+   the depthwise routines, requantizes from the accumulators in registers (tk_mm_rq_*). */
 #ifndef TK_DOT_H
 #define TK_DOT_H
 #include <stdint.h>
+#include "udiv.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define TK_DSP 1
@@ -111,41 +114,50 @@ static inline int32_t tk_sxtab16_ror8(uint32_t a, uint32_t x) {
     return r;
 }
 
-/* depthwise (depth multiplier 1, dilation_w 1) over `groups` groups of four channels of one
-   output pixel, see dot_dsp.c. The chunk's weights are unpacked once: per group its four
-   biases, then per filter tap the words (f0, f2), (f1, f3). The job is left unchanged. */
+/* output columns [*a, *b) of [0, out_w) whose windows of k_w taps (dilation 1) lie inside the
+   input row */
+static inline void tk_inside_span(int out_w, int in_w, int k_w, int stride_w, int pad_l, int *a,
+                                  int *b) {
+    int last = in_w - k_w + pad_l;
+    *a = pad_l > 0 ? (int)tk_udiv32((uint32_t)(pad_l + stride_w - 1), (uint32_t)stride_w) : 0;
+    *b = last >= 0 ? (int)tk_udiv32((uint32_t)last, (uint32_t)stride_w) + 1 : 0;
+    *b = *b < out_w ? *b : out_w;
+}
+
+/* depthwise (depth multiplier 1, dilation_w 1) over `groups` groups of four channels of
+   `pixels` output pixels whose windows are alike (x_next / out_next apart), see
+   dot_dsp.c, requantized in registers (tk_mm_rq_*). The chunk's weights are unpacked once:
+   per group its four biases, per filter tap the words (f0, f2), (f1, f3), then per channel
+   tk_mm_rq_words (biases and weights scaled). The job is left unchanged. */
 typedef struct {
     const int8_t *x;            /* the window's first tap (input) at the first channel */
     const int32_t *w;           /* unpacked chunk: group 0's biases */
-    int32_t *acc;               /* out: four accumulators per group */
+    int8_t *out;                /* the first channel's output */
     int32_t groups;             /* >= 1 */
     int32_t c, row, off2;       /* channel count (tap stride), input row stride, offset pair */
     int32_t ny, nx;             /* tk_dw_window_dsp only: window rows, taps per row (>= 1) */
-    int32_t w_skip;             /* bytes from a window row's last unpacked tap to the next row */
+    int32_t w_skip;             /* tk_dw_window_dsp: bytes from a window row's last unpacked
+                                   tap to the next row */
     int32_t w_group;            /* bytes from one group's biases to the next's */
-    int32_t w_first;            /* bytes from a group's biases to the window's first tap */
+    int32_t w_first;            /* tk_dw_window_dsp: bytes from a group's biases to the
+                                   window's first tap */
+    int32_t w_rq;               /* bytes from a group's biases to its constants */
+    uint32_t clamp[2];          /* tk_clamp4; the constants' Ra with out_offset - act_min */
+    int32_t pixels;             /* >= 1; tk_dw_window_dsp: 1 */
+    int32_t x_next, out_next;   /* bytes from a pixel's last group to the next pixel's first */
+    const int32_t *w_end;       /* the chunk's end: w + groups * w_group / 4 */
 } tk_dw_job_t;
 void tk_dw_3x3_dsp(const tk_dw_job_t *job);
 void tk_dw_window_dsp(const tk_dw_job_t *job);
-/* clipped windows of a 3x3 filter (w_group 88): rows x taps a row, from w_first */
-void tk_dw_2x3_dsp(const tk_dw_job_t *job);
-void tk_dw_1x3_dsp(const tk_dw_job_t *job);
-void tk_dw_3x2_dsp(const tk_dw_job_t *job);
-void tk_dw_2x2_dsp(const tk_dw_job_t *job);
-void tk_dw_1x2_dsp(const tk_dw_job_t *job);
-
-/* requantization of a chunk's accumulators with per-channel constants (lo, m, hi, e - 1),
-   the output offset folded into hi (see depthwise.c) */
-typedef struct {
-    const int32_t *acc;
-    int8_t *out;
-    const int32_t *tab;
-    const int32_t *acc_end;     /* > acc; tk_dw_rq_dsp: a multiple of 4 accumulators */
-    int32_t act_min, act_max;
-} tk_dw_rq_job_t;
-void tk_dw_rq_dsp(const tk_dw_rq_job_t *job);
-/* the channels with shift >= 0 from their own list (see dot_dsp.c; tab and acc_end bound it) */
-void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job);
+/* windows of a 3x3 filter (w_group 152, w_rq 88) clipped to rows r.. and columns c.. */
+void tk_dw_r01_c012_dsp(const tk_dw_job_t *job);
+void tk_dw_r12_c012_dsp(const tk_dw_job_t *job);
+void tk_dw_r012_c01_dsp(const tk_dw_job_t *job);
+void tk_dw_r012_c12_dsp(const tk_dw_job_t *job);
+void tk_dw_r01_c01_dsp(const tk_dw_job_t *job);
+void tk_dw_r01_c12_dsp(const tk_dw_job_t *job);
+void tk_dw_r12_c01_dsp(const tk_dw_job_t *job);
+void tk_dw_r12_c12_dsp(const tk_dw_job_t *job);
 
 /* 2x2 blocks down consecutive weight row pairs: per pair, acc gets (c0 r0, c0 r1, c1 r0,
    c1 r1) of its K & ~3 leading terms plus the rows' biases; job fields advance */
@@ -170,6 +182,92 @@ static inline void tk_unpack_rows_dsp(uint32_t *dst, const int8_t *w, int n, int
         dst[1] = (uint32_t)tk_sxtb16_ror8(v);
     }
 }
+
+/* The requantization of tk_quads_dsp and the depthwise routines: from the accumulator A in a
+   register, (Ra + floor((A m + 2**31) / 2**32) + (mask & -[A < 0])) >> e (SMMLAR, AND, ADD,
+   ASR), saturated to int8. Channel c's weights and bias are scaled by f = 2 ** (s + 1),
+   s = max(shift, 0), so A = f a: for shift = -e <= -1, TFLM's floor((floor((a m + 2**30)
+   / 2**31) + 2**(e-1) - [a < 0]) / 2**e) + out_offset is that with Ra = 2**(e-1)
+   + out_offset * 2**e and mask -1; for shift >= 0, floor(((a << s) m + 2**30) / 2**31)
+   + out_offset is that with Ra = out_offset, mask 0 and e 0 (out_offset may stand for
+   out_offset - act_min, |that| <= 255). It holds while nothing overflows: |a| <= |bias| + span
+   (span: taps * 383 * 128, |input + offset| <= 383) and A and Ra + A fit in int32, which
+   tk_mm_rq_fits checks (f * w fits in int16 for s <= 7). */
+static inline int32_t tk_mm_rq_scale(int32_t shift) {
+    return 1 << ((shift > 0 ? shift : 0) + 1);
+}
+
+/* clamping to [act_min, act_max] of four outputs less act_min, each in [0, 255], as bytes:
+   UQADD8 then USUB8 of c[0] (255 - (act_max - act_min) in every byte) takes the minimum with
+   act_max - act_min, UADD8 of c[1] (act_min in every byte) adds act_min back */
+static inline void tk_clamp4(uint32_t *c, int32_t act_min, int32_t act_max) {
+    c[0] = (uint32_t)(255 - (act_max - act_min)) * 0x01010101u;
+    c[1] = ((uint32_t)act_min & 0xFF) * 0x01010101u;
+}
+
+/* the int16 pair (lo, hi) of w times the pair f (the products within int16) */
+static inline uint32_t tk_scale_pair(uint32_t w, uint32_t f) {
+    uint32_t lo, hi;
+    __asm__ ("smulbb %0, %2, %3\n\t"
+             "smultt %1, %2, %3\n\t"
+             "pkhbt %0, %0, %1, lsl #16" : "=&r" (lo), "=&r" (hi) : "r" (w), "r" (f));
+    return lo;
+}
+
+/* channel constants (m, Ra, e, mask) */
+static inline void tk_mm_rq_words(int32_t *t, int32_t m, int32_t shift, int32_t out_offset) {
+    int e = shift < 0 ? -shift : 0;
+    t[0] = m;
+    t[1] = (int32_t)(((1u << e) >> 1) + (uint32_t)out_offset * (1u << e));
+    t[2] = e;
+    t[3] = shift < 0 ? -1 : 0;
+}
+
+/* channels [0, n) with `taps` products each (at most 8192), out_offset as in the constants:
+   |a| < 2**28 + 2**29, so Ra + x fits for e <= 21, and for e <= 31 when out_offset is 0 */
+static inline int tk_mm_rq_fits(const int32_t *bias, const int32_t *shift, int n, int taps,
+                                int32_t out_offset) {
+    uint32_t span = (uint32_t)taps * (383u * 128u);     /* < 2**29 */
+    int e_max = out_offset == 0 ? 31 : 21;
+    for (int c = 0; c < n; c++) {
+        uint32_t b = bias[c] < 0 ? 0u - (uint32_t)bias[c] : (uint32_t)bias[c];
+        int s = shift[c];
+        if (b >= 1u << 28 || s < -e_max || (s >= 0 && (s > 7 || (b + span) >> (30 - s) != 0))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* whole pixels from packed columns (tk_pack_col, one after another, `groups` groups each)
+   and a stream of quads of output channels, requantized in place: per quad its four
+   accumulators' starting values, per group the four rows' words (w0, w2), (w1, w3), then per
+   channel (m, Ra, e, mask), its outputs being the int8 saturation of
+   (Ra + floor((a m + 2**31) / 2**32) + (mask & -[a < 0])) >> e for its accumulator a. Each
+   pixel's outputs are the quads' in order, four bytes a quad (see conv.c for the scaling that
+   makes this TFLM's requantization); tk_quads_clamp_dsp clamps them to the act_min / act_max
+   bytes */
+typedef struct {
+    const uint32_t *cols, *cols_end;
+    const int32_t *w, *w_end;
+    int8_t *out;
+    int32_t groups;             /* >= 1 */
+    uint32_t clamp[2];          /* tk_quads_clamp_dsp: tk_clamp4 */
+} tk_quads_job_t;
+void tk_quads_dsp(const tk_quads_job_t *job);
+void tk_quads_clamp_dsp(const tk_quads_job_t *job);
+
+/* packed columns (step 2, one after another from dst to dst_end, 14 words each) of windows
+   of three runs of nine inputs, the first window at src: each run's first eight values plus
+   the offset, then the group (r0[8], r1[8], r2[8], x) whose fourth value x is arbitrary
+   (conv.c's row-run columns: its weight is 0) */
+typedef struct {
+    uint32_t off2;              /* the input offset in both halves */
+    int32_t row_stride;         /* bytes from one run to the next */
+    int32_t step;               /* bytes from one window to the next */
+} tk_runs_geom_t;
+void tk_pack_3x9_dsp(uint32_t *dst, uint32_t *dst_end, const int8_t *src,
+                     const tk_runs_geom_t *g);
 
 /* requantization of such blocks (dot_dsp.c), tk_rq_s8 in assembler: pair j's acc (c0 r0,
    c0 r1, c1 r0, c1 r1) to out[2j], out[2j + 1] (column 0) and out[stride + 2j],

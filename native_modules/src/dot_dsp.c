@@ -2,7 +2,8 @@
    by hand: gcc spills in these loops. Per four K values (loops unrolled twice):
      tk_dot_2x2_dsp: 1 LDM + 2 LDR + 4 SXTB16 + 8 SMLAD + 1 loop = 16 instructions, 16 MACs
      tk_dot_2x2n_dsp: the same, unrolled four times: 15.25 instructions, 16 MACs
-     tk_dot_1x4_dsp: 1 LDM + 4 LDR + 8 SXTB16 + 8 SMLAD + 1 loop = 22 instructions, 16 MACs */
+     tk_dot_1x4_dsp: 1 LDM + 4 LDR + 8 SXTB16 + 8 SMLAD + 1 loop = 22 instructions, 16 MACs
+     tk_quads_dsp (unpacked rows, eight copies): 3 LDM + 8 SMLAD = 11 instructions, 16 MACs */
 #include "dot.h"
 
 #if TK_DSP
@@ -168,6 +169,141 @@ __attribute__((naked)) void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job) {
         "pop {r4-r11, pc}\n");
 }
 
+/* Columns times rows in blocks of one column and four rows ("quads"), requantized in place:
+   tk_quads_dsp (dot.h). Per group of four K values: LDM of the column's two words, 2 LDM of
+   the four rows' unpacked words, 8 SMLAD = 11 instructions, 16 MACs. r0 = column, r1 = the
+   stream, r2 = the column's end, r3..r6 = the quad's accumulators, r7/r8 = column words,
+   r9..r12 = two rows' words, lr = out. */
+#define TK_GROUP_1X4_W16 \
+    "ldm.w r0!, {r7, r8}\n" \
+    "ldm.w r1!, {r9, r10, r11, r12}\n" \
+    "smlad r3, r9, r7, r3\n" \
+    "smlad r3, r10, r8, r3\n" \
+    "smlad r4, r11, r7, r4\n" \
+    "smlad r4, r12, r8, r4\n" \
+    "ldm.w r1!, {r9, r10, r11, r12}\n" \
+    "smlad r5, r9, r7, r5\n" \
+    "smlad r5, r10, r8, r5\n" \
+    "smlad r6, r11, r7, r6\n" \
+    "smlad r6, r12, r8, r6\n"
+
+/* accumulator A (register) of a channel with constants m, Ra, e, mask (registers; dot.h
+   tk_mm_rq_words) to its output, saturated by SAT (ssat: int8; usat: [0, 255], the clamped
+   outputs less act_min) in A */
+#define TK_MM_RQ(SAT, A, M, RA, E, MASK) \
+    "smmlar " RA ", " A ", " M ", " RA "\n" \
+    "and " MASK ", " MASK ", " A ", asr #31\n" \
+    "add " RA ", " RA ", " MASK "\n" \
+    "asr " RA ", " RA ", " E "\n" \
+    SAT " " A ", #8, " RA "\n"
+
+/* outputs A..D less act_min (each in [0, 255], usat) as the bytes of A, clamped to act_max
+   and offset back (BOUNDS: the words tk_clamp4 gives; K, L scratch) */
+#define TK_BYTES4_CLAMP(A, B, C, D, K, L, BOUNDS) \
+    "bfi " A ", " B ", #8, #8\n" \
+    "bfi " A ", " C ", #16, #8\n" \
+    "bfi " A ", " D ", #24, #8\n" \
+    "ldrd " K ", " L ", " BOUNDS "\n" \
+    "uqadd8 " A ", " A ", " K "\n" \
+    "usub8 " A ", " A ", " K "\n" \
+    "uadd8 " A ", " A ", " L "\n"
+
+/* frame: [sp] the group loop's entry (8 copies, entered by the group count mod 8), [sp, #4]
+   the pixel's column, [sp, #8] its end, [sp, #12] / [sp, #16] the stream and its end,
+   [sp, #20] the columns' end, [sp, #24] / [sp, #28] tk_clamp4. Per quad: 11 per group + 35
+   (clamped: + 4). */
+#define TK_QUADS(NAME, SAT, PACK) \
+__attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
+    __asm__ volatile ( \
+        "push {r4-r11, lr}\n" \
+        "sub sp, sp, #32\n" \
+        "ldm r0, {r1, r2, r3, r4, r5, r6, r7, r8}\n" \
+        "strd r7, r8, [sp, #24]\n" \
+        "add r9, r1, r6, lsl #3\n" \
+        "strd r1, r9, [sp, #4]\n" \
+        "strd r3, r4, [sp, #12]\n" \
+        "str r2, [sp, #20]\n" \
+        "mov lr, r5\n" \
+        "mov r1, r3\n" \
+        "adr.w r7, 5f\n" \
+        "and r8, r6, #7\n" \
+        "rsb r8, r8, #8\n" \
+        "and r8, r8, #7\n" \
+        "mov r9, #44\n"                 /* bytes per copy: 11 32-bit instructions */ \
+        "mla r7, r8, r9, r7\n" \
+        "orr r7, r7, #1\n" \
+        "str r7, [sp]\n" \
+        "1:\n" \
+        "ldm r1!, {r3, r4, r5, r6}\n" \
+        "ldrd r0, r2, [sp, #4]\n" \
+        "ldr r7, [sp]\n" \
+        "bx r7\n" \
+        "5:\n" \
+        TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 \
+        TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 TK_GROUP_1X4_W16 \
+        "cmp r0, r2\n" \
+        "bne 5b\n" \
+        "ldm r1!, {r0, r2, r7, r8, r9, r10, r11, r12}\n" \
+        TK_MM_RQ(SAT, "r3", "r0", "r2", "r7", "r8") \
+        TK_MM_RQ(SAT, "r4", "r9", "r10", "r11", "r12") \
+        "ldm r1!, {r0, r2, r7, r8, r9, r10, r11, r12}\n" \
+        TK_MM_RQ(SAT, "r5", "r0", "r2", "r7", "r8") \
+        TK_MM_RQ(SAT, "r6", "r9", "r10", "r11", "r12") \
+        PACK \
+        "str r3, [lr], #4\n" \
+        "ldr r7, [sp, #16]\n" \
+        "cmp r1, r7\n" \
+        "bne 1b\n" \
+        "ldrd r0, r2, [sp, #4]\n"       /* next pixel: its column follows */ \
+        "sub r7, r2, r0\n" \
+        "add r7, r2, r7\n" \
+        "strd r2, r7, [sp, #4]\n" \
+        "ldr r1, [sp, #12]\n" \
+        "ldr r7, [sp, #20]\n" \
+        "cmp r2, r7\n" \
+        "bne 1b\n" \
+        "add sp, sp, #32\n" \
+        "pop {r4-r11, pc}\n"); \
+}
+TK_QUADS(tk_quads_dsp, "ssat",
+         "bfi r3, r4, #8, #8\n" "bfi r3, r5, #16, #8\n" "bfi r3, r6, #24, #8\n")
+TK_QUADS(tk_quads_clamp_dsp, "usat", TK_BYTES4_CLAMP("r3", "r4", "r5", "r6", "r7", "r8", "[sp, #24]"))
+
+/* one run's first eight inputs (r2) as two groups at r0 (r4..r6, r12: the four words), its
+   ninth input to NINTH */
+#define TK_PACK_RUN9(NINTH) \
+    "ldr r5, [r2]\n" \
+    "ldr r12, [r2, #4]\n" \
+    "ldrb " NINTH ", [r2, #8]\n" \
+    "sxtab16 r4, r3, r5\n" \
+    "sxtab16 r5, r3, r5, ror #8\n" \
+    "sxtab16 r6, r3, r12\n" \
+    "sxtab16 r12, r3, r12, ror #8\n" \
+    "stm r0!, {r4, r5, r6, r12}\n"
+
+/* r3 = off2, r7 = row stride, r8 = step - 2 row strides: 33 instructions a column */
+__attribute__((naked)) void tk_pack_3x9_dsp(uint32_t *dst, uint32_t *dst_end, const int8_t *src,
+                                            const tk_runs_geom_t *g) {
+    __asm__ volatile (
+        "push {r4-r10, lr}\n"
+        "ldm r3, {r3, r7, r8}\n"
+        "sub r8, r8, r7, lsl #1\n"
+        "1:\n"
+        TK_PACK_RUN9("lr")
+        "add r2, r2, r7\n"
+        TK_PACK_RUN9("r9")
+        "add r2, r2, r7\n"
+        TK_PACK_RUN9("r10")
+        "orr lr, lr, r10, lsl #16\n"
+        "sxtab16 lr, r3, lr\n"
+        "sxtab16 r9, r3, r9\n"          /* high half: times a 0 weight */
+        "strd lr, r9, [r0], #8\n"
+        "add r2, r2, r8\n"
+        "cmp r0, r1\n"
+        "bne 1b\n"
+        "pop {r4-r10, pc}\n");
+}
+
 /* out_offset + clamp of lr (r5..r7 = out_offset, act_min, act_max), then STORE */
 #define TK_RQ_CLAMP(STORE) \
     "add lr, lr, r5\n" \
@@ -316,25 +452,62 @@ TK_DOT_1X4_DSP(tk_dot_1x4s_dsp, (int32_t *acc, const void *cols, const int8_t *w
     "smlatt r6, r0, r12, r6\n" \
     "smlabb r5, r11, lr, r5\n" \
     "smlatt r7, r11, lr, r7\n"
-#define TK_DW_ROW TK_DW_TAP("") TK_DW_TAP(", r3") TK_DW_TAP(", r9")
+#define TK_DW_ROW TK_DW_TAP("") TK_DW_TAP(", r3") TK_DW_TAP(", r3, lsl #1")
 
-/* all nine taps of a 3x3 filter inside the input: a group's biases and taps are consecutive,
-   so r2 walks the chunk. r9 = 2C, r10 = input row stride; [sp] acc, [sp, #4] end of the
-   chunk. Per group: 72 + 11 instructions. */
+/* the group's outputs from r4..r7 (channels 0..3) with its constants at r2 (advanced over
+   them), stored by STORE (r4: the four bytes); the act bounds at BOUNDS. r0, r11, r12, lr
+   scratch. */
+#define TK_DW_OUT(STORE, BOUNDS) \
+    "ldm r2!, {r0, r11, r12, lr}\n" \
+    TK_MM_RQ("usat", "r4", "r0", "r11", "r12", "lr") \
+    "ldm r2!, {r0, r11, r12, lr}\n" \
+    TK_MM_RQ("usat", "r5", "r0", "r11", "r12", "lr") \
+    "ldm r2!, {r0, r11, r12, lr}\n" \
+    TK_MM_RQ("usat", "r6", "r0", "r11", "r12", "lr") \
+    "ldm r2!, {r0, r11, r12, lr}\n" \
+    TK_MM_RQ("usat", "r7", "r0", "r11", "r12", "lr") \
+    TK_BYTES4_CLAMP("r4", "r5", "r6", "r7", "r0", "r11", BOUNDS) \
+    STORE "\n"
+
+/* the frame of the 3x3 routines: [sp] end of the chunk, [sp, #4] / [sp, #8] tk_clamp4,
+   [sp, #12] pixels left, [sp, #16] / [sp, #20] x / out from a pixel's last group to the next
+   pixel's first, [sp, #24] the chunk; then r1 = x, r3 = C, r8 = offset pair, r9 = out,
+   r10 = input row stride */
+#define TK_DW_FRAME \
+    "push {r4-r11, lr}\n" \
+    "ldr r2, [r0, #4]\n" \
+    "ldr r5, [r0, #72]\n" \
+    "ldrd r6, r7, [r0, #52]\n" \
+    "ldrd r9, r10, [r0, #60]\n" \
+    "ldr r11, [r0, #68]\n" \
+    "mov r12, r2\n" \
+    "push {r5-r7, r9-r12}\n" \
+    "ldr r1, [r0, #0]\n" \
+    "ldr r9, [r0, #8]\n" \
+    "ldr r3, [r0, #16]\n" \
+    "ldr r10, [r0, #20]\n" \
+    "ldr r8, [r0, #24]\n"
+#define TK_DW_STORE "str r4, [r9], #4"
+/* after a pixel's last group: the next pixel from 1b, or the end */
+#define TK_DW_NEXT_PIXEL \
+    "ldr r0, [sp, #12]\n" \
+    "subs r0, r0, #1\n" \
+    "beq 9f\n" \
+    "str r0, [sp, #12]\n" \
+    "ldrd r0, r11, [sp, #16]\n" \
+    "add r1, r1, r0\n" \
+    "add r9, r9, r11\n" \
+    "ldr r2, [sp, #24]\n" \
+    "b 1b\n" \
+    "9:\n" \
+    "add sp, sp, #28\n" \
+    "pop {r4-r11, pc}\n"
+
+/* all nine taps of a 3x3 filter inside the input: a group's biases, taps and constants are
+   consecutive, so r2 walks the chunk. Per group: 72 + 40 instructions. */
 __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
     __asm__ volatile (
-        "push {r4-r11, lr}\n"
-        "ldr r11, [r0, #8]\n"
-        "ldr r12, [r0, #12]\n"
-        "ldr lr, [r0, #40]\n"
-        "ldr r2, [r0, #4]\n"
-        "mla r12, r12, lr, r2\n"
-        "push {r11, r12}\n"
-        "ldr r1, [r0, #0]\n"
-        "ldr r3, [r0, #16]\n"
-        "ldr r10, [r0, #20]\n"
-        "ldr r8, [r0, #24]\n"
-        "add r9, r3, r3\n"
+        TK_DW_FRAME
         "1:\n"
         "ldm r2!, {r4, r5, r6, r7}\n"
         TK_DW_ROW
@@ -344,72 +517,67 @@ __attribute__((naked)) void tk_dw_3x3_dsp(const tk_dw_job_t *job) {
         TK_DW_ROW
         "sub r1, r1, r10, lsl #1\n"     /* back to row 0, next group */
         "add r1, r1, #4\n"
+        TK_DW_OUT(TK_DW_STORE, "[sp, #4]")
         "ldr r0, [sp]\n"
-        "stm r0!, {r4, r5, r6, r7}\n"
-        "str r0, [sp]\n"
-        "ldr r0, [sp, #4]\n"
         "cmp r2, r0\n"
         "bne 1b\n"
-        "add sp, sp, #8\n"
-        "pop {r4-r11, pc}\n");
+        TK_DW_NEXT_PIXEL);
 }
 
-/* clipped windows of a 3x3 filter: NY rows (1..3) of NX taps (2 or 3). As tk_dw_3x3_dsp, but
-   r2 starts each group at its window's first tap (w_first, [sp, #8]) and skips the row's
-   clipped taps (8 bytes for NX = 2); CONSUMED = bytes r2 advances over the rows, XBACK brings
-   r1 back to the window's first row. Per group: 8 per tap + 2 per row + 15. */
-#define TK_DW_ROW2 TK_DW_TAP("") TK_DW_TAP(", r3")
-#define TK_DW_NEXT2 "add r1, r1, r10\n" "add r2, r2, #8\n"
-#define TK_DW_NEXT3 "add r1, r1, r10\n"
-#define TK_DW_CLIPPED(NAME, ROWS, XBACK, CONSUMED) \
+/* clipped windows of a 3x3 filter: as tk_dw_3x3_dsp, the taps' weights read at
+   fixed offsets from the group (LDRD), rows ROWS of the filter taps starting at T (the x
+   pointer at the window's first tap), XBACK bringing r1 back to the window's first row. Per
+   group: 8 per tap + 1 per row + 38. */
+#define TK_DW_TAPW(X_OFF, T) \
+    "ldr r11, [r1" X_OFF "]\n" \
+    "ldrd r12, lr, [r2, #(16 + 8 * " #T ")]\n" \
+    "sxtab16 r0, r8, r11\n" \
+    "sxtab16 r11, r8, r11, ror #8\n" \
+    "smlabb r4, r0, r12, r4\n" \
+    "smlatt r6, r0, r12, r6\n" \
+    "smlabb r5, r11, lr, r5\n" \
+    "smlatt r7, r11, lr, r7\n"
+#define TK_DW_ROW3W(T) TK_DW_TAPW("", T) TK_DW_TAPW(", r3", (T + 1)) \
+    TK_DW_TAPW(", r3, lsl #1", (T + 2))
+#define TK_DW_ROW2W(T) TK_DW_TAPW("", T) TK_DW_TAPW(", r3", (T + 1))
+#define TK_DW_DOWN "add r1, r1, r10\n"
+#define TK_DW_CLIPPED(NAME, ROWS, XBACK) \
 __attribute__((naked)) void NAME(const tk_dw_job_t *job) { \
     __asm__ volatile ( \
-        "push {r4-r11, lr}\n" \
-        "ldr r11, [r0, #8]\n" \
-        "ldr r12, [r0, #12]\n" \
-        "ldr lr, [r0, #40]\n" \
-        "ldr r2, [r0, #4]\n" \
-        "mla r12, r12, lr, r2\n" \
-        "ldr lr, [r0, #44]\n" \
-        "push {r11, r12, lr}\n" \
-        "ldr r1, [r0, #0]\n" \
-        "ldr r3, [r0, #16]\n" \
-        "ldr r10, [r0, #20]\n" \
-        "ldr r8, [r0, #24]\n" \
-        "add r9, r3, r3\n" \
+        TK_DW_FRAME \
         "1:\n" \
         "ldm r2, {r4, r5, r6, r7}\n" \
-        "ldr r0, [sp, #8]\n" \
-        "add r2, r2, r0\n" \
         ROWS \
         XBACK \
         "add r1, r1, #4\n" \
-        "ldr r0, [sp, #8]\n" \
-        "sub r2, r2, r0\n" \
-        "add r2, r2, #(88 - " #CONSUMED ")\n" \
+        "add r2, r2, #88\n"             /* the group's constants */ \
+        TK_DW_OUT(TK_DW_STORE, "[sp, #4]") \
         "ldr r0, [sp]\n" \
-        "stm r0!, {r4, r5, r6, r7}\n" \
-        "str r0, [sp]\n" \
-        "ldr r0, [sp, #4]\n" \
         "cmp r2, r0\n" \
         "bne 1b\n" \
-        "add sp, sp, #12\n" \
-        "pop {r4-r11, pc}\n"); \
+        TK_DW_NEXT_PIXEL); \
 }
-TK_DW_CLIPPED(tk_dw_2x3_dsp, TK_DW_ROW TK_DW_NEXT3 TK_DW_ROW, "sub r1, r1, r10\n", 48)
-TK_DW_CLIPPED(tk_dw_1x3_dsp, TK_DW_ROW, "", 24)
-TK_DW_CLIPPED(tk_dw_3x2_dsp, TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2,
-              "sub r1, r1, r10, lsl #1\n", 64)
-TK_DW_CLIPPED(tk_dw_2x2_dsp, TK_DW_ROW2 TK_DW_NEXT2 TK_DW_ROW2, "sub r1, r1, r10\n", 40)
-TK_DW_CLIPPED(tk_dw_1x2_dsp, TK_DW_ROW2, "", 16)
+#define TK_DW_UP1 "sub r1, r1, r10\n"
+#define TK_DW_UP2 "sub r1, r1, r10, lsl #1\n"
+TK_DW_CLIPPED(tk_dw_r01_c012_dsp, TK_DW_ROW3W(0) TK_DW_DOWN TK_DW_ROW3W(3), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r12_c012_dsp, TK_DW_ROW3W(3) TK_DW_DOWN TK_DW_ROW3W(6), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r012_c01_dsp,
+              TK_DW_ROW2W(0) TK_DW_DOWN TK_DW_ROW2W(3) TK_DW_DOWN TK_DW_ROW2W(6), TK_DW_UP2)
+TK_DW_CLIPPED(tk_dw_r012_c12_dsp,
+              TK_DW_ROW2W(1) TK_DW_DOWN TK_DW_ROW2W(4) TK_DW_DOWN TK_DW_ROW2W(7), TK_DW_UP2)
+TK_DW_CLIPPED(tk_dw_r01_c01_dsp, TK_DW_ROW2W(0) TK_DW_DOWN TK_DW_ROW2W(3), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r01_c12_dsp, TK_DW_ROW2W(1) TK_DW_DOWN TK_DW_ROW2W(4), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r12_c01_dsp, TK_DW_ROW2W(3) TK_DW_DOWN TK_DW_ROW2W(6), TK_DW_UP1)
+TK_DW_CLIPPED(tk_dw_r12_c12_dsp, TK_DW_ROW2W(4) TK_DW_DOWN TK_DW_ROW2W(7), TK_DW_UP1)
 
 /* clipped or other windows: ny rows of nx taps. Registers as above except r9 = nx * C,
    r10 = tap offset (bytes); [sp] job, [sp, #4] rows left, [sp, #8] group's x, [sp, #12]
-   group's unpacked weights, [sp, #16] acc, [sp, #20] groups left. Per tap: 8 + 3 loop. */
+   group's unpacked weights, [sp, #16] out, [sp, #20] groups left, [sp, #24] / [sp, #28] the
+   act bounds. Per tap: 8 + 3 loop. */
 __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
     __asm__ volatile (
         "push {r4-r11, lr}\n"
-        "sub sp, sp, #20\n"
+        "sub sp, sp, #28\n"
         "push {r0}\n"
         "ldr r3, [r0, #16]\n"
         "ldr r9, [r0, #32]\n"
@@ -423,6 +591,8 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
         "str r2, [sp, #12]\n"
         "str r11, [sp, #16]\n"
         "str r12, [sp, #20]\n"
+        "ldrd r11, r12, [r0, #52]\n"
+        "strd r11, r12, [sp, #24]\n"
         "1:\n"
         "ldm r2, {r4, r5, r6, r7}\n"
         "ldr r11, [r0, #44]\n"
@@ -445,9 +615,11 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
         "subs r11, r11, #1\n"
         "str r11, [sp, #4]\n"
         "bne 2b\n"
-        "ldr r11, [sp, #16]\n"
-        "stm r11!, {r4, r5, r6, r7}\n"
-        "str r11, [sp, #16]\n"
+        "ldr r2, [sp, #12]\n"
+        "ldr r11, [r0, #48]\n"
+        "add r2, r2, r11\n"
+        TK_DW_OUT("ldr r0, [sp, #16]\n" "str r4, [r0], #4\n" "str r0, [sp, #16]", "[sp, #24]")
+        "ldr r0, [sp]\n"
         "ldr r1, [sp, #8]\n"
         "add r1, r1, #4\n"
         "str r1, [sp, #8]\n"
@@ -460,83 +632,7 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
         "str r11, [sp, #20]\n"
         "bne 1b\n"
         "pop {r0}\n"
-        "add sp, sp, #20\n"
-        "pop {r4-r11, pc}\n");
-}
-
-/* tk_rq_shr plus out_offset for one accumulator with its channel's constants (lo, m, hi,
-   e - 1), into lr: the rounding constant's words are (hi, lo) for a >= 0 and, adding 2**31
-   to the low word and -1 to the high word with the carry, the a < 0 one (TK_RQ_OUT); hi also
-   holds out_offset << (e - 1). r0 = acc, r2 = table. */
-#define TK_DW_RQ \
-    "ldr r11, [r0], #4\n" \
-    "ldm r2!, {r4, r8, r9, r10}\n" \
-    "and r12, r11, #0x80000000\n" \
-    "adds r12, r12, r4\n" \
-    "adc lr, r9, r11, asr #31\n" \
-    "smlal r12, lr, r11, r8\n" \
-    "asr lr, lr, r10\n"
-
-/* four outputs per loop pass (the count is a multiple of 4): each saturated to int8 (SSAT)
-   and packed into r5 (BFI), the four clamped to act_min / act_max at once as bytes (SSUB8 +
-   SEL against r6 / r7, the bounds in every byte; act_min <= act_max within int8) and stored
-   as one word. r1 = out, r3 = acc_end. Per output 10.5 instructions. */
-__attribute__((naked)) void tk_dw_rq_dsp(const tk_dw_rq_job_t *job) {
-    __asm__ volatile (
-        "push {r4-r11, lr}\n"
-        "ldm r0, {r0, r1, r2, r3, r6, r7}\n"
-        "uxtb r6, r6\n"
-        "orr r6, r6, r6, lsl #8\n"
-        "orr r6, r6, r6, lsl #16\n"
-        "uxtb r7, r7\n"
-        "orr r7, r7, r7, lsl #8\n"
-        "orr r7, r7, r7, lsl #16\n"
-        "1:\n"
-        TK_DW_RQ
-        "ssat r5, #8, lr\n"
-        TK_DW_RQ
-        "ssat lr, #8, lr\n"
-        "bfi r5, lr, #8, #8\n"
-        TK_DW_RQ
-        "ssat lr, #8, lr\n"
-        "bfi r5, lr, #16, #8\n"
-        TK_DW_RQ
-        "ssat lr, #8, lr\n"
-        "bfi r5, lr, #24, #8\n"
-        "ssub8 r4, r5, r6\n"
-        "sel r5, r5, r6\n"
-        "ssub8 r4, r5, r7\n"
-        "sel r5, r7, r5\n"
-        "str r5, [r1], #4\n"
-        "cmp r0, r3\n"
-        "bne 1b\n"
-        "pop {r4-r11, pc}\n");
-}
-
-/* channels with shift s >= 0 (the main table holds a placeholder for them): tab lists per
-   channel (j, m, s, low, high), the last two the words of 2**30 + out_offset * 2**31, and
-   acc_end is its end. Output j is bits 31..62 of (acc[j] << s) m plus that constant
-   (tk_srdhm_pos), clamped. 14 instructions a channel. */
-__attribute__((naked)) void tk_dw_rq_pos_dsp(const tk_dw_rq_job_t *job) {
-    __asm__ volatile (
-        "push {r4-r11, lr}\n"
-        "ldm r0, {r0, r1, r2, r3, r5, r6}\n"
-        "1:\n"
-        "ldm r2!, {r4, r9, r10, r12, lr}\n"
-        "ldr r11, [r0, r4, lsl #2]\n"
-        "lsl r11, r11, r10\n"
-        "smlal r12, lr, r11, r9\n"
-        "lsl lr, lr, #1\n"
-        "orr lr, lr, r12, lsr #31\n"
-        "cmp lr, r5\n"
-        "it lt\n"
-        "movlt lr, r5\n"
-        "cmp lr, r6\n"
-        "it gt\n"
-        "movgt lr, r6\n"
-        "strb lr, [r1, r4]\n"
-        "cmp r2, r3\n"
-        "bne 1b\n"
+        "add sp, sp, #28\n"
         "pop {r4-r11, pc}\n");
 }
 
