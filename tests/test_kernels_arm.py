@@ -95,6 +95,11 @@ def block_shape_cases(rng):
     for in_c, out_c, k in [(64, 70, 1), (13, 67, 1), (3, 37, 3), (32, 66, 3), (5, 3, 1)]:
         cases.append(C.conv_case(rng, shape=(1, 5, 3, in_c, out_c, k, k, 1, 1),
                                  padding='SAME'))
+    # kernel rows of three inputs (row runs with leftovers only), quads and not
+    for shape, pad in [((1, 9, 7, 1, 8, 3, 3, 1, 1), 'SAME'), ((2, 6, 9, 3, 4, 3, 1, 2, 1), 'SAME'),
+                       ((1, 10, 8, 1, 12, 5, 3, 2, 1), 'VALID'), ((1, 7, 7, 1, 6, 3, 3, 1, 1),
+                                                                   'SAME')]:
+        cases.append(C.conv_case(rng, shape=shape, padding=pad))
     # fully connected: pairs of rows with one left over; single rows of more than one
     # FC_CHUNK (fully_connected.c), with a partial last chunk
     for batches, n_in, n_out in [(3, 64, 70), (2, 67, 37), (1, 130, 9), (4, 5, 66),

@@ -65,7 +65,7 @@ static int col_stride(int K) {
    zero-padded to a whole group. With leftovers the filter rows are copied into scratch in the
    same order; with none the order is the filter's own. */
 static int conv_runs_ok(const int32_t *p) {
-    return p[CV_DIL_W] == 1 && !conv_is_1x1(p) && p[CV_K_W] * p[CV_IN_C] >= 4;
+    return p[CV_DIL_W] == 1 && !conv_is_1x1(p) && p[CV_K_W] * p[CV_IN_C] >= 3;
 }
 
 #define CONV_W16_MAX 8192    /* bytes of unpacked filter rows in scratch at most */
