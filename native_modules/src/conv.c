@@ -113,6 +113,33 @@ static void conv_pack_groups(uint32_t *dst, const int16_t *c, int n, int step) {
         dst[1] = tk_pack16(c[k + 1], c[k + 3]);
     }
 }
+#elif TK_M0
+#define CONV_W8_MAX 8192     /* bytes of re-laid filter blocks in scratch at most */
+
+/* output channels done in blocks of eight (tk_dot_1x8_m0), when enough output pixels share
+   the re-laid filter: a multiple of 8, or 0 */
+static int conv_blocks8(const int32_t *p) {
+    int pixels = p[CV_BATCHES] * p[CV_OUT_H] * p[CV_OUT_W], n8 = p[CV_OUT_C] & ~7;
+    return pixels >= 16 && n8 * col_stride(conv_depth(p)) <= CONV_W8_MAX ? n8 : 0;
+}
+
+static int conv_runs_w_bytes(const int32_t *p) {
+    return conv_blocks8(p) * col_stride(conv_depth(p));
+}
+
+/* filter rows [0, n8) as tk_dot_1x8_m0's blocks, k in [K, Kp) zero */
+static void conv_blocks8_weights(uint8_t *dst, const int8_t *w, int n8, int K, int Kp) {
+    for (int oc = 0; oc < n8; oc++, w += K) {
+        uint8_t *d = dst + (oc >> 3) * 8 * Kp + (oc & 7);
+        int k = 0;
+        for (; k < K; k++, d += 8) {
+            *d = (uint8_t)(w[k] + 128);
+        }
+        for (; k < Kp; k++, d += 8) {
+            *d = 0;
+        }
+    }
+}
 #else
 static int conv_runs_w_bytes(const int32_t *p) {
     (void)p;
@@ -177,6 +204,8 @@ typedef struct {
     const uint32_t *w16;    /* DSP: the filter rows unpacked, or NULL */
 #if TK_M0
     tk_rq_m0_t rq_m0;       /* accumulators and requantization table of one pixel */
+    const uint8_t *w8;      /* channels [0, n8) as tk_dot_1x8_m0's blocks, or NULL */
+    int n8;
 #endif
     const int8_t *w;        /* filter rows in column order */
 } conv_cols_t;
@@ -370,6 +399,12 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const tk_rq_t rq = conv_rq(p);
 #if TK_M0
     int32_t *acc = cc->rq_m0.acc;
+    if (cc->w8) {
+        tk_dot8_m0_job_t job = {cc->col[0], cc->col[0] + col_stride(K), cc->w8, bias, acc,
+                                acc + cc->n8};
+        tk_dot_1x8_m0(&job);
+        oc = cc->n8;
+    }
     for (; oc + 4 <= out_c; oc += 4) {
         for (int j = 0; j < 4; j++) {
             acc[oc + j] = bias[oc + j];
@@ -419,6 +454,14 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     const tk_rq_t rq = conv_rq(p);
     tk_rq_m0_init(&cc.rq_m0, (int32_t *)((char *)scratch + 4 * (size_t)col_stride(cc.K)
                                          * sizeof(tk_col_t)), &rq, out_c, 0);
+    cc.n8 = conv_blocks8(p);
+    cc.w8 = 0;
+    if (cc.n8) {
+        uint8_t *w8 = (uint8_t *)(cc.rq_m0.acc + TK_RQ_M0_WORDS * out_c);
+        conv_blocks8_weights(w8, w, cc.n8, cc.K, col_stride(cc.K));
+        tk_col_zero(cc.col[0] + cc.K, col_stride(cc.K) - cc.K);
+        cc.w8 = w8;
+    }
 #endif
 #if TK_DSP
     if (conv_runs_ok(p) && (conv_runs_reorder(p) || (p[CV_K_W] * p[CV_IN_C]) % 4 == 0)) {

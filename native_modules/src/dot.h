@@ -310,6 +310,19 @@ void tk_dw_rows3_m0(const tk_dw_m0_job_t *job);
 /* acc[0..4) += dot(column, rows w, w + K, w + 2K, w + 3K); K >= 1 */
 void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k);
 
+/* the accumulators of blocks of eight output channels for one column, each bias + the dot
+   product. w: per block, per k the eight channels' weights + 128 as unsigned bytes (LDRB
+   has an immediate offset, LDRSB has not); the loop's sum w_u x is corrected by 128 times
+   the column sum, shared by all channels. */
+typedef struct {
+    const int32_t *col, *col_end;   /* a multiple of 4 values */
+    const uint8_t *w;
+    const int32_t *bias;
+    int32_t *acc;
+    const int32_t *acc_end;         /* acc + 8 * blocks, > acc */
+} tk_dot8_m0_job_t;
+void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job);
+
 /* tk_rq_s8 of a run of channels in assembler (dot_dsp.c) from a table of five words per
    channel: m & 0xFFFF, m >> 16, then tk_rq_shr's rounding constant on magnitudes as high
    word 2**(e-2) (e >= 2) or 0 (e = 1) and low word 2**30 or 3 * 2**30, and e - 1. Channels

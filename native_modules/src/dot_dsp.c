@@ -618,6 +618,119 @@ __attribute__((naked)) void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, cons
         "pop {r4-r7, pc}\n");
 }
 
+/* blocks of eight channels (dot.h): per K value 1 LDM + 8 x (LDRB, MULS, ADD), per four
+   of them an ADDS stepping the weights (LDRB offsets reach 31), per sixteen a CMP, BEQ, B
+   (a conditional branch does not reach back): 3.18 instructions a MAC. The loop is entered
+   at the group that leaves a multiple of 16 values. r0 column, r1 weights, r2 value, r3
+   product, accumulators of channels 0-3 in r4-r7 and 4-7 in r8-r11, r12 column end,
+   lr -128 * (column sum); [sp] column, [sp, #4] bias, [sp, #8] acc, [sp, #12] acc_end,
+   [sp, #16] loop entry */
+#define TK_M0_MAC8_W(OFF, ADD) \
+    "ldrb r3, [r1, #" OFF "]\n" \
+    "muls r3, r2, r3\n" \
+    ADD "\n"
+#define TK_M0_MAC8_K(K) \
+    "ldm r0!, {r2}\n" \
+    TK_M0_MAC8_W(K "*8+0", "adds r4, r4, r3") \
+    TK_M0_MAC8_W(K "*8+1", "adds r5, r5, r3") \
+    TK_M0_MAC8_W(K "*8+2", "adds r6, r6, r3") \
+    TK_M0_MAC8_W(K "*8+3", "adds r7, r7, r3") \
+    TK_M0_MAC8_W(K "*8+4", "add r8, r3") \
+    TK_M0_MAC8_W(K "*8+5", "add r9, r3") \
+    TK_M0_MAC8_W(K "*8+6", "add r10, r3") \
+    TK_M0_MAC8_W(K "*8+7", "add r11, r3")
+#define TK_M0_MAC8_K4 \
+    TK_M0_MAC8_K("0") TK_M0_MAC8_K("1") TK_M0_MAC8_K("2") TK_M0_MAC8_K("3") \
+    "adds r1, r1, #32\n"
+
+__attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
+    __asm__ volatile (
+        ".syntax unified\n"
+        "push {r4-r7, lr}\n"
+        "mov r4, r8\n"
+        "mov r5, r9\n"
+        "mov r6, r10\n"
+        "mov r7, r11\n"
+        "push {r4-r7}\n"
+        "ldm r0!, {r1-r6}\n"            /* col, col_end, w, bias, acc, acc_end */
+        "mov r12, r2\n"
+        "subs r7, r1, r2\n"             /* entry: group (-K / 4) & 3 */
+        "lsrs r7, r7, #4\n"
+        "movs r0, #3\n"
+        "ands r7, r0\n"
+        "movs r0, #202\n"              /* bytes of TK_M0_MAC8_K4 */
+        "muls r7, r0, r7\n"
+        "adr r0, 3f\n"
+        "adds r7, r7, r0\n"
+        "adds r7, r7, #1\n"             /* Thumb */
+        "push {r1, r4, r5, r6, r7}\n"
+        "mov r0, r1\n"
+        "mov r1, r3\n"
+        "movs r3, #0\n"
+        "1:\n"                          /* column sum */
+        "ldm r0!, {r4-r7}\n"
+        "adds r3, r3, r4\n"
+        "adds r3, r3, r5\n"
+        "adds r3, r3, r6\n"
+        "adds r3, r3, r7\n"
+        "cmp r0, r12\n"
+        "bne 1b\n"
+        "lsls r3, r3, #7\n"
+        "negs r3, r3\n"
+        "mov lr, r3\n"
+        "b 2f\n"
+        ".balign 4\n"
+        "3:\n"
+        TK_M0_MAC8_K4
+        TK_M0_MAC8_K4
+        TK_M0_MAC8_K4
+        TK_M0_MAC8_K4
+        "cmp r0, r12\n"
+        "beq 4f\n"
+        "b 3b\n"
+        "4:\n"
+        "ldr r2, [sp, #8]\n"
+        "stm r2!, {r4-r7}\n"
+        "mov r4, r8\n"
+        "mov r5, r9\n"
+        "mov r6, r10\n"
+        "mov r7, r11\n"
+        "stm r2!, {r4-r7}\n"
+        "str r2, [sp, #8]\n"
+        "ldr r3, [sp, #12]\n"
+        "cmp r2, r3\n"
+        "beq 5f\n"
+        "2:\n"                          /* block: accumulators = bias - 128 * sum */
+        "ldr r2, [sp, #4]\n"
+        "ldm r2!, {r4-r7}\n"
+        "ldm r2!, {r0, r3}\n"
+        "mov r8, r0\n"
+        "mov r9, r3\n"
+        "ldm r2!, {r0, r3}\n"
+        "mov r10, r0\n"
+        "mov r11, r3\n"
+        "str r2, [sp, #4]\n"
+        "add r4, lr\n"
+        "add r5, lr\n"
+        "add r6, lr\n"
+        "add r7, lr\n"
+        "add r8, lr\n"
+        "add r9, lr\n"
+        "add r10, lr\n"
+        "add r11, lr\n"
+        "ldr r0, [sp]\n"
+        "ldr r2, [sp, #16]\n"
+        "bx r2\n"
+        "5:\n"
+        "add sp, sp, #20\n"
+        "pop {r4-r7}\n"
+        "mov r8, r4\n"
+        "mov r9, r5\n"
+        "mov r10, r6\n"
+        "mov r11, r7\n"
+        "pop {r4-r7, pc}\n");
+}
+
 /* depthwise 3x3, one channel per pass: per tap LDRSB x 2, ADD offset, MULS, ADDS = 5
    instructions, plus 2 per row and 9 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap
    offsets 0 / C / 2C, r7 = acc; r8 = offset, r9 / r11 = input / filter row, r10 / r12 = back
