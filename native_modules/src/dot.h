@@ -323,72 +323,82 @@ typedef struct {
 } tk_dot8_m0_job_t;
 void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job);
 
-/* tk_rq_s8 of a run of channels in assembler (dot_dsp.c) from a table of five words per
-   channel: m & 0xFFFF, m >> 16, then tk_rq_shr's rounding constant on magnitudes as high
-   word 2**(e-2) (e >= 2) or 0 (e = 1) and low word 2**30 or 3 * 2**30, and e - 1. Channels
-   with shift >= 0 get a dummy entry and are redone in C (tk_rq_m0_run). */
+/* tk_rq_s8 of acc[c] to out[c] in assembler (dot_dsp.c), channel by channel from a table
+   entry: 4c, (bias,) m & 0xFFFF, m >> 16, then for shift <= -1 (e = -shift) tk_rq_shr's
+   rounding constant on magnitudes as high word 2**(e-2) (e >= 2) or 0 (e = 1) and low word
+   2**30 or 3 * 2**30, and (c << 8) + e - 1; tk_rq_fix_m0's entries (shift >= 0) hold shift,
+   2**30, c << 8 there. */
 typedef struct {
     const int32_t *acc;
     int8_t *out;
-    const int32_t *tab;
-    const int32_t *acc_end;     /* > acc */
+    const int32_t *tab, *tab_end;   /* tab_end > tab */
     int32_t out_offset, act_min, act_max;
 } tk_rq_m0_job_t;
 void tk_rq_m0(const tk_rq_m0_job_t *job);
-/* the same adding each channel's bias, the first of six table words */
+void tk_rq_fix_m0(const tk_rq_m0_job_t *job);
+/* the same adding each channel's bias, the second of seven table words */
 void tk_rq_bias_m0(const tk_rq_m0_job_t *job);
+void tk_rq_fix_bias_m0(const tk_rq_m0_job_t *job);
 
-/* scratch words per channel: accumulator, table (bias too), fix-up index */
+/* scratch words per channel: accumulator, table entry (bias too) */
 #define TK_RQ_M0_WORDS 8
 #define TK_RQ_M0_BYTES(n) (4 * TK_RQ_M0_WORDS * (size_t)(n))
 
 typedef struct {
-    int32_t *acc, *tab, *fix;
-    const int32_t *bias;
-    int n, nfix;
+    int32_t *acc, *tab, *fix;   /* fix: the entries of shift >= 0, at the table's end */
+    const int32_t *tab_end;
+    int bias;
 } tk_rq_m0_t;
 
 /* the table of channels [0, n) of rq in mem (TK_RQ_M0_WORDS * n words); bias: added to the
    accumulators by tk_rq_m0_run, or NULL */
 static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq, int n,
                                  const int32_t *bias) {
-    int words = bias ? 6 : 5;
+    int words = bias ? 7 : 6;
+    int32_t *main_t = mem + n;
     r->acc = mem;
-    r->tab = mem + n;
-    r->fix = r->tab + words * n;
-    r->bias = bias;
-    r->n = n;
-    r->nfix = 0;
+    r->tab = main_t;
+    r->fix = main_t + words * n;
+    r->tab_end = r->fix;
+    r->bias = bias != 0;
     for (int c = 0; c < n; c++) {
-        int32_t m = rq->mult[c], e = -rq->shift[c], *t = r->tab + words * c;
+        int32_t m = rq->mult[c], e = -rq->shift[c], *t;
+        if (e < 1) {
+            r->fix -= words;
+            t = r->fix;
+        } else {
+            t = main_t;
+            main_t += words;
+        }
+        *t++ = 4 * c;
         if (bias) {
             *t++ = bias[c];
         }
-        if (e < 1) {
-            r->fix[r->nfix++] = c;
-            e = 1;
-        }
         t[0] = m & 0xFFFF;
         t[1] = (int32_t)((uint32_t)m >> 16);
-        t[2] = e >= 2 ? (int32_t)(1u << (e - 2)) : 0;
-        t[3] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
-        t[4] = e - 1;
+        if (e < 1) {
+            t[2] = -e;
+            t[3] = 0x40000000;
+            t[4] = c << 8;
+        } else {
+            t[2] = e >= 2 ? (int32_t)(1u << (e - 2)) : 0;
+            t[3] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
+            t[4] = (c << 8) + e - 1;
+        }
     }
 }
 
 /* out[0..n) from r->acc */
 static inline void tk_rq_m0_run(const tk_rq_m0_t *r, const tk_rq_t *rq, int8_t *out) {
-    tk_rq_m0_job_t job = {r->acc, out, r->tab, r->acc + r->n, rq->out_offset, rq->act_min,
+    tk_rq_m0_job_t job = {r->acc, out, r->tab, r->fix, rq->out_offset, rq->act_min,
                           rq->act_max};
-    if (r->bias) {
-        tk_rq_bias_m0(&job);
-    } else {
-        tk_rq_m0(&job);
+    if (r->fix != r->tab) {
+        (r->bias ? tk_rq_bias_m0 : tk_rq_m0)(&job);
     }
-    for (int i = 0; i < r->nfix; i++) {
-        int c = r->fix[i];
-        int32_t a = r->bias ? (int32_t)((uint32_t)r->acc[c] + (uint32_t)r->bias[c]) : r->acc[c];
-        out[c] = tk_rq_s8(rq, a, c);
+    if (r->fix != r->tab_end) {
+        job.tab = r->fix;
+        job.tab_end = r->tab_end;
+        (r->bias ? tk_rq_fix_bias_m0 : tk_rq_fix_m0)(&job);
     }
 }
 #endif

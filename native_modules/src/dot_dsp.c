@@ -873,20 +873,23 @@ TK_DW_ROWS_M0(tk_dw_rows1_m0, TK_DW_M0_ROW1)
 TK_DW_ROWS_M0(tk_dw_rows2_m0, TK_DW_M0_ROW2)
 TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
 
-/* requantization of acc[0..n) to out[0..n) with per-channel constants (dot.h): per output
-   |a| m from 16-bit halves (4 MULS), the rounding constant added with the carry, the high
-   word shifted, the sign restored: 37 instructions (clamps not taken), 39 with the bias
-   added from the table. r0 acc, r1 out, r2 table; r8 out_offset, r9 act_min,
-   r10 act_max, r11 acc_end, r12 sign. */
-#define TK_RQ_M0_LOOP(BIAS) \
-    "1:\n" \
-    "ldm r0!, {r3}\n" \
-    BIAS \
+/* requantization of acc[c] to out[c] with per-channel constants (dot.h), table entry by
+   entry: |a| m from 16-bit halves (4 MULS), the rounding constant added with the carry, the
+   high word shifted, the sign restored: 36 instructions a channel (clamps not taken), two
+   channels a pass; 38 with the bias added from the table. r0 acc, r1 out, r2 table;
+   r8 out_offset, r9 act_min, r10 act_max, r11 table end, r12 sign. */
+#define TK_RQ_M0_ACC(BIAS) \
+    "ldm r2!, {r3}\n" \
+    "ldr r3, [r0, r3]\n" \
+    BIAS
+#define TK_RQ_M0_BIAS "ldm r2!, {r4}\n" "adds r3, r3, r4\n"
+#define TK_RQ_M0_ABS \
     "asrs r4, r3, #31\n" \
     "eors r3, r4\n" \
-    "subs r3, r3, r4\n"            /* |a| */ \
-    "mov r12, r4\n" \
-    "ldm r2!, {r4, r5}\n"          /* m & 0xFFFF, m >> 16 */ \
+    "subs r3, r3, r4\n" \
+    "mov r12, r4\n"
+/* r3:r7 = r3 * (r4 + (r5 << 16)) for r3 <= 2**31, r4 < 2**16, r5 < 2**15 */
+#define TK_RQ_M0_MUL \
     "uxth r6, r3\n" \
     "lsrs r3, r3, #16\n" \
     "mov r7, r6\n" \
@@ -898,12 +901,9 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
     "lsls r4, r6, #16\n" \
     "lsrs r6, r6, #16\n" \
     "adds r7, r7, r4\n" \
-    "adcs r3, r6\n" \
-    "ldm r2!, {r4, r5, r6}\n"      /* high and low words of the constant, e - 1 */ \
-    "add r5, r12\n"                /* - [a < 0] */ \
-    "adds r7, r7, r5\n" \
-    "adcs r3, r4\n" \
-    "lsrs r3, r6\n" \
+    "adcs r3, r6\n"
+/* the sign restored, the output offset added, clamped, stored at out[r6 >> 8] */
+#define TK_RQ_M0_OUT \
     "mov r4, r12\n" \
     "eors r3, r4\n" \
     "subs r3, r3, r4\n" \
@@ -916,13 +916,36 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
     "ble 3f\n" \
     "mov r3, r10\n" \
     "3:\n" \
-    "strb r3, [r1]\n" \
-    "adds r1, r1, #1\n" \
-    "cmp r0, r11\n" \
-    "bne 1b\n"
-#define TK_RQ_M0_FUNC(NAME, BIAS) \
+    "lsrs r4, r6, #8\n" \
+    "strb r3, [r1, r4]\n"
+#define TK_RQ_M0_ONE(BIAS) \
+    TK_RQ_M0_ACC(BIAS) \
+    TK_RQ_M0_ABS \
+    "ldm r2!, {r4, r5}\n"          /* m & 0xFFFF, m >> 16 */ \
+    TK_RQ_M0_MUL \
+    "ldm r2!, {r4, r5, r6}\n"      /* high and low words of the constant, e - 1 */ \
+    "add r5, r12\n"                /* - [a < 0] */ \
+    "adds r7, r7, r5\n" \
+    "adcs r3, r4\n" \
+    "lsrs r3, r6\n" \
+    TK_RQ_M0_OUT
+#define TK_RQ_M0_FUNC(NAME, BIAS, PARITY) \
 __attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
     __asm__ volatile ( \
+        TK_RQ_M0_ENTER \
+        "subs r4, r3, r2\n" \
+        "lsrs r4, r4, #" PARITY "\n"   /* carry: an odd number of entries */ \
+        "bcs 4f\n" \
+        "1:\n" \
+        TK_RQ_M0_ONE(BIAS) \
+        "4:\n" \
+        TK_RQ_M0_ONE(BIAS) \
+        "cmp r2, r11\n" \
+        "bne 1b\n" \
+        TK_RQ_M0_LEAVE); \
+}
+/* r0 acc, r1 out, r2 table, r3 = r11 table end, r8 out_offset, r9 act_min, r10 act_max */
+#define TK_RQ_M0_ENTER \
         ".syntax unified\n" \
         "push {r4-r7, lr}\n" \
         "mov r4, r8\n" \
@@ -930,8 +953,6 @@ __attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
         "mov r6, r10\n" \
         "mov r7, r11\n" \
         "push {r4-r7}\n" \
-        "ldr r4, [r0, #12]\n" \
-        "mov r11, r4\n" \
         "ldr r4, [r0, #16]\n" \
         "mov r8, r4\n" \
         "ldr r4, [r0, #20]\n" \
@@ -940,17 +961,46 @@ __attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
         "mov r10, r4\n" \
         "ldr r1, [r0, #4]\n" \
         "ldr r2, [r0, #8]\n" \
-        "ldr r0, [r0, #0]\n" \
-        TK_RQ_M0_LOOP(BIAS) \
+        "ldr r3, [r0, #12]\n" \
+        "mov r11, r3\n" \
+        "ldr r0, [r0]\n"
+#define TK_RQ_M0_LEAVE \
         "pop {r4-r7}\n" \
         "mov r8, r4\n" \
         "mov r9, r5\n" \
         "mov r10, r6\n" \
         "mov r11, r7\n" \
-        "pop {r4-r7, pc}\n"); \
+        "pop {r4-r7, pc}\n"
+TK_RQ_M0_FUNC(tk_rq_m0, "", "4")
+TK_RQ_M0_FUNC(tk_rq_bias_m0, TK_RQ_M0_BIAS, "3")
+
+/* the entries of shift >= 0: SaturatingRoundingDoublingHighMul(a << shift, m) on
+   magnitudes, floor((|a| m + 2**30 - [a < 0]) / 2**31): 41 instructions a channel */
+#define TK_RQ_FIX_M0_FUNC(NAME, BIAS) \
+__attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
+    __asm__ volatile ( \
+        TK_RQ_M0_ENTER \
+        "1:\n" \
+        TK_RQ_M0_ACC(BIAS) \
+        "ldr r4, [r2, #8]\n" \
+        "lsls r3, r4\n"                /* a << shift, wrapping */ \
+        TK_RQ_M0_ABS \
+        "ldm r2!, {r4, r5}\n" \
+        TK_RQ_M0_MUL \
+        "ldm r2!, {r4, r5, r6}\n"      /* shift, 2**30, c << 8 */ \
+        "add r5, r12\n" \
+        "movs r4, #0\n" \
+        "adds r7, r7, r5\n" \
+        "adcs r3, r4\n" \
+        "lsls r7, r7, #1\n" \
+        "adcs r3, r3\n"                /* >> 31 */ \
+        TK_RQ_M0_OUT \
+        "cmp r2, r11\n" \
+        "bne 1b\n" \
+        TK_RQ_M0_LEAVE); \
 }
-TK_RQ_M0_FUNC(tk_rq_m0, "")
-TK_RQ_M0_FUNC(tk_rq_bias_m0, "ldm r2!, {r4}\n" "adds r3, r3, r4\n")
+TK_RQ_FIX_M0_FUNC(tk_rq_fix_m0, "")
+TK_RQ_FIX_M0_FUNC(tk_rq_fix_bias_m0, TK_RQ_M0_BIAS)
 
 #else
 typedef int tk_dot_dsp_unused;   /* ISO C forbids an empty translation unit */
