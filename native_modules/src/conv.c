@@ -127,16 +127,19 @@ static int conv_runs_w_bytes(const int32_t *p) {
     return conv_blocks8(p) * col_stride(conv_depth(p));
 }
 
-/* filter rows [0, n8) as tk_dot_1x8_m0's blocks, k in [K, Kp) zero */
+/* filter rows [0, n8) as tk_dot_1x8_m0's blocks, k in [K, Kp) zero; four k a pass */
 static void conv_blocks8_weights(uint8_t *dst, const int8_t *w, int n8, int K, int Kp) {
     for (int oc = 0; oc < n8; oc++, w += K) {
         uint8_t *d = dst + (oc >> 3) * 8 * Kp + (oc & 7);
-        int k = 0;
-        for (; k < K; k++, d += 8) {
-            *d = (uint8_t)(w[k] + 128);
+        const int8_t *s = w, *end = w + (K & ~3);
+        for (; s != end; s += 4, d += 32) {
+            d[0] = (uint8_t)(s[0] + 128);
+            d[8] = (uint8_t)(s[1] + 128);
+            d[16] = (uint8_t)(s[2] + 128);
+            d[24] = (uint8_t)(s[3] + 128);
         }
-        for (; k < Kp; k++, d += 8) {
-            *d = 0;
+        for (int k = K & ~3; k < Kp; k++, d += 8) {
+            *d = k < K ? (uint8_t)(w[k] + 128) : 0;
         }
     }
 }
