@@ -456,7 +456,7 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
 #if TK_M0
     const tk_rq_t rq = conv_rq(p);
     tk_rq_m0_init(&cc.rq_m0, (int32_t *)((char *)scratch + 4 * (size_t)col_stride(cc.K)
-                                         * sizeof(tk_col_t)), &rq, out_c, 0);
+                                         * sizeof(tk_col_t)), &rq, out_c);
     cc.n8 = conv_blocks8(p);
     cc.w8 = 0;
     if (cc.n8) {

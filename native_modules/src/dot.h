@@ -292,17 +292,19 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
 #else
 #include "requant.h"
 
-/* depthwise 3x3 (depth multiplier 1, dilation_w 1), all taps inside: acc[j] = the taps of
-   channel j of x_end - x consecutive channels, bias not included */
+/* depthwise 3x3 (depth multiplier 1, dilation_w 1) over the whole filter: acc[j] = init[j]
+   + the taps of channel j of x_end - x consecutive channels, the input offset not added
+   (init holds it times the filter's sum) */
 typedef struct {
     const int8_t *x, *f;        /* window's first tap (input, filter) at the first channel */
     int32_t *acc;
     const int8_t *x_end;        /* > x */
     int32_t c, row, off, f_row; /* tap stride, input / filter row strides, input offset */
     int32_t ny;                 /* tk_dw_rows*_m0: window rows (>= 1) */
+    const int32_t *init;        /* the accumulators' initial values */
 } tk_dw_m0_job_t;
 void tk_dw_3x3_m0(const tk_dw_m0_job_t *job);
-/* the same for clipped windows of ny rows of 1, 2, 3 taps */
+/* clipped windows of ny rows of 1, 2, 3 taps, the offset added to each input */
 void tk_dw_rows1_m0(const tk_dw_m0_job_t *job);
 void tk_dw_rows2_m0(const tk_dw_m0_job_t *job);
 void tk_dw_rows3_m0(const tk_dw_m0_job_t *job);
@@ -324,7 +326,7 @@ typedef struct {
 void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job);
 
 /* tk_rq_s8 of acc[c] to out[c] in assembler (dot_dsp.c), channel by channel from a table
-   entry: 4c, (bias,) m & 0xFFFF, m >> 16, then for shift <= -1 (e = -shift) tk_rq_shr's
+   entry: 4c, m & 0xFFFF, m >> 16, then for shift <= -1 (e = -shift) tk_rq_shr's
    rounding constant on magnitudes as high word 2**(e-2) (e >= 2) or 0 (e = 1) and low word
    2**30 or 3 * 2**30, and (c << 8) + e - 1; tk_rq_fix_m0's entries (shift >= 0) hold shift,
    2**30, c << 8 there. */
@@ -336,44 +338,33 @@ typedef struct {
 } tk_rq_m0_job_t;
 void tk_rq_m0(const tk_rq_m0_job_t *job);
 void tk_rq_fix_m0(const tk_rq_m0_job_t *job);
-/* the same adding each channel's bias, the second of seven table words */
-void tk_rq_bias_m0(const tk_rq_m0_job_t *job);
-void tk_rq_fix_bias_m0(const tk_rq_m0_job_t *job);
 
-/* scratch words per channel: accumulator, table entry (bias too) */
-#define TK_RQ_M0_WORDS 8
+/* scratch words per channel: accumulator, table entry */
+#define TK_RQ_M0_WORDS 7
 #define TK_RQ_M0_BYTES(n) (4 * TK_RQ_M0_WORDS * (size_t)(n))
 
 typedef struct {
     int32_t *acc, *tab, *fix;   /* fix: the entries of shift >= 0, at the table's end */
     const int32_t *tab_end;
-    int bias;
 } tk_rq_m0_t;
 
-/* the table of channels [0, n) of rq in mem (TK_RQ_M0_WORDS * n words); bias: added to the
-   accumulators by tk_rq_m0_run, or NULL */
-static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq, int n,
-                                 const int32_t *bias) {
-    int words = bias ? 7 : 6;
+/* the table of channels [0, n) of rq in mem (TK_RQ_M0_WORDS * n words) */
+static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq, int n) {
     int32_t *main_t = mem + n;
     r->acc = mem;
     r->tab = main_t;
-    r->fix = main_t + words * n;
+    r->fix = main_t + 6 * n;
     r->tab_end = r->fix;
-    r->bias = bias != 0;
     for (int c = 0; c < n; c++) {
         int32_t m = rq->mult[c], e = -rq->shift[c], *t;
         if (e < 1) {
-            r->fix -= words;
+            r->fix -= 6;
             t = r->fix;
         } else {
             t = main_t;
-            main_t += words;
+            main_t += 6;
         }
         *t++ = 4 * c;
-        if (bias) {
-            *t++ = bias[c];
-        }
         t[0] = m & 0xFFFF;
         t[1] = (int32_t)((uint32_t)m >> 16);
         if (e < 1) {
@@ -393,12 +384,12 @@ static inline void tk_rq_m0_run(const tk_rq_m0_t *r, const tk_rq_t *rq, int8_t *
     tk_rq_m0_job_t job = {r->acc, out, r->tab, r->fix, rq->out_offset, rq->act_min,
                           rq->act_max};
     if (r->fix != r->tab) {
-        (r->bias ? tk_rq_bias_m0 : tk_rq_m0)(&job);
+        tk_rq_m0(&job);
     }
     if (r->fix != r->tab_end) {
         job.tab = r->fix;
         job.tab_end = r->tab_end;
-        (r->bias ? tk_rq_fix_bias_m0 : tk_rq_fix_m0)(&job);
+        tk_rq_fix_m0(&job);
     }
 }
 #endif

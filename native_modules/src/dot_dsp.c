@@ -731,17 +731,24 @@ __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
         "pop {r4-r7, pc}\n");
 }
 
-/* depthwise 3x3, one channel per pass: per tap LDRSB x 2, ADD offset, MULS, ADDS = 5
-   instructions, plus 2 per row and 9 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap
-   offsets 0 / C / 2C, r7 = acc; r8 = offset, r9 / r11 = input / filter row, r10 / r12 = back
-   to row 0 and on to the next channel; [sp] acc pointer, [sp, #4] x_end */
+/* depthwise 3x3 over the whole filter, one channel per pass, the input offset folded into
+   the initial values: per tap LDRSB x 2, MULS, ADDS = 4 instructions, plus 2 per row and
+   11 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap offsets 0 / C / 2C, r7 = acc; r8 = init,
+   r9 / r11 = input / filter row, r10 / r12 = back to row 0 and on to the next channel;
+   [sp] acc pointer, [sp, #4] x_end */
 #define TK_DW_M0_TAP(K) \
+    "ldrsb r5, [r0, " K "]\n" \
+    "ldrsb r6, [r1, " K "]\n" \
+    "muls r5, r6, r5\n" \
+    "adds r7, r7, r5\n"
+#define TK_DW_M0_ROW TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3")
+/* the same adding the input offset (r8) to each input */
+#define TK_DW_M0_TAP_OFF(K) \
     "ldrsb r5, [r0, " K "]\n" \
     "ldrsb r6, [r1, " K "]\n" \
     "add r5, r8\n" \
     "muls r5, r6, r5\n" \
     "adds r7, r7, r5\n"
-#define TK_DW_M0_ROW TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3")
 
 __attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
     __asm__ volatile (
@@ -755,7 +762,7 @@ __attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
         "ldr r1, [r0, #8]\n"
         "ldr r2, [r0, #12]\n"
         "push {r1, r2}\n"
-        "ldr r2, [r0, #24]\n"
+        "ldr r2, [r0, #36]\n"
         "mov r8, r2\n"
         "ldr r2, [r0, #20]\n"
         "mov r9, r2\n"
@@ -775,7 +782,9 @@ __attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
         "ldr r0, [r0, #0]\n"
         "movs r4, #0\n"
         "1:\n"
-        "movs r7, #0\n"
+        "mov r5, r8\n"
+        "ldm r5!, {r7}\n"
+        "mov r8, r5\n"
         TK_DW_M0_ROW
         "add r0, r9\n"
         "add r1, r11\n"
@@ -801,12 +810,12 @@ __attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
 }
 
 /* clipped windows (dilation_w 1): job->ny rows of NX = 1..3 taps, one channel per pass; the
-   taps as in tk_dw_3x3_m0, per row 6 more, per channel 11 + 3. r10 / r12 = back by ny rows
-   and on to the next channel; [sp] acc pointer, [sp, #4] x_end, [sp, #8] rows left,
-   [sp, #12] ny */
-#define TK_DW_M0_ROW1 TK_DW_M0_TAP("r4")
-#define TK_DW_M0_ROW2 TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2")
-#define TK_DW_M0_ROW3 TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3")
+   taps as in tk_dw_3x3_m0 with the offset added (r8), per row 6 more, per channel 13 + 3.
+   r10 / r12 = back by ny rows and on to the next channel; [sp] acc pointer, [sp, #4] x_end,
+   [sp, #8] rows left, [sp, #12] ny, [sp, #16] init */
+#define TK_DW_M0_ROW1 TK_DW_M0_TAP_OFF("r4")
+#define TK_DW_M0_ROW2 TK_DW_M0_TAP_OFF("r4") TK_DW_M0_TAP_OFF("r2")
+#define TK_DW_M0_ROW3 TK_DW_M0_TAP_OFF("r4") TK_DW_M0_TAP_OFF("r2") TK_DW_M0_TAP_OFF("r3")
 #define TK_DW_ROWS_M0(NAME, ROW) \
 __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
     __asm__ volatile ( \
@@ -821,7 +830,8 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "ldr r2, [r0, #12]\n" \
         "ldr r3, [r0, #32]\n" \
         "mov r4, r3\n" \
-        "push {r1, r2, r3, r4}\n" \
+        "ldr r5, [r0, #36]\n" \
+        "push {r1, r2, r3, r4, r5}\n" \
         "ldr r2, [r0, #24]\n" \
         "mov r8, r2\n" \
         "ldr r2, [r0, #20]\n" \
@@ -842,7 +852,9 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "ldr r0, [r0, #0]\n" \
         "movs r4, #0\n" \
         "1:\n" \
-        "movs r7, #0\n" \
+        "ldr r5, [sp, #16]\n" \
+        "ldm r5!, {r7}\n" \
+        "str r5, [sp, #16]\n" \
         "ldr r5, [sp, #12]\n" \
         "str r5, [sp, #8]\n" \
         "2:\n" \
@@ -861,7 +873,7 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "ldr r5, [sp, #4]\n" \
         "cmp r0, r5\n" \
         "bne 1b\n" \
-        "add sp, sp, #16\n" \
+        "add sp, sp, #20\n" \
         "pop {r4-r7}\n" \
         "mov r8, r4\n" \
         "mov r9, r5\n" \
@@ -876,13 +888,11 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
 /* requantization of acc[c] to out[c] with per-channel constants (dot.h), table entry by
    entry: |a| m from 16-bit halves (4 MULS), the rounding constant added with the carry, the
    high word shifted, the sign restored: 36 instructions a channel (clamps not taken), two
-   channels a pass; 38 with the bias added from the table. r0 acc, r1 out, r2 table;
+   channels a pass. r0 acc, r1 out, r2 table;
    r8 out_offset, r9 act_min, r10 act_max, r11 table end, r12 sign. */
-#define TK_RQ_M0_ACC(BIAS) \
+#define TK_RQ_M0_ACC \
     "ldm r2!, {r3}\n" \
-    "ldr r3, [r0, r3]\n" \
-    BIAS
-#define TK_RQ_M0_BIAS "ldm r2!, {r4}\n" "adds r3, r3, r4\n"
+    "ldr r3, [r0, r3]\n"
 #define TK_RQ_M0_ABS \
     "asrs r4, r3, #31\n" \
     "eors r3, r4\n" \
@@ -918,8 +928,8 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
     "3:\n" \
     "lsrs r4, r6, #8\n" \
     "strb r3, [r1, r4]\n"
-#define TK_RQ_M0_ONE(BIAS) \
-    TK_RQ_M0_ACC(BIAS) \
+#define TK_RQ_M0_ONE \
+    TK_RQ_M0_ACC \
     TK_RQ_M0_ABS \
     "ldm r2!, {r4, r5}\n"          /* m & 0xFFFF, m >> 16 */ \
     TK_RQ_M0_MUL \
@@ -929,21 +939,6 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
     "adcs r3, r4\n" \
     "lsrs r3, r6\n" \
     TK_RQ_M0_OUT
-#define TK_RQ_M0_FUNC(NAME, BIAS, PARITY) \
-__attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
-    __asm__ volatile ( \
-        TK_RQ_M0_ENTER \
-        "subs r4, r3, r2\n" \
-        "lsrs r4, r4, #" PARITY "\n"   /* carry: an odd number of entries */ \
-        "bcs 4f\n" \
-        "1:\n" \
-        TK_RQ_M0_ONE(BIAS) \
-        "4:\n" \
-        TK_RQ_M0_ONE(BIAS) \
-        "cmp r2, r11\n" \
-        "bne 1b\n" \
-        TK_RQ_M0_LEAVE); \
-}
 /* r0 acc, r1 out, r2 table, r3 = r11 table end, r8 out_offset, r9 act_min, r10 act_max */
 #define TK_RQ_M0_ENTER \
         ".syntax unified\n" \
@@ -971,36 +966,45 @@ __attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
         "mov r10, r6\n" \
         "mov r11, r7\n" \
         "pop {r4-r7, pc}\n"
-TK_RQ_M0_FUNC(tk_rq_m0, "", "4")
-TK_RQ_M0_FUNC(tk_rq_bias_m0, TK_RQ_M0_BIAS, "3")
+__attribute__((naked)) void tk_rq_m0(const tk_rq_m0_job_t *job) {
+    __asm__ volatile (
+        TK_RQ_M0_ENTER
+        "subs r4, r3, r2\n"
+        "lsrs r4, r4, #4\n"           /* carry: an odd number of 24-byte entries */
+        "bcs 4f\n"
+        "1:\n"
+        TK_RQ_M0_ONE
+        "4:\n"
+        TK_RQ_M0_ONE
+        "cmp r2, r11\n"
+        "bne 1b\n"
+        TK_RQ_M0_LEAVE);
+}
 
 /* the entries of shift >= 0: SaturatingRoundingDoublingHighMul(a << shift, m) on
    magnitudes, floor((|a| m + 2**30 - [a < 0]) / 2**31): 41 instructions a channel */
-#define TK_RQ_FIX_M0_FUNC(NAME, BIAS) \
-__attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
-    __asm__ volatile ( \
-        TK_RQ_M0_ENTER \
-        "1:\n" \
-        TK_RQ_M0_ACC(BIAS) \
-        "ldr r4, [r2, #8]\n" \
-        "lsls r3, r4\n"                /* a << shift, wrapping */ \
-        TK_RQ_M0_ABS \
-        "ldm r2!, {r4, r5}\n" \
-        TK_RQ_M0_MUL \
-        "ldm r2!, {r4, r5, r6}\n"      /* shift, 2**30, c << 8 */ \
-        "add r5, r12\n" \
-        "movs r4, #0\n" \
-        "adds r7, r7, r5\n" \
-        "adcs r3, r4\n" \
-        "lsls r7, r7, #1\n" \
-        "adcs r3, r3\n"                /* >> 31 */ \
-        TK_RQ_M0_OUT \
-        "cmp r2, r11\n" \
-        "bne 1b\n" \
-        TK_RQ_M0_LEAVE); \
+__attribute__((naked)) void tk_rq_fix_m0(const tk_rq_m0_job_t *job) {
+    __asm__ volatile (
+        TK_RQ_M0_ENTER
+        "1:\n"
+        TK_RQ_M0_ACC
+        "ldr r4, [r2, #8]\n"
+        "lsls r3, r4\n"                /* a << shift, wrapping */
+        TK_RQ_M0_ABS
+        "ldm r2!, {r4, r5}\n"
+        TK_RQ_M0_MUL
+        "ldm r2!, {r4, r5, r6}\n"      /* shift, 2**30, c << 8 */
+        "add r5, r12\n"
+        "movs r4, #0\n"
+        "adds r7, r7, r5\n"
+        "adcs r3, r4\n"
+        "lsls r7, r7, #1\n"
+        "adcs r3, r3\n"                /* >> 31 */
+        TK_RQ_M0_OUT
+        "cmp r2, r11\n"
+        "bne 1b\n"
+        TK_RQ_M0_LEAVE);
 }
-TK_RQ_FIX_M0_FUNC(tk_rq_fix_m0, "")
-TK_RQ_FIX_M0_FUNC(tk_rq_fix_bias_m0, TK_RQ_M0_BIAS)
 
 #else
 typedef int tk_dot_dsp_unused;   /* ISO C forbids an empty translation unit */

@@ -143,7 +143,7 @@ void tk_fully_connected_s8(int8_t *out, const int8_t *in, const int8_t *w, const
 #if TK_M0
     tk_rq_m0_t r;
     const tk_rq_t rq = fc_rq(p);
-    tk_rq_m0_init(&r, (int32_t *)(packed + fc_stride(n_in)), &rq, n_out, 0);
+    tk_rq_m0_init(&r, (int32_t *)(packed + fc_stride(n_in)), &rq, n_out);
     for (; b < p[FC_BATCHES]; b++) {
         fc_column(c0, packed, 0, in + b * n_in, n_in, offset, 0);
         fc_row_m0(out + b * n_out, c0, w, p, &r);
