@@ -187,24 +187,28 @@ static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, in
 #endif
 
 #if TK_M0
-/* bias + input offset * the filter's sum per channel: tk_dw_3x3_m0's initial values */
-static void dw_init_3x3_m0(int32_t *init, const int8_t *w, const int32_t *p) {
+/* per channel bias + input offset * the sum of a 3x3 filter's columns [kx0, kx0 + nx): the
+   initial values of tk_dw_3x3_m0 / tk_dw_3x2_m0 */
+static void dw_init_3rows_m0(int32_t *init, const int8_t *w, const int32_t *p, int kx0, int nx) {
     int out_c = p[CV_OUT_C];
     const int32_t *bias = p + CV_HDR;
     for (int c = 0; c < out_c; c++) {
-        const int8_t *f = w + c;
         int32_t sum = 0;
-        for (int t = 0; t < 9; t++, f += out_c) {
-            sum += *f;
+        for (int ky = 0; ky < 3; ky++) {
+            for (int kx = kx0; kx < kx0 + nx; kx++) {
+                sum += w[(ky * 3 + kx) * out_c + c];
+            }
         }
         init[c] = (int32_t)((uint32_t)bias[c] + (uint32_t)p[CV_IN_OFFSET] * (uint32_t)sum);
     }
 }
 
 /* all channels of one output pixel: accumulators (bias included) by the assembler when the
-   window steps by whole pixels (whole 3x3 filters: init3x3, offset folded), in C otherwise */
-static void dw_pixel_m0(int8_t *out, const dw_window_t *win, const int32_t *p,
-                        const tk_rq_m0_t *r, const tk_rq_t *rq, const int32_t *init3x3) {
+   window steps by whole pixels, in C otherwise. 3x3 filters' windows of 3 rows start from
+   init3 (offset folded): whole, columns 0-1 (right edge), columns 1-2 (left edge). */
+static void dw_pixel_m0(int8_t *out, const dw_window_t *win, const int8_t *w,
+                        const int32_t *p, const tk_rq_m0_t *r, const tk_rq_t *rq,
+                        const int32_t *init3) {
     int out_c = p[CV_OUT_C], c = 0;
     int32_t in_offset = p[CV_IN_OFFSET], *acc = r->acc;
     const int32_t *bias = p + CV_HDR;
@@ -212,9 +216,14 @@ static void dw_pixel_m0(int8_t *out, const dw_window_t *win, const int32_t *p,
                           in_offset, win->f_step_y, win->ny, bias};
     if (win->x_step_x != out_c || win->ny < 1 || win->nx < 1 || win->nx > 3) {
         c = 0;
-    } else if (win->ny == 3 && win->nx == 3 && p[CV_K_H] == 3 && p[CV_K_W] == 3) {
-        job.init = init3x3;
-        tk_dw_3x3_m0(&job);
+    } else if (win->ny == 3 && win->nx >= 2 && p[CV_K_H] == 3 && p[CV_K_W] == 3) {
+        if (win->nx == 3) {
+            job.init = init3;
+            tk_dw_3x3_m0(&job);
+        } else {
+            job.init = init3 + (win->f == w ? out_c : 2 * out_c);
+            tk_dw_3x2_m0(&job);
+        }
         c = out_c;
     } else {
         if (win->nx == 1) {
@@ -400,7 +409,7 @@ size_t tk_depthwise_s8_scratch(const int32_t *p) {
     }
 #elif TK_M0
     if (p[CV_DEPTH_MULT] == 1) {
-        return TK_RQ_M0_BYTES(p[CV_OUT_C]) + 4 * (size_t)p[CV_OUT_C];
+        return TK_RQ_M0_BYTES(p[CV_OUT_C]) + 3 * 4 * (size_t)p[CV_OUT_C];
     }
 #endif
     (void)p;
@@ -438,9 +447,11 @@ void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32
                              p[CV_ACT_MAX]);
     tk_rq_m0_t r;
     tk_rq_m0_init(&r, scratch, &rq, out_c);
-    int32_t *init3x3 = r.acc + TK_RQ_M0_WORDS * out_c;
+    int32_t *init3 = r.acc + TK_RQ_M0_WORDS * out_c;
     if (p[CV_K_H] == 3 && p[CV_K_W] == 3) {
-        dw_init_3x3_m0(init3x3, w, p);
+        dw_init_3rows_m0(init3, w, p, 0, 3);
+        dw_init_3rows_m0(init3 + out_c, w, p, 0, 2);
+        dw_init_3rows_m0(init3 + 2 * out_c, w, p, 1, 2);
     }
 #endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {
@@ -448,7 +459,7 @@ void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32
             for (int ox = 0; ox < p[CV_OUT_W]; ox++, out += out_c) {
                 dw_window(&win, in + b * px, w, p, oy, ox);
 #if TK_M0
-                dw_pixel_m0(out, &win, p, &r, &rq, init3x3);
+                dw_pixel_m0(out, &win, w, p, &r, &rq, init3);
 #else
                 dw_pixel(out, &win, p, c);
 #endif

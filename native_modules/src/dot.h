@@ -292,9 +292,9 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
 #else
 #include "requant.h"
 
-/* depthwise 3x3 (depth multiplier 1, dilation_w 1) over the whole filter: acc[j] = init[j]
+/* depthwise 3x3 (depth multiplier 1, dilation_w 1), windows of 3 rows: acc[j] = init[j]
    + the taps of channel j of x_end - x consecutive channels, the input offset not added
-   (init holds it times the filter's sum) */
+   (init holds it times the window's filter sum) */
 typedef struct {
     const int8_t *x, *f;        /* window's first tap (input, filter) at the first channel */
     int32_t *acc;
@@ -304,6 +304,7 @@ typedef struct {
     const int32_t *init;        /* the accumulators' initial values */
 } tk_dw_m0_job_t;
 void tk_dw_3x3_m0(const tk_dw_m0_job_t *job);
+void tk_dw_3x2_m0(const tk_dw_m0_job_t *job);     /* 3 rows of 2 taps */
 /* clipped windows of ny rows of 1, 2, 3 taps, the offset added to each input */
 void tk_dw_rows1_m0(const tk_dw_m0_job_t *job);
 void tk_dw_rows2_m0(const tk_dw_m0_job_t *job);

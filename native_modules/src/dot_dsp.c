@@ -731,9 +731,9 @@ __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
         "pop {r4-r7, pc}\n");
 }
 
-/* depthwise 3x3 over the whole filter, one channel per pass, the input offset folded into
-   the initial values: per tap LDRSB x 2, MULS, ADDS = 4 instructions, plus 2 per row and
-   11 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap offsets 0 / C / 2C, r7 = acc; r8 = init,
+/* depthwise windows of 3 rows of 3 (or 2) taps, one channel per pass, the input offset
+   folded into the initial values: per tap LDRSB x 2, MULS, ADDS = 4 instructions, plus 2
+   per row and 11 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap offsets 0 / C / 2C, r7 = acc; r8 = init,
    r9 / r11 = input / filter row, r10 / r12 = back to row 0 and on to the next channel;
    [sp] acc pointer, [sp, #4] x_end */
 #define TK_DW_M0_TAP(K) \
@@ -741,7 +741,6 @@ __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
     "ldrsb r6, [r1, " K "]\n" \
     "muls r5, r6, r5\n" \
     "adds r7, r7, r5\n"
-#define TK_DW_M0_ROW TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3")
 /* the same adding the input offset (r8) to each input */
 #define TK_DW_M0_TAP_OFF(K) \
     "ldrsb r5, [r0, " K "]\n" \
@@ -750,64 +749,67 @@ __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
     "muls r5, r6, r5\n" \
     "adds r7, r7, r5\n"
 
-__attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
-    __asm__ volatile (
-        ".syntax unified\n"
-        "push {r4-r7, lr}\n"
-        "mov r4, r8\n"
-        "mov r5, r9\n"
-        "mov r6, r10\n"
-        "mov r7, r11\n"
-        "push {r4-r7}\n"
-        "ldr r1, [r0, #8]\n"
-        "ldr r2, [r0, #12]\n"
-        "push {r1, r2}\n"
-        "ldr r2, [r0, #36]\n"
-        "mov r8, r2\n"
-        "ldr r2, [r0, #20]\n"
-        "mov r9, r2\n"
-        "lsls r3, r2, #1\n"
-        "negs r3, r3\n"
-        "adds r3, r3, #1\n"
-        "mov r10, r3\n"
-        "ldr r2, [r0, #28]\n"
-        "mov r11, r2\n"
-        "lsls r3, r2, #1\n"
-        "negs r3, r3\n"
-        "adds r3, r3, #1\n"
-        "mov r12, r3\n"
-        "ldr r2, [r0, #16]\n"
-        "lsls r3, r2, #1\n"
-        "ldr r1, [r0, #4]\n"
-        "ldr r0, [r0, #0]\n"
-        "movs r4, #0\n"
-        "1:\n"
-        "mov r5, r8\n"
-        "ldm r5!, {r7}\n"
-        "mov r8, r5\n"
-        TK_DW_M0_ROW
-        "add r0, r9\n"
-        "add r1, r11\n"
-        TK_DW_M0_ROW
-        "add r0, r9\n"
-        "add r1, r11\n"
-        TK_DW_M0_ROW
-        "add r0, r10\n"
-        "add r1, r12\n"
-        "ldr r5, [sp]\n"
-        "stm r5!, {r7}\n"
-        "str r5, [sp]\n"
-        "ldr r5, [sp, #4]\n"
-        "cmp r0, r5\n"
-        "bne 1b\n"
-        "add sp, sp, #8\n"
-        "pop {r4-r7}\n"
-        "mov r8, r4\n"
-        "mov r9, r5\n"
-        "mov r10, r6\n"
-        "mov r11, r7\n"
-        "pop {r4-r7, pc}\n");
+#define TK_DW_3ROWS_M0(NAME, ROW) \
+__attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
+    __asm__ volatile ( \
+        ".syntax unified\n" \
+        "push {r4-r7, lr}\n" \
+        "mov r4, r8\n" \
+        "mov r5, r9\n" \
+        "mov r6, r10\n" \
+        "mov r7, r11\n" \
+        "push {r4-r7}\n" \
+        "ldr r1, [r0, #8]\n" \
+        "ldr r2, [r0, #12]\n" \
+        "push {r1, r2}\n" \
+        "ldr r2, [r0, #36]\n" \
+        "mov r8, r2\n" \
+        "ldr r2, [r0, #20]\n" \
+        "mov r9, r2\n" \
+        "lsls r3, r2, #1\n" \
+        "negs r3, r3\n" \
+        "adds r3, r3, #1\n" \
+        "mov r10, r3\n" \
+        "ldr r2, [r0, #28]\n" \
+        "mov r11, r2\n" \
+        "lsls r3, r2, #1\n" \
+        "negs r3, r3\n" \
+        "adds r3, r3, #1\n" \
+        "mov r12, r3\n" \
+        "ldr r2, [r0, #16]\n" \
+        "lsls r3, r2, #1\n" \
+        "ldr r1, [r0, #4]\n" \
+        "ldr r0, [r0, #0]\n" \
+        "movs r4, #0\n" \
+        "1:\n" \
+        "mov r5, r8\n" \
+        "ldm r5!, {r7}\n" \
+        "mov r8, r5\n" \
+        ROW \
+        "add r0, r9\n" \
+        "add r1, r11\n" \
+        ROW \
+        "add r0, r9\n" \
+        "add r1, r11\n" \
+        ROW \
+        "add r0, r10\n" \
+        "add r1, r12\n" \
+        "ldr r5, [sp]\n" \
+        "stm r5!, {r7}\n" \
+        "str r5, [sp]\n" \
+        "ldr r5, [sp, #4]\n" \
+        "cmp r0, r5\n" \
+        "bne 1b\n" \
+        "add sp, sp, #8\n" \
+        "pop {r4-r7}\n" \
+        "mov r8, r4\n" \
+        "mov r9, r5\n" \
+        "mov r10, r6\n" \
+        "mov r11, r7\n" \
+        "pop {r4-r7, pc}\n"); \
 }
+TK_DW_3ROWS_M0(tk_dw_3x3_m0, TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3"))
+TK_DW_3ROWS_M0(tk_dw_3x2_m0, TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2"))
 
 /* clipped windows (dilation_w 1): job->ny rows of NX = 1..3 taps, one channel per pass; the
    taps as in tk_dw_3x3_m0 with the offset added (r8), per row 6 more, per channel 13 + 3.
