@@ -167,7 +167,7 @@ def test_instruction_counts_cortex_m0(built, tmp_path):
     assert opt['fully connected, 512 -> 128'] <= 3.78, opt
     assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 3.92, opt
     assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 3.99, opt
-    assert opt['depthwise 3x3, KWS 25x5x64'] <= 10.03, opt
+    assert opt['depthwise 3x3, KWS 25x5x64'] <= 9.87, opt
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4", "cortex-m7"])

@@ -187,19 +187,21 @@ static void dw_unpack(int32_t *wu, const int8_t *w, const int32_t *p, int c0, in
 #endif
 
 #if TK_M0
-/* per channel bias + input offset * the sum of a 3x3 filter's columns [kx0, kx0 + nx): the
-   initial values of tk_dw_3x3_m0 / tk_dw_3x2_m0 */
-static void dw_init_3rows_m0(int32_t *init, const int8_t *w, const int32_t *p, int kx0, int nx) {
+/* tk_dw_3x3_m0 / tk_dw_3x2_m0's initial values for a 3x3 filter, per channel bias + input
+   offset * the sum of the filter's columns 0-2 (init), 0-1 (init + out_c), 1-2 (init +
+   2 out_c) */
+static void dw_init_3rows_m0(int32_t *init, const int8_t *w, const int32_t *p) {
     int out_c = p[CV_OUT_C];
+    uint32_t off = (uint32_t)p[CV_IN_OFFSET];
     const int32_t *bias = p + CV_HDR;
-    for (int c = 0; c < out_c; c++) {
-        int32_t sum = 0;
-        for (int ky = 0; ky < 3; ky++) {
-            for (int kx = kx0; kx < kx0 + nx; kx++) {
-                sum += w[(ky * 3 + kx) * out_c + c];
-            }
-        }
-        init[c] = (int32_t)((uint32_t)bias[c] + (uint32_t)p[CV_IN_OFFSET] * (uint32_t)sum);
+    for (int c = 0; c < out_c; c++, w++) {
+        const int8_t *w1 = w + 3 * out_c, *w2 = w1 + 3 * out_c;
+        int32_t s0 = w[0] + w1[0] + w2[0], s1 = w[out_c] + w1[out_c] + w2[out_c];
+        int32_t s2 = w[2 * out_c] + w1[2 * out_c] + w2[2 * out_c];
+        uint32_t b = (uint32_t)bias[c];
+        init[c] = (int32_t)(b + off * (uint32_t)(s0 + s1 + s2));
+        init[out_c + c] = (int32_t)(b + off * (uint32_t)(s0 + s1));
+        init[2 * out_c + c] = (int32_t)(b + off * (uint32_t)(s1 + s2));
     }
 }
 
@@ -449,9 +451,7 @@ void tk_depthwise_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32
     tk_rq_m0_init(&r, scratch, &rq, out_c);
     int32_t *init3 = r.acc + TK_RQ_M0_WORDS * out_c;
     if (p[CV_K_H] == 3 && p[CV_K_W] == 3) {
-        dw_init_3rows_m0(init3, w, p, 0, 3);
-        dw_init_3rows_m0(init3 + out_c, w, p, 0, 2);
-        dw_init_3rows_m0(init3 + 2 * out_c, w, p, 1, 2);
+        dw_init_3rows_m0(init3, w, p);
     }
 #endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {
