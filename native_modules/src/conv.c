@@ -114,7 +114,7 @@ static void conv_pack_groups(uint32_t *dst, const int16_t *c, int n, int step) {
     }
 }
 #elif TK_M0
-#define CONV_W8_MAX 8192     /* bytes of re-laid filter blocks in scratch at most */
+#define CONV_W8_MAX 16384    /* bytes of re-laid filter blocks in scratch at most */
 
 /* output channels done in blocks of eight (tk_dot_1x8_m0), when enough output pixels share
    the re-laid filter: a multiple of 8, or 0 */
