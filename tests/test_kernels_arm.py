@@ -89,9 +89,10 @@ def block_shape_cases(rng):
     for in_c, out_c, k in [(64, 70, 1), (13, 67, 1), (3, 37, 3), (32, 66, 3), (5, 3, 1)]:
         cases.append(C.conv_case(rng, shape=(1, 5, 3, in_c, out_c, k, k, 1, 1),
                                  padding='SAME'))
-    # Cortex-M0 blocks of eight channels (16 pixels and more): K / 4 % 4 = 0..3 (loop
+    # Cortex-M0 blocks of eight channels (16 pixels and more): K / 4 % 8 = 0..7 (loop
     # entries), K % 4 padding, channels left over, a filter just over the re-laid size limit
-    for in_c, out_c, k in [(16, 8, 1), (20, 17, 1), (24, 35, 1), (28, 9, 1), (13, 16, 1),
+    for in_c, out_c, k in [(4, 8, 1), (8, 9, 1), (12, 16, 1), (16, 8, 1), (20, 17, 1),
+                           (24, 35, 1), (28, 9, 1), (13, 16, 1), (36, 8, 1), (44, 8, 1),
                            (3, 24, 3), (5, 8, 3), (128, 131, 1), (132, 128, 1)]:
         cases.append(C.conv_case(rng, shape=(1, 5, 4, in_c, out_c, k, k, 1, 1),
                                  padding='SAME'))
@@ -163,10 +164,10 @@ def test_instruction_counts_cortex_m4(built, tmp_path):
 
 def test_instruction_counts_cortex_m0(built, tmp_path):
     opt = {l: n / m for l, n, m in perf.per_mac("cortex-m0", "opt", tmp_path, LABELS)}
-    assert opt['conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8'] <= 7.39, opt
-    assert opt['fully connected, 512 -> 128'] <= 3.78, opt
-    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 3.6, opt
-    assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 3.99, opt
+    assert opt['conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8'] <= 6.98, opt
+    assert opt['fully connected, 512 -> 128'] <= 3.77, opt
+    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 3.59, opt
+    assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 3.98, opt
     assert opt['depthwise 3x3, KWS 25x5x64'] <= 9.87, opt
 
 

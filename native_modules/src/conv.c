@@ -167,6 +167,15 @@ static void conv_fill_col(tk_col_t *col, const int8_t *in_b, const int32_t *p, i
     int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP];
     int ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
     tk_col_t *d = col;
+#if TK_M0
+    if (dil_w == 1 && ix0 >= 0 && ix0 + k_w <= in_w && iy0 >= 0
+        && iy0 + (p[CV_K_H] - 1) * p[CV_DIL_H] < in_h) {     /* whole window inside */
+        tk_col_rows_m0_job_t job = {col, in_b + (iy0 * in_w + ix0) * in_c, row, p[CV_K_H],
+                                    p[CV_DIL_H] * in_w * in_c, in_offset};
+        tk_col_rows_m0(&job);
+        return;
+    }
+#endif
     for (int ky = 0; ky < p[CV_K_H]; ky++, d += row) {
         int iy = iy0 + ky * p[CV_DIL_H];
         if (iy < 0 || iy >= in_h) {

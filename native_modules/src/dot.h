@@ -44,33 +44,23 @@ static inline uint32_t tk_ld32(const void *p) {
     return v;
 }
 
+#if TK_M0
+/* rows runs of n >= 1 inputs, stride bytes apart from src, to col one after another, each
+   value + off (dot_dsp.c) */
+typedef struct {
+    int32_t *col;
+    const int8_t *src;
+    int32_t n, rows, stride, off;
+} tk_col_rows_m0_job_t;
+void tk_col_rows_m0(const tk_col_rows_m0_job_t *job);
+#endif
+
 /* col[0..n) = x[0..n) + offset */
 static inline void tk_col_put(tk_col_t *col, const int8_t *x, int n, int32_t offset) {
 #if TK_M0
-    /* two values a pass, from x_end - n + i and x_end - n + i + 1: 3.5 instructions a value
-       (gcc's loop takes 7) */
-    if (n & 1) {
-        *col++ = x[0] + offset;
-        x++;
-        n--;
-    }
     if (n > 0) {
-        const int8_t *end = x + n, *end1 = end + 1;
-        int i = -n;
-        register int32_t v0 __asm__("r6"), v1 __asm__("r7");   /* STM stores in register order */
-        __asm__ volatile (
-            ".syntax unified\n"
-            "1:\n"
-            "ldrsb %[v0], [%[end], %[i]]\n"
-            "ldrsb %[v1], [%[end1], %[i]]\n"
-            "adds %[v0], %[v0], %[off]\n"
-            "adds %[v1], %[v1], %[off]\n"
-            "stm %[col]!, {%[v0], %[v1]}\n"
-            "adds %[i], %[i], #2\n"
-            "bne 1b\n"
-            : [v0] "=&l" (v0), [v1] "=&l" (v1), [i] "+l" (i), [col] "+l" (col)
-            : [end] "l" (end), [end1] "l" (end1), [off] "l" (offset)
-            : "cc", "memory");
+        tk_col_rows_m0_job_t job = {col, x, n, 1, 0, offset};
+        tk_col_rows_m0(&job);
     }
     return;
 #endif

@@ -618,10 +618,58 @@ __attribute__((naked)) void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, cons
         "pop {r4-r7, pc}\n");
 }
 
+/* runs of inputs + offset to an int32 column (dot.h), two values a pass from end - i and
+   end + 1 - i: 3.5 instructions a value, 11 a run. r0 -i, r1 col, r2 run end, r3 end + 1,
+   r6 offset; r8 n, r9 runs left, r10 stride */
+__attribute__((naked)) void tk_col_rows_m0(const tk_col_rows_m0_job_t *job) {
+    __asm__ volatile (
+        ".syntax unified\n"
+        "push {r4-r7, lr}\n"
+        "mov r4, r8\n"
+        "mov r5, r9\n"
+        "mov r6, r10\n"
+        "push {r4-r6}\n"
+        "ldm r0!, {r1-r6}\n"            /* col, src, n, rows, stride, off */
+        "mov r8, r3\n"
+        "mov r9, r4\n"
+        "mov r10, r5\n"
+        "adds r2, r2, r3\n"
+        "1:\n"
+        "mov r7, r8\n"
+        "negs r0, r7\n"
+        "adds r3, r2, #1\n"
+        "lsrs r7, r7, #1\n"             /* carry: n odd */
+        "bcc 2f\n"
+        "ldrsb r4, [r2, r0]\n"
+        "adds r4, r4, r6\n"
+        "stm r1!, {r4}\n"
+        "adds r0, r0, #1\n"
+        "beq 3f\n"
+        "2:\n"
+        "ldrsb r4, [r2, r0]\n"
+        "ldrsb r5, [r3, r0]\n"
+        "adds r4, r4, r6\n"
+        "adds r5, r5, r6\n"
+        "stm r1!, {r4, r5}\n"
+        "adds r0, r0, #2\n"
+        "bne 2b\n"
+        "3:\n"
+        "add r2, r10\n"
+        "mov r7, r9\n"
+        "subs r7, r7, #1\n"
+        "mov r9, r7\n"
+        "bne 1b\n"
+        "pop {r4-r6}\n"
+        "mov r8, r4\n"
+        "mov r9, r5\n"
+        "mov r10, r6\n"
+        "pop {r4-r7, pc}\n");
+}
+
 /* blocks of eight channels (dot.h): per K value 1 LDM + 8 x (LDRB, MULS, ADD), per four
-   of them an ADDS stepping the weights (LDRB offsets reach 31), per sixteen a CMP, BEQ, B
-   (a conditional branch does not reach back): 3.18 instructions a MAC. The loop is entered
-   at the group that leaves a multiple of 16 values. r0 column, r1 weights, r2 value, r3
+   of them an ADDS stepping the weights (LDRB offsets reach 31), per 32 a CMP, BEQ, B
+   (a conditional branch does not reach back): 3.17 instructions a MAC. The loop is entered
+   at the group that leaves a multiple of 32 values. r0 column, r1 weights, r2 value, r3
    product, accumulators of channels 0-3 in r4-r7 and 4-7 in r8-r11, r12 column end,
    lr -128 * (column sum); [sp] column, [sp, #4] bias, [sp, #8] acc, [sp, #12] acc_end,
    [sp, #16] loop entry */
@@ -654,9 +702,9 @@ __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
         "push {r4-r7}\n"
         "ldm r0!, {r1-r6}\n"            /* col, col_end, w, bias, acc, acc_end */
         "mov r12, r2\n"
-        "subs r7, r1, r2\n"             /* entry: group (-K / 4) & 3 */
+        "subs r7, r1, r2\n"             /* entry: group (-K / 4) & 7 */
         "lsrs r7, r7, #4\n"
-        "movs r0, #3\n"
+        "movs r0, #7\n"
         "ands r7, r0\n"
         "movs r0, #202\n"              /* bytes of TK_M0_MAC8_K4 */
         "muls r7, r0, r7\n"
@@ -681,10 +729,8 @@ __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
         "b 2f\n"
         ".balign 4\n"
         "3:\n"
-        TK_M0_MAC8_K4
-        TK_M0_MAC8_K4
-        TK_M0_MAC8_K4
-        TK_M0_MAC8_K4
+        TK_M0_MAC8_K4 TK_M0_MAC8_K4 TK_M0_MAC8_K4 TK_M0_MAC8_K4
+        TK_M0_MAC8_K4 TK_M0_MAC8_K4 TK_M0_MAC8_K4 TK_M0_MAC8_K4
         "cmp r0, r12\n"
         "beq 4f\n"
         "b 3b\n"
