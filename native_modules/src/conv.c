@@ -3,7 +3,8 @@
    into int16 columns (input + offset, 0 for out-of-image taps) and runs the blocked dot
    products of dot.h over them. 1x1 convolutions read their columns straight from the input;
    on DSP, other kernels with dilation_w 1 pack each kernel row's run of inputs straight from
-   word loads (row-run columns, see conv_runs_ok). */
+   word loads (row-run columns, see conv_runs_ok). On Cortex-M0 (int32 columns, one pixel at
+   a time) blocks of eight channels run over a filter re-laid in scratch (conv_blocks8). */
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"
@@ -404,7 +405,8 @@ static void conv_pair(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     }
 }
 
-/* all output channels of one pixel: four channels at a time */
+/* all output channels of one pixel: on Cortex-M0 the re-laid blocks of eight first, then
+   four channels at a time */
 static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const int32_t *p = cc->p, *bias = p + CV_HDR;
     int out_c = p[CV_OUT_C], K = cc->K, oc = 0;

@@ -19,9 +19,11 @@
 #define TK_DSP 0
 #endif
 
-/* Cortex-M0 loads bytes and halfwords only with register offsets and multiplies in place, so
-   its loop (tk_dot_1x4_m0) walks an int32 column with LDM and the four weight rows with one
-   shared index; there, columns hold int32 values and pixels go one at a time. */
+/* Cortex-M0 loads signed bytes only with register offsets and multiplies in place, so its
+   loop (tk_dot_1x4_m0) walks an int32 column with LDM and the four weight rows with one
+   shared index; there, columns hold int32 values and pixels go one at a time. Conv with
+   enough pixels re-lays its filter once per call for tk_dot_1x8_m0 (unsigned bytes, LDRB
+   with immediate offsets, eight channels a pass). */
 #if defined(__ARM_ARCH_6M__)
 #define TK_M0 1
 typedef int32_t tk_col_t;
