@@ -779,9 +779,9 @@ __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
 
 /* depthwise windows of 3 rows of 3 (or 2) taps, one channel per pass, the input offset
    folded into the initial values: per tap LDRSB x 2, MULS, ADDS = 4 instructions, plus 2
-   per row and 11 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap offsets 0 / C / 2C, r7 = acc; r8 = init,
-   r9 / r11 = input / filter row, r10 / r12 = back to row 0 and on to the next channel;
-   [sp] acc pointer, [sp, #4] x_end */
+   per row and 10 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap offsets 0 / C / 2C,
+   r7 = acc; r8 = init, r9 / r11 = input / filter row, r10 / r12 = back to row 0 and on to
+   the next channel, lr = x_end; [sp] acc pointer */
 #define TK_DW_M0_TAP(K) \
     "ldrsb r5, [r0, " K "]\n" \
     "ldrsb r6, [r1, " K "]\n" \
@@ -807,7 +807,8 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "push {r4-r7}\n" \
         "ldr r1, [r0, #8]\n" \
         "ldr r2, [r0, #12]\n" \
-        "push {r1, r2}\n" \
+        "mov lr, r2\n" \
+        "push {r1}\n" \
         "ldr r2, [r0, #36]\n" \
         "mov r8, r2\n" \
         "ldr r2, [r0, #20]\n" \
@@ -843,10 +844,9 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "ldr r5, [sp]\n" \
         "stm r5!, {r7}\n" \
         "str r5, [sp]\n" \
-        "ldr r5, [sp, #4]\n" \
-        "cmp r0, r5\n" \
+        "cmp r0, lr\n" \
         "bne 1b\n" \
-        "add sp, sp, #8\n" \
+        "add sp, sp, #4\n" \
         "pop {r4-r7}\n" \
         "mov r8, r4\n" \
         "mov r9, r5\n" \
@@ -858,8 +858,8 @@ TK_DW_3ROWS_M0(tk_dw_3x3_m0, TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP(
 TK_DW_3ROWS_M0(tk_dw_3x2_m0, TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2"))
 
 /* clipped windows (dilation_w 1): job->ny rows of NX = 1..3 taps, one channel per pass; the
-   taps as in tk_dw_3x3_m0 with the offset added (r8), per row 6 more, per channel 13 + 3.
-   r10 / r12 = back by ny rows and on to the next channel; [sp] acc pointer, [sp, #4] x_end,
+   taps as in tk_dw_3x3_m0 with the offset added (r8), per row 6 more, per channel 12 + 3.
+   r10 / r12 = back by ny rows and on to the next channel, lr = x_end; [sp] acc pointer,
    [sp, #8] rows left, [sp, #12] ny, [sp, #16] init */
 #define TK_DW_M0_ROW1 TK_DW_M0_TAP_OFF("r4")
 #define TK_DW_M0_ROW2 TK_DW_M0_TAP_OFF("r4") TK_DW_M0_TAP_OFF("r2")
@@ -876,6 +876,7 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "push {r4-r7}\n" \
         "ldr r1, [r0, #8]\n" \
         "ldr r2, [r0, #12]\n" \
+        "mov lr, r2\n" \
         "ldr r3, [r0, #32]\n" \
         "mov r4, r3\n" \
         "ldr r5, [r0, #36]\n" \
@@ -918,8 +919,7 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "ldr r5, [sp]\n" \
         "stm r5!, {r7}\n" \
         "str r5, [sp]\n" \
-        "ldr r5, [sp, #4]\n" \
-        "cmp r0, r5\n" \
+        "cmp r0, lr\n" \
         "bne 1b\n" \
         "add sp, sp, #20\n" \
         "pop {r4-r7}\n" \
