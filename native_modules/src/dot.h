@@ -321,16 +321,16 @@ void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job);
 /* tk_rq_s8 of acc[c] to out[c] in assembler (dot_dsp.c), channel by channel from a table
    entry: 4c, m & 0xFFFF, m >> 16, then for shift <= -1 (e = -shift) tk_rq_shr's
    rounding constant on magnitudes as high word 2**(e-2) (e >= 2) or 0 (e = 1) and low word
-   2**30 or 3 * 2**30, and (c << 8) + e - 1; tk_rq_fix_m0's entries (shift >= 0) hold shift,
-   2**30, c << 8 there. */
+   2**30 or 3 * 2**30, and (c << 8) + e - 1; the entries of shift >= 0, after the others,
+   hold shift, 2**30, c << 8 there. */
 typedef struct {
     const int32_t *acc;
     int8_t *out;
-    const int32_t *tab, *tab_end;   /* tab_end > tab */
+    const int32_t *tab, *tab_end;   /* main entries */
     int32_t out_offset, act_min, act_max;
+    const int32_t *fix_end;         /* entries of shift >= 0 from tab_end */
 } tk_rq_m0_job_t;
 void tk_rq_m0(const tk_rq_m0_job_t *job);
-void tk_rq_fix_m0(const tk_rq_m0_job_t *job);
 
 /* scratch words per channel: accumulator, table entry */
 #define TK_RQ_M0_WORDS 7
@@ -375,15 +375,8 @@ static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq,
 /* out[0..n) from r->acc */
 static inline void tk_rq_m0_run(const tk_rq_m0_t *r, const tk_rq_t *rq, int8_t *out) {
     tk_rq_m0_job_t job = {r->acc, out, r->tab, r->fix, rq->out_offset, rq->act_min,
-                          rq->act_max};
-    if (r->fix != r->tab) {
-        tk_rq_m0(&job);
-    }
-    if (r->fix != r->tab_end) {
-        job.tab = r->fix;
-        job.tab_end = r->tab_end;
-        tk_rq_fix_m0(&job);
-    }
+                          rq->act_max, r->tab_end};
+    tk_rq_m0(&job);
 }
 #endif
 

@@ -987,7 +987,8 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
     "adcs r3, r4\n" \
     "lsrs r3, r6\n" \
     TK_RQ_M0_OUT
-/* r0 acc, r1 out, r2 table, r3 = r11 table end, r8 out_offset, r9 act_min, r10 act_max */
+/* r0 acc, r1 out, r2 table, r3 = r11 table end, r8 out_offset, r9 act_min, r10 act_max,
+   [sp] fix_end */
 #define TK_RQ_M0_ENTER \
         ".syntax unified\n" \
         "push {r4-r7, lr}\n" \
@@ -1006,6 +1007,8 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
         "ldr r2, [r0, #8]\n" \
         "ldr r3, [r0, #12]\n" \
         "mov r11, r3\n" \
+        "ldr r4, [r0, #28]\n" \
+        "push {r4}\n" \
         "ldr r0, [r0]\n"
 #define TK_RQ_M0_LEAVE \
         "pop {r4-r7}\n" \
@@ -1014,9 +1017,14 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
         "mov r10, r6\n" \
         "mov r11, r7\n" \
         "pop {r4-r7, pc}\n"
+/* the table's main entries [tab, tab_end), two a pass, then those of shift >= 0 [tab_end,
+   fix_end): SaturatingRoundingDoublingHighMul(a << shift, m) on magnitudes,
+   floor((|a| m + 2**30 - [a < 0]) / 2**31), 41 instructions a channel. [sp] fix_end */
 __attribute__((naked)) void tk_rq_m0(const tk_rq_m0_job_t *job) {
     __asm__ volatile (
         TK_RQ_M0_ENTER
+        "cmp r2, r3\n"
+        "beq 5f\n"
         "subs r4, r3, r2\n"
         "lsrs r4, r4, #4\n"           /* carry: an odd number of 24-byte entries */
         "bcs 4f\n"
@@ -1026,14 +1034,11 @@ __attribute__((naked)) void tk_rq_m0(const tk_rq_m0_job_t *job) {
         TK_RQ_M0_ONE
         "cmp r2, r11\n"
         "bne 1b\n"
-        TK_RQ_M0_LEAVE);
-}
-
-/* the entries of shift >= 0: SaturatingRoundingDoublingHighMul(a << shift, m) on
-   magnitudes, floor((|a| m + 2**30 - [a < 0]) / 2**31): 41 instructions a channel */
-__attribute__((naked)) void tk_rq_fix_m0(const tk_rq_m0_job_t *job) {
-    __asm__ volatile (
-        TK_RQ_M0_ENTER
+        "5:\n"
+        "ldr r4, [sp]\n"
+        "mov r11, r4\n"
+        "cmp r2, r11\n"
+        "beq 6f\n"
         "1:\n"
         TK_RQ_M0_ACC
         "ldr r4, [r2, #8]\n"
@@ -1051,6 +1056,8 @@ __attribute__((naked)) void tk_rq_fix_m0(const tk_rq_m0_job_t *job) {
         TK_RQ_M0_OUT
         "cmp r2, r11\n"
         "bne 1b\n"
+        "6:\n"
+        "add sp, sp, #4\n"
         TK_RQ_M0_LEAVE);
 }
 
