@@ -160,9 +160,11 @@ def run():
         "core executing the armv6m build), Cortex-M4 on mps2-an386.", "",
     ] + per_mac + [
         "",
-        "Cortex-M0 conv 1x1 at K = 64 has a floor near 4.1: the Thumb-1 inner loop takes 14.25"
-        " instructions per 4 MACs (LDM + 4 x (LDRSB, MULS, ADD) + index, 3.56 per MAC) and the"
-        " requantization, without a 32x32->64 multiply, 37 per output (0.58 per MAC at K = 64).",
+        "Cortex-M0 conv with enough output pixels runs blocks of eight output channels over"
+        " a filter re-laid once per call as biased unsigned bytes (LDRB has an immediate"
+        " offset): per K value LDM + 8 x (LDRB, MULS, ADD), 3.17 instructions per MAC in the"
+        " loop; the requantization, without a 32x32->64 multiply, takes 36 per output (0.56"
+        " per MAC at K = 64).",
         "",
         "Worst-case C stack per kernel call (`native_modules/harness/stack.py`: -fstack-usage"
         " frames along the call graph, prologues of the assembler functions); buffers live in"

@@ -100,6 +100,13 @@ def block_shape_cases(rng):
                        ((1, 10, 8, 1, 12, 5, 3, 2, 1), 'VALID'), ((1, 7, 7, 1, 6, 3, 3, 1, 1),
                                                                    'SAME')]:
         cases.append(C.conv_case(rng, shape=shape, padding=pad))
+    # Cortex-M0 blocks of eight channels (16 pixels and more): K / 4 % 8 = 0..7 (loop
+    # entries), K % 4 padding, channels left over, a filter just over the re-laid size limit
+    for in_c, out_c, k in [(4, 8, 1), (8, 9, 1), (12, 16, 1), (16, 8, 1), (20, 17, 1),
+                           (24, 35, 1), (28, 9, 1), (13, 16, 1), (36, 8, 1), (44, 8, 1),
+                           (3, 24, 3), (5, 8, 3), (128, 131, 1), (132, 128, 1)]:
+        cases.append(C.conv_case(rng, shape=(1, 5, 4, in_c, out_c, k, k, 1, 1),
+                                 padding='SAME'))
     # fully connected: pairs of rows with one left over; single rows of more than one
     # FC_CHUNK (fully_connected.c), with a partial last chunk
     for batches, n_in, n_out in [(3, 64, 70), (2, 67, 37), (1, 130, 9), (4, 5, 66),
@@ -268,11 +275,13 @@ def test_instruction_counts_cortex_m4(built, tmp_path):
 
 def test_instruction_counts_cortex_m0(built, tmp_path):
     opt = {l: n / m for l, n, m in perf.per_mac("cortex-m0", "opt", tmp_path, LABELS)}
-    assert opt['conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8'] <= 8.2, opt
-    assert opt['fully connected, 512 -> 128'] <= 3.8, opt
-    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 3.98, opt
-    assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 4.71, opt      # floor ~4.13: see BENCHMARKS
-    assert opt['depthwise 3x3, KWS 25x5x64'] <= 12.7, opt
+    assert opt['conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8'] <= 6.88, opt
+    # 3.767 before the fully connected input was widened in chunks (scratch 64 KB -> 2 KB for
+    # micro_speech's 4000-deep layer): the accumulators' bias start costs 0.01
+    assert opt['fully connected, 512 -> 128'] <= 3.78, opt
+    assert opt['conv 3x3, 8x8x32 -> 8x8x32'] <= 3.59, opt
+    assert opt["conv 1x1, KWS 25x5x64 -> 64"] <= 3.975, opt
+    assert opt['depthwise 3x3, KWS 25x5x64'] <= 9.72, opt
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4", "cortex-m7"])

@@ -4,7 +4,9 @@
    products of dot.h over them. 1x1 convolutions read their columns straight from the input;
    on DSP, other kernels with dilation_w 1 pack each kernel row's run of inputs straight from
    word loads (row-run columns, see conv_runs_ok), and small filters with output channels in
-   fours run pixel by pixel in quads of channels (conv_quads). */
+   fours run pixel by pixel in quads of channels (conv_quads). On Cortex-M0 (int32 columns,
+   one pixel at a time) blocks of eight channels run over a filter re-laid in scratch
+   (conv_blocks8). */
 #include "kernels.h"
 #include "requant.h"
 #include "dot.h"
@@ -174,6 +176,36 @@ static void conv_pack_groups(uint32_t *dst, const int16_t *c, int n, int step) {
         dst[1] = tk_pack16(c[k + 1], c[k + 3]);
     }
 }
+#elif TK_M0
+#define CONV_W8_MAX 16384    /* bytes of re-laid filter blocks in scratch at most */
+
+/* output channels done in blocks of eight (tk_dot_1x8_m0), when enough output pixels share
+   the re-laid filter: a multiple of 8, or 0 */
+static int conv_blocks8(const int32_t *p) {
+    int pixels = p[CV_BATCHES] * p[CV_OUT_H] * p[CV_OUT_W], n8 = p[CV_OUT_C] & ~7;
+    return pixels >= 16 && n8 * col_stride(conv_depth(p)) <= CONV_W8_MAX ? n8 : 0;
+}
+
+static int conv_runs_w_bytes(const int32_t *p) {
+    return conv_blocks8(p) * col_stride(conv_depth(p));
+}
+
+/* filter rows [0, n8) as tk_dot_1x8_m0's blocks, k in [K, Kp) zero; four k a pass */
+static void conv_blocks8_weights(uint8_t *dst, const int8_t *w, int n8, int K, int Kp) {
+    for (int oc = 0; oc < n8; oc++, w += K) {
+        uint8_t *d = dst + (oc >> 3) * 8 * Kp + (oc & 7);
+        const int8_t *s = w, *end = w + (K & ~3);
+        for (; s != end; s += 4, d += 32) {
+            d[0] = (uint8_t)(s[0] + 128);
+            d[8] = (uint8_t)(s[1] + 128);
+            d[16] = (uint8_t)(s[2] + 128);
+            d[24] = (uint8_t)(s[3] + 128);
+        }
+        for (int k = K & ~3; k < Kp; k++, d += 8) {
+            *d = k < K ? (uint8_t)(w[k] + 128) : 0;
+        }
+    }
+}
 #else
 static int conv_runs_w_bytes(const int32_t *p) {
     (void)p;
@@ -203,6 +235,15 @@ static void conv_fill_col(tk_col_t *col, const int8_t *in_b, const int32_t *p, i
     int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP];
     int ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
     tk_col_t *d = col;
+#if TK_M0
+    if (dil_w == 1 && ix0 >= 0 && ix0 + k_w <= in_w && iy0 >= 0
+        && iy0 + (p[CV_K_H] - 1) * p[CV_DIL_H] < in_h) {     /* whole window inside */
+        tk_col_rows_m0_job_t job = {col, in_b + (iy0 * in_w + ix0) * in_c, row, p[CV_K_H],
+                                    p[CV_DIL_H] * in_w * in_c, in_offset};
+        tk_col_rows_m0(&job);
+        return;
+    }
+#endif
     for (int ky = 0; ky < p[CV_K_H]; ky++, d += row) {
         int iy = iy0 + ky * p[CV_DIL_H];
         if (iy < 0 || iy >= in_h) {
@@ -243,6 +284,8 @@ typedef struct {
     const uint32_t *w16;    /* DSP: the filter rows unpacked, or NULL */
 #if TK_M0
     tk_rq_m0_t rq_m0;       /* accumulators and requantization table of one pixel */
+    const uint8_t *w8;      /* channels [0, n8) as tk_dot_1x8_m0's blocks, or NULL */
+    int n8;
 #endif
     const int8_t *w;        /* filter rows in column order */
 } conv_cols_t;
@@ -433,13 +476,20 @@ static void conv_pair(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     }
 }
 
-/* all output channels of one pixel: four channels at a time */
+/* all output channels of one pixel: on Cortex-M0 the re-laid blocks of eight first, then
+   four channels at a time */
 static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
     const int32_t *p = cc->p, *bias = p + CV_HDR;
     int out_c = p[CV_OUT_C], K = cc->K, oc = 0;
     const tk_rq_t rq = conv_rq(p);
 #if TK_M0
     int32_t *acc = cc->rq_m0.acc;
+    if (cc->w8) {
+        tk_dot8_m0_job_t job = {cc->col[0], cc->col[0] + col_stride(K), cc->w8, bias, acc,
+                                acc + cc->n8};
+        tk_dot_1x8_m0(&job);
+        oc = cc->n8;
+    }
     for (; oc + 4 <= out_c; oc += 4) {
         for (int j = 0; j < 4; j++) {
             acc[oc + j] = bias[oc + j];
@@ -565,7 +615,15 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     cc.w16 = 0;
 #if TK_M0
     const tk_rq_t rq = conv_rq(p);
-    tk_rq_m0_init(&cc.rq_m0, cc.acc, &rq, out_c, 0);
+    tk_rq_m0_init(&cc.rq_m0, cc.acc, &rq, out_c);
+    cc.n8 = conv_blocks8(p);
+    cc.w8 = 0;
+    if (cc.n8) {
+        uint8_t *w8 = (uint8_t *)(cc.rq_m0.acc + TK_RQ_M0_WORDS * out_c);
+        conv_blocks8_weights(w8, w, cc.n8, cc.K, col_stride(cc.K));
+        tk_col_zero(cc.col[0] + cc.K, col_stride(cc.K) - cc.K);
+        cc.w8 = w8;
+    }
 #endif
 #if TK_DSP
     int8_t *wr = (int8_t *)cc.acc + TK_MAT_ACC_BYTES + TK_RQ_TAB_BYTES(out_c);

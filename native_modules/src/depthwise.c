@@ -164,18 +164,45 @@ static void dw_bias_only(int8_t *out, const int32_t *p, int c0, int n) {
 #endif
 
 #if TK_M0
-/* all channels of one output pixel: accumulators (bias left to the requantization) by the
-   assembler for whole 3x3 windows, in C otherwise */
-static void dw_pixel_m0(int8_t *out, const dw_window_t *win, const int32_t *p,
-                        const tk_rq_m0_t *r, const tk_rq_t *rq) {
+/* tk_dw_3x3_m0 / tk_dw_3x2_m0's initial values for a 3x3 filter, per channel bias + input
+   offset * the sum of the filter's columns 0-2 (init), 0-1 (init + out_c), 1-2 (init +
+   2 out_c) */
+static void dw_init_3rows_m0(int32_t *init, const int8_t *w, const int32_t *p) {
+    int out_c = p[CV_OUT_C];
+    uint32_t off = (uint32_t)p[CV_IN_OFFSET];
+    const int32_t *bias = p + CV_HDR;
+    for (int c = 0; c < out_c; c++, w++) {
+        const int8_t *w1 = w + 3 * out_c, *w2 = w1 + 3 * out_c;
+        int32_t s0 = w[0] + w1[0] + w2[0], s1 = w[out_c] + w1[out_c] + w2[out_c];
+        int32_t s2 = w[2 * out_c] + w1[2 * out_c] + w2[2 * out_c];
+        uint32_t b = (uint32_t)bias[c];
+        init[c] = (int32_t)(b + off * (uint32_t)(s0 + s1 + s2));
+        init[out_c + c] = (int32_t)(b + off * (uint32_t)(s0 + s1));
+        init[2 * out_c + c] = (int32_t)(b + off * (uint32_t)(s1 + s2));
+    }
+}
+
+/* all channels of one output pixel: accumulators (bias included) by the assembler when the
+   window steps by whole pixels, in C otherwise. 3x3 filters' windows of 3 rows start from
+   init3 (offset folded): whole, columns 0-1 (right edge), columns 1-2 (left edge). */
+static void dw_pixel_m0(int8_t *out, const dw_window_t *win, const int8_t *w,
+                        const int32_t *p, const tk_rq_m0_t *r, const tk_rq_t *rq,
+                        const int32_t *init3) {
     int out_c = p[CV_OUT_C], c = 0;
     int32_t in_offset = p[CV_IN_OFFSET], *acc = r->acc;
+    const int32_t *bias = p + CV_HDR;
     tk_dw_m0_job_t job = {win->x, win->f, acc, win->x + out_c, out_c, win->x_step_y,
-                          in_offset, win->f_step_y, win->ny};
+                          in_offset, win->f_step_y, win->ny, bias};
     if (win->x_step_x != out_c || win->ny < 1 || win->nx < 1 || win->nx > 3) {
         c = 0;
-    } else if (win->ny == 3 && win->nx == 3) {
-        tk_dw_3x3_m0(&job);
+    } else if (win->ny == 3 && win->nx >= 2 && p[CV_K_H] == 3 && p[CV_K_W] == 3) {
+        if (win->nx == 3) {
+            job.init = init3;
+            tk_dw_3x3_m0(&job);
+        } else {
+            job.init = init3 + (win->f == w ? out_c : 2 * out_c);
+            tk_dw_3x2_m0(&job);
+        }
         c = out_c;
     } else {
         if (win->nx == 1) {
@@ -189,11 +216,13 @@ static void dw_pixel_m0(int8_t *out, const dw_window_t *win, const int32_t *p,
     }
     if (c < out_c) {
         for (; c + 4 <= out_c; c += 4) {
-            acc[c] = acc[c + 1] = acc[c + 2] = acc[c + 3] = 0;
+            for (int j = 0; j < 4; j++) {
+                acc[c + j] = bias[c + j];
+            }
             dw_taps4(win, c, in_offset, out_c, acc + c);
         }
         for (; c < out_c; c++) {
-            acc[c] = dw_taps1(win, c, in_offset, out_c, 0);
+            acc[c] = dw_taps1(win, c, in_offset, out_c, bias[c]);
         }
     }
     tk_rq_m0_run(r, rq, out);
@@ -380,7 +409,7 @@ size_t tk_depthwise_s8_scratch(const int32_t *p) {
     }
 #elif TK_M0
     if (p[CV_DEPTH_MULT] == 1) {
-        return TK_RQ_M0_BYTES(p[CV_OUT_C]);
+        return TK_RQ_M0_BYTES(p[CV_OUT_C]) + 3 * 4 * (size_t)p[CV_OUT_C];
     }
 #endif
     (void)p;
@@ -418,14 +447,18 @@ __attribute__((noinline)) static void dw_s8(int8_t *out, const int8_t *in, const
     const tk_rq_t rq = tk_rq(bias + out_c, bias + 2 * out_c, p[CV_OUT_OFFSET], p[CV_ACT_MIN],
                              p[CV_ACT_MAX]);
     tk_rq_m0_t r;
-    tk_rq_m0_init(&r, scratch, &rq, out_c, bias);
+    tk_rq_m0_init(&r, scratch, &rq, out_c);
+    int32_t *init3 = r.acc + TK_RQ_M0_WORDS * out_c;
+    if (p[CV_K_H] == 3 && p[CV_K_W] == 3) {
+        dw_init_3rows_m0(init3, w, p);
+    }
 #endif
     for (int b = 0; b < p[CV_BATCHES]; b++) {
         for (int oy = 0; oy < p[CV_OUT_H]; oy++) {
             for (int ox = 0; ox < p[CV_OUT_W]; ox++, out += out_c) {
                 dw_window(&win, in + b * px, w, p, oy, ox);
 #if TK_M0
-                dw_pixel_m0(out, &win, p, &r, &rq);
+                dw_pixel_m0(out, &win, w, p, &r, &rq, init3);
 #else
                 dw_pixel(out, &win, p, c);
 #endif

@@ -22,9 +22,11 @@
 #define TK_DSP 0
 #endif
 
-/* Cortex-M0 loads bytes and halfwords only with register offsets and multiplies in place, so
-   its loop (tk_dot_1x4_m0) walks an int32 column with LDM and the four weight rows with one
-   shared index; there, columns hold int32 values and pixels go one at a time. */
+/* Cortex-M0 loads signed bytes only with register offsets and multiplies in place, so its
+   loop (tk_dot_1x4_m0) walks an int32 column with LDM and the four weight rows with one
+   shared index; there, columns hold int32 values and pixels go one at a time. Conv with
+   enough pixels re-lays its filter once per call for tk_dot_1x8_m0 (unsigned bytes, LDRB
+   with immediate offsets, eight channels a pass). */
 #if defined(__ARM_ARCH_6M__)
 #define TK_M0 1
 typedef int32_t tk_col_t;
@@ -47,33 +49,23 @@ static inline uint32_t tk_ld32(const void *p) {
     return v;
 }
 
+#if TK_M0
+/* rows runs of n >= 1 inputs, stride bytes apart from src, to col one after another, each
+   value + off (dot_dsp.c) */
+typedef struct {
+    int32_t *col;
+    const int8_t *src;
+    int32_t n, rows, stride, off;
+} tk_col_rows_m0_job_t;
+void tk_col_rows_m0(const tk_col_rows_m0_job_t *job);
+#endif
+
 /* col[0..n) = x[0..n) + offset */
 static inline void tk_col_put(tk_col_t *col, const int8_t *x, int n, int32_t offset) {
 #if TK_M0
-    /* two values a pass, from x_end - n + i and x_end - n + i + 1: 3.5 instructions a value
-       (gcc's loop takes 7) */
-    if (n & 1) {
-        *col++ = x[0] + offset;
-        x++;
-        n--;
-    }
     if (n > 0) {
-        const int8_t *end = x + n, *end1 = end + 1;
-        int i = -n;
-        register int32_t v0 __asm__("r6"), v1 __asm__("r7");   /* STM stores in register order */
-        __asm__ volatile (
-            ".syntax unified\n"
-            "1:\n"
-            "ldrsb %[v0], [%[end], %[i]]\n"
-            "ldrsb %[v1], [%[end1], %[i]]\n"
-            "adds %[v0], %[v0], %[off]\n"
-            "adds %[v1], %[v1], %[off]\n"
-            "stm %[col]!, {%[v0], %[v1]}\n"
-            "adds %[i], %[i], #2\n"
-            "bne 1b\n"
-            : [v0] "=&l" (v0), [v1] "=&l" (v1), [i] "+l" (i), [col] "+l" (col)
-            : [end] "l" (end), [end1] "l" (end1), [off] "l" (offset)
-            : "cc", "memory");
+        tk_col_rows_m0_job_t job = {col, x, n, 1, 0, offset};
+        tk_col_rows_m0(&job);
     }
     return;
 #endif
@@ -391,17 +383,20 @@ static inline int tk_pair_rows_dsp(int8_t *out, int stride, const int16_t *c0, c
 #else
 #include "requant.h"
 
-/* depthwise 3x3 (depth multiplier 1, dilation_w 1), all taps inside: acc[j] = the taps of
-   channel j of x_end - x consecutive channels, bias not included */
+/* depthwise 3x3 (depth multiplier 1, dilation_w 1), windows of 3 rows: acc[j] = init[j]
+   + the taps of channel j of x_end - x consecutive channels, the input offset not added
+   (init holds it times the window's filter sum) */
 typedef struct {
     const int8_t *x, *f;        /* window's first tap (input, filter) at the first channel */
     int32_t *acc;
     const int8_t *x_end;        /* > x */
     int32_t c, row, off, f_row; /* tap stride, input / filter row strides, input offset */
     int32_t ny;                 /* tk_dw_rows*_m0: window rows (>= 1) */
+    const int32_t *init;        /* the accumulators' initial values */
 } tk_dw_m0_job_t;
 void tk_dw_3x3_m0(const tk_dw_m0_job_t *job);
-/* the same for clipped windows of ny rows of 1, 2, 3 taps */
+void tk_dw_3x2_m0(const tk_dw_m0_job_t *job);     /* 3 rows of 2 taps */
+/* clipped windows of ny rows of 1, 2, 3 taps, the offset added to each input */
 void tk_dw_rows1_m0(const tk_dw_m0_job_t *job);
 void tk_dw_rows2_m0(const tk_dw_m0_job_t *job);
 void tk_dw_rows3_m0(const tk_dw_m0_job_t *job);
@@ -410,73 +405,78 @@ void tk_dw_rows3_m0(const tk_dw_m0_job_t *job);
 void tk_dot_1x4s_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k, int32_t ws);
 void tk_dot_1x4_m0(int32_t *acc, const int32_t *col, const int8_t *w, int32_t k);
 
-/* tk_rq_s8 of a run of channels in assembler (dot_dsp.c) from a table of five words per
-   channel: m & 0xFFFF, m >> 16, then tk_rq_shr's rounding constant on magnitudes as high
-   word 2**(e-2) (e >= 2) or 0 (e = 1) and low word 2**30 or 3 * 2**30, and e - 1. Channels
-   with shift >= 0 get a dummy entry and are redone in C (tk_rq_m0_run). */
+/* the accumulators of blocks of eight output channels for one column, each bias + the dot
+   product. w: per block, per k the eight channels' weights + 128 as unsigned bytes (LDRB
+   has an immediate offset, LDRSB has not); the loop's sum w_u x is corrected by 128 times
+   the column sum, shared by all channels. */
+typedef struct {
+    const int32_t *col, *col_end;   /* a multiple of 4 values */
+    const uint8_t *w;
+    const int32_t *bias;
+    int32_t *acc;
+    const int32_t *acc_end;         /* acc + 8 * blocks, > acc */
+} tk_dot8_m0_job_t;
+void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job);
+
+/* tk_rq_s8 of acc[c] to out[c] in assembler (dot_dsp.c), channel by channel from a table
+   entry: 4c, m & 0xFFFF, m >> 16, then for shift <= -1 (e = -shift) tk_rq_shr's
+   rounding constant on magnitudes as high word 2**(e-2) (e >= 2) or 0 (e = 1) and low word
+   2**30 or 3 * 2**30, and (c << 8) + e - 1; the entries of shift >= 0, after the others,
+   hold shift, 2**30, c << 8 there. */
 typedef struct {
     const int32_t *acc;
     int8_t *out;
-    const int32_t *tab;
-    const int32_t *acc_end;     /* > acc */
+    const int32_t *tab, *tab_end;   /* main entries */
     int32_t out_offset, act_min, act_max;
+    const int32_t *fix_end;         /* entries of shift >= 0 from tab_end */
 } tk_rq_m0_job_t;
 void tk_rq_m0(const tk_rq_m0_job_t *job);
-/* the same adding each channel's bias, the first of six table words */
-void tk_rq_bias_m0(const tk_rq_m0_job_t *job);
 
-/* scratch words per channel: accumulator, table (bias too), fix-up index */
-#define TK_RQ_M0_WORDS 8
+/* scratch words per channel: accumulator, table entry */
+#define TK_RQ_M0_WORDS 7
 #define TK_RQ_M0_BYTES(n) (4 * TK_RQ_M0_WORDS * (size_t)(n))
 
 typedef struct {
-    int32_t *acc, *tab, *fix;
-    const int32_t *bias;
-    int n, nfix;
+    int32_t *acc, *tab, *fix;   /* fix: the entries of shift >= 0, at the table's end */
+    const int32_t *tab_end;
 } tk_rq_m0_t;
 
-/* the table of channels [0, n) of rq in mem (TK_RQ_M0_WORDS * n words); bias: added to the
-   accumulators by tk_rq_m0_run, or NULL */
-static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq, int n,
-                                 const int32_t *bias) {
-    int words = bias ? 6 : 5;
+/* the table of channels [0, n) of rq in mem (TK_RQ_M0_WORDS * n words) */
+static inline void tk_rq_m0_init(tk_rq_m0_t *r, int32_t *mem, const tk_rq_t *rq, int n) {
+    int32_t *main_t = mem + n;
     r->acc = mem;
-    r->tab = mem + n;
-    r->fix = r->tab + words * n;
-    r->bias = bias;
-    r->n = n;
-    r->nfix = 0;
+    r->tab = main_t;
+    r->fix = main_t + 6 * n;
+    r->tab_end = r->fix;
     for (int c = 0; c < n; c++) {
-        int32_t m = rq->mult[c], e = -rq->shift[c], *t = r->tab + words * c;
-        if (bias) {
-            *t++ = bias[c];
-        }
+        int32_t m = rq->mult[c], e = -rq->shift[c], *t;
         if (e < 1) {
-            r->fix[r->nfix++] = c;
-            e = 1;
+            r->fix -= 6;
+            t = r->fix;
+        } else {
+            t = main_t;
+            main_t += 6;
         }
+        *t++ = 4 * c;
         t[0] = m & 0xFFFF;
         t[1] = (int32_t)((uint32_t)m >> 16);
-        t[2] = e >= 2 ? (int32_t)(1u << (e - 2)) : 0;
-        t[3] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
-        t[4] = e - 1;
+        if (e < 1) {
+            t[2] = -e;
+            t[3] = 0x40000000;
+            t[4] = c << 8;
+        } else {
+            t[2] = e >= 2 ? (int32_t)(1u << (e - 2)) : 0;
+            t[3] = e >= 2 ? 0x40000000 : (int32_t)0xC0000000u;
+            t[4] = (c << 8) + e - 1;
+        }
     }
 }
 
 /* out[0..n) from r->acc */
 static inline void tk_rq_m0_run(const tk_rq_m0_t *r, const tk_rq_t *rq, int8_t *out) {
-    tk_rq_m0_job_t job = {r->acc, out, r->tab, r->acc + r->n, rq->out_offset, rq->act_min,
-                          rq->act_max};
-    if (r->bias) {
-        tk_rq_bias_m0(&job);
-    } else {
-        tk_rq_m0(&job);
-    }
-    for (int i = 0; i < r->nfix; i++) {
-        int c = r->fix[i];
-        int32_t a = r->bias ? (int32_t)((uint32_t)r->acc[c] + (uint32_t)r->bias[c]) : r->acc[c];
-        out[c] = tk_rq_s8(rq, a, c);
-    }
+    tk_rq_m0_job_t job = {r->acc, out, r->tab, r->fix, rq->out_offset, rq->act_min,
+                          rq->act_max, r->tab_end};
+    tk_rq_m0(&job);
 }
 #endif
 

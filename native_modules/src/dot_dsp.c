@@ -725,19 +725,80 @@ TK_DOT_1X4_M0(tk_dot_1x4_m0, (int32_t *acc, const int32_t *col, const int8_t *w,
 TK_DOT_1X4_M0(tk_dot_1x4s_m0, (int32_t *acc, const int32_t *col, const int8_t *w, int32_t k,
                                int32_t ws), "ldr r6, [sp, #40]\n")
 
-/* depthwise 3x3, one channel per pass: per tap LDRSB x 2, ADD offset, MULS, ADDS = 5
-   instructions, plus 2 per row and 9 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap
-   offsets 0 / C / 2C, r7 = acc; r8 = offset, r9 / r11 = input / filter row, r10 / r12 = back
-   to row 0 and on to the next channel; [sp] acc pointer, [sp, #4] x_end */
-#define TK_DW_M0_TAP(K) \
-    "ldrsb r5, [r0, " K "]\n" \
-    "ldrsb r6, [r1, " K "]\n" \
-    "add r5, r8\n" \
-    "muls r5, r6, r5\n" \
-    "adds r7, r7, r5\n"
-#define TK_DW_M0_ROW TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3")
+/* runs of inputs + offset to an int32 column (dot.h), two values a pass from end - i and
+   end + 1 - i: 3.5 instructions a value, 11 a run. r0 -i, r1 col, r2 run end, r3 end + 1,
+   r6 offset; r8 n, r9 runs left, r10 stride */
+__attribute__((naked)) void tk_col_rows_m0(const tk_col_rows_m0_job_t *job) {
+    __asm__ volatile (
+        ".syntax unified\n"
+        "push {r4-r7, lr}\n"
+        "mov r4, r8\n"
+        "mov r5, r9\n"
+        "mov r6, r10\n"
+        "push {r4-r6}\n"
+        "ldm r0!, {r1-r6}\n"            /* col, src, n, rows, stride, off */
+        "mov r8, r3\n"
+        "mov r9, r4\n"
+        "mov r10, r5\n"
+        "adds r2, r2, r3\n"
+        "1:\n"
+        "mov r7, r8\n"
+        "negs r0, r7\n"
+        "adds r3, r2, #1\n"
+        "lsrs r7, r7, #1\n"             /* carry: n odd */
+        "bcc 2f\n"
+        "ldrsb r4, [r2, r0]\n"
+        "adds r4, r4, r6\n"
+        "stm r1!, {r4}\n"
+        "adds r0, r0, #1\n"
+        "beq 3f\n"
+        "2:\n"
+        "ldrsb r4, [r2, r0]\n"
+        "ldrsb r5, [r3, r0]\n"
+        "adds r4, r4, r6\n"
+        "adds r5, r5, r6\n"
+        "stm r1!, {r4, r5}\n"
+        "adds r0, r0, #2\n"
+        "bne 2b\n"
+        "3:\n"
+        "add r2, r10\n"
+        "mov r7, r9\n"
+        "subs r7, r7, #1\n"
+        "mov r9, r7\n"
+        "bne 1b\n"
+        "pop {r4-r6}\n"
+        "mov r8, r4\n"
+        "mov r9, r5\n"
+        "mov r10, r6\n"
+        "pop {r4-r7, pc}\n");
+}
 
-__attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
+/* blocks of eight channels (dot.h): per K value 1 LDM + 8 x (LDRB, MULS, ADD), per four
+   of them an ADDS stepping the weights (LDRB offsets reach 31), per 32 a CMP, BEQ, B
+   (a conditional branch does not reach back): 3.17 instructions a MAC. The loop is entered
+   at the group that leaves a multiple of 32 values. r0 column, r1 weights, r2 value, r3
+   product, accumulators of channels 0-3 in r4-r7 and 4-7 in r8-r11, r12 column end,
+   lr -128 * (column sum); [sp] column, [sp, #4] bias, [sp, #8] acc, [sp, #12] acc_end,
+   [sp, #16] loop entry */
+#define TK_M0_MAC8_W(OFF, ADD) \
+    "ldrb r3, [r1, #" OFF "]\n" \
+    "muls r3, r2, r3\n" \
+    ADD "\n"
+#define TK_M0_MAC8_K(K) \
+    "ldm r0!, {r2}\n" \
+    TK_M0_MAC8_W(K "*8+0", "adds r4, r4, r3") \
+    TK_M0_MAC8_W(K "*8+1", "adds r5, r5, r3") \
+    TK_M0_MAC8_W(K "*8+2", "adds r6, r6, r3") \
+    TK_M0_MAC8_W(K "*8+3", "adds r7, r7, r3") \
+    TK_M0_MAC8_W(K "*8+4", "add r8, r3") \
+    TK_M0_MAC8_W(K "*8+5", "add r9, r3") \
+    TK_M0_MAC8_W(K "*8+6", "add r10, r3") \
+    TK_M0_MAC8_W(K "*8+7", "add r11, r3")
+#define TK_M0_MAC8_K4 \
+    TK_M0_MAC8_K("0") TK_M0_MAC8_K("1") TK_M0_MAC8_K("2") TK_M0_MAC8_K("3") \
+    "adds r1, r1, #32\n"
+
+__attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
     __asm__ volatile (
         ".syntax unified\n"
         "push {r4-r7, lr}\n"
@@ -746,46 +807,75 @@ __attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
         "mov r6, r10\n"
         "mov r7, r11\n"
         "push {r4-r7}\n"
-        "ldr r1, [r0, #8]\n"
-        "ldr r2, [r0, #12]\n"
-        "push {r1, r2}\n"
-        "ldr r2, [r0, #24]\n"
-        "mov r8, r2\n"
-        "ldr r2, [r0, #20]\n"
-        "mov r9, r2\n"
-        "lsls r3, r2, #1\n"
-        "negs r3, r3\n"
-        "adds r3, r3, #1\n"
-        "mov r10, r3\n"
-        "ldr r2, [r0, #28]\n"
-        "mov r11, r2\n"
-        "lsls r3, r2, #1\n"
-        "negs r3, r3\n"
-        "adds r3, r3, #1\n"
-        "mov r12, r3\n"
-        "ldr r2, [r0, #16]\n"
-        "lsls r3, r2, #1\n"
-        "ldr r1, [r0, #4]\n"
-        "ldr r0, [r0, #0]\n"
-        "movs r4, #0\n"
-        "1:\n"
-        "movs r7, #0\n"
-        TK_DW_M0_ROW
-        "add r0, r9\n"
-        "add r1, r11\n"
-        TK_DW_M0_ROW
-        "add r0, r9\n"
-        "add r1, r11\n"
-        TK_DW_M0_ROW
-        "add r0, r10\n"
-        "add r1, r12\n"
-        "ldr r5, [sp]\n"
-        "stm r5!, {r7}\n"
-        "str r5, [sp]\n"
-        "ldr r5, [sp, #4]\n"
-        "cmp r0, r5\n"
+        "ldm r0!, {r1-r6}\n"            /* col, col_end, w, bias, acc, acc_end */
+        "mov r12, r2\n"
+        "subs r7, r1, r2\n"             /* entry: group (-K / 4) & 7 */
+        "lsrs r7, r7, #4\n"
+        "movs r0, #7\n"
+        "ands r7, r0\n"
+        "movs r0, #202\n"              /* bytes of TK_M0_MAC8_K4 */
+        "muls r7, r0, r7\n"
+        "adr r0, 3f\n"
+        "adds r7, r7, r0\n"
+        "adds r7, r7, #1\n"             /* Thumb */
+        "push {r1, r4, r5, r6, r7}\n"
+        "mov r0, r1\n"
+        "mov r1, r3\n"
+        "movs r3, #0\n"
+        "1:\n"                          /* column sum */
+        "ldm r0!, {r4-r7}\n"
+        "adds r3, r3, r4\n"
+        "adds r3, r3, r5\n"
+        "adds r3, r3, r6\n"
+        "adds r3, r3, r7\n"
+        "cmp r0, r12\n"
         "bne 1b\n"
-        "add sp, sp, #8\n"
+        "lsls r3, r3, #7\n"
+        "negs r3, r3\n"
+        "mov lr, r3\n"
+        "b 2f\n"
+        ".balign 4\n"
+        "3:\n"
+        TK_M0_MAC8_K4 TK_M0_MAC8_K4 TK_M0_MAC8_K4 TK_M0_MAC8_K4
+        TK_M0_MAC8_K4 TK_M0_MAC8_K4 TK_M0_MAC8_K4 TK_M0_MAC8_K4
+        "cmp r0, r12\n"
+        "beq 4f\n"
+        "b 3b\n"
+        "4:\n"
+        "ldr r2, [sp, #8]\n"
+        "stm r2!, {r4-r7}\n"
+        "mov r4, r8\n"
+        "mov r5, r9\n"
+        "mov r6, r10\n"
+        "mov r7, r11\n"
+        "stm r2!, {r4-r7}\n"
+        "str r2, [sp, #8]\n"
+        "ldr r3, [sp, #12]\n"
+        "cmp r2, r3\n"
+        "beq 5f\n"
+        "2:\n"                          /* block: accumulators = bias - 128 * sum */
+        "ldr r2, [sp, #4]\n"
+        "ldm r2!, {r4-r7}\n"
+        "ldm r2!, {r0, r3}\n"
+        "mov r8, r0\n"
+        "mov r9, r3\n"
+        "ldm r2!, {r0, r3}\n"
+        "mov r10, r0\n"
+        "mov r11, r3\n"
+        "str r2, [sp, #4]\n"
+        "add r4, lr\n"
+        "add r5, lr\n"
+        "add r6, lr\n"
+        "add r7, lr\n"
+        "add r8, lr\n"
+        "add r9, lr\n"
+        "add r10, lr\n"
+        "add r11, lr\n"
+        "ldr r0, [sp]\n"
+        "ldr r2, [sp, #16]\n"
+        "bx r2\n"
+        "5:\n"
+        "add sp, sp, #20\n"
         "pop {r4-r7}\n"
         "mov r8, r4\n"
         "mov r9, r5\n"
@@ -794,13 +884,93 @@ __attribute__((naked)) void tk_dw_3x3_m0(const tk_dw_m0_job_t *job) {
         "pop {r4-r7, pc}\n");
 }
 
+/* depthwise windows of 3 rows of 3 (or 2) taps, one channel per pass, the input offset
+   folded into the initial values: per tap LDRSB x 2, MULS, ADDS = 4 instructions, plus 2
+   per row and 10 per channel. r0 = x, r1 = f, r4 / r2 / r3 = tap offsets 0 / C / 2C,
+   r7 = acc; r8 = init, r9 / r11 = input / filter row, r10 / r12 = back to row 0 and on to
+   the next channel, lr = x_end; [sp] acc pointer */
+#define TK_DW_M0_TAP(K) \
+    "ldrsb r5, [r0, " K "]\n" \
+    "ldrsb r6, [r1, " K "]\n" \
+    "muls r5, r6, r5\n" \
+    "adds r7, r7, r5\n"
+/* the same adding the input offset (r8) to each input */
+#define TK_DW_M0_TAP_OFF(K) \
+    "ldrsb r5, [r0, " K "]\n" \
+    "ldrsb r6, [r1, " K "]\n" \
+    "add r5, r8\n" \
+    "muls r5, r6, r5\n" \
+    "adds r7, r7, r5\n"
+
+#define TK_DW_3ROWS_M0(NAME, ROW) \
+__attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
+    __asm__ volatile ( \
+        ".syntax unified\n" \
+        "push {r4-r7, lr}\n" \
+        "mov r4, r8\n" \
+        "mov r5, r9\n" \
+        "mov r6, r10\n" \
+        "mov r7, r11\n" \
+        "push {r4-r7}\n" \
+        "ldr r1, [r0, #8]\n" \
+        "ldr r2, [r0, #12]\n" \
+        "mov lr, r2\n" \
+        "push {r1}\n" \
+        "ldr r2, [r0, #36]\n" \
+        "mov r8, r2\n" \
+        "ldr r2, [r0, #20]\n" \
+        "mov r9, r2\n" \
+        "lsls r3, r2, #1\n" \
+        "negs r3, r3\n" \
+        "adds r3, r3, #1\n" \
+        "mov r10, r3\n" \
+        "ldr r2, [r0, #28]\n" \
+        "mov r11, r2\n" \
+        "lsls r3, r2, #1\n" \
+        "negs r3, r3\n" \
+        "adds r3, r3, #1\n" \
+        "mov r12, r3\n" \
+        "ldr r2, [r0, #16]\n" \
+        "lsls r3, r2, #1\n" \
+        "ldr r1, [r0, #4]\n" \
+        "ldr r0, [r0, #0]\n" \
+        "movs r4, #0\n" \
+        "1:\n" \
+        "mov r5, r8\n" \
+        "ldm r5!, {r7}\n" \
+        "mov r8, r5\n" \
+        ROW \
+        "add r0, r9\n" \
+        "add r1, r11\n" \
+        ROW \
+        "add r0, r9\n" \
+        "add r1, r11\n" \
+        ROW \
+        "add r0, r10\n" \
+        "add r1, r12\n" \
+        "ldr r5, [sp]\n" \
+        "stm r5!, {r7}\n" \
+        "str r5, [sp]\n" \
+        "cmp r0, lr\n" \
+        "bne 1b\n" \
+        "add sp, sp, #4\n" \
+        "pop {r4-r7}\n" \
+        "mov r8, r4\n" \
+        "mov r9, r5\n" \
+        "mov r10, r6\n" \
+        "mov r11, r7\n" \
+        "pop {r4-r7, pc}\n"); \
+}
+TK_DW_3ROWS_M0(tk_dw_3x3_m0, TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3"))
+TK_DW_3ROWS_M0(tk_dw_3x2_m0, TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2"))
+
 /* clipped windows (dilation_w 1): job->ny rows of NX = 1..3 taps, one channel per pass; the
-   taps as in tk_dw_3x3_m0, per row 6 more, per channel 11 + 3. r10 / r12 = back by ny rows
-   and on to the next channel; [sp] acc pointer, [sp, #4] x_end, [sp, #8] rows left,
-   [sp, #12] ny */
-#define TK_DW_M0_ROW1 TK_DW_M0_TAP("r4")
-#define TK_DW_M0_ROW2 TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2")
-#define TK_DW_M0_ROW3 TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3")
+   taps as in tk_dw_3x3_m0 with the offset added (r8), per row 6 more, per channel 12 + 3.
+   r10 / r12 = back by ny rows and on to the next channel, lr = x_end; [sp] acc pointer,
+   [sp, #8] rows left, [sp, #12] ny, [sp, #16] init */
+#define TK_DW_M0_ROW1 TK_DW_M0_TAP_OFF("r4")
+#define TK_DW_M0_ROW2 TK_DW_M0_TAP_OFF("r4") TK_DW_M0_TAP_OFF("r2")
+#define TK_DW_M0_ROW3 TK_DW_M0_TAP_OFF("r4") TK_DW_M0_TAP_OFF("r2") TK_DW_M0_TAP_OFF("r3")
 #define TK_DW_ROWS_M0(NAME, ROW) \
 __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
     __asm__ volatile ( \
@@ -813,9 +983,11 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "push {r4-r7}\n" \
         "ldr r1, [r0, #8]\n" \
         "ldr r2, [r0, #12]\n" \
+        "mov lr, r2\n" \
         "ldr r3, [r0, #32]\n" \
         "mov r4, r3\n" \
-        "push {r1, r2, r3, r4}\n" \
+        "ldr r5, [r0, #36]\n" \
+        "push {r1, r2, r3, r4, r5}\n" \
         "ldr r2, [r0, #24]\n" \
         "mov r8, r2\n" \
         "ldr r2, [r0, #20]\n" \
@@ -836,7 +1008,9 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "ldr r0, [r0, #0]\n" \
         "movs r4, #0\n" \
         "1:\n" \
-        "movs r7, #0\n" \
+        "ldr r5, [sp, #16]\n" \
+        "ldm r5!, {r7}\n" \
+        "str r5, [sp, #16]\n" \
         "ldr r5, [sp, #12]\n" \
         "str r5, [sp, #8]\n" \
         "2:\n" \
@@ -852,10 +1026,9 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "ldr r5, [sp]\n" \
         "stm r5!, {r7}\n" \
         "str r5, [sp]\n" \
-        "ldr r5, [sp, #4]\n" \
-        "cmp r0, r5\n" \
+        "cmp r0, lr\n" \
         "bne 1b\n" \
-        "add sp, sp, #16\n" \
+        "add sp, sp, #20\n" \
         "pop {r4-r7}\n" \
         "mov r8, r4\n" \
         "mov r9, r5\n" \
@@ -867,20 +1040,21 @@ TK_DW_ROWS_M0(tk_dw_rows1_m0, TK_DW_M0_ROW1)
 TK_DW_ROWS_M0(tk_dw_rows2_m0, TK_DW_M0_ROW2)
 TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
 
-/* requantization of acc[0..n) to out[0..n) with per-channel constants (dot.h): per output
-   |a| m from 16-bit halves (4 MULS), the rounding constant added with the carry, the high
-   word shifted, the sign restored: 37 instructions (clamps not taken), 39 with the bias
-   added from the table. r0 acc, r1 out, r2 table; r8 out_offset, r9 act_min,
-   r10 act_max, r11 acc_end, r12 sign. */
-#define TK_RQ_M0_LOOP(BIAS) \
-    "1:\n" \
-    "ldm r0!, {r3}\n" \
-    BIAS \
+/* requantization of acc[c] to out[c] with per-channel constants (dot.h), table entry by
+   entry: |a| m from 16-bit halves (4 MULS), the rounding constant added with the carry, the
+   high word shifted, the sign restored: 36 instructions a channel (clamps not taken), two
+   channels a pass. r0 acc, r1 out, r2 table;
+   r8 out_offset, r9 act_min, r10 act_max, r11 table end, r12 sign. */
+#define TK_RQ_M0_ACC \
+    "ldm r2!, {r3}\n" \
+    "ldr r3, [r0, r3]\n"
+#define TK_RQ_M0_ABS \
     "asrs r4, r3, #31\n" \
     "eors r3, r4\n" \
-    "subs r3, r3, r4\n"            /* |a| */ \
-    "mov r12, r4\n" \
-    "ldm r2!, {r4, r5}\n"          /* m & 0xFFFF, m >> 16 */ \
+    "subs r3, r3, r4\n" \
+    "mov r12, r4\n"
+/* r3:r7 = r3 * (r4 + (r5 << 16)) for r3 <= 2**31, r4 < 2**16, r5 < 2**15 */
+#define TK_RQ_M0_MUL \
     "uxth r6, r3\n" \
     "lsrs r3, r3, #16\n" \
     "mov r7, r6\n" \
@@ -892,12 +1066,9 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
     "lsls r4, r6, #16\n" \
     "lsrs r6, r6, #16\n" \
     "adds r7, r7, r4\n" \
-    "adcs r3, r6\n" \
-    "ldm r2!, {r4, r5, r6}\n"      /* high and low words of the constant, e - 1 */ \
-    "add r5, r12\n"                /* - [a < 0] */ \
-    "adds r7, r7, r5\n" \
-    "adcs r3, r4\n" \
-    "lsrs r3, r6\n" \
+    "adcs r3, r6\n"
+/* the sign restored, the output offset added, clamped, stored at out[r6 >> 8] */
+#define TK_RQ_M0_OUT \
     "mov r4, r12\n" \
     "eors r3, r4\n" \
     "subs r3, r3, r4\n" \
@@ -910,13 +1081,22 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
     "ble 3f\n" \
     "mov r3, r10\n" \
     "3:\n" \
-    "strb r3, [r1]\n" \
-    "adds r1, r1, #1\n" \
-    "cmp r0, r11\n" \
-    "bne 1b\n"
-#define TK_RQ_M0_FUNC(NAME, BIAS) \
-__attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
-    __asm__ volatile ( \
+    "lsrs r4, r6, #8\n" \
+    "strb r3, [r1, r4]\n"
+#define TK_RQ_M0_ONE \
+    TK_RQ_M0_ACC \
+    TK_RQ_M0_ABS \
+    "ldm r2!, {r4, r5}\n"          /* m & 0xFFFF, m >> 16 */ \
+    TK_RQ_M0_MUL \
+    "ldm r2!, {r4, r5, r6}\n"      /* high and low words of the constant, e - 1 */ \
+    "add r5, r12\n"                /* - [a < 0] */ \
+    "adds r7, r7, r5\n" \
+    "adcs r3, r4\n" \
+    "lsrs r3, r6\n" \
+    TK_RQ_M0_OUT
+/* r0 acc, r1 out, r2 table, r3 = r11 table end, r8 out_offset, r9 act_min, r10 act_max,
+   [sp] fix_end */
+#define TK_RQ_M0_ENTER \
         ".syntax unified\n" \
         "push {r4-r7, lr}\n" \
         "mov r4, r8\n" \
@@ -924,8 +1104,6 @@ __attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
         "mov r6, r10\n" \
         "mov r7, r11\n" \
         "push {r4-r7}\n" \
-        "ldr r4, [r0, #12]\n" \
-        "mov r11, r4\n" \
         "ldr r4, [r0, #16]\n" \
         "mov r8, r4\n" \
         "ldr r4, [r0, #20]\n" \
@@ -934,17 +1112,61 @@ __attribute__((naked)) void NAME(const tk_rq_m0_job_t *job) { \
         "mov r10, r4\n" \
         "ldr r1, [r0, #4]\n" \
         "ldr r2, [r0, #8]\n" \
-        "ldr r0, [r0, #0]\n" \
-        TK_RQ_M0_LOOP(BIAS) \
+        "ldr r3, [r0, #12]\n" \
+        "mov r11, r3\n" \
+        "ldr r4, [r0, #28]\n" \
+        "push {r4}\n" \
+        "ldr r0, [r0]\n"
+#define TK_RQ_M0_LEAVE \
         "pop {r4-r7}\n" \
         "mov r8, r4\n" \
         "mov r9, r5\n" \
         "mov r10, r6\n" \
         "mov r11, r7\n" \
-        "pop {r4-r7, pc}\n"); \
+        "pop {r4-r7, pc}\n"
+/* the table's main entries [tab, tab_end), two a pass, then those of shift >= 0 [tab_end,
+   fix_end): SaturatingRoundingDoublingHighMul(a << shift, m) on magnitudes,
+   floor((|a| m + 2**30 - [a < 0]) / 2**31), 41 instructions a channel. [sp] fix_end */
+__attribute__((naked)) void tk_rq_m0(const tk_rq_m0_job_t *job) {
+    __asm__ volatile (
+        TK_RQ_M0_ENTER
+        "cmp r2, r3\n"
+        "beq 5f\n"
+        "subs r4, r3, r2\n"
+        "lsrs r4, r4, #4\n"           /* carry: an odd number of 24-byte entries */
+        "bcs 4f\n"
+        "1:\n"
+        TK_RQ_M0_ONE
+        "4:\n"
+        TK_RQ_M0_ONE
+        "cmp r2, r11\n"
+        "bne 1b\n"
+        "5:\n"
+        "ldr r4, [sp]\n"
+        "mov r11, r4\n"
+        "cmp r2, r11\n"
+        "beq 6f\n"
+        "1:\n"
+        TK_RQ_M0_ACC
+        "ldr r4, [r2, #8]\n"
+        "lsls r3, r4\n"                /* a << shift, wrapping */
+        TK_RQ_M0_ABS
+        "ldm r2!, {r4, r5}\n"
+        TK_RQ_M0_MUL
+        "ldm r2!, {r4, r5, r6}\n"      /* shift, 2**30, c << 8 */
+        "add r5, r12\n"
+        "movs r4, #0\n"
+        "adds r7, r7, r5\n"
+        "adcs r3, r4\n"
+        "lsls r7, r7, #1\n"
+        "adcs r3, r3\n"                /* >> 31 */
+        TK_RQ_M0_OUT
+        "cmp r2, r11\n"
+        "bne 1b\n"
+        "6:\n"
+        "add sp, sp, #4\n"
+        TK_RQ_M0_LEAVE);
 }
-TK_RQ_M0_FUNC(tk_rq_m0, "")
-TK_RQ_M0_FUNC(tk_rq_bias_m0, "ldm r2!, {r4}\n" "adds r3, r3, r4\n")
 
 #else
 typedef int tk_dot_dsp_unused;   /* ISO C forbids an empty translation unit */

@@ -147,7 +147,7 @@ void tk_fully_connected_s8(int8_t *out, const int8_t *in, const int8_t *w, const
     tail += fc_pairs_bytes(p) / 4;
 #if TK_M0
     tk_rq_m0_t r;
-    tk_rq_m0_init(&r, tail, &rq, n_out, 0);
+    tk_rq_m0_init(&r, tail, &rq, n_out);
     for (; b < p[FC_BATCHES]; b++) {
         fc_row_acc(r.acc, c0, packed, in + b * n_in, w, p);
         tk_rq_m0_run(&r, &rq, out + b * n_out);
