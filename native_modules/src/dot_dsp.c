@@ -638,6 +638,23 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
 
 #elif TK_M0
 
+/* Thumb-1 prologue and epilogue of the assembler routines: r4..r11 saved (r8..r11 through low
+   registers), lr returned to */
+#define TK_M0_SAVE \
+    "push {r4-r7, lr}\n" \
+    "mov r4, r8\n" \
+    "mov r5, r9\n" \
+    "mov r6, r10\n" \
+    "mov r7, r11\n" \
+    "push {r4-r7}\n"
+#define TK_M0_RETURN \
+    "pop {r4-r7}\n" \
+    "mov r8, r4\n" \
+    "mov r9, r5\n" \
+    "mov r10, r6\n" \
+    "mov r11, r7\n" \
+    "pop {r4-r7, pc}\n"
+
 /* Cortex-M0 (Thumb-1): per K value 1 LDM + 4 x (LDRSB, MULS, ADD) + ADDS, and a BNE every
    fourth one: 14.25 instructions for 4 MACs. r0 column, r1..r4 rows advanced by K, r5 = -K
    counting up to 0, r6 value, r7 product; accumulators in r8..r11. Row r's element k is read
@@ -662,12 +679,7 @@ __attribute__((naked)) void tk_dw_window_dsp(const tk_dw_job_t *job) {
 __attribute__((naked)) void NAME ARGS { \
     __asm__ volatile ( \
         ".syntax unified\n" /* gcc hands Thumb-1 inline asm over in divided syntax */ \
-        "push {r4-r7, lr}\n" \
-        "mov r4, r8\n" \
-        "mov r5, r9\n" \
-        "mov r6, r10\n" \
-        "mov r7, r11\n" \
-        "push {r4-r7}\n" \
+        TK_M0_SAVE \
         "push {r0}\n" \
         "ldr r4, [r0, #0]\n" \
         "mov r8, r4\n" \
@@ -713,12 +725,7 @@ __attribute__((naked)) void NAME ARGS { \
         "str r4, [r0, #8]\n" \
         "mov r4, r11\n" \
         "str r4, [r0, #12]\n" \
-        "pop {r4-r7}\n" \
-        "mov r8, r4\n" \
-        "mov r9, r5\n" \
-        "mov r10, r6\n" \
-        "mov r11, r7\n" \
-        "pop {r4-r7, pc}\n"); \
+        TK_M0_RETURN); \
 }
 TK_DOT_1X4_M0(tk_dot_1x4_m0, (int32_t *acc, const int32_t *col, const int8_t *w, int32_t k),
               "mov r6, r3\n")
@@ -801,12 +808,7 @@ __attribute__((naked)) void tk_col_rows_m0(const tk_col_rows_m0_job_t *job) {
 __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
     __asm__ volatile (
         ".syntax unified\n"
-        "push {r4-r7, lr}\n"
-        "mov r4, r8\n"
-        "mov r5, r9\n"
-        "mov r6, r10\n"
-        "mov r7, r11\n"
-        "push {r4-r7}\n"
+        TK_M0_SAVE
         "ldm r0!, {r1-r6}\n"            /* col, col_end, w, bias, acc, acc_end */
         "mov r12, r2\n"
         "subs r7, r1, r2\n"             /* entry: group (-K / 4) & 7 */
@@ -876,12 +878,7 @@ __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
         "bx r2\n"
         "5:\n"
         "add sp, sp, #20\n"
-        "pop {r4-r7}\n"
-        "mov r8, r4\n"
-        "mov r9, r5\n"
-        "mov r10, r6\n"
-        "mov r11, r7\n"
-        "pop {r4-r7, pc}\n");
+        TK_M0_RETURN);
 }
 
 /* depthwise windows of 3 rows of 3 (or 2) taps, one channel per pass, the input offset
@@ -906,12 +903,7 @@ __attribute__((naked)) void tk_dot_1x8_m0(const tk_dot8_m0_job_t *job) {
 __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
     __asm__ volatile ( \
         ".syntax unified\n" \
-        "push {r4-r7, lr}\n" \
-        "mov r4, r8\n" \
-        "mov r5, r9\n" \
-        "mov r6, r10\n" \
-        "mov r7, r11\n" \
-        "push {r4-r7}\n" \
+        TK_M0_SAVE \
         "ldr r1, [r0, #8]\n" \
         "ldr r2, [r0, #12]\n" \
         "mov lr, r2\n" \
@@ -954,12 +946,7 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "cmp r0, lr\n" \
         "bne 1b\n" \
         "add sp, sp, #4\n" \
-        "pop {r4-r7}\n" \
-        "mov r8, r4\n" \
-        "mov r9, r5\n" \
-        "mov r10, r6\n" \
-        "mov r11, r7\n" \
-        "pop {r4-r7, pc}\n"); \
+        TK_M0_RETURN); \
 }
 TK_DW_3ROWS_M0(tk_dw_3x3_m0, TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2") TK_DW_M0_TAP("r3"))
 TK_DW_3ROWS_M0(tk_dw_3x2_m0, TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2"))
@@ -975,12 +962,7 @@ TK_DW_3ROWS_M0(tk_dw_3x2_m0, TK_DW_M0_TAP("r4") TK_DW_M0_TAP("r2"))
 __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
     __asm__ volatile ( \
         ".syntax unified\n" \
-        "push {r4-r7, lr}\n" \
-        "mov r4, r8\n" \
-        "mov r5, r9\n" \
-        "mov r6, r10\n" \
-        "mov r7, r11\n" \
-        "push {r4-r7}\n" \
+        TK_M0_SAVE \
         "ldr r1, [r0, #8]\n" \
         "ldr r2, [r0, #12]\n" \
         "mov lr, r2\n" \
@@ -1029,12 +1011,7 @@ __attribute__((naked)) void NAME(const tk_dw_m0_job_t *job) { \
         "cmp r0, lr\n" \
         "bne 1b\n" \
         "add sp, sp, #20\n" \
-        "pop {r4-r7}\n" \
-        "mov r8, r4\n" \
-        "mov r9, r5\n" \
-        "mov r10, r6\n" \
-        "mov r11, r7\n" \
-        "pop {r4-r7, pc}\n"); \
+        TK_M0_RETURN); \
 }
 TK_DW_ROWS_M0(tk_dw_rows1_m0, TK_DW_M0_ROW1)
 TK_DW_ROWS_M0(tk_dw_rows2_m0, TK_DW_M0_ROW2)
@@ -1098,12 +1075,7 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
    [sp] fix_end */
 #define TK_RQ_M0_ENTER \
         ".syntax unified\n" \
-        "push {r4-r7, lr}\n" \
-        "mov r4, r8\n" \
-        "mov r5, r9\n" \
-        "mov r6, r10\n" \
-        "mov r7, r11\n" \
-        "push {r4-r7}\n" \
+        TK_M0_SAVE \
         "ldr r4, [r0, #16]\n" \
         "mov r8, r4\n" \
         "ldr r4, [r0, #20]\n" \
@@ -1117,13 +1089,6 @@ TK_DW_ROWS_M0(tk_dw_rows3_m0, TK_DW_M0_ROW3)
         "ldr r4, [r0, #28]\n" \
         "push {r4}\n" \
         "ldr r0, [r0]\n"
-#define TK_RQ_M0_LEAVE \
-        "pop {r4-r7}\n" \
-        "mov r8, r4\n" \
-        "mov r9, r5\n" \
-        "mov r10, r6\n" \
-        "mov r11, r7\n" \
-        "pop {r4-r7, pc}\n"
 /* the table's main entries [tab, tab_end), two a pass, then those of shift >= 0 [tab_end,
    fix_end): SaturatingRoundingDoublingHighMul(a << shift, m) on magnitudes,
    floor((|a| m + 2**30 - [a < 0]) / 2**31), 41 instructions a channel. [sp] fix_end */
@@ -1165,7 +1130,7 @@ __attribute__((naked)) void tk_rq_m0(const tk_rq_m0_job_t *job) {
         "bne 1b\n"
         "6:\n"
         "add sp, sp, #4\n"
-        TK_RQ_M0_LEAVE);
+        TK_M0_RETURN);
 }
 
 #else
