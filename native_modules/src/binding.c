@@ -269,10 +269,15 @@ static void *get_scratch(size_t n) {
     return mem;
 }
 
+static int apart(const void *a, size_t na, const void *b, size_t nb) {
+    return (uintptr_t)a + na <= (uintptr_t)b || (uintptr_t)b + nb <= (uintptr_t)a;
+}
+
 /* The scratch of a kernel call: args[4], a writable buffer the caller planned (Model puts it
-   in the arena), checked for length, alignment and overlap with the call's other buffers; the
-   module's own buffer when the call has no fifth argument. */
-static void *call_scratch(size_t n_args, const mp_obj_t *args, size_t n) {
+   in the arena), checked for length, alignment and overlap with the call's output and input;
+   the module's own buffer when the call has no fifth argument. */
+static void *call_scratch(size_t n_args, const mp_obj_t *args, size_t n, const void *out,
+                          size_t n_out, const void *in, size_t n_in) {
     if (n_args < 5 || args[4] == mp_const_none) {
         return n ? get_scratch(n) : NULL;
     }
@@ -280,14 +285,8 @@ static void *call_scratch(size_t n_args, const mp_obj_t *args, size_t n) {
     mp_get_buffer_raise(args[4], &bi, MP_BUFFER_WRITE);
     need(bi.len >= n, MP_ERROR_TEXT("scratch shorter than the kernel needs"));
     need(((uintptr_t)bi.buf & 7) == 0, MP_ERROR_TEXT("scratch not 8-byte aligned"));
-    uintptr_t lo = (uintptr_t)bi.buf, hi = lo + n;
-    for (int i = 0; i < 3 && n; i++) {
-        mp_buffer_info_t o;
-        if (mp_get_buffer(args[i], &o, MP_BUFFER_READ)) {
-            need(hi <= (uintptr_t)o.buf || (uintptr_t)o.buf + o.len <= lo,
-                 MP_ERROR_TEXT("scratch overlaps an operand"));
-        }
-    }
+    need(apart(bi.buf, n, out, n_out) && apart(bi.buf, n, in, n_in),
+         MP_ERROR_TEXT("scratch overlaps an operand"));
     return bi.buf;
 }
 
@@ -353,7 +352,8 @@ static const int32_t *check_conv(size_t n_args, const mp_obj_t *args, span_t *ou
 static mp_obj_t conv_s8(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
     const int32_t *p = check_conv(n_args, args, &out, &in, &w, 0);
-    tk_conv_s8(out.buf, in.buf, w.buf, p, call_scratch(n_args, args, tk_conv_s8_scratch(p)));
+    tk_conv_s8(out.buf, in.buf, w.buf, p, call_scratch(n_args, args, tk_conv_s8_scratch(p),
+                                                           out.buf, out.len, in.buf, in.len));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_s8_obj, 4, 5, conv_s8);
@@ -370,7 +370,8 @@ static mp_obj_t depthwise_s8(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
     const int32_t *p = check_conv(n_args, args, &out, &in, &w, 1);
     tk_depthwise_s8(out.buf, in.buf, w.buf, p,
-                    call_scratch(n_args, args, tk_depthwise_s8_scratch(p)));
+                    call_scratch(n_args, args, tk_depthwise_s8_scratch(p), out.buf, out.len,
+                                 in.buf, in.len));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_s8_obj, 4, 5, depthwise_s8);
@@ -415,7 +416,8 @@ static mp_obj_t fully_connected_s8(size_t n_args, const mp_obj_t *args) {
     span_t out, in, w;
     const int32_t *p = check_fc(args, &out, &in, &w);
     tk_fully_connected_s8(out.buf, in.buf, w.buf, p,
-                          call_scratch(n_args, args, tk_fully_connected_s8_scratch(p)));
+                          call_scratch(n_args, args, tk_fully_connected_s8_scratch(p), out.buf,
+                                       out.len, in.buf, in.len));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_s8_obj, 4, 5, fully_connected_s8);
@@ -1206,7 +1208,8 @@ static mp_obj_t lstm_int(size_t n_args, const mp_obj_t *args) {
         w[g] = fused_buf(b[3 + g], 0, 1, mul_dims(n_cell, g < 4 ? n_in : n_cell),
                          MP_ERROR_TEXT("weights must be int8, n_cell * depth long")).buf;
     }
-    void *scratch = call_scratch(n_args, args, lstm_int_scratch(p));
+    void *scratch = call_scratch(n_args, args, lstm_int_scratch(p), out.buf, out.len,
+                                 x.buf, x.len);
     tk_lstm_int(out.buf, x.buf, hidden.buf, cell.buf, gates.buf, w, p, scratch);
     return mp_const_none;
 }
@@ -1228,7 +1231,8 @@ static mp_obj_t svdf_int(size_t n_args, const mp_obj_t *args) {
     need(pt[RST_BATCHES] == p[RSF_BATCHES] && pt[RST_FILTERS] == p[RSF_FILTERS] &&
          pt[RST_MEMORY] == p[RSF_MEMORY], MP_ERROR_TEXT("feature and time blocks disagree"));
     tk_svdf_int(out.buf, x.buf, state.buf, wf.buf, wt.buf, p, n_unit, state.elem,
-                call_scratch(n_args, args, tk_rnn_fc_scratch(p[RSF_IN])));
+                call_scratch(n_args, args, tk_rnn_fc_scratch(p[RSF_IN]), out.buf, out.len,
+                             x.buf, x.len));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_int_obj, 4, 5, svdf_int);
