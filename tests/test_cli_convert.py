@@ -228,7 +228,7 @@ def test_convert_corpus_model_smaller_same_graph_same_output_bytes(name, zoo, tm
     want, _ = run_raw(tflite, zoo / (name + '.npz'))
     got, report = run_raw(out, zoo / (name + '.npz'))
     assert got == want
-    assert report['device']['plan'] == plan.arena_bytes
+    assert report['device']['arena'] == plan.arena_bytes
 
 
 def test_tinyml_load_accepts_tmdl_with_stored_plan_and_tape(mp, tmp_path):

@@ -160,7 +160,7 @@ def test_inspect_arena_equals_model_arena_on_the_unix_port(mp, tmp_path):
     path = tmp_path / 'm.tflite'
     path.write_bytes(conv_dw_fc_model())
     report = inspect_json(path)
-    arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).plan_bytes))'
+    arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).arena_bytes))'
                     % str(path))
     assert report['totals']['arena_bytes'] == arena
 
@@ -234,7 +234,7 @@ def test_inspect_arena_equals_device_arena_on_corpus(name, zoo, mp):
     assert report['totals']['ops'] == len(report['ops']) > 0
     if not report['supported']:
         pytest.skip('tinyml cannot run %s: %s' % (name, report['unsupported'][0]['reason']))
-    arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).plan_bytes))'
+    arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).arena_bytes))'
                     % str(path), heapsize=64 << 20)
     assert report['totals']['arena_bytes'] == arena
 
@@ -245,7 +245,7 @@ def test_measured_ram_need_covers_model_arena_and_runtime(tmp_path, mp):
     path = tmp_path / 'm.tflite'
     path.write_bytes(conv_dw_fc_model())
     measured = fit.measure_heap(str(path), 'python')
-    arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).plan_bytes))'
+    arena = mp.json('import tinyml, json; print(json.dumps(tinyml.load(%r).arena_bytes))'
                     % str(path))
     assert measured['model_bytes'] == len(path.read_bytes())
     assert measured['total'] > measured['model_bytes'] + arena + measured['runtime']

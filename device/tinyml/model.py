@@ -93,6 +93,7 @@ class Model:
         self._offsets = None
         self._arena = None
         self._state = None
+        self._kernel_scratch = None
         self._state_offsets = {}
         self._state_fills = ()
         _validate(graph)
@@ -168,15 +169,12 @@ class Model:
         size, buffers = self._stored_plan(scratch) or \
             planner.plan(self.graph, self._aliases, scratch)
         # the kernels' own scratch (backend- and arch-dependent, so outside the plan a .tmdl
-        # stores): one region after the planned tensors, shared by the kernel calls, which
-        # run one at a time
+        # stores and the block load reserves for the arena): one buffer beside the arena,
+        # shared by the kernel calls, which run one at a time
         kernel_scratch = 0
         for op, nbytes, bind in steps:
             kernel_scratch = max(kernel_scratch, getattr(bind, 'kernel_scratch', 0))
-        self.plan_bytes = size
         self.kernel_scratch_bytes = kernel_scratch
-        if kernel_scratch:
-            size = _aligned(size) + kernel_scratch
         if size > MAX_ARENA:
             raise ModelError('Model: arena of %d bytes is too large' % size)
         self.arena_bytes = size
@@ -212,8 +210,10 @@ class Model:
         try:
             self._arena = compat.new_arena(size)
             self._state = compat.new_arena(state)
+            self._kernel_scratch = bytearray(kernel_scratch) if kernel_scratch else None
         except MemoryError:
-            raise MemoryError('arena of %d + %d bytes does not fit in memory' % (size, state))
+            raise MemoryError('arena of %d + %d + %d bytes does not fit in memory'
+                              % (size, state, kernel_scratch))
         _fill_state(self._state, self._state_fills)
 
     def _stored_plan(self, scratch):
@@ -226,10 +226,9 @@ class Model:
         """Each op's run step: a kernel step (fn, out, a, b, p), a run() callable, or a list
         of those (an op of several kernel calls)."""
         bound = []
-        size = self.kernel_scratch_bytes
         kernel_scratch = None
-        if size:
-            kernel_scratch = compat.byte_view(self._arena, self.arena_bytes - size, size, True)
+        if self._kernel_scratch is not None:
+            kernel_scratch = memoryview(self._kernel_scratch)
         for op, nbytes, bind in steps:
             if bind is None:
                 continue

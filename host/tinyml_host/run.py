@@ -140,7 +140,7 @@ def latency_summary(result):
     if result.get('arena') is not None:
         scratch = result.get('kernel_scratch')
         pairs.append(('arena', fmt_bytes(result['arena']) +
-                      (' (%s kernel scratch)' % fmt_bytes(scratch) if scratch else '')))
+                      (' + %s kernel scratch' % fmt_bytes(scratch) if scratch else '')))
     pairs.append(('invoke', '%s median, %s min over %d run%s'
                   % (fmt_us(times[len(times) // 2]), fmt_us(times[0]), len(times),
                      's' if len(times) > 1 else '')))

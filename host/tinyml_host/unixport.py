@@ -43,7 +43,6 @@ for r in range(%(repeat)d):
                 f.write(bytes(m.get_output(j)))
 print(json.dumps({'load_us': time.ticks_diff(t1, t0), 'heap': heap, 'times': times,
                   'arena': getattr(m, 'arena_bytes', None),
-                  'plan': getattr(m, 'plan_bytes', None),
                   'kernel_scratch': getattr(m, 'kernel_scratch_bytes', 0),
                   'backend': tinyml.backend}))
 '''

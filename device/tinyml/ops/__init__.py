@@ -57,7 +57,7 @@ class KernelStep:
     Model._steps), which the native backend's run_steps calls without a Python frame per op.
 
     kernel_scratch: bytes of scratch the kernel asks for (kernel_scratch below); Model then
-    appends its kernel scratch region to the step: (fn, out, a, b, p, scratch)."""
+    appends its kernel scratch buffer to the step: (fn, out, a, b, p, scratch)."""
 
     def __init__(self, make, kernel_scratch=0):
         self.step = make
@@ -70,8 +70,8 @@ class KernelStep:
 def kernel_scratch(m, fn, p):
     """Bytes of scratch the backend's kernel fn needs with parameter block p (native conv,
     depthwise, fully connected and the whole-op LSTM/SVDF kernels; else 0). It depends on
-    the backend and the board's arch, so it is not part of the memory plan: Model keeps one
-    region after the planned arena for it, as large as the largest request."""
+    the backend and the board's arch, so it is not part of the memory plan: Model allocates
+    one buffer beside the arena for it, as large as the largest request."""
     sizer = getattr(m.kernels, 'scratch_bytes', None)
     return sizer(fn, p) if sizer is not None else 0
 
