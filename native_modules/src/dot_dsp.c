@@ -56,6 +56,19 @@ __attribute__((naked)) void tk_dot_2x2_dsp(int32_t *acc, const void *cols, const
         "pop {r4-r11, pc}\n");
 }
 
+/* end of a row pair of tk_dot_2x2n_dsp / _w16_dsp (r0 = the job): its four accumulators
+   stored at job->acc, which advances; the next pair while job->pairs counts down */
+#define TK_MAT_PAIR_DONE \
+    "ldr lr, [r0, #16]\n" \
+    "stm lr!, {r1, r2, r3, r4}\n" \
+    "str lr, [r0, #16]\n" \
+    "ldr lr, [r0, #20]\n" \
+    "subs lr, lr, #1\n" \
+    "str lr, [r0, #20]\n" \
+    "bne 1b\n" \
+    "pop {r0}\n" \
+    "pop {r4-r11, pc}\n"
+
 /* tk_dot_2x2_dsp over job->pairs consecutive row pairs (dot.h), four groups per loop pass
    entered by the group count mod 4; per pair the accumulators start at the rows' biases and
    end in job->acc. [sp] = job. */
@@ -101,15 +114,7 @@ __attribute__((naked)) void tk_dot_2x2n_dsp(tk_mat_job_t *job) {
         "bne 2b\n"
         "9:\n"
         "ldr r0, [sp]\n"
-        "ldr lr, [r0, #16]\n"
-        "stm lr!, {r1, r2, r3, r4}\n"
-        "str lr, [r0, #16]\n"
-        "ldr lr, [r0, #20]\n"
-        "subs lr, lr, #1\n"
-        "str lr, [r0, #20]\n"
-        "bne 1b\n"
-        "pop {r0}\n"
-        "pop {r4-r11, pc}\n");
+        TK_MAT_PAIR_DONE);
 }
 
 /* tk_dot_2x2n_dsp over rows unpacked beforehand (tk_unpack_rows_dsp: per group the words
@@ -158,15 +163,7 @@ __attribute__((naked)) void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job) {
         "9:\n"
         "ldr r0, [sp]\n"
         "str r7, [r0, #4]\n"       /* next pair's row a */
-        "ldr lr, [r0, #16]\n"
-        "stm lr!, {r1, r2, r3, r4}\n"
-        "str lr, [r0, #16]\n"
-        "ldr lr, [r0, #20]\n"
-        "subs lr, lr, #1\n"
-        "str lr, [r0, #20]\n"
-        "bne 1b\n"
-        "pop {r0}\n"
-        "pop {r4-r11, pc}\n");
+        TK_MAT_PAIR_DONE);
 }
 
 /* Columns times rows in blocks of one column and four rows ("quads"), requantized in place:
