@@ -2,7 +2,7 @@
 MOD = tinyml_kernels
 OUT = build/$(ARCH)/$(MOD).mpy
 BUILD = build/$(ARCH)/obj
-SRC = src/binding.c src/dot_dsp.c src/conv.c src/depthwise.c src/fully_connected.c src/pool.c \
+SRC = src/binding.c src/dot_dsp.c src/quads.c src/conv.c src/depthwise.c src/fully_connected.c src/pool.c \
       src/softmax.c src/eltwise.c src/dsp.c src/rnn.c src/copy.c src/requant_kernels.c src/float_kernels.c \
       src/signal.c src/eltwise32.c
 HEADERS = $(wildcard src/*.h)

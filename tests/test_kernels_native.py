@@ -57,7 +57,10 @@ while pos < len(cases):
     b = cases[pos:pos + lb]; pos += (lb + 3) & ~3
     b = array(tcode, b)
     out = array(tcode if name != 'softmax_s8' else ('b' if p[5] == 8 else 'h'), bytes(lo))
-    getattr(N, name)(out, a, b if lb else None, p)
+    fn = getattr(N, name)
+    if name == 'fully_connected_s8_packed':     # packed as Model packs at load, if it is
+        fn, b = N.pack_weights(N.fully_connected_s8, p, b) or (N.fully_connected_s8, b)
+    fn(out, a, b if lb else None, p)
     out_f.write(bytes(out) + bytes(-lo %% 4))
     n += 1
 out_f.close()
@@ -70,6 +73,7 @@ MODULE_NAMES = {
     'depthwise_s8': ('depthwise_s8', 'b'), 'depthwise_s8_ref': ('_depthwise_s8_ref', 'b'),
     'fully_connected_s8': ('fully_connected_s8', 'b'),
     'fully_connected_s8_ref': ('_fully_connected_s8_ref', 'b'),
+    'fully_connected_s8_packed': ('fully_connected_s8_packed', 'b'),
     'avgpool_s8': ('avgpool_s8', 'b'), 'avgpool_s16': ('avgpool_s16', 'h'),
     'maxpool_s8': ('maxpool_s8', 'b'), 'maxpool_s16': ('maxpool_s16', 'h'),
     'softmax_s8': ('softmax_s8', 'b'), 'add_int8': ('add_int8', 'b'),

@@ -171,10 +171,12 @@ class Model:
         # the kernels' own scratch (backend- and arch-dependent, so outside the plan a .tmdl
         # stores and the block load reserves for the arena): one buffer beside the arena,
         # shared by the kernel calls, which run one at a time
-        kernel_scratch = 0
+        kernel_scratch = packed = 0
         for op, nbytes, bind in steps:
             kernel_scratch = max(kernel_scratch, getattr(bind, 'kernel_scratch', 0))
+            packed += getattr(bind, 'packed_bytes', 0)
         self.kernel_scratch_bytes = kernel_scratch
+        self.packed_weights_bytes = packed
         if size > MAX_ARENA:
             raise ModelError('Model: arena of %d bytes is too large' % size)
         self.arena_bytes = size

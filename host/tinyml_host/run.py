@@ -138,9 +138,10 @@ def latency_summary(result):
              ('load', fmt_us(result['load_us'])),
              ('model heap', fmt_bytes(result['heap']))]
     if result.get('arena') is not None:
-        scratch = result.get('kernel_scratch')
+        scratch, packed = result.get('kernel_scratch'), result.get('packed_weights')
         pairs.append(('arena', fmt_bytes(result['arena']) +
-                      (' + %s kernel scratch' % fmt_bytes(scratch) if scratch else '')))
+                      (' + %s kernel scratch' % fmt_bytes(scratch) if scratch else '') +
+                      (' + %s packed weights' % fmt_bytes(packed) if packed else '')))
     pairs.append(('invoke', '%s median, %s min over %d run%s'
                   % (fmt_us(times[len(times) // 2]), fmt_us(times[0]), len(times),
                      's' if len(times) > 1 else '')))

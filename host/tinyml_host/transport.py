@@ -240,6 +240,7 @@ print(binascii.b2a_base64(_out).decode().strip())
 print(json.dumps({'load_us': time.ticks_diff(_t1, _t0), 'heap': _heap, 'times': _times,
                   'arena': getattr(_m, 'arena_bytes', None),
                   'kernel_scratch': getattr(_m, 'kernel_scratch_bytes', 0),
+                  'packed_weights': getattr(_m, 'packed_weights_bytes', 0),
                   'backend': tinyml.backend}))
 del _m, _out
 """

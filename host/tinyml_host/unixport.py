@@ -44,6 +44,7 @@ for r in range(%(repeat)d):
 print(json.dumps({'load_us': time.ticks_diff(t1, t0), 'heap': heap, 'times': times,
                   'arena': getattr(m, 'arena_bytes', None),
                   'kernel_scratch': getattr(m, 'kernel_scratch_bytes', 0),
+                  'packed_weights': getattr(m, 'packed_weights_bytes', 0),
                   'backend': tinyml.backend}))
 '''
 

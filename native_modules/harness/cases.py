@@ -12,7 +12,7 @@ KERNEL_IDS = {
     'conv_s8': 0, 'conv_s8_ref': 1, 'depthwise_s8': 2, 'depthwise_s8_ref': 3,
     'fully_connected_s8': 4, 'fully_connected_s8_ref': 5, 'avgpool_s8': 6, 'avgpool_s16': 7,
     'maxpool_s8': 8, 'maxpool_s16': 9, 'softmax_s8': 10, 'add_int8': 11, 'mul_int8': 12,
-    'mul_int16': 13,
+    'mul_int16': 13, 'fully_connected_s8_packed': 14,
 }
 
 
@@ -26,7 +26,7 @@ class Case:
 
     def python_name(self):
         """The python kernel with these semantics."""
-        return self.kernel.replace('_ref', '')
+        return self.kernel.replace('_ref', '').replace('_packed', '')
 
 
 def _i8(rng, n):
@@ -244,7 +244,7 @@ def mul_case(rng, kernel='mul_int8'):
 GENERATORS = {
     'conv_s8': conv_case, 'conv_s8_ref': conv_case, 'depthwise_s8': depthwise_case,
     'depthwise_s8_ref': depthwise_case, 'fully_connected_s8': fc_case,
-    'fully_connected_s8_ref': fc_case, 'avgpool_s8': pool_case, 'avgpool_s16': pool_case,
+    'fully_connected_s8_ref': fc_case, 'fully_connected_s8_packed': fc_case, 'avgpool_s8': pool_case, 'avgpool_s16': pool_case,
     'maxpool_s8': pool_case, 'maxpool_s16': pool_case, 'softmax_s8': softmax_case,
     'add_int8': add_case, 'mul_int8': mul_case, 'mul_int16': mul_case,
 }

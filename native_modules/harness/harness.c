@@ -15,7 +15,7 @@
 
 enum {
     K_CONV, K_CONV_REF, K_DW, K_DW_REF, K_FC, K_FC_REF, K_AVGPOOL8, K_AVGPOOL16,
-    K_MAXPOOL8, K_MAXPOOL16, K_SOFTMAX, K_ADD8, K_MUL8, K_MUL16
+    K_MAXPOOL8, K_MAXPOOL16, K_SOFTMAX, K_ADD8, K_MUL8, K_MUL16, K_FC_PACKED
 };
 
 volatile uint32_t tk_marker_sink;
@@ -39,6 +39,8 @@ static int run(uint32_t kernel, int8_t *out, const int8_t *a, const int8_t *b, c
         case K_DW_REF: tk_depthwise_s8_ref(out, a, b, p); return 0;
         case K_FC: tk_fully_connected_s8(out, a, b, p, scratch); return 0;
         case K_FC_REF: tk_fully_connected_s8_ref(out, a, b, p); return 0;
+        case K_FC_PACKED: tk_fully_connected_s8_packed(out, a, (const int32_t *)b, p, scratch);
+            return 0;
         case K_AVGPOOL8: return tk_avgpool(out, a, p, 1);
         case K_AVGPOOL16: return tk_avgpool(out, a, p, 2);
         case K_MAXPOOL8: tk_maxpool(out, a, p, 1); return 0;
@@ -61,7 +63,27 @@ static size_t scratch_bytes(uint32_t kernel, const int32_t *p) {
     if (kernel == K_FC) {
         return tk_fully_connected_s8_scratch(p);
     }
+    if (kernel == K_FC_PACKED) {
+        return tk_fully_connected_s8_packed_scratch(p);
+    }
     return 0;
+}
+
+/* K_FC_PACKED: the weights b laid out as the model does at load (not counted), or, where the
+   arch or layer has no such form, K_FC as the model then calls it */
+static uint32_t pack_weights(uint32_t kernel, int8_t **b, const int32_t *p) {
+    if (kernel != K_FC_PACKED) {
+        return kernel;
+    }
+    size_t n = tk_fully_connected_s8_packed_bytes(p);
+    if (n == 0) {
+        return K_FC;
+    }
+    int32_t *stream = malloc(n);
+    tk_fully_connected_s8_pack(stream, *b, p);
+    free(*b);
+    *b = (int8_t *)stream;
+    return kernel;
 }
 
 int main(int argc, char **argv) {
@@ -89,11 +111,12 @@ int main(int argc, char **argv) {
         pos += pad4(h[3]);
         memcpy(b, data + pos, h[4]);
         pos += pad4(h[4]);
-        size_t ns = scratch_bytes(h[0], p);
+        uint32_t kernel = pack_weights(h[0], &b, p);
+        size_t ns = scratch_bytes(kernel, p);
         void *scratch = ns ? malloc(ns) : NULL;
         memset(out, 0x55, h[2]);
         tk_mark_begin(h[0]);
-        int rc = run(h[0], out, a, h[4] ? b : NULL, p, scratch);
+        int rc = run(kernel, out, a, h[4] ? b : NULL, p, scratch);
         tk_mark_end(h[0]);
         if (rc != 0) {
             fprintf(stderr, "harness: case %d kernel %u failed (%d)\n", cases, (unsigned)h[0], rc);

@@ -10,7 +10,7 @@ import cases as C
 import qemu as Q
 
 REF = {'conv_s8': 'conv_s8_ref', 'depthwise_s8': 'depthwise_s8_ref',
-       'fully_connected_s8': 'fully_connected_s8_ref'}
+       'fully_connected_s8_packed': 'fully_connected_s8_ref'}
 
 # label, kind, shape (see cases.py), padding
 MICRO = [
@@ -32,7 +32,7 @@ def _case(rng, kind, shape, padding, variant):
         c = C.depthwise_case(rng, 'depthwise_s8', shape=shape, padding=padding)
         macs = c.out_items * shape[5] * shape[6]
     else:
-        c = C.fc_case(rng, 'fully_connected_s8', shape=shape)
+        c = C.fc_case(rng, 'fully_connected_s8_packed', shape=shape)   # as Model calls it
         macs = c.out_items * shape[1]
     if variant == 'ref':
         c.kernel = REF[c.kernel]
@@ -60,7 +60,8 @@ def kws_cases():
         layers.append(('conv 1x1 #%d' % (i + 1),
                        C.conv_case(rng, shape=(1, 25, 5, 64, 64, 1, 1, 1, 1), padding='SAME')))
     layers.append(('average pool 25x5', C.pool_case(rng, 'avgpool_s8', shape=(25, 5, 64, 25, 5, 1))))
-    layers.append(('fully connected 64 -> 12', C.fc_case(rng, shape=(1, 64, 12))))
+    layers.append(('fully connected 64 -> 12',
+                   C.fc_case(rng, 'fully_connected_s8_packed', shape=(1, 64, 12))))
     layers.append(('softmax 12', C.softmax_case(rng, bits=8, shape=(1, 12))))
     return layers
 

@@ -18,8 +18,9 @@ SRC = HERE.parent / "src"
 FLAGS = {"cortex-m0": ["-mthumb", "-mcpu=cortex-m0"],
          "cortex-m4": ["-mthumb", "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
          "cortex-m7": ["-mthumb", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"]}
-SOURCES = ("dot_dsp.c", "conv.c", "depthwise.c", "fully_connected.c")
-ENTRIES = ("tk_conv_s8", "tk_depthwise_s8", "tk_fully_connected_s8")
+SOURCES = ("dot_dsp.c", "quads.c", "conv.c", "depthwise.c", "fully_connected.c")
+ENTRIES = ("tk_conv_s8", "tk_depthwise_s8", "tk_fully_connected_s8",
+           "tk_fully_connected_s8_packed")
 
 
 def _naked_frames(obj):
@@ -74,4 +75,4 @@ def usage(cpu):
 if __name__ == "__main__":
     for cpu in sys.argv[1:] or ("cortex-m0", "cortex-m4"):
         for entry, n in usage(cpu).items():
-            print("%-10s %-24s %5d bytes" % (cpu, entry, n))
+            print("%-10s %-30s %5d bytes" % (cpu, entry, n))

@@ -24,6 +24,7 @@ static const mp_obj_fun_builtin_var_t depthwise_s8_obj;
 static const mp_obj_fun_builtin_var_t depthwise_s8_ref_obj;
 static const mp_obj_fun_builtin_var_t fully_connected_s8_obj;
 static const mp_obj_fun_builtin_var_t fully_connected_s8_ref_obj;
+static const mp_obj_fun_builtin_var_t fully_connected_s8_packed_obj;
 static const mp_obj_fun_builtin_var_t avgpool_s8_obj;
 static const mp_obj_fun_builtin_var_t maxpool_s8_obj;
 static const mp_obj_fun_builtin_var_t softmax_s8_obj;
@@ -85,6 +86,7 @@ static const mp_obj_fun_builtin_var_t binary_float_obj;
 /* steps */
 static const mp_obj_fun_builtin_fixed_t run_steps_obj;
 static const mp_obj_fun_builtin_fixed_t scratch_bytes_obj;
+static const mp_obj_fun_builtin_fixed_t pack_weights_obj;
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -95,6 +97,8 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_conv_s8, MP_OBJ_FROM_PTR(&conv_s8_obj));
     mp_store_global(MP_QSTR_depthwise_s8, MP_OBJ_FROM_PTR(&depthwise_s8_obj));
     mp_store_global(MP_QSTR_fully_connected_s8, MP_OBJ_FROM_PTR(&fully_connected_s8_obj));
+    mp_store_global(MP_QSTR_fully_connected_s8_packed,
+                    MP_OBJ_FROM_PTR(&fully_connected_s8_packed_obj));
     mp_store_global(MP_QSTR_avgpool_s8, MP_OBJ_FROM_PTR(&avgpool_s8_obj));
     mp_store_global(MP_QSTR_maxpool_s8, MP_OBJ_FROM_PTR(&maxpool_s8_obj));
     mp_store_global(MP_QSTR_avgpool_s16, MP_OBJ_FROM_PTR(&avgpool_s8_obj));   /* by typecode */
@@ -160,6 +164,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     /* steps */
     mp_store_global(MP_QSTR_run_steps, MP_OBJ_FROM_PTR(&run_steps_obj));
     mp_store_global(MP_QSTR_scratch_bytes, MP_OBJ_FROM_PTR(&scratch_bytes_obj));
+    mp_store_global(MP_QSTR_pack_weights, MP_OBJ_FROM_PTR(&pack_weights_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -430,6 +435,24 @@ static mp_obj_t fully_connected_s8_ref(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_s8_ref_obj, 4, 4,
                                            fully_connected_s8_ref);
+
+/* fully_connected_s8_packed(out, in, stream, p[, scratch]): stream from pack_weights */
+static mp_obj_t fully_connected_s8_packed(size_t n_args, const mp_obj_t *args) {
+    const int32_t *p = fc_s8_params(args[3]);
+    span_t out = get_span(args[0], 1), in = get_span(args[1], 0), stream = get_span(args[2], 0);
+    size_t n = tk_fully_connected_s8_stream_bytes(p);
+    check_out(out, mul_dims(p[FC_BATCHES], p[FC_OUT]));
+    check_in(in, mul_dims(p[FC_BATCHES], p[FC_IN]), MP_ERROR_TEXT("input shorter than p says"));
+    need(n != 0, MP_ERROR_TEXT("layer has no packed weights on this arch"));
+    check_in(stream, n, MP_ERROR_TEXT("packed weights shorter than p says"));
+    need(((uintptr_t)stream.buf & 3) == 0, MP_ERROR_TEXT("packed weights not 4-byte aligned"));
+    tk_fully_connected_s8_packed(out.buf, in.buf, stream.buf, p,
+                                 call_scratch(n_args, args, tk_fully_connected_s8_packed_scratch(p),
+                                              out.buf, out.len, in.buf, in.len));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fully_connected_s8_packed_obj, 4, 5,
+                                           fully_connected_s8_packed);
 
 /* ---------------------------------------------------------------- pooling */
 
@@ -1582,6 +1605,8 @@ static mp_obj_t scratch_bytes(mp_obj_t fn, mp_obj_t p_obj) {
         n = tk_depthwise_s8_scratch(conv_s8_params(p_obj, 1, &n_filter));
     } else if (f == &fully_connected_s8_obj) {
         n = tk_fully_connected_s8_scratch(fc_s8_params(p_obj));
+    } else if (f == &fully_connected_s8_packed_obj) {
+        n = tk_fully_connected_s8_packed_scratch(fc_s8_params(p_obj));
     } else if (f == &lstm_int_obj) {
         const int32_t *p = get_params(p_obj, &np);
         check_lstm_params(p, np);
@@ -1595,6 +1620,32 @@ static mp_obj_t scratch_bytes(mp_obj_t fn, mp_obj_t p_obj) {
     return mp_obj_new_int_from_uint(n);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(scratch_bytes_obj, scratch_bytes);
+
+/* pack_weights(fn, p, w): (fn', w') to call instead of fn(out, in, w, p) when the arch runs
+   the layer faster from weights laid out once (fully_connected_s8 small enough: the quads
+   stream, kernels.h), else None. Model calls it at load. */
+static mp_obj_t pack_weights(mp_obj_t fn, mp_obj_t p_obj, mp_obj_t w_obj) {
+    if (MP_OBJ_TO_PTR(fn) != &fully_connected_s8_obj) {
+        return mp_const_none;
+    }
+    const int32_t *p = fc_s8_params(p_obj);
+    span_t w = get_span(w_obj, 0);
+    check_in(w, mul_dims(p[FC_OUT], p[FC_IN]), MP_ERROR_TEXT("weights shorter than p says"));
+    size_t n = tk_fully_connected_s8_packed_bytes(p);
+    if (n == 0) {
+        return mp_const_none;
+    }
+    int32_t *stream = m_malloc(n);
+    if (stream == NULL) {
+        mp_raise_msg((mp_obj_type_t *)mp_load_global(MP_QSTR_MemoryError),
+                     "tinyml: no heap for packed weights");
+    }
+    tk_fully_connected_s8_pack(stream, w.buf, p);
+    mp_obj_t pair[2] = {MP_OBJ_FROM_PTR(&fully_connected_s8_packed_obj),
+                        mp_obj_new_bytearray_by_ref(n, stream)};
+    return mp_obj_new_tuple(2, pair);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(pack_weights_obj, pack_weights);
 
 /* One invoke's run steps walked in C (Model.invoke on this backend): a step is a tuple
    (fn, out, a, b, p), called as fn(out, a, b, p), or (fn, out, a, b, p, scratch), called as

@@ -161,3 +161,79 @@ void tk_fully_connected_s8(int8_t *out, const int8_t *in, const int8_t *w, const
     }
 #endif
 }
+
+/* Small layers take their weights as a quads stream (quads.h) built once, at load: no
+   widening of weights per call, requantization from the accumulators. FC_STREAM_MAX bounds
+   the RAM this costs beside the int8 weights (KWS's 64 -> 12 layer: 1776 bytes). */
+#define FC_STREAM_MAX 4096
+#define FC_QUADS (TK_DSP || TK_SSE2)
+
+size_t tk_fully_connected_s8_stream_bytes(const int32_t *p) {
+    int n_in = p[FC_IN], n_out = p[FC_OUT];
+    if (!FC_QUADS || n_in > FC_STREAM_MAX || n_out > FC_STREAM_MAX) {
+        return 0;
+    }
+    size_t bytes = 4 * (size_t)tk_quads_stream_words(n_out, fc_stride(n_in));
+    return bytes <= FC_STREAM_MAX ? bytes : 0;
+}
+
+size_t tk_fully_connected_s8_packed_bytes(const int32_t *p) {
+    int n_out = p[FC_OUT];
+    const int32_t *bias = p + FC_HDR;
+    int32_t offset = tk_quads_offset(p[FC_OUT_OFFSET], p[FC_ACT_MIN], p[FC_ACT_MAX]);
+    size_t bytes = tk_fully_connected_s8_stream_bytes(p);
+    return bytes && tk_mm_rq_fits(bias, bias + 2 * n_out, n_out, p[FC_IN], offset) ? bytes : 0;
+}
+
+void tk_fully_connected_s8_pack(int32_t *stream, const int8_t *w, const int32_t *p) {
+    int n_in = p[FC_IN], n_out = p[FC_OUT];
+    const int32_t *bias = p + FC_HDR;
+    tk_quads_stream(stream, w, n_in, n_in, fc_stride(n_in), bias, bias + n_out,
+                    bias + 2 * n_out, n_out, tk_quads_offset(p[FC_OUT_OFFSET], p[FC_ACT_MIN],
+                                                             p[FC_ACT_MAX]));
+}
+
+/* the packed column, then (outputs not in whole quads) a row's outputs in whole quads */
+size_t tk_fully_connected_s8_packed_scratch(const int32_t *p) {
+    return 2 * (size_t)fc_stride(p[FC_IN]) + (p[FC_OUT] % 4 ? (size_t)fc_stride(p[FC_OUT]) : 0);
+}
+
+/* one input row plus the offset as packed groups, the last one padded (its weights are 0) */
+static void fc_quads_col(uint32_t *col, const int8_t *x, int n, int32_t offset) {
+    int k4 = n & ~3;
+#if TK_DSP
+    tk_pack_run(col, x, k4, offset, 2);
+#else
+    for (int k = 0; k < k4; k += 4) {
+        col[k / 2] = tk_pack16(x[k] + offset, x[k + 2] + offset);
+        col[k / 2 + 1] = tk_pack16(x[k + 1] + offset, x[k + 3] + offset);
+    }
+#endif
+    if (k4 < n) {
+        int32_t t[4];
+        for (int j = 0; j < 4; j++) {
+            t[j] = k4 + j < n ? x[k4 + j] + offset : 0;
+        }
+        col[k4 / 2] = tk_pack16(t[0], t[2]);
+        col[k4 / 2 + 1] = tk_pack16(t[1], t[3]);
+    }
+}
+
+void tk_fully_connected_s8_packed(int8_t *out, const int8_t *in, const int32_t *stream,
+                                  const int32_t *p, void *scratch) {
+    int n_in = p[FC_IN], n_out = p[FC_OUT], K4 = fc_stride(n_in);
+    uint32_t *col = (uint32_t *)scratch;
+    int8_t *quads_out = (int8_t *)(col + K4 / 2);
+    tk_quads_job_t job = {col, col + K4 / 2, stream, stream + tk_quads_stream_words(n_out, K4),
+                          out, K4 / 4, {0, 0}};
+    int clamp = tk_quads_clamped(p[FC_ACT_MIN], p[FC_ACT_MAX]);
+    tk_clamp4(job.clamp, p[FC_ACT_MIN], p[FC_ACT_MAX]);
+    for (int b = 0; b < p[FC_BATCHES]; b++, in += n_in, out += n_out) {
+        fc_quads_col(col, in, n_in, p[FC_IN_OFFSET]);
+        job.out = n_out % 4 ? quads_out : out;
+        tk_quads_run(&job, clamp);
+        for (int o = 0; n_out % 4 && o < n_out; o++) {
+            out[o] = quads_out[o];
+        }
+    }
+}

@@ -28,6 +28,15 @@ size_t tk_fully_connected_s8_scratch(const int32_t *p);
 void tk_fully_connected_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p,
                            void *scratch);
 void tk_fully_connected_s8_ref(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p);
+/* the same with the weights laid out once (at load) as a stream of packed_bytes(p) bytes, 4-byte
+   aligned; packed_bytes is 0 where the arch or the layer has no such form. stream_bytes: the
+   stream's size whether or not the layer's requantization fits it (what the kernel reads) */
+size_t tk_fully_connected_s8_packed_bytes(const int32_t *p);
+size_t tk_fully_connected_s8_stream_bytes(const int32_t *p);
+void tk_fully_connected_s8_pack(int32_t *stream, const int8_t *w, const int32_t *p);
+size_t tk_fully_connected_s8_packed_scratch(const int32_t *p);
+void tk_fully_connected_s8_packed(int8_t *out, const int8_t *in, const int32_t *stream,
+                                  const int32_t *p, void *scratch);
 
 /* avgpool_s8 / maxpool_s8: POOL_HEADER (14 ints); elements are int8 or int16 (elem_size) */
 enum {

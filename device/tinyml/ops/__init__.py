@@ -57,11 +57,14 @@ class KernelStep:
     Model._steps), which the native backend's run_steps calls without a Python frame per op.
 
     kernel_scratch: bytes of scratch the kernel asks for (kernel_scratch below); Model then
-    appends its kernel scratch buffer to the step: (fn, out, a, b, p, scratch)."""
+    appends its kernel scratch buffer to the step: (fn, out, a, b, p, scratch).
+    packed_bytes: bytes of weights the backend laid out for itself at load (held by the step,
+    beside the model's own constants)."""
 
-    def __init__(self, make, kernel_scratch=0):
+    def __init__(self, make, kernel_scratch=0, packed_bytes=0):
         self.step = make
         self.kernel_scratch = kernel_scratch
+        self.packed_bytes = packed_bytes
 
     def __call__(self, scratch):
         return step_run(self.step(scratch))

@@ -165,13 +165,27 @@ class WeightsOf:
         self.index = index
 
 
+def packed_kernel(m, fn, params, weights):
+    """(fn', weights') when the backend runs the call faster from weights it lays out once
+    (pack_weights: the native fully connected layers small enough), else None."""
+    pack = getattr(m.kernels, 'pack_weights', None)
+    if pack is None:
+        return None
+    return pack(fn, params, m.view(weights.index) if isinstance(weights, WeightsOf) else weights)
+
+
 def binder(m, fn, out_i, in_i, weights, params):
     """prepare's result for an op that is the call fn(out, in, weights, params): no planned
-    scratch, and the KernelStep."""
+    scratch, and the KernelStep. Weights the backend packs are packed here, at load."""
+    packed = packed_kernel(m, fn, params, weights)
+    if packed is not None:
+        fn, weights = packed
+
     def make(scratch):
         b = m.view(weights.index) if isinstance(weights, WeightsOf) else weights
         return fn, m.view(out_i), m.view(in_i), b, params
-    return 0, KernelStep(make, kernel_scratch(m, fn, params))
+    return 0, KernelStep(make, kernel_scratch(m, fn, params),
+                         len(weights) if packed is not None else 0)
 
 
 def conv_geometry(op, in_t, w_t, out_t, k_h, k_w, dil_h, dil_w):
