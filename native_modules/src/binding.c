@@ -794,22 +794,16 @@ static mp_obj_t rnn_copy(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(rnn_copy_obj, 4, 4, rnn_copy);
 
-/* a typed rnn buffer: base, length in bytes, item size */
-typedef struct {
-    void *buf;
-    size_t len;
-    int elem;
-} rnn_buf_t;
-
-static rnn_buf_t rnn_buf(mp_obj_t o, int writable) {
-    rnn_buf_t r;
+/* a typed rnn buffer: base, length in bytes, item size (rnn_elem's) */
+static span_t rnn_buf(mp_obj_t o, int writable) {
+    span_t r;
     r.elem = rnn_elem(o, writable, &r.buf, &r.len);
     return r;
 }
 
 /* the svdf_feature block p of np words against its buffers */
-static void check_svdf_feature(const int32_t *p, size_t np, rnn_buf_t state, rnn_buf_t x,
-                               rnn_buf_t wf) {
+static void check_svdf_feature(const int32_t *p, size_t np, span_t state, span_t x,
+                               span_t wf) {
     need(np >= RSF_BIAS, MP_ERROR_TEXT("p length does not match the kernel"));
     check_dims(p, RSF_BATCHES, RSF_BATCHES, 0);
     check_dims(p, RSF_IN, RSF_MEMORY, 1);
@@ -832,7 +826,7 @@ static void check_svdf_feature(const int32_t *p, size_t np, rnn_buf_t state, rnn
 static mp_obj_t svdf_feature(size_t n_args, const mp_obj_t *args) {
     size_t np;
     const int32_t *p = get_params(args[3], &np);
-    rnn_buf_t state = rnn_buf(args[0], 1), x = rnn_buf(args[1], 0), wf = rnn_buf(args[2], 0);
+    span_t state = rnn_buf(args[0], 1), x = rnn_buf(args[1], 0), wf = rnn_buf(args[2], 0);
     check_svdf_feature(p, np, state, x, wf);
     tk_svdf_feature(state.buf, x.buf, wf.buf, p, state.elem,
                     get_scratch(tk_rnn_fc_scratch(p[RSF_IN])));
@@ -841,8 +835,8 @@ static mp_obj_t svdf_feature(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(svdf_feature_obj, 4, 4, svdf_feature);
 
 /* the svdf_time block p of np words against its buffers; returns n_unit */
-static int32_t check_svdf_time(const int32_t *p, size_t np, rnn_buf_t out, rnn_buf_t state,
-                               rnn_buf_t wt) {
+static int32_t check_svdf_time(const int32_t *p, size_t np, span_t out, span_t state,
+                               span_t wt) {
     need(np >= RST_BIAS, MP_ERROR_TEXT("p length does not match the kernel"));
     check_dims(p, RST_BATCHES, RST_BATCHES, 0);
     check_dims(p, RST_FILTERS, RST_RANK, 1);
@@ -868,7 +862,7 @@ static int32_t check_svdf_time(const int32_t *p, size_t np, rnn_buf_t out, rnn_b
 static mp_obj_t svdf_time(size_t n_args, const mp_obj_t *args) {
     size_t np;
     const int32_t *p = get_params(args[3], &np);
-    rnn_buf_t out = rnn_buf(args[0], 1), state = rnn_buf(args[1], 0), wt = rnn_buf(args[2], 0);
+    span_t out = rnn_buf(args[0], 1), state = rnn_buf(args[1], 0), wt = rnn_buf(args[2], 0);
     int32_t n_unit = check_svdf_time(p, np, out, state, wt);
     tk_svdf_time(out.buf, state.buf, wt.buf, p, n_unit, state.elem);
     return mp_const_none;
@@ -1167,9 +1161,9 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(dequantize_f32_obj, 4, 4, dequantize_
    (state, feature weights, time weights). Then lut_int8 and softmax_f32 (activation.h). */
 #include "activation.h"
 
-static rnn_buf_t fused_buf(mp_obj_t o, int writable, int elem, size_t min_len,
+static span_t fused_buf(mp_obj_t o, int writable, int elem, size_t min_len,
                            const char *what) {
-    rnn_buf_t r = rnn_buf(o, writable);
+    span_t r = rnn_buf(o, writable);
     need(r.elem == elem && r.len >= min_len, what);
     return r;
 }
@@ -1214,17 +1208,17 @@ static mp_obj_t lstm_int(size_t n_args, const mp_obj_t *args) {
     size_t n_in = p[RL_N_IN], n_cell = p[RL_N_CELL], batch = p[RL_BATCH];
     size_t seq = mul_dims(batch, p[RL_STEPS]), n_state = mul_dims(batch, n_cell);
     size_t rows = p[RL_TIME_MAJOR] ? batch : 1;
-    rnn_buf_t out = rnn_buf(args[0], 1);
+    span_t out = rnn_buf(args[0], 1);
     need(out.elem == elem && out.len == mul_dims(mul_dims(seq, n_cell), elem),
          MP_ERROR_TEXT("out length does not match p"));
-    rnn_buf_t x = fused_buf(args[1], 0, elem, mul_dims(mul_dims(seq, n_in), elem),
+    span_t x = fused_buf(args[1], 0, elem, mul_dims(mul_dims(seq, n_in), elem),
                             MP_ERROR_TEXT("x shorter than p says (or of the wrong type)"));
     mp_obj_t *b = fused_items(args[2], 11);
-    rnn_buf_t hidden = fused_buf(b[0], 1, elem, mul_dims(n_state, elem),
+    span_t hidden = fused_buf(b[0], 1, elem, mul_dims(n_state, elem),
                                  MP_ERROR_TEXT("hidden shorter than p says (or of the wrong type)"));
-    rnn_buf_t cell = fused_buf(b[1], 1, 2, mul_dims(n_state, 2),
+    span_t cell = fused_buf(b[1], 1, 2, mul_dims(n_state, 2),
                                MP_ERROR_TEXT("cell must be int16, batch * n_cell long"));
-    rnn_buf_t gates = fused_buf(b[2], 1, 2, mul_dims(mul_dims(4 * rows, n_cell), 2),
+    span_t gates = fused_buf(b[2], 1, 2, mul_dims(mul_dims(4 * rows, n_cell), 2),
                                 MP_ERROR_TEXT("gates must be int16, 4 * rows * n_cell long"));
     const int8_t *w[8];
     for (int g = 0; g < 8; g++) {
@@ -1246,8 +1240,8 @@ static mp_obj_t svdf_int(size_t n_args, const mp_obj_t *args) {
     size_t nf = RSF_BIAS + (size_t)p[RSF_FILTERS];
     need(np >= nf, MP_ERROR_TEXT("p too short"));
     mp_obj_t *b = fused_items(args[2], 3);
-    rnn_buf_t out = rnn_buf(args[0], 1), x = rnn_buf(args[1], 0);
-    rnn_buf_t state = rnn_buf(b[0], 1), wf = rnn_buf(b[1], 0), wt = rnn_buf(b[2], 0);
+    span_t out = rnn_buf(args[0], 1), x = rnn_buf(args[1], 0);
+    span_t state = rnn_buf(b[0], 1), wf = rnn_buf(b[1], 0), wt = rnn_buf(b[2], 0);
     check_svdf_feature(p, nf, state, x, wf);
     const int32_t *pt = p + nf;
     int32_t n_unit = check_svdf_time(pt, np - nf, out, state, wt);
