@@ -5,12 +5,14 @@
 * the binding: wrong lengths / shapes / parameter blocks raise ValueError, random parameter
   blocks never crash the interpreter.
 """
+import json
 import pathlib
 import random
 import subprocess
 import sys
 
 import pytest
+from array import array
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "native_modules"
@@ -252,8 +254,9 @@ import tinyml_kernels as N, random
 from array import array
 random.seed(%d)
 names = ('conv_s8', 'depthwise_s8', 'fully_connected_s8', 'avgpool_s8', 'maxpool_s8',
-         'softmax_s8', 'add_int8', 'mul_int8', 'mul_int16')
+         'softmax_s8', 'add_int8', 'mul_int8', 'mul_int16', 'fully_connected_s8_packed')
 heads = {'conv_s8': 20, 'depthwise_s8': 20, 'fully_connected_s8': 7, 'avgpool_s8': 14,
+         'fully_connected_s8_packed': 7,
          'maxpool_s8': 14, 'softmax_s8': 6, 'add_int8': 532, 'mul_int8': 22, 'mul_int16': 22}
 def val():
     r = random.random()
@@ -262,7 +265,7 @@ def val():
     if r < 0.8:
         return random.randint(-300, 300)
     return random.getrandbits(32) - (1 << 31)   # randint hangs on 2**32-wide ranges
-scratchy = ('conv_s8', 'depthwise_s8', 'fully_connected_s8')   # take a scratch argument
+scratchy = ('conv_s8', 'depthwise_s8', 'fully_connected_s8', 'fully_connected_s8_packed')
 ok = err = 0
 for i in range(%d):
     name = random.choice(names)
@@ -278,6 +281,11 @@ for i in range(%d):
     try:
         if name in scratchy:
             N.scratch_bytes(getattr(N, name), p)
+        if name == 'fully_connected_s8' and random.random() < 0.3:
+            r = N.pack_weights(N.fully_connected_s8, p, bufs[2])   # packs, or says no
+            if r is not None:
+                args[2] = r[1]
+                name = 'fully_connected_s8_packed'
         getattr(N, name)(*args)
         ok += 1
     except (ValueError, MemoryError):
@@ -290,6 +298,61 @@ print(ok, err)
 def test_binding_random_parameter_blocks_never_crash(mp, built, seed):
     ok, err = map(int, mp(FUZZ % (seed, 3000)).split()[-2:])
     assert ok + err == 3000 and err > 0
+
+
+NEAR_VALID = r"""
+import tinyml_kernels as N, random, json
+from array import array
+random.seed(%d)
+with open(%r) as f:
+    CASES = json.load(f)
+ok = err = 0
+for name, tc, p, la, lb, lo in CASES:
+    p = array('i', p)
+    sizes = [lo, la, lb]
+    r = random.random()
+    if r < 0.3:                                 # one parameter off
+        i = random.randrange(len(p))
+        p[i] = random.choice((p[i] + random.choice((-1, 1)), 0, -1, p[i] * 2, 1 << 20))
+    elif r < 0.5:                               # one buffer a little short or long
+        i = random.randrange(3)
+        sizes[i] = max(0, sizes[i] + random.choice((-2, -1, 1, 3)))
+    out, a, b = [array(tc, bytes(n)) for n in sizes]
+    args = [out, a, b if lb else None, p]
+    try:
+        fn = getattr(N, name)
+        if name == 'fully_connected_s8':
+            packed = N.pack_weights(fn, p, b)
+            if packed is not None:
+                fn, args[2] = packed
+        if name in ('conv_s8', 'depthwise_s8', 'fully_connected_s8'):
+            args.append(bytearray(N.scratch_bytes(fn, p)))
+        fn(*args)
+        ok += 1
+    except (ValueError, MemoryError):
+        err += 1
+print(ok, err)
+"""
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_binding_near_valid_calls_run_or_raise(mp, built, tmp_path, seed):
+    """Valid calls of every kernel (some fully connected ones packed first, as Model does),
+    half of them with one parameter or one buffer length off: each runs or raises ValueError,
+    never crashes."""
+    rng = random.Random(seed)
+    cases = []
+    for name in ('conv_s8', 'depthwise_s8', 'fully_connected_s8', 'avgpool_s8', 'maxpool_s8',
+                 'softmax_s8', 'add_int8', 'mul_int8'):
+        for _ in range(60):
+            c = C.GENERATORS[name](rng, name)
+            size = array(c.a.typecode).itemsize
+            cases.append((MODULE_NAMES[name][0], c.a.typecode, list(c.p), len(c.a) * size,
+                          len(c.b) * size if c.b is not None else 0, c.out_bytes()))
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(cases))
+    ok, err = map(int, mp(NEAR_VALID % (seed, str(path)), heapsize=16 << 20).split()[-2:])
+    assert ok + err == len(cases) and ok > len(cases) // 3 and err > len(cases) // 5
 
 
 @pytest.mark.parametrize("heap", [300000, 340000, 370000])
