@@ -10,6 +10,7 @@ import pathlib
 import random
 import subprocess
 import sys
+from array import array
 
 import pytest
 
@@ -290,3 +291,30 @@ def test_kernel_stack_use(cpu):
     its stack check does not see native frames: kernels keep large buffers in scratch."""
     use = stack.usage(cpu)
     assert max(use.values()) <= 640, use
+
+
+def pool_cases(rng):
+    """Average pools summed channels-inner: channel counts across POOL_CHUNK (64) with 1..3
+    left over (SXTAB16 groups of four on Armv7E-M, then single channels), windows of up to
+    256 pixels (int16 lanes) and over, clipped windows, int16 elements."""
+    cases = []
+    for shape in [(25, 5, 64, 25, 5, 1), (8, 8, 70, 8, 8, 1), (17, 16, 5, 17, 16, 1),
+                  (16, 16, 131, 16, 16, 1), (9, 9, 67, 3, 3, 2), (6, 7, 3, 2, 2, 2),
+                  (12, 10, 130, 5, 4, 3)]:
+        for kernel in ('avgpool_s8', 'avgpool_s16', 'maxpool_s8'):
+            c = C.pool_case(rng, kernel, shape=shape)
+            if kernel.endswith('16'):
+                c.a = array('h', [rng.randint(-32768, 32767) for _ in range(len(c.a))])
+                c.out_type = 'h'
+                c.p[12], c.p[13] = -32768, 32767
+            cases.append(c)
+    cases += [C.pool_case(rng, k) for k in ('avgpool_s8', 'avgpool_s16') for _ in range(30)]
+    return cases
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4"])
+def test_qemu_pools(built, tmp_path, cpu):
+    cases = pool_cases(random.Random(21))
+    arm = Q.run_cases(cpu, cases, tmp_path)
+    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
+    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
