@@ -18,9 +18,9 @@ SRC = HERE.parent / "src"
 FLAGS = {"cortex-m0": ["-mthumb", "-mcpu=cortex-m0"],
          "cortex-m4": ["-mthumb", "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
          "cortex-m7": ["-mthumb", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"]}
-SOURCES = ("dot_dsp.c", "quads.c", "conv.c", "depthwise.c", "fully_connected.c")
+SOURCES = ("dot_dsp.c", "quads.c", "conv.c", "depthwise.c", "fully_connected.c", "pool.c")
 ENTRIES = ("tk_conv_s8", "tk_depthwise_s8", "tk_fully_connected_s8",
-           "tk_fully_connected_s8_packed")
+           "tk_fully_connected_s8_packed", "tk_avgpool", "tk_maxpool")
 
 
 def _naked_frames(obj):
