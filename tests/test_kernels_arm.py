@@ -318,3 +318,29 @@ def test_qemu_pools(built, tmp_path, cpu):
     arm = Q.run_cases(cpu, cases, tmp_path)
     assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
     assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+
+
+def conv_3x3_one_channel_cases(rng):
+    """3x3 filters over one input channel (grayscale stems; depthwise 1 -> n runs as this
+    conv): tk_pack_3x3_dsp for windows inside the image and, clipped, from their window bytes
+    (input zero point in int8) or the generic column (not), strides, dilated rows, batches."""
+    cases = []
+    for shape, pad in [((1, 12, 11, 1, 8, 3, 3, 1, 1), 'SAME'), ((2, 13, 9, 1, 4, 3, 3, 2, 1), 'SAME'),
+                       ((1, 10, 10, 1, 12, 3, 3, 1, 1), 'VALID'), ((1, 11, 12, 1, 8, 3, 3, 1, 2), 'SAME'),
+                       ((1, 16, 16, 1, 16, 3, 3, 2, 1), 'VALID')]:
+        cases.append(C.conv_case(rng, shape=shape, padding=pad))
+    for shape in [(1, 12, 11, 1, 8, 3, 3, 2, 1), (1, 9, 9, 1, 4, 3, 3, 1, 1)]:
+        c = C.depthwise_case(rng, shape=shape, padding='SAME')
+        cases.append(c)
+    wide = C.conv_case(rng, shape=(1, 12, 11, 1, 8, 3, 3, 1, 1), padding='SAME')
+    wide.p[15] = 200                       # input zero point -200: not an int8 fill byte
+    return cases, [wide]
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
+def test_qemu_conv_3x3_one_channel(built, tmp_path, cpu):
+    cases, wide = conv_3x3_one_channel_cases(random.Random(22))
+    arm = Q.run_cases(cpu, cases + wide, tmp_path)
+    assert_same(cases + wide, arm, host_outputs(cases + wide, tmp_path), "%s vs x64 build" % cpu)
+    assert_same(cases, arm[:len(cases)], [C.expected(c, K) for c in cases],
+                "%s vs python kernels" % cpu)

@@ -532,8 +532,9 @@ typedef struct {
     tk_runs_geom_t g;           /* the input's row runs */
     tk_runs_geom_t g_win;       /* conv_window_bytes's */
     int ox_a, ox_b;             /* tk_inside_span */
-    int pack39;                 /* row-run windows of 3 x 9 inputs (RGB stems) */
-    int8_t fill;                /* the input zero point, if in int8 (3 x 9 windows) */
+    /* row-run windows of three runs of 3 or 9 inputs (one-channel or RGB 3x3 filters) */
+    void (*pack)(uint32_t *, uint32_t *, const int8_t *, const tk_runs_geom_t *);
+    int8_t fill;                /* the input zero point, if in int8 (such windows) */
 } conv_quads_t;
 
 /* columns from output pixel (oy, ox) on, at most `room`, packed at dst; returns how many */
@@ -545,16 +546,16 @@ static int conv_quads_cols(conv_cols_t *cc, const conv_quads_t *q, uint32_t *dst
     int rows_in = iy0 >= 0 && iy0 + (k_h - 1) * p[CV_DIL_H] < p[CV_IN_H];
     if (cc->runs && rows_in && ox >= q->ox_a && ox < q->ox_b) {
         const int8_t *x = cc->in_b + (iy0 * p[CV_IN_W] + ix0) * p[CV_IN_C];
-        if (q->pack39) {
+        if (q->pack) {
             n = q->ox_b - ox < room ? q->ox_b - ox : room;
-            tk_pack_3x9_dsp(dst, dst + n * cc->K / 2, x, &q->g);
+            q->pack(dst, dst + n * cc->K / 2, x, &q->g);
         } else {
             conv_runs_inside(dst, 2, x, q->g.row_stride, k_h, run & ~3, run & 3,
                              p[CV_IN_OFFSET], cc->col[1]);
         }
-    } else if (q->pack39 && q->fill + p[CV_IN_OFFSET] == 0) {
+    } else if (q->pack && q->fill + p[CV_IN_OFFSET] == 0) {
         conv_window_bytes((int8_t *)cc->col[0], cc, iy0, ix0, q->fill);
-        tk_pack_3x9_dsp(dst, dst + cc->K / 2, (const int8_t *)cc->col[0], &q->g_win);
+        q->pack(dst, dst + cc->K / 2, (const int8_t *)cc->col[0], &q->g_win);
     } else {
         cc->packed = dst;
         conv_column(cc, 0, oy, ox, 0);
@@ -570,8 +571,10 @@ static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int
     int clamp = conv_quads_clamp(p), cols_max = conv_quad_cols(p);
     uint32_t off2 = ((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u;
     conv_quads_t q = {{off2, p[CV_DIL_H] * p[CV_IN_W] * in_c, p[CV_STRIDE_W] * in_c},
-                      {off2, run, 0}, 0, 0, cc->runs && p[CV_K_H] == 3 && run == 9,
-                      (int8_t)-p[CV_IN_OFFSET]};
+                      {off2, run, 0}, 0, 0, NULL, (int8_t)-p[CV_IN_OFFSET]};
+    if (cc->runs && p[CV_K_H] == 3 && (run == 3 || run == 9)) {
+        q.pack = run == 3 ? tk_pack_3x3_dsp : tk_pack_3x9_dsp;
+    }
     tk_quads_job_t job = {cols, cols, stream, stream + conv_quads_words(p), out, cc->K / 4,
                           {0, 0}};
     tk_clamp4(job.clamp, p[CV_ACT_MIN], p[CV_ACT_MAX]);

@@ -196,6 +196,10 @@ typedef struct {
 } tk_runs_geom_t;
 void tk_pack_3x9_dsp(uint32_t *dst, uint32_t *dst_end, const int8_t *src,
                      const tk_runs_geom_t *g);
+/* the same for windows of three runs of three inputs (3x3 filters over one channel): 6 words
+   a column, the last one arbitrary (its weights are 0) */
+void tk_pack_3x3_dsp(uint32_t *dst, uint32_t *dst_end, const int8_t *src,
+                     const tk_runs_geom_t *g);
 
 /* requantization of such blocks (dot_dsp.c), tk_rq_s8 in assembler: pair j's acc (c0 r0,
    c0 r1, c1 r0, c1 r1) to out[2j], out[2j + 1] (column 0) and out[stride + 2j],

@@ -301,6 +301,37 @@ __attribute__((naked)) void tk_pack_3x9_dsp(uint32_t *dst, uint32_t *dst_end, co
         "pop {r4-r10, pc}\n");
 }
 
+/* packed columns (6 words each, from dst to dst_end) of windows of three runs of three
+   inputs, the first window at src: conv.c's row-run column (r0[0..3), r1[0..3), r2[0..3),
+   then 3 values whose weights are 0) plus the offset. r3 = off2, r7 = row stride, r11 = step:
+   20 instructions a column */
+__attribute__((naked)) void tk_pack_3x3_dsp(uint32_t *dst, uint32_t *dst_end, const int8_t *src,
+                                            const tk_runs_geom_t *g) {
+    __asm__ volatile (
+        "push {r4-r11, lr}\n"
+        "ldm r3, {r3, r7, r11}\n"
+        "1:\n"
+        "ldr r4, [r2]\n"               /* r0[0..3) and a byte not used */
+        "add lr, r2, r7\n"
+        "ldrb r5, [lr]\n"
+        "bfi r4, r5, #24, #8\n"        /* r0[0..3), r1[0] */
+        "ldrh r5, [lr, #1]\n"
+        "add lr, lr, r7\n"
+        "ldrh r6, [lr]\n"
+        "orr r5, r5, r6, lsl #16\n"    /* r1[1..3), r2[0..2) */
+        "ldrb r9, [lr, #2]\n"          /* r2[2] */
+        "sxtab16 r6, r3, r5\n"
+        "sxtab16 r8, r3, r5, ror #8\n"
+        "sxtab16 r5, r3, r4, ror #8\n"
+        "sxtab16 r4, r3, r4\n"
+        "sxtab16 r9, r3, r9\n"
+        "stm r0!, {r4, r5, r6, r8, r9, r10}\n"   /* r10: the last word's weights are 0 */
+        "add r2, r2, r11\n"
+        "cmp r0, r1\n"
+        "bne 1b\n"
+        "pop {r4-r11, pc}\n");
+}
+
 /* out_offset + clamp of lr (r5..r7 = out_offset, act_min, act_max), then STORE */
 #define TK_RQ_CLAMP(STORE) \
     "add lr, lr, r5\n" \
