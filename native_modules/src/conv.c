@@ -544,7 +544,11 @@ static int conv_quads_cols(conv_cols_t *cc, const conv_quads_t *q, uint32_t *dst
     int k_h = p[CV_K_H], run = p[CV_K_W] * p[CV_IN_C], n = 1;
     int iy0 = oy * p[CV_STRIDE_H] - p[CV_PAD_TOP], ix0 = ox * p[CV_STRIDE_W] - p[CV_PAD_LEFT];
     int rows_in = iy0 >= 0 && iy0 + (k_h - 1) * p[CV_DIL_H] < p[CV_IN_H];
-    if (cc->runs && rows_in && ox >= q->ox_a && ox < q->ox_b) {
+    if (cc->is_1x1 && p[CV_STRIDE_W] == 1) {        /* the row's pixels: one run of inputs */
+        n = p[CV_OUT_W] - ox < room ? p[CV_OUT_W] - ox : room;
+        tk_pack_run(dst, cc->in_b + (iy0 * p[CV_IN_W] + ox) * cc->K, n * cc->K,
+                    p[CV_IN_OFFSET], 2);
+    } else if (cc->runs && rows_in && ox >= q->ox_a && ox < q->ox_b) {
         const int8_t *x = cc->in_b + (iy0 * p[CV_IN_W] + ix0) * p[CV_IN_C];
         if (q->pack) {
             n = q->ox_b - ox < room ? q->ox_b - ox : room;
