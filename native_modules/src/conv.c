@@ -97,13 +97,9 @@ static int conv_quad_cols(const int32_t *p) {
     return n < 1 ? 1 : (n > 16 ? 16 : n);
 }
 
-static int conv_quads_clamp(const int32_t *p) {
-    return p[CV_ACT_MIN] > -128 || p[CV_ACT_MAX] < 127;
-}
-
-/* the out_offset of the quads' constants (clamped: less act_min, see tk_clamp4) */
+/* the out_offset of the quads' constants (quads.h) */
 static int32_t conv_quads_offset(const int32_t *p) {
-    return p[CV_OUT_OFFSET] - (conv_quads_clamp(p) ? p[CV_ACT_MIN] : 0);
+    return tk_quads_offset(p[CV_OUT_OFFSET], p[CV_ACT_MIN], p[CV_ACT_MAX]);
 }
 
 static int conv_quads_ok(const int32_t *p) {
@@ -115,7 +111,7 @@ static int conv_quads_ok(const int32_t *p) {
 
 /* int32 words of the quads' stream (K padded to whole groups) */
 static int conv_quads_words(const int32_t *p) {
-    return p[CV_OUT_C] * (5 + col_stride(conv_depth(p)) / 2);
+    return tk_quads_stream_words(p[CV_OUT_C], col_stride(conv_depth(p)));
 }
 
 static int conv_runs_w_bytes(const int32_t *p) {
@@ -125,30 +121,6 @@ static int conv_runs_w_bytes(const int32_t *p) {
                + conv_quad_cols(p) * 2 * col_stride(conv_depth(p));
     }
     return (conv_runs_reorder(p) ? n : 0) + (conv_runs_w16(p) ? 2 * n : 0);
-}
-
-/* the quads' stream from filter rows w in column order (K: a multiple of 4) */
-static void conv_quads_stream(int32_t *s, const int8_t *w, const int32_t *p, int K) {
-    int out_c = p[CV_OUT_C];
-    int32_t out_offset = conv_quads_offset(p);
-    const int32_t *bias = p + CV_HDR, *mult = bias + out_c, *shift = mult + out_c;
-    for (int q = 0; q < out_c; q += 4) {
-        int f[4];
-        for (int j = 0; j < 4; j++) {
-            f[j] = tk_mm_rq_scale(shift[q + j]);
-            *s++ = bias[q + j] * f[j];
-        }
-        for (int k = 0; k < K; k += 4) {
-            for (int j = 0; j < 4; j++, s += 2) {
-                const int8_t *r = w + (q + j) * K + k;
-                s[0] = (int32_t)tk_pack16(r[0] * f[j], r[2] * f[j]);
-                s[1] = (int32_t)tk_pack16(r[1] * f[j], r[3] * f[j]);
-            }
-        }
-        for (int j = 0; j < 4; j++, s += 4) {
-            tk_mm_rq_words(s, mult[q + j], shift[q + j], out_offset);
-        }
-    }
 }
 
 static void conv_runs_weights(int8_t *wr, const int8_t *w, const int32_t *p) {
@@ -519,14 +491,6 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
 }
 
 #if TK_DSP
-static void conv_quads_call(const tk_quads_job_t *job, int clamp) {
-    if (clamp) {
-        tk_quads_clamp_dsp(job);
-    } else {
-        tk_quads_dsp(job);
-    }
-}
-
 /* conv_quads's column packing */
 typedef struct {
     tk_runs_geom_t g;           /* the input's row runs */
@@ -572,7 +536,7 @@ static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int
                        uint32_t *cols) {
     const int32_t *p = cc->p;
     int out_c = p[CV_OUT_C], in_c = p[CV_IN_C], run = p[CV_K_W] * in_c, n = 0;
-    int clamp = conv_quads_clamp(p), cols_max = conv_quad_cols(p);
+    int clamp = tk_quads_clamped(p[CV_ACT_MIN], p[CV_ACT_MAX]), cols_max = conv_quad_cols(p);
     uint32_t off2 = ((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u;
     conv_quads_t q = {{off2, p[CV_DIL_H] * p[CV_IN_W] * in_c, p[CV_STRIDE_W] * in_c},
                       {off2, run, 0}, 0, 0, NULL, (int8_t)-p[CV_IN_OFFSET]};
@@ -593,7 +557,7 @@ static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int
                 n += m;
                 if (n == cols_max) {
                     job.cols_end = cols + n * cc->K / 2;
-                    conv_quads_call(&job, clamp);
+                    tk_quads_run(&job, clamp);
                     job.out += n * out_c;
                     n = 0;
                 }
@@ -602,7 +566,7 @@ static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int
     }
     if (n) {
         job.cols_end = cols + n * cc->K / 2;
-        conv_quads_call(&job, clamp);
+        tk_quads_run(&job, clamp);
     }
 }
 #endif
@@ -645,7 +609,9 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
     }
     if (conv_quads_ok(p)) {
         int32_t *stream = (int32_t *)wr;
-        conv_quads_stream(stream, cc.w, p, cc.K);
+        const int32_t *bias = p + CV_HDR;
+        tk_quads_stream(stream, cc.w, cc.K, cc.K, cc.K, bias, bias + out_c, bias + 2 * out_c,
+                        out_c, conv_quads_offset(p));
         conv_quads(out, &cc, in, stream, (uint32_t *)(stream + conv_quads_words(p)));
         return;
     }

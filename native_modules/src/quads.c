@@ -1,33 +1,41 @@
 /* The quads' stream (quads.h) and, for archs without the DSP extension, its walk in C. */
 #include "dot.h"
 
-static int32_t quads_weight(const int8_t *r, int k, int i, int32_t f) {
-    return i < k ? r[i] * f : 0;
+/* four weights r[0..4) times f as the words (w0, w2), (w1, w3) */
+static void quads_group(int32_t *s, const int8_t *r, int32_t f) {
+    s[0] = (int32_t)tk_pack16(r[0] * f, r[2] * f);
+    s[1] = (int32_t)tk_pack16(r[1] * f, r[3] * f);
 }
 
 void tk_quads_stream(int32_t *s, const int8_t *w, int k, int ws, int K4, const int32_t *bias,
                      const int32_t *mult, const int32_t *shift, int n, int32_t out_offset) {
+    int k4 = k & ~3;
     for (int q = 0; q < n; q += 4) {
         int32_t f[4];
+        const int8_t *r[4];
         for (int j = 0; j < 4; j++) {
-            f[j] = q + j < n ? tk_mm_rq_scale(shift[q + j]) : 0;
+            f[j] = q + j < n ? tk_mm_rq_scale(shift[q + j]) : 0;    /* padding: 0 rows */
+            r[j] = w + (q + j < n ? q + j : 0) * ws;
             *s++ = f[j] ? bias[q + j] * f[j] : 0;
         }
-        for (int g = 0; g < K4; g += 4) {
+        int g = 0;
+        for (; g < k4; g += 4) {
             for (int j = 0; j < 4; j++, s += 2) {
-                const int8_t *r = w + (q + j < n ? q + j : 0) * ws;
-                s[0] = (int32_t)tk_pack16(quads_weight(r, k, g, f[j]),
-                                          quads_weight(r, k, g + 2, f[j]));
-                s[1] = (int32_t)tk_pack16(quads_weight(r, k, g + 1, f[j]),
-                                          quads_weight(r, k, g + 3, f[j]));
+                quads_group(s, r[j] + g, f[j]);
+            }
+        }
+        for (; g < K4; g += 4) {                /* the last weights, then zeros */
+            for (int j = 0; j < 4; j++, s += 2) {
+                int8_t t[4];
+                for (int i = 0; i < 4; i++) {
+                    t[i] = g + i < k ? r[j][g + i] : 0;
+                }
+                quads_group(s, t, f[j]);
             }
         }
         for (int j = 0; j < 4; j++, s += 4) {
-            if (q + j < n) {
-                tk_mm_rq_words(s, mult[q + j], shift[q + j], out_offset);
-            } else {
-                tk_mm_rq_words(s, 0, 0, out_offset);
-            }
+            tk_mm_rq_words(s, q + j < n ? mult[q + j] : 0, q + j < n ? shift[q + j] : 0,
+                           out_offset);
         }
     }
 }
