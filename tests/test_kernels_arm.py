@@ -344,3 +344,24 @@ def test_qemu_conv_3x3_one_channel(built, tmp_path, cpu):
     assert_same(cases + wide, arm, host_outputs(cases + wide, tmp_path), "%s vs x64 build" % cpu)
     assert_same(cases, arm[:len(cases)], [C.expected(c, K) for c in cases],
                 "%s vs python kernels" % cpu)
+
+
+def conv_quad_block_cases(rng):
+    """Quads over blocks of output channels (filters too large to unpack whole): 1x1 and
+    row-run (with and without reordered rows) filters, a last block shorter than the others,
+    clamped and full activation ranges, and too few pixels to block (the 2x2 path)."""
+    cases = []
+    for shape, pad in [((1, 6, 6, 128, 128, 1, 1, 1, 1), 'VALID'), ((1, 5, 4, 100, 48, 1, 1, 1, 1), 'SAME'),
+                       ((1, 6, 5, 32, 64, 3, 3, 1, 1), 'SAME'), ((1, 7, 6, 5, 96, 3, 3, 1, 1), 'SAME'),
+                       ((2, 4, 4, 64, 72, 1, 1, 1, 1), 'VALID'), ((1, 3, 3, 256, 64, 1, 1, 1, 1), 'VALID')]:
+        for _ in range(2):
+            cases.append(C.conv_case(rng, shape=shape, padding=pad))
+    return cases
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
+def test_qemu_conv_quad_blocks(built, tmp_path, cpu):
+    cases = conv_quad_block_cases(random.Random(23))
+    arm = Q.run_cases(cpu, cases, tmp_path)
+    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
+    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)

@@ -79,11 +79,14 @@ static int conv_runs_reorder(const int32_t *p) {
     return conv_runs_ok(p) && (p[CV_K_W] * p[CV_IN_C]) % 4 != 0 && pixels >= 8;
 }
 
-/* row-run columns, or 1x1 input runs of whole groups */
-static int conv_runs_w16(const int32_t *p) {
+/* row-run columns, or 1x1 input runs of whole groups, for enough pixels */
+static int conv_runs_shape(const int32_t *p) {
     int pixels = p[CV_BATCHES] * p[CV_OUT_H] * p[CV_OUT_W];
-    return (conv_runs_ok(p) || (conv_is_1x1(p) && conv_depth(p) % 4 == 0)) && pixels >= 8
-           && 2 * p[CV_OUT_C] * col_stride(conv_depth(p)) <= CONV_W16_MAX;
+    return (conv_runs_ok(p) || (conv_is_1x1(p) && conv_depth(p) % 4 == 0)) && pixels >= 8;
+}
+
+static int conv_runs_w16(const int32_t *p) {
+    return conv_runs_shape(p) && 2 * p[CV_OUT_C] * col_stride(conv_depth(p)) <= CONV_W16_MAX;
 }
 
 /* Quads (tk_quads_dsp): with the filter rows unpacked and the output channels a multiple of
@@ -102,16 +105,29 @@ static int32_t conv_quads_offset(const int32_t *p) {
     return tk_quads_offset(p[CV_OUT_OFFSET], p[CV_ACT_MIN], p[CV_ACT_MAX]);
 }
 
+/* output channels per quads stream: all when their rows unpacked fit CONV_W16_MAX, else (1x1
+   filters, whose columns are cheap to pack again per block, and pixels enough to pay for
+   each block's stream) the multiple of 4 that does; 0 when not even four rows fit */
+static int conv_quad_block(const int32_t *p) {
+    int quads = CONV_W16_MAX / (8 * col_stride(conv_depth(p)));
+    if (quads >= p[CV_OUT_C] / 4) {
+        return p[CV_OUT_C] & ~3;
+    }
+    return conv_is_1x1(p) && p[CV_BATCHES] * p[CV_OUT_H] * p[CV_OUT_W] >= 16 ? 4 * quads : 0;
+}
+
 static int conv_quads_ok(const int32_t *p) {
     int out_c = p[CV_OUT_C];
-    return out_c % 4 == 0 && conv_runs_w16(p)       /* K <= 1024: CONV_W16_MAX */
+    int reordered = conv_runs_reorder(p) ? out_c * col_stride(conv_depth(p)) : 0;
+    return out_c % 4 == 0 && conv_runs_shape(p) && conv_quad_block(p) >= 4
+           && reordered <= CONV_W16_MAX
            && tk_mm_rq_fits(p + CV_HDR, p + CV_HDR + 2 * out_c, out_c, conv_depth(p),
                             conv_quads_offset(p));
 }
 
-/* int32 words of the quads' stream (K padded to whole groups) */
+/* int32 words of a block's quads stream (K padded to whole groups) */
 static int conv_quads_words(const int32_t *p) {
-    return tk_quads_stream_words(p[CV_OUT_C], col_stride(conv_depth(p)));
+    return tk_quads_stream_words(conv_quad_block(p), col_stride(conv_depth(p)));
 }
 
 static int conv_runs_w_bytes(const int32_t *p) {
@@ -494,7 +510,6 @@ static void conv_single(int8_t *out, const conv_cols_t *cc, const int8_t *w) {
 /* conv_quads's column packing */
 typedef struct {
     tk_runs_geom_t g;           /* the input's row runs */
-    tk_runs_geom_t g_win;       /* conv_window_bytes's */
     int ox_a, ox_b;             /* tk_inside_span */
     /* row-run windows of three runs of 3 or 9 inputs (one-channel or RGB 3x3 filters) */
     void (*pack)(uint32_t *, uint32_t *, const int8_t *, const tk_runs_geom_t *);
@@ -523,7 +538,8 @@ static int conv_quads_cols(conv_cols_t *cc, const conv_quads_t *q, uint32_t *dst
         }
     } else if (q->pack && q->fill + p[CV_IN_OFFSET] == 0) {
         conv_window_bytes((int8_t *)cc->col[0], cc, iy0, ix0, q->fill);
-        q->pack(dst, dst + cc->K / 2, (const int8_t *)cc->col[0], &q->g_win);
+        tk_runs_geom_t g_win = {q->g.off2, run, 0};       /* conv_window_bytes's rows */
+        q->pack(dst, dst + cc->K / 2, (const int8_t *)cc->col[0], &g_win);
     } else {
         cc->packed = dst;
         conv_column(cc, 0, oy, ox, 0);
@@ -531,20 +547,21 @@ static int conv_quads_cols(conv_cols_t *cc, const conv_quads_t *q, uint32_t *dst
     return n;
 }
 
-/* every pixel by tk_quads_dsp, up to conv_quad_cols columns packed at cols per call */
+/* every pixel's n_ch channels of the stream (from out on, pixels out_c apart) by
+   tk_quads_dsp, up to conv_quad_cols columns packed at cols per call */
 static void conv_quads(int8_t *out, conv_cols_t *cc, const int8_t *in, const int32_t *stream,
-                       uint32_t *cols) {
+                       int n_ch, uint32_t *cols) {
     const int32_t *p = cc->p;
     int out_c = p[CV_OUT_C], in_c = p[CV_IN_C], run = p[CV_K_W] * in_c, n = 0;
     int clamp = tk_quads_clamped(p[CV_ACT_MIN], p[CV_ACT_MAX]), cols_max = conv_quad_cols(p);
     uint32_t off2 = ((uint32_t)p[CV_IN_OFFSET] & 0xFFFF) * 0x10001u;
-    conv_quads_t q = {{off2, p[CV_DIL_H] * p[CV_IN_W] * in_c, p[CV_STRIDE_W] * in_c},
-                      {off2, run, 0}, 0, 0, NULL, (int8_t)-p[CV_IN_OFFSET]};
+    conv_quads_t q = {{off2, p[CV_DIL_H] * p[CV_IN_W] * in_c, p[CV_STRIDE_W] * in_c}, 0, 0,
+                      NULL, (int8_t)-p[CV_IN_OFFSET]};
     if (cc->runs && p[CV_K_H] == 3 && (run == 3 || run == 9)) {
         q.pack = run == 3 ? tk_pack_3x3_dsp : tk_pack_3x9_dsp;
     }
-    tk_quads_job_t job = {cols, cols, stream, stream + conv_quads_words(p), out, cc->K / 4,
-                          {0, 0}};
+    tk_quads_job_t job = {cols, cols, stream, stream + tk_quads_stream_words(n_ch, cc->K), out,
+                          cc->K / 4, {0, 0}, out_c - n_ch};
     tk_clamp4(job.clamp, p[CV_ACT_MIN], p[CV_ACT_MAX]);
     tk_inside_span(p[CV_OUT_W], p[CV_IN_W], p[CV_K_W], p[CV_STRIDE_W], p[CV_PAD_LEFT], &q.ox_a,
                    &q.ox_b);
@@ -608,11 +625,16 @@ void tk_conv_s8(int8_t *out, const int8_t *in, const int8_t *w, const int32_t *p
         cc.K = col_stride(cc.K);
     }
     if (conv_quads_ok(p)) {
+        /* a block of channels at a time when their stream is too large in one piece */
         int32_t *stream = (int32_t *)wr;
         const int32_t *bias = p + CV_HDR;
-        tk_quads_stream(stream, cc.w, cc.K, cc.K, cc.K, bias, bias + out_c, bias + 2 * out_c,
-                        out_c, conv_quads_offset(p));
-        conv_quads(out, &cc, in, stream, (uint32_t *)(stream + conv_quads_words(p)));
+        int block = conv_quad_block(p);
+        for (int c0 = 0; c0 < out_c; c0 += block) {
+            int n = out_c - c0 < block ? out_c - c0 : block;
+            tk_quads_stream(stream, cc.w + c0 * cc.K, cc.K, cc.K, cc.K, bias + c0,
+                            bias + out_c + c0, bias + 2 * out_c + c0, n, conv_quads_offset(p));
+            conv_quads(out + c0, &cc, in, stream, n, (uint32_t *)(stream + conv_quads_words(p)));
+        }
         return;
     }
     if (conv_runs_w16(p)) {

@@ -206,19 +206,21 @@ __attribute__((naked)) void tk_dot_2x2n_w16_dsp(tk_mat_job_t *job) {
     "uadd8 " A ", " A ", " L "\n"
 
 /* frame: [sp] the group loop's entry (8 copies, entered by the group count mod 8), [sp, #4]
-   the pixel's column, [sp, #8] its end, [sp, #12] / [sp, #16] the stream and its end,
-   [sp, #20] the columns' end, [sp, #24] / [sp, #28] tk_clamp4. Per quad: 11 per group + 35
-   (clamped: + 4). */
+   the pixel's column, [sp, #8] its end, [sp, #12] / [sp, #16] the stream and out_skip,
+   [sp, #20] the columns' end, [sp, #24] / [sp, #28] tk_clamp4, [sp, #32] the stream's end.
+   Per quad: 11 per group + 35 (clamped: + 4). */
 #define TK_QUADS(NAME, SAT, PACK) \
 __attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
     __asm__ volatile ( \
         "push {r4-r11, lr}\n" \
-        "sub sp, sp, #32\n" \
+        "sub sp, sp, #40\n" \
         "ldm r0, {r1, r2, r3, r4, r5, r6, r7, r8}\n" \
+        "ldr r9, [r0, #32]\n" \
+        "strd r3, r9, [sp, #12]\n"     /* the stream, out_skip */ \
+        "str r4, [sp, #32]\n" \
         "strd r7, r8, [sp, #24]\n" \
         "add r9, r1, r6, lsl #3\n" \
         "strd r1, r9, [sp, #4]\n" \
-        "strd r3, r4, [sp, #12]\n" \
         "str r2, [sp, #20]\n" \
         "mov lr, r5\n" \
         "mov r1, r3\n" \
@@ -248,18 +250,19 @@ __attribute__((naked)) void NAME(const tk_quads_job_t *job) { \
         TK_MM_RQ(SAT, "r6", "r9", "r10", "r11", "r12") \
         PACK \
         "str r3, [lr], #4\n" \
-        "ldr r7, [sp, #16]\n" \
+        "ldr r7, [sp, #32]\n" \
         "cmp r1, r7\n" \
         "bne 1b\n" \
         "ldrd r0, r2, [sp, #4]\n"       /* next pixel: its column follows */ \
         "sub r7, r2, r0\n" \
         "add r7, r2, r7\n" \
         "strd r2, r7, [sp, #4]\n" \
-        "ldr r1, [sp, #12]\n" \
+        "ldrd r1, r7, [sp, #12]\n" \
+        "add lr, lr, r7\n"              /* out_skip */ \
         "ldr r7, [sp, #20]\n" \
         "cmp r2, r7\n" \
         "bne 1b\n" \
-        "add sp, sp, #32\n" \
+        "add sp, sp, #40\n" \
         "pop {r4-r11, pc}\n"); \
 }
 TK_QUADS(tk_quads_dsp, "ssat",

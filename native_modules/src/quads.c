@@ -100,7 +100,8 @@ void tk_quads_c(const tk_quads_job_t *job, int clamp) {
     int8_t *out = job->out;
     /* clamped: usat to [0, 255], the minimum with act_max - act_min, plus act_min */
     int32_t span = 255 - (int32_t)(job->clamp[0] & 0xFF), act_min = (int8_t)job->clamp[1];
-    for (const uint32_t *x = job->cols; x != job->cols_end; x += 2 * job->groups) {
+    for (const uint32_t *x = job->cols; x != job->cols_end; x += 2 * job->groups,
+         out += job->out_skip) {
         for (const int32_t *s = job->w; s != job->w_end;) {
             int32_t acc[4] = {s[0], s[1], s[2], s[3]};
             quads_acc(acc, s + 4, x, job->groups);

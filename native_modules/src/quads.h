@@ -63,7 +63,8 @@ static inline int tk_mm_rq_fits(const int32_t *bias, const int32_t *shift, int n
    accumulators' starting values, per group the four rows' words (w0, w2), (w1, w3), then per
    channel (m, Ra, e, mask), its outputs being the int8 saturation of
    (Ra + floor((a m + 2**31) / 2**32) + (mask & -[a < 0])) >> e for its accumulator a. Each
-   pixel's outputs are the quads' in order, four bytes a quad (see conv.c for the scaling that
+   pixel's outputs are the quads' in order, four bytes a quad, then out_skip bytes left alone
+   (see conv.c for the scaling that
    makes this TFLM's requantization); tk_quads_clamp_dsp clamps them to the act_min / act_max
    bytes */
 typedef struct {
@@ -72,6 +73,7 @@ typedef struct {
     int8_t *out;
     int32_t groups;             /* >= 1 */
     uint32_t clamp[2];          /* tk_quads_clamp_dsp: tk_clamp4 */
+    int32_t out_skip;           /* bytes from a pixel's last output to the next's first */
 } tk_quads_job_t;
 void tk_quads_dsp(const tk_quads_job_t *job);
 void tk_quads_clamp_dsp(const tk_quads_job_t *job);
