@@ -34,26 +34,23 @@ def built():
     subprocess.run(["make", "-s", "-C", str(NATIVE), "harness-host"], check=True)
 
 
-def host_outputs(cases, tmp_path):
-    src, dst = tmp_path / "host_cases.bin", tmp_path / "host_out.bin"
-    C.write_cases(src, cases)
-    subprocess.run([str(NATIVE / "build" / "host" / "harness"), str(src), str(dst)], check=True,
-                   capture_output=True)
-    return C.read_outputs(dst, cases)
-
-
 def assert_same(cases, got, want, what):
     bad = [i for i, (g, w) in enumerate(zip(got, want)) if list(g) != list(w)]
     assert not bad, "%s: %d/%d cases differ, first: %s p=%s" % (
         what, len(bad), len(cases), cases[bad[0]].kernel, list(cases[bad[0]].p[:20]))
 
 
+def check_cases(cpu, cases, tmp_path):
+    """The cpu's outputs equal the x64 build's and the python kernels', byte for byte."""
+    arm = Q.run_cases(cpu, cases, tmp_path)
+    assert_same(cases, arm, C.run_host(cases, tmp_path), "%s vs x64 build" % cpu)
+    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+
+
 @pytest.mark.parametrize("cpu", sorted(Q.MACHINES))
 def test_qemu_random_cases_match_x64_and_python(built, tmp_path, cpu):
     cases = C.random_cases(seed=77, per_kernel=12)
-    arm = Q.run_cases(cpu, cases, tmp_path)
-    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
-    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+    check_cases(cpu, cases, tmp_path)
 
 
 def test_qemu_cortex_m0_big_shapes(built, tmp_path):
@@ -120,9 +117,7 @@ def block_shape_cases(rng):
 def test_qemu_block_shapes_and_requantization_edges(built, tmp_path, cpu):
     rng = random.Random(5)
     cases = block_shape_cases(rng) + [C.requant_edge_case(rng) for _ in range(6)]
-    arm = Q.run_cases(cpu, cases, tmp_path)
-    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
-    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+    check_cases(cpu, cases, tmp_path)
 
 
 def conv_column_cases(rng):
@@ -154,9 +149,7 @@ def conv_column_cases(rng):
 @pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4"])
 def test_qemu_conv_column_layouts(built, tmp_path, cpu):
     cases = conv_column_cases(random.Random(11))
-    arm = Q.run_cases(cpu, cases, tmp_path)
-    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
-    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+    check_cases(cpu, cases, tmp_path)
 
 
 def conv_quad_cases(rng):
@@ -233,17 +226,13 @@ def depthwise_rq_cases(rng):
 @pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
 def test_qemu_conv_quads(built, tmp_path, cpu):
     cases = conv_quad_cases(random.Random(12))
-    arm = Q.run_cases(cpu, cases, tmp_path)
-    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
-    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+    check_cases(cpu, cases, tmp_path)
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
 def test_qemu_depthwise_requantization_limits(built, tmp_path, cpu):
     cases = depthwise_rq_cases(random.Random(14))
-    arm = Q.run_cases(cpu, cases, tmp_path)
-    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
-    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+    check_cases(cpu, cases, tmp_path)
 
 
 def test_qemu_conv_quads_wide_input_offsets(built, tmp_path):
@@ -253,7 +242,7 @@ def test_qemu_conv_quads_wide_input_offsets(built, tmp_path):
     for i, c in enumerate(cases):
         c.p[15] = [200, -255, 129, -128][i % 4]
     arm = Q.run_cases("cortex-m4", cases, tmp_path)
-    assert_same(cases, arm, host_outputs(cases, tmp_path), "cortex-m4 vs x64 build")
+    assert_same(cases, arm, C.run_host(cases, tmp_path), "cortex-m4 vs x64 build")
 
 
 LABELS = ('conv 3x3 s2, VWW stem (48x48x3 crop) -> 24x24x8', 'conv 3x3, 8x8x32 -> 8x8x32', 'conv 1x1, KWS 25x5x64 -> 64',
@@ -315,9 +304,7 @@ def pool_cases(rng):
 @pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4"])
 def test_qemu_pools(built, tmp_path, cpu):
     cases = pool_cases(random.Random(21))
-    arm = Q.run_cases(cpu, cases, tmp_path)
-    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
-    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+    check_cases(cpu, cases, tmp_path)
 
 
 def conv_3x3_one_channel_cases(rng):
@@ -341,15 +328,15 @@ def conv_3x3_one_channel_cases(rng):
 def test_qemu_conv_3x3_one_channel(built, tmp_path, cpu):
     cases, wide = conv_3x3_one_channel_cases(random.Random(22))
     arm = Q.run_cases(cpu, cases + wide, tmp_path)
-    assert_same(cases + wide, arm, host_outputs(cases + wide, tmp_path), "%s vs x64 build" % cpu)
+    assert_same(cases + wide, arm, C.run_host(cases + wide, tmp_path), "%s vs x64 build" % cpu)
     assert_same(cases, arm[:len(cases)], [C.expected(c, K) for c in cases],
                 "%s vs python kernels" % cpu)
 
 
 def conv_quad_block_cases(rng):
-    """Quads over blocks of output channels (filters too large to unpack whole): 1x1 and
-    row-run (with and without reordered rows) filters, a last block shorter than the others,
-    clamped and full activation ranges, and too few pixels to block (the 2x2 path)."""
+    """Quads over blocks of output channels (1x1 filters too large to unpack whole), a last
+    block shorter than the others, clamped and full activation ranges; row-run filters that
+    large (with and without reordered rows) and too few pixels to block take the 2x2 path."""
     cases = []
     for shape, pad in [((1, 6, 6, 128, 128, 1, 1, 1, 1), 'VALID'), ((1, 5, 4, 100, 48, 1, 1, 1, 1), 'SAME'),
                        ((1, 6, 5, 32, 64, 3, 3, 1, 1), 'SAME'), ((1, 7, 6, 5, 96, 3, 3, 1, 1), 'SAME'),
@@ -362,6 +349,4 @@ def conv_quad_block_cases(rng):
 @pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m7"])
 def test_qemu_conv_quad_blocks(built, tmp_path, cpu):
     cases = conv_quad_block_cases(random.Random(23))
-    arm = Q.run_cases(cpu, cases, tmp_path)
-    assert_same(cases, arm, host_outputs(cases, tmp_path), "%s vs x64 build" % cpu)
-    assert_same(cases, arm, [C.expected(c, K) for c in cases], "%s vs python kernels" % cpu)
+    check_cases(cpu, cases, tmp_path)

@@ -156,26 +156,14 @@ def test_unix_port_sse2_branch_shapes(mp, built, tmp_path):
 def test_host_sanitized_harness_sse2_branch_shapes(built, tmp_path):
     """The same shapes under ASan + UBSan (the host build takes the SSE2 path too on x86-64)."""
     cases = sse2_cases()
-    src, dst = tmp_path / "cases.bin", tmp_path / "out.bin"
-    C.write_cases(src, cases)
-    res = subprocess.run([str(NATIVE / "build" / "host" / "harness"), str(src), str(dst)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-4000:]
-    assert "runtime error" not in res.stderr, res.stderr[-4000:]
-    compare(cases, C.read_outputs(dst, cases))
+    compare(cases, C.run_host(cases, tmp_path))
 
 
 def test_host_sanitized_harness_random_shapes(built, tmp_path):
     """The C kernels under ASan + UBSan over random shapes, byte-equal with python."""
     cases = C.random_cases(seed=1234, per_kernel=60)
     cases += [C.requant_edge_case(random.Random(s)) for s in range(8)]
-    src, dst = tmp_path / "cases.bin", tmp_path / "out.bin"
-    C.write_cases(src, cases)
-    res = subprocess.run([str(NATIVE / "build" / "host" / "harness"), str(src), str(dst)],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-4000:]
-    assert "runtime error" not in res.stderr, res.stderr[-4000:]
-    compare(cases, C.read_outputs(dst, cases))
+    compare(cases, C.run_host(cases, tmp_path))
 
 
 BAD_ARGS = r"""

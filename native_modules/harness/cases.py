@@ -4,8 +4,10 @@ Runs under CPython. Each case is (kernel_name, out_len, a, b, p) with a/b typed 
 array('i') in the layouts of device/tinyml/kernels/python.py; `expected(case)` runs the python
 reference kernel on it. write_cases()/read_outputs() speak harness.c's file format.
 """
+import pathlib
 import random
 import struct
+import subprocess
 from array import array
 
 KERNEL_IDS = {
@@ -293,3 +295,18 @@ def expected(case, kernels_module):
     out = array(case.out_type, bytes(case.out_bytes()))
     getattr(kernels_module, case.python_name())(out, case.a, case.b, case.p)
     return out
+
+
+HOST_HARNESS = pathlib.Path(__file__).resolve().parent.parent / "build" / "host" / "harness"
+
+
+def run_host(cases, workdir):
+    """Outputs of the host build (make harness-host: ASan + UBSan); AssertionError on a
+    failed run or a sanitizer report."""
+    src, dst = pathlib.Path(workdir) / "host_cases.bin", pathlib.Path(workdir) / "host_out.bin"
+    write_cases(src, cases)
+    res = subprocess.run([str(HOST_HARNESS), str(src), str(dst)], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "runtime error" not in res.stderr, res.stderr[-4000:]
+    return read_outputs(dst, cases)
